@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests and the demo need on Debian 12, only when missing.
+# Sourced by the other scripts; safe to run on its own.
+set -euo pipefail
+
+missing=()
+need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || missing+=("$1"); }
+need libvirt0          # libvirt.so.0: the P/Invoke target; its in-process test driver runs the integration tests
+need libvirt-clients   # virsh, virt-xml-validate and libvirt's RNG schemas
+need fuse3             # fusermount3, for the mounted host simulator
+need libfuse3-3        # libfuse3.so.3, the P/Invoke target of the FUSE front end
+
+if ((${#missing[@]})); then
+    echo "Installing Debian packages: ${missing[*]}" >&2
+    if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "error: the .NET 10 SDK is required (dotnet on PATH); see https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2
+    exit 1
+fi
