@@ -54,6 +54,11 @@ public static class DestinationXmlWriter
 
     private static void Retarget(XmlTextEditor editor, XElement element, HostDevice device, DeviceTarget target)
     {
+        if (device is UnsupportedHostDevice unsupported)
+        {
+            throw new ArgumentException($"{Describe(device)} is a {unsupported.Kind}, which the planner does not handle; it cannot be retargeted.", nameof(target));
+        }
+
         var address = HostDeviceElements.SourceAddress(element);
         switch (device, target)
         {
@@ -84,8 +89,6 @@ public static class DestinationXmlWriter
                 break;
             case (PciHostDevice, MdevTarget):
                 throw new ArgumentException($"{Describe(device)} is an <interface type='hostdev'>, which can only name a PCI function, not an mdev.", nameof(target));
-            case (UnsupportedHostDevice unsupported, _):
-                throw new ArgumentException($"{Describe(device)} is a {unsupported.Kind}, which the planner does not handle; it cannot be retargeted.", nameof(target));
             default:
                 throw new ArgumentException($"{Describe(device)}: the target type {target.GetType().Name} is not one the writer knows (MdevTarget, PciTarget).", nameof(target));
         }
