@@ -96,11 +96,12 @@ public sealed partial class ErrorTests : LibvirtTestBase
     public void FromError_MapsTheCodeToItsExceptionType(LibvirtErrorCode code, Type expected)
     {
         var error = LibvirtException.FromError(new LibvirtErrorInfo(
-            "virSomething", code, LibvirtErrorDomain.Test, LibvirtErrorLevel.Error, "boom", "s1", "s2", "s3", 1, 2));
+            "virSomething", "subject", code, LibvirtErrorDomain.Test, LibvirtErrorLevel.Error, "boom", "s1", "s2", "s3", 1, 2));
 
         Assert.AreEqual(expected, error.GetType());
         Assert.AreEqual(code, error.Code);
         Assert.AreEqual("boom", error.LibvirtMessage);
+        StringAssert.StartsWith(error.Message, "virSomething('subject') failed: boom");
         Assert.AreEqual(("s1", "s2", "s3", 1, 2), (error.Str1, error.Str2, error.Str3, error.Int1, error.Int2));
     }
 
