@@ -25,7 +25,7 @@ public sealed partial class SimulatedHost
     private readonly DirectoryNode _root = new();
     private readonly SimulatedFileTree _fileTree;
 
-    private SimulatedHost(Scenario scenario)
+    private SimulatedHost(Scenario scenario, TimeProvider timeProvider)
     {
         Scenario = scenario;
         var version = ScenarioValues.Required(scenario.Version, "$.version");
@@ -40,7 +40,7 @@ public sealed partial class SimulatedHost
         AddPciFunctions(scenario.PciDevices ?? []);
         AddInitialMdevs(scenario.Mdevs ?? []);
         AddGuests(scenario.Guests ?? []);
-        _fileTree = new SimulatedFileTree(this, ReadLatency(scenario.Latency), ReadFaults(scenario.Faults ?? []));
+        _fileTree = new SimulatedFileTree(this, ReadLatency(scenario.Latency), ReadFaults(scenario.Faults ?? []), timeProvider);
     }
 
     /// <summary>The host's name (from the scenario).</summary>
@@ -53,22 +53,26 @@ public sealed partial class SimulatedHost
     public ISimulatedFileTree FileTree => _fileTree;
 
     /// <summary>Builds a host from a scenario object, checking every value and cross-reference.</summary>
+    /// <param name="scenario">The host's description.</param>
+    /// <param name="timeProvider">The clock of simulated latency and hangs (the system clock when null); a fake one lets tests step through delays.</param>
     /// <exception cref="ScenarioException">The scenario is invalid; the message names the JSON path and the problem.</exception>
-    public static SimulatedHost FromScenario(Scenario scenario)
+    public static SimulatedHost FromScenario(Scenario scenario, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(scenario);
-        return new SimulatedHost(scenario);
+        return new SimulatedHost(scenario, timeProvider ?? TimeProvider.System);
     }
 
     /// <summary>Builds a host from a scenario file.</summary>
+    /// <param name="path">The scenario file (JSON).</param>
+    /// <param name="timeProvider">The clock of simulated latency and hangs (the system clock when null).</param>
     /// <exception cref="ScenarioException">The file is invalid; the message names the JSON path, the problem and the file.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static SimulatedHost Load(string path)
+    public static SimulatedHost Load(string path, TimeProvider? timeProvider = null)
     {
         var scenario = ScenarioLoader.LoadFile(path);
         try
         {
-            return FromScenario(scenario);
+            return FromScenario(scenario, timeProvider);
         }
         catch (ScenarioException e)
         {
