@@ -381,6 +381,7 @@ internal sealed class DestinationPlanner
                 }
 
                 _pinned[i] = made;
+                _assignment[i] = made;
                 _keptOnSlot[create.Slot] = _keptOnSlot.GetValueOrDefault(create.Slot) + 1;
             }
         }
