@@ -90,6 +90,18 @@ public sealed partial class ConnectionTests : LibvirtTestBase
         Assert.ThrowsExactly<ArgumentNullException>(() => connection.LookupNodeDeviceByName(null!));
     }
 
+    [TestMethod]
+    public void StringArguments_WithANul_AreRejectedRatherThanCutShort()
+    {
+        using var connection = LibvirtConnection.Open("test:///default");
+
+        // C would see only "test", the default driver's running domain.
+        var error = Assert.ThrowsExactly<ArgumentException>(() => connection.LookupDomainByName("test\0other"));
+        Assert.AreEqual("name", error.ParamName);
+        StringAssert.Contains(error.Message, "index 4");
+        Assert.ThrowsExactly<ArgumentException>(() => LibvirtConnection.Open("test:///default\0"));
+    }
+
     [GeneratedRegex(@"/libvirt\.so\.0\.(?<mm>\d+)\.(?<r>\d+)$")]
     private static partial Regex LoadedLibvirt();
 }
