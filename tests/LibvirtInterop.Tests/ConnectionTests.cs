@@ -49,6 +49,13 @@ public sealed partial class ConnectionTests : LibvirtTestBase
     }
 
     [TestMethod]
+    [DataRow(9_000_000UL, "9.0.0")]
+    [DataRow(10_002_003UL, "10.2.3")]
+    [DataRow(7_003_000UL, "7.3.0")]
+    public void DecodeVersion_SplitsLibvirtsEncoding(ulong encoded, string expected) =>
+        Assert.AreEqual(Version.Parse(expected), LibvirtLibrary.DecodeVersion(encoded));
+
+    [TestMethod]
     public void OpenReadOnly_ListsButRefusesChanges()
     {
         using var host = new TestHost();
