@@ -43,6 +43,13 @@ internal static unsafe partial class Proxy
         if (session.CallbackFailure is { } failure)
         {
             // The user's callback threw: that, not libvirt's generic "auth failed", is the cause.
+            // Should the driver have connected regardless, the connection is closed, and counted
+            // so its release balances.
+            if (!handle.IsInvalid)
+            {
+                LiveHandles.Adopted();
+            }
+
             handle.Dispose();
             NativeMethods.virResetLastError();
             throw new LibvirtAuthException($"The authentication callback failed while opening '{uri}': {failure.Message}", failure);
