@@ -179,8 +179,6 @@ internal static class LibvirtXml
         XmlResolver = null,
         MaxCharactersInDocument = MaxDocumentCharacters,
         MaxCharactersFromEntities = 0,
-        IgnoreProcessingInstructions = false,
-        CloseInput = true,
     };
 
     /// <summary>
