@@ -25,9 +25,6 @@ internal sealed class FuseTreeAdapter
     private const int ReadOnlyAccess = 0;
     private const int ReadWriteAccess = 2;
 
-    /// <summary>E2BIG: what kernfs answers to a write longer than the attribute's one page.</summary>
-    private const int E2BIG = 7;
-
     /// <summary>EBADF: a read on a handle this mount never opened (a libfuse bug if it ever happens).</summary>
     private const int EBADF = 9;
 
@@ -156,14 +153,12 @@ internal sealed class FuseTreeAdapter
         return count;
     }
 
-    /// <summary><c>write</c>: one write system call is one tree write of the whole buffer (sysfs ignores the offset).</summary>
+    /// <summary>
+    /// <c>write</c>: one write system call is one tree write of the whole buffer (sysfs ignores the
+    /// offset); the tree refuses more than a page (E2BIG) as kernfs does.
+    /// </summary>
     internal int Write(string path, ReadOnlySpan<byte> data)
     {
-        if (data.Length > LocalHostFileSystem.MaxWriteLength)
-        {
-            return -E2BIG;
-        }
-
         var result = Wait(_tree.WriteAsync(path, data.ToArray()));
         return result.Succeeded ? data.Length : -(int)result.Error;
     }

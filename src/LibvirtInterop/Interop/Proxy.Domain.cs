@@ -11,10 +11,10 @@ internal static unsafe partial class Proxy
     }
 
     internal static LibvirtDomainHandle virDomainLookupByName(LibvirtConnectionHandle conn, string name) =>
-        Adopt(NativeMethods.virDomainLookupByName(conn, name), nameof(NativeMethods.virDomainLookupByName));
+        Adopt(NativeMethods.virDomainLookupByName(conn, name), nameof(NativeMethods.virDomainLookupByName), name);
 
     internal static LibvirtDomainHandle virDomainLookupByUUIDString(LibvirtConnectionHandle conn, string uuid) =>
-        Adopt(NativeMethods.virDomainLookupByUUIDString(conn, uuid), nameof(NativeMethods.virDomainLookupByUUIDString));
+        Adopt(NativeMethods.virDomainLookupByUUIDString(conn, uuid), nameof(NativeMethods.virDomainLookupByUUIDString), uuid);
 
     internal static LibvirtDomainHandle virDomainDefineXML(LibvirtConnectionHandle conn, string xml) =>
         Adopt(NativeMethods.virDomainDefineXML(conn, xml), nameof(NativeMethods.virDomainDefineXML));

@@ -8,13 +8,13 @@ internal static unsafe partial class Proxy
     internal static LibvirtConnectionHandle virConnectOpen(string? uri)
     {
         LibvirtRuntime.EnsureInitialized();
-        return Adopt(NativeMethods.virConnectOpen(uri), nameof(NativeMethods.virConnectOpen));
+        return Adopt(NativeMethods.virConnectOpen(uri), nameof(NativeMethods.virConnectOpen), uri);
     }
 
     internal static LibvirtConnectionHandle virConnectOpenReadOnly(string? uri)
     {
         LibvirtRuntime.EnsureInitialized();
-        return Adopt(NativeMethods.virConnectOpenReadOnly(uri), nameof(NativeMethods.virConnectOpenReadOnly));
+        return Adopt(NativeMethods.virConnectOpenReadOnly(uri), nameof(NativeMethods.virConnectOpenReadOnly), uri);
     }
 
     internal static LibvirtConnectionHandle virConnectOpenAuth(string? uri, LibvirtAuthentication authentication, VirConnectFlags flags)
@@ -45,7 +45,7 @@ internal static unsafe partial class Proxy
             throw new LibvirtAuthException($"The authentication callback failed while opening '{uri}': {failure.Message}", failure);
         }
 
-        return Adopt(handle, nameof(NativeMethods.virConnectOpenAuth));
+        return Adopt(handle, nameof(NativeMethods.virConnectOpenAuth), uri);
     }
 
     /// <summary>The library's version, encoded <c>major * 1,000,000 + minor * 1,000 + release</c>.</summary>

@@ -11,7 +11,7 @@ internal static unsafe partial class Proxy
     }
 
     internal static LibvirtNodeDeviceHandle virNodeDeviceLookupByName(LibvirtConnectionHandle conn, string name) =>
-        Adopt(NativeMethods.virNodeDeviceLookupByName(conn, name), nameof(NativeMethods.virNodeDeviceLookupByName));
+        Adopt(NativeMethods.virNodeDeviceLookupByName(conn, name), nameof(NativeMethods.virNodeDeviceLookupByName), name);
 
     internal static string virNodeDeviceGetXMLDesc(LibvirtNodeDeviceHandle device) =>
         Check(NativeMethods.virNodeDeviceGetXMLDesc(device, 0), nameof(NativeMethods.virNodeDeviceGetXMLDesc));

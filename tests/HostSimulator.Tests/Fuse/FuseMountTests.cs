@@ -191,15 +191,6 @@ public sealed class FuseMountTests
     }
 
     [TestMethod]
-    public void A_write_longer_than_a_page_is_refused_with_E2BIG()
-    {
-        var result = Shell.Run("head -c 5000 /dev/zero | tr '\\0' 1 | dd of=\"$1\" bs=5000 count=1 2>&1", _mount.PathOf("dir/rw"));
-
-        StringAssert.Contains(result.Output, "Argument list too long");
-        Assert.IsEmpty(_tree.Writes);
-    }
-
-    [TestMethod]
     public void Dispose_unmounts_and_ends_the_loop()
     {
         var mountPoint = _mount.Directory;

@@ -49,16 +49,24 @@ internal sealed class TemporaryMount : IDisposable
     }
 }
 
-/// <summary>Runs <c>/bin/sh -c SCRIPT sh ARGS...</c>: paths go in as positional parameters, never into the script text.</summary>
+/// <summary>
+/// Runs <c>SHELL -c SCRIPT sh ARGS...</c>: paths and values go in as positional parameters, never
+/// into the script text. <see cref="Run"/> uses /bin/sh (dash on Debian); <see cref="Bash"/> uses
+/// bash, whose builtin echo names the errno of a failed write (dash's says "I/O error" for any).
+/// </summary>
 internal static class Shell
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     public sealed record Result(int ExitCode, string Output, string Error);
 
-    public static Result Run(string script, params string[] arguments)
+    public static Result Run(string script, params string[] arguments) => Start("/bin/sh", script, arguments);
+
+    public static Result Bash(string script, params string[] arguments) => Start("/bin/bash", script, arguments);
+
+    private static Result Start(string shell, string script, string[] arguments)
     {
-        var start = new ProcessStartInfo("/bin/sh")
+        var start = new ProcessStartInfo(shell)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
