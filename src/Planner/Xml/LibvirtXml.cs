@@ -217,9 +217,37 @@ internal static class LibvirtXml
         }
         catch (XmlException error)
         {
-            var path = open.Count == 0 ? null : "/" + string.Join('/', open.Reverse().Select(frame => frame.Segment));
+            var segments = open.Reverse().Select(frame => frame.Segment).ToList();
+            if (error.LineNumber > 0 && StartTagAt(xml, new TextLines(xml).OffsetOf(error.LineNumber, error.LinePosition)) is { } name)
+            {
+                // The error is inside a start tag (a duplicate or malformed attribute): that element is the one to name.
+                var siblings = open.Count == 0 ? topLevel : open.Peek().ChildCounts;
+                var index = siblings.GetValueOrDefault(name) + 1;
+                segments.Add(index == 1 ? name : string.Create(CultureInfo.InvariantCulture, $"{name}[{index}]"));
+            }
+
+            var path = segments.Count == 0 ? null : "/" + string.Join('/', segments);
             throw new LibvirtXmlException(path, error.LineNumber == 0 ? null : error.LineNumber, $"not well-formed XML: {error.Message}", error);
         }
+    }
+
+    /// <summary>The name of the start tag that encloses <paramref name="offset"/>, if the offset is inside one.</summary>
+    private static string? StartTagAt(string xml, int offset)
+    {
+        offset = Math.Min(offset, xml.Length - 1);
+        var tagStart = offset < 0 ? -1 : xml.LastIndexOf('<', offset);
+        if (tagStart < 0 || xml.IndexOf('>', tagStart, offset - tagStart + 1) >= 0 || tagStart + 1 >= xml.Length || !XmlConvert.IsStartNCNameChar(xml[tagStart + 1]))
+        {
+            return null;
+        }
+
+        var nameEnd = tagStart + 1;
+        while (nameEnd < xml.Length && (XmlConvert.IsNCNameChar(xml[nameEnd]) || xml[nameEnd] == ':'))
+        {
+            nameEnd++;
+        }
+
+        return nameEnd > offset ? null : xml[(tagStart + 1)..nameEnd];
     }
 
     private static int LineOf(string text, int offset) =>
