@@ -118,7 +118,7 @@ internal static class LibvirtXml
     /// <exception cref="LibvirtXmlException">The text is not such a number, or exceeds <paramref name="maximum"/>.</exception>
     internal static int ParseLibvirtNumber(XElement element, string attribute, string text, int maximum)
     {
-        var (digits, style, radixName) = text switch
+        var (digits, radix, radixName) = text switch
         {
             _ when text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) => (text[2..], 16, "a hex"),
             ['0', _, ..] => (text[1..], 8, "an octal"),
@@ -130,13 +130,13 @@ internal static class LibvirtXml
         foreach (var digit in digits)
         {
             var digitValue = HexDigitValue(digit);
-            if (!valid || digitValue < 0 || digitValue >= style)
+            if (!valid || digitValue < 0 || digitValue >= radix)
             {
                 valid = false;
                 break;
             }
 
-            value = (value * style) + digitValue;
+            value = (value * radix) + digitValue;
         }
 
         if (!valid)
