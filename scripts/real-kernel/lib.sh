@@ -21,6 +21,11 @@ ensure_debian_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Prints the comment block at the top of script $1 (its usage), without the comment marks.
+print_usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"
+}
+
 # The kernel series this project checks against, and the Debian package that names the newest
 # build of each in Debian 12 (bookworm's own 6.1 or bookworm-security's 6.12).
 kernel_meta_package() {

@@ -119,6 +119,14 @@ write_attr() {
 link_name() {
     readlink "$root/$1" > "$out" 2> "$err"
     status=$?
+    # readlink (busybox and coreutils) fails silently: name the errno readlink(2) gives.
+    if [ "$status" -ne 0 ] && [ ! -s "$err" ]; then
+        if [ -e "$root/$1" ] || [ -L "$root/$1" ]; then
+            echo "Invalid argument" > "$err"
+        else
+            echo "No such file or directory" > "$err"
+        fi
+    fi
     join_file "$out" ' '
     report readlink "$1" "" "$status" "${joined##*/}"
 }
