@@ -179,6 +179,7 @@ build_drivers() {
                 die "$driver.ko needs module $dependency, which fetch_image did not take from the image"
         done
     done
+    log "built ${drivers[*]} for $release; vermagic matches vfio.ko: $expected"
 }
 
 # --- initramfs and boot ------------------------------------------------------------------------
@@ -251,6 +252,10 @@ check_transcripts() {
         fi
     done < "$out/status"
     ((passed + failed > 0)) || fail_with_console "the guest produced no transcript"
+    if ((failed > 0)); then
+        log "guest console log of the failed run:"
+        tr -d '\r' < "$console" >&2
+    fi
 }
 
 main() {
