@@ -4,7 +4,7 @@
 # prints the harness's timings and one summary line "real-kernel: N passed, N failed" counting
 # both. Their own logs are printed only when they fail. Exits non-zero when either fails.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")"
+cd "$(dirname "${BASH_SOURCE[0]}")" || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 

@@ -11,6 +11,7 @@
 # mount command stays in the foreground or returns once mounted. Always unmounts. Ends with
 # "N passed, N failed"; exits non-zero on a difference or any failure.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 series=6.12

@@ -17,6 +17,7 @@
 # Prints "real-kernel: timings ..." and ends with "N passed, N failed"; exits non-zero on any
 # failure, after printing the guest's console log when the guest was booted.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 series=6.12
@@ -78,7 +79,8 @@ cached() {
 }
 
 download() {
-    (cd "$tmp" && apt-get download -qq "$@" 2>&1 | grep -v 'unsandboxed as root' >&2 || true)
+    # Success is judged by the files below; apt's warning about downloading as root is noise.
+    (cd "$tmp" && apt-get download -qq "$@" 2>&1) | grep -v 'unsandboxed as root' >&2 || true
     local package
     for package in "$@"; do
         compgen -G "$tmp/${package%%=*}_*.deb" >/dev/null || die "could not download $package from the Debian mirror"
@@ -87,9 +89,8 @@ download() {
 
 fetch_image() {
     download "linux-image-$release=$package_version"
-    local unpacked=$tmp/image modules
+    local unpacked=$tmp/image
     dpkg-deb -x "$tmp"/linux-image-"$release"_*.deb "$unpacked"
-    modules=$unpacked/lib/modules/$release
     depmod -b "$unpacked" "$release"
     rm -rf "$work/image"
     mkdir -p "$work/image/modules"

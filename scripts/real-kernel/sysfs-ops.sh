@@ -104,12 +104,16 @@ read_attr() {
 # Writes $2 with a trailing newline (echo) or, with $3 = -n, without one; $4 overrides the
 # value shown in the transcript.
 write_attr() {
+    # echo -n is not POSIX, but busybox sh and bash (the shells this script accepts) have it,
+    # and their printf builtins do not all report a failed write. $? is the write's status.
+    # shellcheck disable=SC3037,SC2320
     if [ "${3:-}" = -n ]; then
         { echo -n "$2" > "$root/$1"; } 2> "$err"
         status=$?
         report write "$1" "'${4:-$2}'" "$status"
     else
         { echo "$2" > "$root/$1"; } 2> "$err"
+        # shellcheck disable=SC2320
         status=$?
         report write "$1" "'${4:-$2}\\n'" "$status"
     fi
@@ -136,18 +140,21 @@ exists() {
 }
 
 # Types never change while the drivers are loaded: list them once, as "parent/type" words.
+# Globs expand sorted bytewise under LC_ALL=C; sysfs names hold no spaces.
 parents=
 type_paths=
-for parent in $(ls -1 "$root/class/mdev_bus" 2>/dev/null); do
+for parent_dir in "$root"/class/mdev_bus/*; do
+    [ -e "$parent_dir" ] || continue
+    parent=${parent_dir##*/}
     parents="$parents $parent"
-    for type in $(ls -1 "$root/class/mdev_bus/$parent/mdev_supported_types" 2>/dev/null); do
-        type_paths="$type_paths $parent/$type"
+    for type_dir in "$parent_dir"/mdev_supported_types/*; do
+        [ -e "$type_dir" ] && type_paths="$type_paths $parent/${type_dir##*/}"
     done
 done
 
 # Sets $first_type and $second_type to the first two types of parent $1.
 types_of() {
-    first_type= second_type=
+    first_type='' second_type=''
     for path in $type_paths; do
         case $path in
             "$1"/*)
@@ -179,6 +186,7 @@ show_instances() {
     done
 }
 
+# shellcheck disable=SC2086  # split into words on purpose
 set -- $parents
 first_parent=${1:-}
 other_parent=${2:-}
@@ -256,8 +264,9 @@ write_attr "$remove" 1
 list "$types_dir/$first_type/devices"
 
 echo "# clean-up: remove every remaining device"
-for dev in $(ls -1 "$root/bus/mdev/devices"); do
-    write_attr "bus/mdev/devices/$dev/remove" 1
+for device_dir in "$root"/bus/mdev/devices/*; do
+    [ -e "$device_dir" ] || continue
+    write_attr "bus/mdev/devices/${device_dir##*/}/remove" 1
 done
 list bus/mdev/devices
 show_instances

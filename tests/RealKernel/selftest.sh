@@ -8,8 +8,11 @@ ops=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts/real-kernel" && pwd)/sysf
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 passed=0 failed=0
+# Runs one check: $1 names it, the rest is the command that must succeed.
 check() {
-    if eval "$2"; then passed=$((passed + 1)); echo "PASS $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+    local name=$1
+    shift
+    if "$@"; then passed=$((passed + 1)); echo "PASS $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
 
 # A fresh tree per run: the operations create files in it.
@@ -25,20 +28,25 @@ make_tree() {
     mkdir -p "$1/bus/mdev/devices"
 }
 
-make_tree "$scratch/busybox" && busybox sh "$ops" "$scratch/busybox" > "$scratch/busybox.txt" 2>&1
-make_tree "$scratch/bash" && bash "$ops" "$scratch/bash" > "$scratch/bash.txt" 2>&1
-
-check "busybox sh and bash print the same transcript" 'diff -u "$scratch/busybox.txt" "$scratch/bash.txt"'
-check "every error maps to an errno name" '! grep -n "E?(" "$scratch/busybox.txt" "$scratch/bash.txt"'
-check "a missing attribute reads as ENOENT" 'grep -q "^read class/mdev_bus/fake/mdev_supported_types/fake-1/description => fail ENOENT$" "$scratch/busybox.txt"'
-check "a missing link reads as ENOENT" 'grep -q "^readlink bus/mdev/devices/abcdef01-1111-4111-8111-111111111111/mdev_type => fail ENOENT$" "$scratch/busybox.txt"'
-check "a write below a missing device is ENOENT" 'grep -q "^write bus/mdev/devices/abcdef01-1111-4111-8111-111111111111/remove .* => fail ENOENT$" "$scratch/busybox.txt"'
-if command -v dash >/dev/null; then
+no_unmapped_errors() { ! grep -n "E?(" "$@"; }
+refused_by_dash() {
     make_tree "$scratch/dash"
     dash "$ops" "$scratch/dash" > "$scratch/dash.txt" 2>&1
-    status=$?
-    check "dash is refused with status 2" '((status == 2)) && grep -q "hides the errno" "$scratch/dash.txt"'
-fi
-check "a directory without class/ is refused" '! busybox sh "$ops" "$scratch" >/dev/null 2>&1'
+    (($? == 2)) && grep -q "hides the errno" "$scratch/dash.txt"
+}
+refuses_a_tree_without_class() { ! busybox sh "$ops" "$scratch" >/dev/null 2>&1; }
+
+make_tree "$scratch/busybox" && busybox sh "$ops" "$scratch/busybox" > "$scratch/busybox.txt" 2>&1
+make_tree "$scratch/bash" && bash "$ops" "$scratch/bash" > "$scratch/bash.txt" 2>&1
+device=bus/mdev/devices/abcdef01-1111-4111-8111-111111111111
+
+check "busybox sh and bash print the same transcript" diff -u "$scratch/busybox.txt" "$scratch/bash.txt"
+check "every error maps to an errno name" no_unmapped_errors "$scratch/busybox.txt" "$scratch/bash.txt"
+check "a missing attribute reads as ENOENT" \
+    grep -q "^read class/mdev_bus/fake/mdev_supported_types/fake-1/description => fail ENOENT$" "$scratch/busybox.txt"
+check "a missing link reads as ENOENT" grep -q "^readlink $device/mdev_type => fail ENOENT$" "$scratch/busybox.txt"
+check "a write below a missing device is ENOENT" grep -q "^write $device/remove .* => fail ENOENT$" "$scratch/busybox.txt"
+if command -v dash >/dev/null; then check "dash is refused with status 2" refused_by_dash; fi
+check "a directory without class/ is refused" refuses_a_tree_without_class
 echo "$passed passed, $failed failed"
 ((failed == 0))
