@@ -34,6 +34,9 @@ while (($#)); do
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
+# The work dir ends up in a Makefile include and on make's command line: absolute, no blanks.
+[[ $work_root =~ ^[^[:space:]|]+$ ]] || die "--work-dir '$work_root' must not contain blanks or '|'"
+mkdir -p "$work_root" && work_root=$(cd "$work_root" && pwd)
 [[ $boot_timeout =~ ^[1-9][0-9]*$ ]] || die "--boot-timeout needs a whole number of seconds, not '$boot_timeout'"
 meta_package=$(kernel_meta_package "$series")
 drivers=(mtty mdpy)
