@@ -33,14 +33,15 @@ internal static class CommandRunner
 
         var rest = args.Skip(command.Name.Split(' ').Length).ToList();
         var verbose = rest.Contains("--verbose");
+        if (rest.Contains("--help"))
+        {
+            await stdout.WriteAsync(command.Help()).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+
         try
         {
             var parsed = Arguments.Parse(rest, [.. command.Options, .. Command.CommonOptions]);
-            if (parsed.Flag("--help"))
-            {
-                await stdout.WriteAsync(command.Help()).ConfigureAwait(false);
-                return ExitCodes.Success;
-            }
 
             if (parsed.Positionals.Count != command.PositionalCount)
             {
@@ -57,19 +58,22 @@ internal static class CommandRunner
             await stderr.WriteLineAsync($"error: {e.Message} Run 'vfio-migrator {command.Name} --help'.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        catch (Exception e) when (!verbose)
-        {
-            var (code, message) = ErrorReport.Describe(e);
-            await stderr.WriteLineAsync($"error: {message}").ConfigureAwait(false);
-            return code;
-        }
         catch (Exception e)
         {
             var (code, message) = ErrorReport.Describe(e);
-            await stderr.WriteLineAsync($"error: {message}{Environment.NewLine}{e}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"error: {OneLine(message)}").ConfigureAwait(false);
+            if (verbose)
+            {
+                await stderr.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            }
+
             return code;
         }
     }
+
+    /// <summary>libvirt and libxml2 messages can span lines; the user gets one.</summary>
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static bool Matches(Command command, IReadOnlyList<string> args)
     {
