@@ -650,24 +650,18 @@ internal sealed class DestinationPlanner
             reasons.Add($"The assignment search gave up after {_options.MaxSearchSteps} steps (PlanOptions.MaxSearchSteps).");
         }
 
-        for (var i = 0; i < _devices.Length; i++)
+        // The search stops at the first device it cannot place; the devices after it were not examined.
+        var i = _unplaceable ?? Math.Max(_deepest, 0);
+        if (i < _devices.Length)
         {
-            if (_deepestPartial.Length > i && _deepestPartial[i] is not null)
-            {
-                continue;
-            }
-
             var source = _devices[i].Info;
-            var accepted = _verdicts.Where(v => v.Key.Device == i && v.Value.Kind != VerdictKind.Rejected && (v.Value.Kind != VerdictKind.Unverified || _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch)).ToList();
-            var message = accepted.Count == 0
+            var ruledOut = _candidates[i].Count(option => _verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict));
+            var open = _candidates[i].Count - ruledOut;
+            var message = open == 0
                 ? $"The {Describe(source)} could not be placed on {_host.Name}: no candidate accepts it ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
-                : $"The {Describe(source)} could not be placed on {_host.Name}: the {accepted.Count} candidate(s) that accept it are needed by other devices of this guest, or their parents lack the capacity.";
+                : $"The {Describe(source)} could not be placed on {_host.Name}: its {open} remaining candidate(s) are needed by other devices of this guest, or their parents lack the capacity for all of them.";
             _rejections.Add(new Rejection(source.Id, null, RejectionCode.NotPlaced, message));
             reasons.Add(message);
-            if (i >= _deepest && _unplaceable is null)
-            {
-                break;
-            }
         }
 
         return reasons;
@@ -692,6 +686,10 @@ internal sealed class DestinationPlanner
                 return new PlannedDevice(source.Info, target, DeviceAction.Reuse, verified ? Verification.Verified : Verification.Unverified, verified ? verdict.Probe : null, verified ? null : verdict.Note);
         }
     }
+
+    private bool Acceptable(OptionVerdict verdict) =>
+        verdict.Kind is VerdictKind.Verified or VerdictKind.NeedsCreation
+        || (verdict.Kind == VerdictKind.Unverified && _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch);
 
     private static string Describe(SourceDeviceInfo source) =>
         source.Kind == SourceDeviceKind.Mdev ? $"mdev {source.Id} (type {source.Type})" : $"PCI function {source.Id} ({source.Type})";
