@@ -1,0 +1,50 @@
+using System.Text;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.HostSimulator;
+
+/// <summary>
+/// The in-process front end: the planner's <see cref="IHostFileSystem"/> over an
+/// <see cref="ISimulatedFileTree"/>, with no root, no FUSE and no real file system.
+/// </summary>
+/// <remarks>Create one with <see cref="SimulatedHost.CreateFileSystem"/>, or over any file tree.</remarks>
+/// <param name="tree">The simulated file tree.</param>
+/// <param name="description">How messages name this host.</param>
+public sealed class InProcessHostFileSystem(ISimulatedFileTree tree, string description) : IHostFileSystem
+{
+    private static readonly Encoding Latin1 = Encoding.Latin1;
+
+    /// <inheritdoc />
+    public string Description { get; } = description;
+
+    /// <inheritdoc />
+    public async ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
+    {
+        var result = await tree.ReadAsync(path.Value, cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? SysfsResult.Of(Latin1.GetString(result.Value!)) : SysfsResult.Failed<string>(result.Error);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The string goes over as UTF-8, as <c>write(2)</c> of a .NET string would send it.</remarks>
+    public ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return tree.WriteAsync(path.Value, Encoding.UTF8.GetBytes(value), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var errno = tree.ListDirectory(path.Value, out var entries);
+        return ValueTask.FromResult(errno == Errno.None ? SysfsResult.Of(entries) : SysfsResult.Failed<IReadOnlyList<string>>(errno));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<SysfsResult<string>> ReadLinkAsync(SysfsPath path, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var errno = tree.ReadLink(path.Value, out var target);
+        return ValueTask.FromResult(errno == Errno.None ? SysfsResult.Of(target) : SysfsResult.Failed<string>(errno));
+    }
+}
