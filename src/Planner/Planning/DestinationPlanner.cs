@@ -11,7 +11,7 @@ namespace VfioMigration.Planner.Planning;
 internal delegate string DestinationXmlRewrite(string sourceDomainXml, IReadOnlyDictionary<int, DeviceTarget> targetsByOrdinal);
 
 /// <summary>What every destination plan shares: the planner's services.</summary>
-internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider Time, TargetClaimRegistry Claims, ILogger Logger, DestinationXmlRewrite? RewriteXml);
+internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider Time, TargetClaimRegistry Claims, ILogger Logger, DestinationXmlRewrite RewriteXml);
 
 /// <summary>
 /// Plans one guest onto one destination: candidates, verdicts, an assignment of distinct targets,
@@ -606,18 +606,8 @@ internal sealed class DestinationPlanner
             devices.Add(ToPlanned(i, _assignment[i]!));
         }
 
-        string? xml = null;
-        string? xmlNote = null;
-        if (_services.RewriteXml is { } rewrite)
-        {
-            xml = rewrite(_facts.Guest.MigratableXml, devices.ToDictionary(d => d.Source.Ordinal, d => d.Target.Target));
-        }
-        else
-        {
-            xmlNote = "this build of the planner has no destination XML writer";
-        }
-
-        return Content(isComplete: true, devices, [], xml, xmlNote);
+        var xml = _services.RewriteXml(_facts.Guest.MigratableXml, devices.ToDictionary(d => d.Source.Ordinal, d => d.Target.Target));
+        return Content(isComplete: true, devices, [], xml, null);
     }
 
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)

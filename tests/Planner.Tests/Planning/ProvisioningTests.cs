@@ -102,7 +102,8 @@ public sealed class ProvisioningTests
             var device = result.Best.Devices.Single();
             Assert.AreEqual(DeviceAction.Create, device.Action);
             Assert.AreNotEqual(device.Source.Id, device.Target.Id);
-            StringAssert.Contains(result.Best.DestinationXml, $"0=MdevTarget {{ Uuid = {device.Target.Id} }}");
+            StringAssert.Contains(result.Best.DestinationXml, $"<address uuid='{device.Target.Id}'/>");
+            Assert.IsFalse(result.Best.DestinationXml!.Contains(device.Source.Id, StringComparison.Ordinal));
         }
 
         var preserve = OneDevice(CreateBehaviour.NotSupported);
@@ -111,6 +112,7 @@ public sealed class ProvisioningTests
             var device = result.Best.Devices.Single();
             Assert.AreEqual(DeviceAction.PreserveUuid, device.Action);
             Assert.AreEqual(device.Source.Id, device.Target.Id);
+            Assert.AreEqual(preserve.Source.GuestXml["vm1"], result.Best.DestinationXml, "the XML keeps the UUID, so nothing changes");
         }
     }
 
