@@ -647,7 +647,9 @@ internal sealed class DestinationPlanner
             var source = _devices[i].Info;
             var ruledOut = _candidates[i].Count(option => _verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict));
             var open = _candidates[i].Count - ruledOut;
-            var message = open == 0
+            var message = _candidates[i].Count == 0
+                ? $"The {Describe(source)} could not be placed on {_host.Name}: the host has no free device of that type and no parent that can create one ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
+                : open == 0
                 ? $"The {Describe(source)} could not be placed on {_host.Name}: no candidate accepts it ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
                 : $"The {Describe(source)} could not be placed on {_host.Name}: its {open} remaining candidate(s) are needed by other devices of this guest, or their parents lack the capacity for all of them.";
             _rejections.Add(new Rejection(source.Id, null, RejectionCode.NotPlaced, message));
