@@ -84,6 +84,13 @@ internal sealed class DestinationPlanner
             Log.PlanFinished(_services.Logger, content.GuestName, _host.Name, content.IsComplete, content.Devices.Count, content.Statistics.Probes, content.Statistics.Creates, content.Statistics.ElapsedMs);
             return new MigrationPlan(content, new PlanResources(_journal, _services.Claims, _planId, _heldClaims, _source, _services.Logger));
         }
+        catch (Exception error) when (error is HypervisorException or IOException)
+        {
+            // This destination cannot be planned (unreachable, libvirt refusing): it becomes a failed plan with the reason, so the other destinations still count.
+            activity?.SetStatus(ActivityStatusCode.Error, error.Message);
+            var content = await FailAsync([$"Planning on {_host.Name} stopped: {error.Message}"]).ConfigureAwait(false);
+            return new MigrationPlan(content, new PlanResources(_journal, _services.Claims, _planId, _heldClaims, _source, _services.Logger));
+        }
         catch (Exception error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
@@ -432,16 +439,16 @@ internal sealed class DestinationPlanner
             case ProbeOutcome.Absent when _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch:
                 return new ProvisionedOption(uuid, create.Parent, create.Type.Id, action, Verification.Unverified, null, Join($"not verified: neither type {create.Type.Id} on {create.Parent.Name} nor the created device has migration_version", note));
             case ProbeOutcome.Absent:
-                await RejectCreatedAsync(source, create, uuid, version, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets.")).ConfigureAwait(false);
+                await RejectCreatedAsync(create, uuid, version, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets.")).ConfigureAwait(false);
                 return null;
             default:
-                await RejectCreatedAsync(source, create, uuid, version, Evaluator.ProbeRejection(source, create.Candidate, probe, $"the mdev {uuid} just created from type {create.Type.Id} on {create.Parent.Name}")).ConfigureAwait(false);
+                await RejectCreatedAsync(create, uuid, version, Evaluator.ProbeRejection(source, create.Candidate, probe, $"the mdev {uuid} just created from type {create.Type.Id} on {create.Parent.Name}")).ConfigureAwait(false);
                 return null;
         }
     }
 
     /// <summary>Removes a created device the confirmation refused, and rules the (parent, type) out for every device with the same version.</summary>
-    private async Task RejectCreatedAsync(SourceDevice source, CreateOption create, MdevUuid uuid, string version, Rejection rejection)
+    private async Task RejectCreatedAsync(CreateOption create, MdevUuid uuid, string version, Rejection rejection)
     {
         _rejections.Add(rejection);
         if (await _journal.RemoveAsync(uuid).ConfigureAwait(false) is { } failure)
@@ -456,8 +463,6 @@ internal sealed class DestinationPlanner
                 _verdicts[(j, create)] = OptionVerdict.Rejected;
             }
         }
-
-        Debug.Assert(_verdicts[(Array.IndexOf(_devices, source), create)] == OptionVerdict.Rejected, "the refused option must be ruled out for its own device");
     }
 
     /// <summary>Records a failed create and closes the (parent, type) for this plan.</summary>

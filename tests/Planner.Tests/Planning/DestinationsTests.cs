@@ -41,6 +41,23 @@ public sealed class DestinationsTests
     }
 
     [TestMethod]
+    public async Task UnreachableDestination_IsAnAlternativeWithItsReason_NotAnError()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType();
+        var down = Destination("down", verifiable: true, idle: true);
+        down.Hypervisor.Unreachable = "Cannot recv data: Connection reset by peer";
+
+        await using var result = await scenario.Planner().PlanAsync(scenario.Request(null, down, scenario.Destination));
+
+        Assert.AreEqual("dest", result.Best.Destination.Name);
+        var alternative = result.Alternatives.Single();
+        Assert.IsFalse(alternative.IsComplete);
+        StringAssert.Contains(alternative.Reasons.Single(), "Connection reset by peer");
+    }
+
+    [TestMethod]
     public async Task FindCompatibleTargets_AnswersInPreferredOrder_AndCreatesNothing()
     {
         var scenario = new Scenario();
