@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Boots Debian 12's stock kernel under qemu (software emulation, no KVM), loads the kernel's
+# sample mdev drivers mtty and mdpy (built out of tree for that kernel), runs sysfs-ops.sh
+# against the real /sys inside the guest and compares the transcripts with the references in
+# tests/RealKernel/expected/.
+#
+# Usage: scripts/real-kernel/run.sh [--kernel 6.12|6.1] [--work-dir DIR] [--update-expected]
+#   --kernel           kernel series (default 6.12)
+#   --work-dir         cache of downloads and builds (default /var/tmp/vfio-real-kernel)
+#   --update-expected  write this run's transcripts as the new references instead of comparing
+#
+# Installs missing tools from Debian's packages (needs root then). The kernel image, headers and
+# source are only downloaded and unpacked into the work dir, never installed: installing
+# linux-headers-6.12.* would pull in the image and build an initramfs for the host.
+# Prints "real-kernel: timings ..." and ends with "N passed, N failed"; exits non-zero on any
+# failure, after printing the guest's console log when the guest was booted.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+series=6.12
+work_root=/var/tmp/vfio-real-kernel
+update_expected=false
+boot_timeout=120
+while (($#)); do
+    case $1 in
+        --kernel) series=${2:?--kernel needs 6.12 or 6.1}; shift 2 ;;
+        --work-dir) work_root=${2:?--work-dir needs a directory}; shift 2 ;;
+        --update-expected) update_expected=true; shift ;;
+        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+meta_package=$(kernel_meta_package "$series")
+drivers=(mtty mdpy)
+started=$(date +%s)
+
+# --- tools -------------------------------------------------------------------------------------
+ensure_tools() {
+    # libelf1, libssl3, zlib1g and dwarves (pahole) are what the unpacked linux-kbuild package's
+    # tools need: the dependencies apt would have installed with it.
+    ensure_debian_packages qemu-system-x86 busybox-static cpio gcc-12 make kmod xz-utils \
+        libelf1 libssl3 zlib1g dwarves
+}
+
+# Prints the first "Depends:" target of $1 whose name starts with $2.
+package_dependency() {
+    apt-cache depends --no-recommends --no-suggests "$1" 2>/dev/null |
+        awk -v prefix="$2" '$1 == "Depends:" && index($2, prefix) == 1 { print $2; exit }'
+}
+
+candidate_version() {
+    apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }'
+}
+
+resolve_release() {
+    local image
+    image=$(package_dependency "$meta_package" linux-image-)
+    if [[ -z $image ]]; then
+        apt-get update -qq
+        image=$(package_dependency "$meta_package" linux-image-)
+    fi
+    [[ -n $image ]] || die "apt knows no package $meta_package: is bookworm (and bookworm-security for 6.12) in the apt sources?"
+    release=${image#linux-image-}
+    package_version=$(candidate_version "$image")
+    [[ $release =~ ^[0-9][0-9a-z.+~-]*$ ]] || die "unexpected kernel release '$release' from $meta_package"
+}
+
+# --- download and unpack (cached) ---------------------------------------------------------------
+# Runs step $1 (a function) unless its stamp says it already ran for this release.
+cached() {
+    if [[ -f $work/.done-$1 ]]; then return 0; fi
+    "$1"
+    touch "$work/.done-$1"
+}
+
+download() {
+    (cd "$tmp" && apt-get download -qq "$@" 2>&1 | grep -v 'unsandboxed as root' >&2 || true)
+    local package
+    for package in "$@"; do
+        compgen -G "$tmp/${package%%=*}_*.deb" >/dev/null || die "could not download $package from the Debian mirror"
+    done
+}
+
+fetch_image() {
+    download "linux-image-$release=$package_version"
+    local unpacked=$tmp/image modules
+    dpkg-deb -x "$tmp"/linux-image-"$release"_*.deb "$unpacked"
+    modules=$unpacked/lib/modules/$release
+    depmod -b "$unpacked" "$release"
+    rm -rf "$work/image"
+    mkdir -p "$work/image/modules"
+    cp "$unpacked/boot/vmlinuz-$release" "$work/image/vmlinuz"
+    # Keep only the modules the drivers need, decompressed, with their load order.
+    local module_paths
+    # modprobe takes one module per call (further words are module parameters).
+    module_paths=$(for module in vfio mdev; do
+        modprobe -d "$unpacked" -S "$release" --show-depends "$module"
+    done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+    [[ -n $module_paths ]] || die "modprobe found no vfio/mdev modules in linux-image-$release"
+    : > "$work/image/modules.order"
+    local path name
+    for path in $module_paths; do
+        name=$(basename "$path"); name=${name%%.ko*}
+        case $path in
+            *.xz) xz -dc "$path" > "$work/image/modules/$name.ko" ;;
+            *.ko) cp "$path" "$work/image/modules/$name.ko" ;;
+            *) die "unexpected module file $path" ;;
+        esac
+        echo "$name" >> "$work/image/modules.order"
+    done
+    rm -rf "$unpacked" "$tmp"/*.deb
+}
+
+fetch_headers() {
+    local headers=linux-headers-$release common kbuild
+    common=$(package_dependency "$headers" "linux-headers-")
+    kbuild=$(package_dependency "$headers" "linux-kbuild-")
+    [[ -n $common && -n $kbuild ]] || die "cannot resolve the dependencies of $headers"
+    download "$headers=$package_version" "$common" "$kbuild"
+    rm -rf "$work/headers"
+    mkdir -p "$work/headers"
+    local deb
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$work/headers"; done
+    rm -f "$tmp"/*.deb
+    # The per-flavour Makefile includes the common tree by absolute path: point it at our copy.
+    local makefile=$work/headers/usr/src/linux-headers-$release/Makefile
+    sed -i "s|^include /usr/src/|include $work/headers/usr/src/|" "$makefile"
+    grep -q "^include $work/headers/" "$makefile" || die "unexpected layout of $makefile"
+}
+
+fetch_samples() {
+    local source_package=linux-source-$series
+    download "$source_package=$package_version"
+    rm -rf "$work/samples"
+    mkdir -p "$work/samples"
+    dpkg-deb --fsys-tarfile "$tmp/${source_package}"_*.deb |
+        tar -x -O "./usr/src/$source_package.tar.xz" |
+        tar -xJ -C "$work/samples" --strip-components=3 --wildcards \
+            '*/samples/vfio-mdev/mtty.c' '*/samples/vfio-mdev/mdpy.c' '*/samples/vfio-mdev/mdpy-defs.h'
+    rm -f "$tmp"/*.deb
+    local file
+    for file in mtty.c mdpy.c mdpy-defs.h; do
+        [[ -f $work/samples/$file ]] || die "samples/vfio-mdev/$file is missing from $source_package $package_version"
+    done
+}
+
+# --- build -------------------------------------------------------------------------------------
+build_drivers() {
+    local build_dir=$work/build kernel_build
+    if [[ -f /lib/modules/$release/build/Makefile ]]; then
+        kernel_build=/lib/modules/$release/build
+    else
+        cached fetch_headers
+        kernel_build=$work/headers/usr/src/linux-headers-$release
+    fi
+    rm -rf "$build_dir"
+    mkdir -p "$build_dir"
+    cp "$work"/samples/* "$build_dir/"
+    echo "obj-m += ${drivers[*]/%/.o}" > "$build_dir/Kbuild"
+    make -s -C "$kernel_build" M="$build_dir" modules >"$tmp/build.log" 2>&1 || {
+        cat "$tmp/build.log" >&2
+        die "building ${drivers[*]} for $release failed"
+    }
+    local expected actual driver dependency
+    expected=$(modinfo -F vermagic "$work/image/modules/vfio.ko")
+    for driver in "${drivers[@]}"; do
+        actual=$(modinfo -F vermagic "$build_dir/$driver.ko")
+        [[ $actual == "$expected" ]] || die "$driver.ko vermagic '$actual' differs from vfio.ko's '$expected'"
+        for dependency in $(modinfo -F depends "$build_dir/$driver.ko" | tr ',' ' '); do
+            grep -qx "$dependency" "$work/image/modules.order" ||
+                die "$driver.ko needs module $dependency, which fetch_image did not take from the image"
+        done
+    done
+}
+
+# --- initramfs and boot ------------------------------------------------------------------------
+make_initramfs() {
+    local staging=$tmp/initramfs
+    mkdir -p "$staging"/{bin,dev,proc,sys,tmp,modules}
+    cp /bin/busybox "$staging/bin/busybox"
+    cp "$REAL_KERNEL_DIR/guest-init.sh" "$staging/init"
+    cp "$REAL_KERNEL_DIR/sysfs-ops.sh" "$staging/sysfs-ops.sh"
+    chmod 755 "$staging/init"
+    cp "$work"/image/modules/*.ko "$staging/modules/"
+    cp "$work/image/modules.order" "$staging/modules.order"
+    local driver
+    for driver in "${drivers[@]}"; do cp "$work/build/$driver.ko" "$staging/modules/"; done
+    echo "${drivers[*]}" > "$staging/drivers"
+    (cd "$staging" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$tmp/initramfs.cpio.gz"
+}
+
+boot() {
+    console=$tmp/console.log
+    results=$tmp/results.txt
+    local status=0
+    timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
+        -machine q35,accel=tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot \
+        -kernel "$work/image/vmlinuz" -initrd "$tmp/initramfs.cpio.gz" \
+        -append "console=ttyS0 quiet panic=-1" \
+        -nic none -serial mon:stdio -serial "file:$results" \
+        </dev/null >"$console" 2>&1 || status=$?
+    if ((status == 124 || status == 137)); then
+        fail_with_console "the guest did not power off within ${boot_timeout} s"
+    elif ((status != 0)); then
+        fail_with_console "qemu exited with status $status"
+    fi
+    tr -d '\r' < "$results" > "$results.clean"
+    grep -q '^@@done status=0$' "$results.clean" || fail_with_console "the guest's test run did not finish cleanly"
+}
+
+fail_with_console() {
+    log "$1; guest console log follows"
+    [[ -f ${console:-} ]] && tr -d '\r' < "$console" >&2
+    [[ -f ${results:-} ]] && { log "guest results channel:"; tr -d '\r' < "$results" >&2; }
+    exit 1
+}
+
+# Splits the results channel into one transcript per run and checks each.
+check_transcripts() {
+    local out=$work/transcripts name status
+    rm -rf "$out"
+    mkdir -p "$out"
+    awk -v out="$out" -v series="$series" '
+        /^@@begin / { name = $2; file = out "/" name "-" series ".txt"; printf "" > file; next }
+        /^@@end / { print $2, $3 > (out "/status"); name = ""; next }
+        name != "" { print >> file }
+    ' "$results.clean"
+    passed=0 failed=0
+    while read -r name status; do
+        local transcript=$out/$name-$series.txt
+        if [[ $status != status=0 ]]; then
+            log "FAIL $name: sysfs-ops.sh ended with $status in the guest (see its transcript $transcript)"
+            failed=$((failed + 1))
+        elif $update_expected; then
+            mkdir -p "$EXPECTED_DIR"
+            cp "$transcript" "$EXPECTED_DIR/"
+            log "wrote $EXPECTED_DIR/$(basename "$transcript")"
+            passed=$((passed + 1))
+        elif compare_transcript "$transcript" "$EXPECTED_DIR/$(basename "$transcript")"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+    done < "$out/status"
+    ((passed + failed > 0)) || fail_with_console "the guest produced no transcript"
+}
+
+main() {
+    ensure_tools
+    resolve_release
+    work=$work_root/$release
+    mkdir -p "$work"
+    tmp=$(mktemp -d "$work_root/run.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    log "kernel $release (Debian $package_version), work dir $work"
+
+    local t0 t1 t2 t3 t4
+    t0=$(date +%s)
+    cached fetch_image
+    cached fetch_samples
+    t1=$(date +%s)
+    cached build_drivers
+    t2=$(date +%s)
+    make_initramfs
+    t3=$(date +%s)
+    boot
+    t4=$(date +%s)
+    check_transcripts
+    local guest_up guest_done
+    guest_up=$(tr -d '\r' < "$console" | sed -n 's/^.*real-kernel: userspace up at \([0-9.]*\) s$/\1/p')
+    guest_done=$(tr -d '\r' < "$console" | sed -n 's/^.*real-kernel: guest done at \([0-9.]*\) s$/\1/p')
+    log "timings download+unpack=$((t1 - t0))s build=$((t2 - t1))s initramfs=$((t3 - t2))s boot=$((t4 - t3))s (guest: userspace at ${guest_up:-?}s, done at ${guest_done:-?}s) total=$(($(date +%s) - started))s"
+    echo "$passed passed, $failed failed"
+    ((failed == 0))
+}
+
+main

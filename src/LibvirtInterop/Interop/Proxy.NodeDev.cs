@@ -1,0 +1,39 @@
+namespace VfioMigration.Libvirt.Interop;
+
+// Checked calls of libvirt-nodedev.h.
+internal static unsafe partial class Proxy
+{
+    internal static LibvirtNodeDeviceHandle[] virConnectListAllNodeDevices(LibvirtConnectionHandle conn, uint flags)
+    {
+        nint array;
+        var count = Check(NativeMethods.virConnectListAllNodeDevices(conn, &array, flags), nameof(NativeMethods.virConnectListAllNodeDevices));
+        return AdoptArray<LibvirtNodeDeviceHandle>(array, count);
+    }
+
+    internal static LibvirtNodeDeviceHandle virNodeDeviceLookupByName(LibvirtConnectionHandle conn, string name) =>
+        Adopt(NativeMethods.virNodeDeviceLookupByName(conn, name), nameof(NativeMethods.virNodeDeviceLookupByName), name);
+
+    internal static string virNodeDeviceGetXMLDesc(LibvirtNodeDeviceHandle device) =>
+        Check(NativeMethods.virNodeDeviceGetXMLDesc(device, 0), nameof(NativeMethods.virNodeDeviceGetXMLDesc));
+
+    internal static string virNodeDeviceGetName(LibvirtNodeDeviceHandle device) =>
+        Check(NativeMethods.virNodeDeviceGetName(device), nameof(NativeMethods.virNodeDeviceGetName));
+
+    internal static string virNodeDeviceGetParent(LibvirtNodeDeviceHandle device) =>
+        Check(NativeMethods.virNodeDeviceGetParent(device), nameof(NativeMethods.virNodeDeviceGetParent));
+
+    internal static LibvirtNodeDeviceHandle virNodeDeviceCreateXML(LibvirtConnectionHandle conn, string xml) =>
+        Adopt(NativeMethods.virNodeDeviceCreateXML(conn, xml, 0), nameof(NativeMethods.virNodeDeviceCreateXML));
+
+    internal static LibvirtNodeDeviceHandle virNodeDeviceDefineXML(LibvirtConnectionHandle conn, string xml) =>
+        Adopt(NativeMethods.virNodeDeviceDefineXML(conn, xml, 0), nameof(NativeMethods.virNodeDeviceDefineXML));
+
+    internal static void virNodeDeviceCreate(LibvirtNodeDeviceHandle device) =>
+        Check(NativeMethods.virNodeDeviceCreate(device, 0), nameof(NativeMethods.virNodeDeviceCreate));
+
+    internal static void virNodeDeviceDestroy(LibvirtNodeDeviceHandle device) =>
+        Check(NativeMethods.virNodeDeviceDestroy(device), nameof(NativeMethods.virNodeDeviceDestroy));
+
+    internal static void virNodeDeviceUndefine(LibvirtNodeDeviceHandle device) =>
+        Check(NativeMethods.virNodeDeviceUndefine(device, 0), nameof(NativeMethods.virNodeDeviceUndefine));
+}

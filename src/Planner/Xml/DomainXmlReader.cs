@@ -1,0 +1,104 @@
+using System.Xml.Linq;
+using VfioMigration.Planner.Devices;
+
+namespace VfioMigration.Planner.Xml;
+
+/// <summary>Reads the host devices a guest owns from its libvirt domain XML.</summary>
+public static class DomainXmlReader
+{
+    private static readonly string[] MdevModels = ["vfio-pci", "vfio-ccw", "vfio-ap"];
+
+    /// <summary>
+    /// Reads the domain's name, UUID and host devices: every <c>&lt;hostdev&gt;</c> and
+    /// <c>&lt;interface type='hostdev'&gt;</c> under <c>&lt;devices&gt;</c>, in document order
+    /// (that order is <see cref="HostDevice.Ordinal"/>).
+    /// </summary>
+    /// <param name="domainXml">The domain XML, as <c>virDomainGetXMLDesc</c> returns it.</param>
+    /// <returns>The guest and its host devices; devices the planner does not handle are <see cref="UnsupportedHostDevice"/>s with a reason.</returns>
+    /// <exception cref="LibvirtXmlException">The XML is malformed, too large, has a DTD, or a host device has a missing or invalid value.</exception>
+    public static DomainHostDevices Read(string domainXml)
+    {
+        var domain = LibvirtXml.Load(domainXml, "domain").Root!;
+        var name = LibvirtXml.RequiredChild(domain, "name");
+        if (string.IsNullOrWhiteSpace(name.Value))
+        {
+            throw LibvirtXml.Error(name, "the domain name is empty.");
+        }
+
+        return new DomainHostDevices(name.Value.Trim(), ReadDomainUuid(LibvirtXml.RequiredChild(domain, "uuid")), ReadHostDevices(domain));
+    }
+
+    /// <summary>Reads the host devices of a loaded domain; the writer uses it to check what it rewrites.</summary>
+    internal static IReadOnlyList<HostDevice> ReadHostDevices(XElement domain) =>
+        [.. HostDeviceElements.Find(domain).Select((element, ordinal) => ReadHostDevice(element, ordinal))];
+
+    private static string ReadDomainUuid(XElement uuid)
+    {
+        var text = uuid.Value.Trim();
+
+        // libvirt accepts the UUID with or without dashes and always writes it with them.
+        return Guid.TryParseExact(text, "D", out var guid) || Guid.TryParseExact(text, "N", out guid)
+            ? guid.ToString("D")
+            : throw LibvirtXml.Error(uuid, $"'{LibvirtXml.Shorten(text)}' is not a domain UUID (expected 8-4-4-4-12 or 32 hex digits).");
+    }
+
+    private static HostDevice ReadHostDevice(XElement element, int ordinal)
+    {
+        var alias = (string?)element.Element("alias")?.Attribute("name");
+        var guestAddress = ReadGuestAddress(element.Element("address"));
+        var (kind, description) = HostDeviceElements.Classify(element);
+        return kind switch
+        {
+            HostDeviceKind.Mdev => ReadMdev(element, ordinal, alias, guestAddress),
+            HostDeviceKind.PciHostdev => ReadPci(element, ordinal, alias, guestAddress, PciHostDeviceForm.Hostdev),
+            HostDeviceKind.PciInterface => ReadPci(element, ordinal, alias, guestAddress, PciHostDeviceForm.Interface),
+            _ => new UnsupportedHostDevice(ordinal, alias, guestAddress, description, HostDeviceElements.UnsupportedReason(description)),
+        };
+    }
+
+    private static MdevHostDevice ReadMdev(XElement element, int ordinal, string? alias, GuestAddress? guestAddress)
+    {
+        var model = LibvirtXml.RequiredAttribute(element, "model");
+        if (!MdevModels.Contains(model, StringComparer.Ordinal))
+        {
+            throw LibvirtXml.Error(element, $"the mdev model '{LibvirtXml.Shorten(model)}' is not one libvirt knows ({string.Join(", ", MdevModels)}).");
+        }
+
+        var address = HostDeviceElements.SourceAddress(element);
+        var uuid = LibvirtXml.ParseValue(address, "attribute 'uuid'", LibvirtXml.RequiredAttribute(address, "uuid"), MdevUuid.Parse);
+        return new MdevHostDevice(ordinal, alias, guestAddress, uuid, model, (string?)element.Attribute("display"), (string?)element.Attribute("ramfb"));
+    }
+
+    private static PciHostDevice ReadPci(XElement element, int ordinal, string? alias, GuestAddress? guestAddress, PciHostDeviceForm form)
+    {
+        var address = ReadPciAddress(HostDeviceElements.SourceAddress(element));
+        var managed = (string?)element.Attribute("managed") switch
+        {
+            null or "no" => false,
+            "yes" => true,
+            var other => throw LibvirtXml.Error(element, $"the attribute 'managed' is '{LibvirtXml.Shorten(other)}'; libvirt allows 'yes' or 'no'."),
+        };
+        return new PciHostDevice(ordinal, alias, guestAddress, address, managed, (string?)element.Element("driver")?.Attribute("name"), form);
+    }
+
+    /// <summary>
+    /// Reads a source PCI address. Like libvirt, a missing part is 0 and numbers are read as C's
+    /// strtoul does with base 0 (libvirt writes them in hex).
+    /// </summary>
+    private static PciAddress ReadPciAddress(XElement address)
+    {
+        int Part(string name, int maximum) =>
+            (string?)address.Attribute(name) is { } text ? LibvirtXml.ParseLibvirtNumber(address, name, text, maximum) : 0;
+
+        return new PciAddress(Part("domain", 0xffff), Part("bus", 0xff), Part("slot", 0x1f), Part("function", 7));
+    }
+
+    private static GuestAddress? ReadGuestAddress(XElement? address) =>
+        address is null
+            ? null
+            : new GuestAddress(
+                LibvirtXml.RequiredAttribute(address, "type"),
+                [.. address.Attributes()
+                    .Where(attribute => !attribute.IsNamespaceDeclaration && attribute.Name != "type")
+                    .Select(attribute => KeyValuePair.Create(attribute.Name.LocalName, attribute.Value))]);
+}
