@@ -19,6 +19,7 @@ namespace VfioMigration.HostSimulator.Fuse;
 /// </remarks>
 public sealed class FuseMount : IDisposable
 {
+    private const int EPERM = 1;
     private const int EBUSY = 16;
     private const int ENOTCONN = 107;
     private const uint MaxLoopThreads = 16;
@@ -62,7 +63,7 @@ public sealed class FuseMount : IDisposable
     /// <param name="logger">Receives the warning about a cleared stale mount and failures inside the simulator.</param>
     /// <exception cref="FuseUnavailableException">libfuse3.so.3 or /dev/fuse is missing.</exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="mountPoint"/> is not an existing directory.</exception>
-    /// <exception cref="InvalidOperationException"><paramref name="mountPoint"/> is already a live mount point, or libfuse refused the mount.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="mountPoint"/> is already a live mount point, holds a dead mount that fusermount3 could not clear, or libfuse refused the mount or ended before INIT.</exception>
     /// <exception cref="TimeoutException">The kernel's INIT request did not arrive within 10 s (nothing is left mounted).</exception>
     public static unsafe FuseMount Mount(ISimulatedFileTree tree, string mountPoint, ILogger? logger = null)
     {
@@ -97,8 +98,11 @@ public sealed class FuseMount : IDisposable
         var ready = Task.WhenAny(adapterHandle.Target.Initialized, mount.Completion);
         if (!ready.Wait(InitTimeout) || !adapterHandle.Target.Initialized.IsCompleted)
         {
+            var loopEnded = mount.Completion.IsCompleted;
             mount.Dispose();
-            throw new TimeoutException($"The FUSE mount at {fullMountPoint} did not complete the kernel's INIT handshake within {InitTimeout.TotalSeconds:0} s; it has been unmounted.");
+            throw loopEnded
+                ? new InvalidOperationException($"The FUSE loop for {fullMountPoint} ended before the kernel's INIT handshake (libfuse's reason is on standard error); nothing is left mounted.")
+                : new TimeoutException($"The FUSE mount at {fullMountPoint} did not complete the kernel's INIT handshake within {InitTimeout.TotalSeconds:0} s; it has been unmounted.");
         }
 
         FuseLog.Mounted(logger, fullMountPoint, started.ElapsedMilliseconds);
@@ -135,7 +139,11 @@ public sealed class FuseMount : IDisposable
         await Task.WhenAny(stop.Task, mount.Completion).ConfigureAwait(false);
     }
 
-    /// <summary>Unmounts (lazily if something under the mount point is still open) and waits for the loop thread to end.</summary>
+    /// <summary>
+    /// Unmounts (lazily if something under the mount point is still open: the loop then ends when
+    /// the last one is closed) and waits for the loop thread to end.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not root, and fusermount3 could not unmount; the message says how to finish by hand.</exception>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -146,14 +154,7 @@ public sealed class FuseMount : IDisposable
         fuse_exit(_fuse);
         if (_loopThread.IsAlive)
         {
-            // Unmounting aborts the kernel connection, which wakes every loop thread blocked reading
-            // /dev/fuse. fuse_unmount would close that descriptor under the running threads instead.
-            if (umount2(MountPoint, 0) != 0 && Marshal.GetLastPInvokeError() == EBUSY)
-            {
-                _ = umount2(MountPoint, MNT_DETACH);
-                FuseLog.DetachedBusyMount(_logger, MountPoint);
-            }
-
+            UnmountUnderRunningLoop();
             _loopThread.Join();
         }
 
@@ -163,6 +164,33 @@ public sealed class FuseMount : IDisposable
         fuse_loop_cfg_destroy(_loopConfig);
         _adapterHandle.Dispose();
         FuseLog.Unmounted(_logger, MountPoint);
+    }
+
+    /// <summary>
+    /// Unmounting aborts the kernel connection, which wakes every loop thread blocked reading
+    /// /dev/fuse so the loop ends. (fuse_unmount would close that descriptor under the running threads.)
+    /// </summary>
+    private void UnmountUnderRunningLoop()
+    {
+        if (umount2(MountPoint, 0) == 0)
+        {
+            return;
+        }
+
+        switch (Marshal.GetLastPInvokeError())
+        {
+            case EBUSY:
+                _ = umount2(MountPoint, MNT_DETACH);
+                FuseLog.DetachedBusyMount(_logger, MountPoint);
+                break;
+            case EPERM:
+                // Not root: libfuse mounted through the set-uid fusermount3, which unmounts for the owner too.
+                RunFusermountUnmount(MountPoint, "unmount it");
+                break;
+            default:
+                // EINVAL: no longer a mount point (unmounted from outside just now); the loop is ending anyway.
+                break;
+        }
     }
 
     private void RunLoop()
@@ -198,7 +226,7 @@ public sealed class FuseMount : IDisposable
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
         if (IsDeadMount(full))
         {
-            ClearDeadMount(full);
+            RunFusermountUnmount(full, "clear the dead FUSE mount there");
             FuseLog.StaleMountCleared(logger, full);
         }
 
@@ -232,24 +260,38 @@ public sealed class FuseMount : IDisposable
         }
     }
 
-    private static void ClearDeadMount(string path)
+    /// <summary>Runs <c>fusermount3 -u -z PATH</c>, bounded in time.</summary>
+    /// <exception cref="InvalidOperationException">fusermount3 could not be started, failed, or hung; the message says how to finish by hand.</exception>
+    private static void RunFusermountUnmount(string path, string purpose)
     {
         var start = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-u");
         start.ArgumentList.Add("-z");
         start.ArgumentList.Add(path);
-        using var process = Process.Start(start)
-            ?? throw new InvalidOperationException($"{path} is a dead FUSE mount and fusermount3 could not be started to clear it; run: fusermount3 -u -z {path}");
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(ToolTimeout))
+        var byHand = $"run by hand: fusermount3 -u -z {path} (or, as root, umount -l {path})";
+        Process? process;
+        try
         {
-            process.Kill();
-            throw new InvalidOperationException($"{path} is a dead FUSE mount and fusermount3 -u -z did not finish within {ToolTimeout.TotalSeconds:0} s; clear it by hand (umount -l {path}).");
+            process = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            throw new InvalidOperationException($"fusermount3 (package fuse3) could not be started to {purpose} at {path}; {byHand}.", exception);
         }
 
-        if (process.ExitCode != 0)
+        using (process)
         {
-            throw new InvalidOperationException($"{path} is a dead FUSE mount and fusermount3 -u -z failed ({error.Result.Trim()}); clear it by hand (umount -l {path}).");
+            var error = process!.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(ToolTimeout))
+            {
+                process.Kill();
+                throw new InvalidOperationException($"fusermount3 -u -z did not finish within {ToolTimeout.TotalSeconds:0} s trying to {purpose} at {path}; {byHand}.");
+            }
+
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"fusermount3 -u -z failed to {purpose} at {path} ({error.Result.Trim()}); {byHand}.");
+            }
         }
     }
 
