@@ -25,6 +25,7 @@ public sealed class FuseMount : IDisposable
     private const uint MaxLoopThreads = 16;
     private static readonly TimeSpan InitTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LazyUnmountWait = TimeSpan.FromSeconds(2);
 
     private readonly nint _fuse;
     private readonly nint _loopConfig;
@@ -33,6 +34,9 @@ public sealed class FuseMount : IDisposable
     private readonly TaskCompletionSource<int> _loopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
     private int _disposed;
+
+    /// <summary>The loop thread and <see cref="Dispose"/>: the last of the two to finish frees the native session.</summary>
+    private int _nativeOwners = 2;
 
     private FuseMount(string mountPoint, nint fuse, nint loopConfig, GCHandle<FuseTreeAdapter> adapterHandle, ILogger logger)
     {
@@ -140,8 +144,10 @@ public sealed class FuseMount : IDisposable
     }
 
     /// <summary>
-    /// Unmounts (lazily if something under the mount point is still open: the loop then ends when
-    /// the last one is closed) and waits for the loop thread to end.
+    /// Unmounts and waits for the loop thread to end. When something under the mount point is still
+    /// open (a shell's working directory, an open file), the mount is detached lazily instead: it
+    /// disappears from the namespace at once, the open files keep being served, and the loop ends
+    /// (and frees its native resources) when the last one is closed, so this never hangs on them.
     /// </summary>
     /// <exception cref="InvalidOperationException">Not root, and fusermount3 could not unmount; the message says how to finish by hand.</exception>
     public void Dispose()
@@ -151,11 +157,57 @@ public sealed class FuseMount : IDisposable
             return;
         }
 
-        fuse_exit(_fuse);
+        // No fuse_exit: it would end the loop at its next request even while a lazily detached mount
+        // still serves open files. The loop ends by itself once the kernel connection is gone.
         if (_loopThread.IsAlive)
         {
-            UnmountUnderRunningLoop();
-            _loopThread.Join();
+            var lazy = UnmountUnderRunningLoop();
+            if (!_loopThread.Join(lazy ? LazyUnmountWait : Timeout.InfiniteTimeSpan))
+            {
+                FuseLog.DetachedBusyMount(_logger, MountPoint);
+            }
+        }
+
+        ReleaseNativeIfLast();
+        FuseLog.Unmounted(_logger, MountPoint);
+    }
+
+    /// <summary>
+    /// Unmounting ends the kernel connection (at once, or for a lazy unmount when the last open file
+    /// closes), which wakes every loop thread blocked reading /dev/fuse with ENODEV so the loop ends. (fuse_unmount would close that descriptor under the running threads.)
+    /// </summary>
+    /// <returns>True when the unmount was lazy, so open files may keep the loop running.</returns>
+    private bool UnmountUnderRunningLoop()
+    {
+        if (umount2(MountPoint, 0) == 0)
+        {
+            return false;
+        }
+
+        switch (Marshal.GetLastPInvokeError())
+        {
+            case EBUSY:
+                _ = umount2(MountPoint, MNT_DETACH);
+                return true;
+            case EPERM:
+                // Not root: libfuse mounted through the set-uid fusermount3, which unmounts for the owner too.
+                RunFusermountUnmount(MountPoint, "unmount it");
+                return true;
+            default:
+                // EINVAL: no longer a mount point (unmounted from outside just now); the loop is ending anyway.
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Frees libfuse's session and the GCHandle the callbacks use, once both the loop has ended and
+    /// Dispose has been called, whichever comes last.
+    /// </summary>
+    private void ReleaseNativeIfLast()
+    {
+        if (Interlocked.Decrement(ref _nativeOwners) != 0)
+        {
+            return;
         }
 
         // The kernel side is gone: this only closes the device descriptor.
@@ -163,34 +215,6 @@ public sealed class FuseMount : IDisposable
         fuse_destroy(_fuse);
         fuse_loop_cfg_destroy(_loopConfig);
         _adapterHandle.Dispose();
-        FuseLog.Unmounted(_logger, MountPoint);
-    }
-
-    /// <summary>
-    /// Unmounting aborts the kernel connection, which wakes every loop thread blocked reading
-    /// /dev/fuse so the loop ends. (fuse_unmount would close that descriptor under the running threads.)
-    /// </summary>
-    private void UnmountUnderRunningLoop()
-    {
-        if (umount2(MountPoint, 0) == 0)
-        {
-            return;
-        }
-
-        switch (Marshal.GetLastPInvokeError())
-        {
-            case EBUSY:
-                _ = umount2(MountPoint, MNT_DETACH);
-                FuseLog.DetachedBusyMount(_logger, MountPoint);
-                break;
-            case EPERM:
-                // Not root: libfuse mounted through the set-uid fusermount3, which unmounts for the owner too.
-                RunFusermountUnmount(MountPoint, "unmount it");
-                break;
-            default:
-                // EINVAL: no longer a mount point (unmounted from outside just now); the loop is ending anyway.
-                break;
-        }
     }
 
     private void RunLoop()
@@ -204,6 +228,10 @@ public sealed class FuseMount : IDisposable
 #pragma warning restore CA1031
         {
             _loopExited.TrySetException(exception);
+        }
+        finally
+        {
+            ReleaseNativeIfLast();
         }
     }
 

@@ -100,6 +100,22 @@ public sealed class FuseLifecycleTests
     }
 
     [TestMethod]
+    public void Dispose_with_a_file_still_open_detaches_and_the_loop_ends_when_it_is_closed()
+    {
+        var mount = FuseMount.Mount(DictionaryFileTree.Sample(), _directory);
+        var stillOpen = new FileStream(Path.Combine(_directory, "dir", "ro"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+
+        mount.Dispose();
+
+        Assert.IsFalse(MountTable.IsMountPoint(_directory, out _));
+        Assert.IsFalse(mount.Completion.IsCompleted, "the open file is still served");
+        var buffer = new byte[16];
+        Assert.AreEqual(6, stillOpen.Read(buffer));
+        stillOpen.Dispose();
+        Assert.IsTrue(mount.Completion.Wait(TimeSpan.FromSeconds(30)));
+    }
+
+    [TestMethod]
     public void Dispose_twice_is_harmless()
     {
         var mount = FuseMount.Mount(DictionaryFileTree.Sample(), _directory);
