@@ -63,7 +63,7 @@ public sealed class FuseMount : IDisposable
     /// <paramref name="mountPoint"/> by a crashed process is cleared first (with a warning).
     /// </summary>
     /// <param name="tree">The simulated host's file tree; its root becomes the mount's root.</param>
-    /// <param name="mountPoint">An existing, empty directory that is not already a mount point.</param>
+    /// <param name="mountPoint">An existing directory that is not already a mount point (what it holds is hidden while mounted).</param>
     /// <param name="logger">Receives the warning about a cleared stale mount and failures inside the simulator.</param>
     /// <exception cref="FuseUnavailableException">libfuse3.so.3 or /dev/fuse is missing.</exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="mountPoint"/> is not an existing directory.</exception>
@@ -119,7 +119,7 @@ public sealed class FuseMount : IDisposable
     /// then unmounts. Returns normally in all three cases.
     /// </summary>
     /// <param name="tree">The simulated host's file tree.</param>
-    /// <param name="mountPoint">An existing, empty directory.</param>
+    /// <param name="mountPoint">As for <see cref="Mount"/>.</param>
     /// <param name="onReady">Called once, when the mount is ready (e.g. to print one line).</param>
     /// <param name="logger">As for <see cref="Mount"/>.</param>
     /// <param name="cancellationToken">Stops serving.</param>
@@ -127,18 +127,19 @@ public sealed class FuseMount : IDisposable
     public static async Task ServeUntilSignalledAsync(ISimulatedFileTree tree, string mountPoint, Action onReady, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(onReady);
-        using var mount = Mount(tree, mountPoint, logger);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
         {
-            // Keep the process alive until the mount is gone: the finally below unmounts.
+            // Keep the process alive until the mount is gone: disposing the mount below unmounts.
             context.Cancel = true;
             stop.TrySetResult();
         }
 
+        // Registered before mounting, so a signal during the mount still ends in a clean unmount.
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var cancellation = cancellationToken.Register(() => stop.TrySetResult());
+        using var mount = Mount(tree, mountPoint, logger);
         onReady();
         await Task.WhenAny(stop.Task, mount.Completion).ConfigureAwait(false);
     }
