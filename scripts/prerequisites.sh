@@ -7,6 +7,7 @@ missing=()
 need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || missing+=("$1"); }
 need libvirt0          # libvirt.so.0: the P/Invoke target; its in-process test driver runs the integration tests
 need libvirt-clients   # virsh, virt-xml-validate and libvirt's RNG schemas
+need libxml2-utils     # xmllint, which virt-xml-validate runs
 need fuse3             # fusermount3, for the mounted host simulator
 need libfuse3-3        # libfuse3.so.3, the P/Invoke target of the FUSE front end
 

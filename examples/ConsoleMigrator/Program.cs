@@ -1,1 +1,10 @@
-return 0;
+using VfioMigration.ConsoleMigrator.Cli;
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+return await CommandRunner.RunAsync(args, Console.Out, Console.Error, cancellation.Token).ConfigureAwait(false);

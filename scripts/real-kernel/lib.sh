@@ -7,6 +7,20 @@ EXPECTED_DIR=$REPO_ROOT/tests/RealKernel/expected
 log() { printf 'real-kernel: %s\n' "$*" >&2; }
 die() { printf 'real-kernel: error: %s\n' "$*" >&2; exit 1; }
 
+# Installs those of the named Debian packages that are missing (needs root then).
+ensure_debian_packages() {
+    local missing=() package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$package")
+    done
+    ((${#missing[@]})) || return 0
+    [[ $(id -u) -eq 0 ]] || die "missing Debian packages ${missing[*]}; run as root or install them"
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # The kernel series this project checks against, and the Debian package that names the newest
 # build of each in Debian 12 (bookworm's own 6.1 or bookworm-security's 6.12).
 kernel_meta_package() {

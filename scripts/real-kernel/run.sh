@@ -36,19 +36,10 @@ started=$(date +%s)
 
 # --- tools -------------------------------------------------------------------------------------
 ensure_tools() {
-    local missing=() package
     # libelf1, libssl3, zlib1g and dwarves (pahole) are what the unpacked linux-kbuild package's
-    # tools need; they are the dependencies apt would have installed with it.
-    for package in qemu-system-x86 busybox-static cpio gcc-12 make kmod xz-utils \
-        libelf1 libssl3 zlib1g dwarves; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$package")
-    done
-    ((${#missing[@]})) || return 0
-    [[ $(id -u) -eq 0 ]] || die "missing Debian packages ${missing[*]}; run as root or install them"
-    log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # tools need: the dependencies apt would have installed with it.
+    ensure_debian_packages qemu-system-x86 busybox-static cpio gcc-12 make kmod xz-utils \
+        libelf1 libssl3 zlib1g dwarves
 }
 
 # Prints the first "Depends:" target of $1 whose name starts with $2.
@@ -185,7 +176,7 @@ build_drivers() {
 # --- initramfs and boot ------------------------------------------------------------------------
 make_initramfs() {
     local staging=$tmp/initramfs
-    mkdir -p "$staging"/{bin,dev,proc,sys,modules}
+    mkdir -p "$staging"/{bin,dev,proc,sys,tmp,modules}
     cp /bin/busybox "$staging/bin/busybox"
     cp "$REAL_KERNEL_DIR/guest-init.sh" "$staging/init"
     cp "$REAL_KERNEL_DIR/sysfs-ops.sh" "$staging/sysfs-ops.sh"
@@ -206,7 +197,7 @@ boot() {
         -machine q35,accel=tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot \
         -kernel "$work/image/vmlinuz" -initrd "$tmp/initramfs.cpio.gz" \
         -append "console=ttyS0 quiet panic=-1" \
-        -serial mon:stdio -serial "file:$results" \
+        -nic none -serial mon:stdio -serial "file:$results" \
         </dev/null >"$console" 2>&1 || status=$?
     if ((status == 124 || status == 137)); then
         fail_with_console "the guest did not power off within ${boot_timeout} s"

@@ -6,7 +6,7 @@
 # Usage: busybox sh sysfs-ops.sh SYSFS_ROOT
 #   SYSFS_ROOT  /sys in the guest; the simulator's mount point on the host.
 #
-# Only busybox/coreutils-level commands are used (ls, cat, echo, readlink, test, sort). Every
+# Only busybox/coreutils-level commands are used (ls, cat, echo, readlink, test, mktemp). Every
 # step prints one line: "<op> <path relative to the root> [<value>] => <status> [<ERRNO>|<data>]".
 # Error messages differ between busybox, coreutils and shells, so only the errno NAME is kept.
 # Every mdev parent found under class/mdev_bus is exercised; its devices are all removed at the end.
@@ -30,89 +30,133 @@ case $( (echo probe > /dev/full) 2>&1 ) in
        exit 2 ;;
 esac
 
-# Maps the strerror text inside a message from busybox, coreutils or a shell to its errno name.
+# Every step runs without a subshell where it can (results go through scratch files): under
+# qemu's software emulation each fork costs tens of milliseconds.
+scratch=$(mktemp -d) || exit 1
+trap 'rm -rf "$scratch"' EXIT
+out=$scratch/out
+err=$scratch/err
+
+# Sets $joined to the lines of file $1 joined by $2.
+join_file() {
+    joined=
+    first=true
+    while IFS= read -r line || [ -n "$line" ]; do
+        if $first; then joined=$line; first=false; else joined=$joined$2$line; fi
+    done < "$1"
+}
+
+# Sets $errno to the errno name whose strerror text is in $1, a message from busybox, coreutils
+# or a shell (their wordings differ; the strerror part is what they share).
 errno_name() {
     case $1 in
-        *"Invalid argument"*) echo EINVAL ;;
-        *"No space left on device"*) echo ENOSPC ;;
-        *"Too many users"*) echo EUSERS ;;
-        *"File exists"*) echo EEXIST ;;
-        *"Permission denied"*) echo EACCES ;;
+        *"Invalid argument"*) errno=EINVAL ;;
+        *"No space left on device"*) errno=ENOSPC ;;
+        *"Too many users"*) errno=EUSERS ;;
+        *"File exists"*) errno=EEXIST ;;
+        *"Permission denied"*) errno=EACCES ;;
         # busybox sh words ENOENT on a redirection as "nonexistent directory".
-        *"No such file or directory"* | *"nonexistent directory"*) echo ENOENT ;;
-        *"Operation not permitted"*) echo EPERM ;;
-        *"No such device"*) echo ENODEV ;;
-        *"Resource temporarily unavailable"*) echo EAGAIN ;;
-        *"Device or resource busy"*) echo EBUSY ;;
-        *"Input/output error"* | *"I/O error"*) echo EIO ;;
-        *"Is a directory"*) echo EISDIR ;;
-        *"Not a directory"*) echo ENOTDIR ;;
-        *"Function not implemented"*) echo ENOSYS ;;
-        *"Operation not supported"* | *"Not supported"*) echo EOPNOTSUPP ;;
-        *"Read-only file system"*) echo EROFS ;;
-        *"Cannot allocate memory"*) echo ENOMEM ;;
-        *"Bad address"*) echo EFAULT ;;
-        *) printf 'E?(%s)\n' "$(echo "$1" | tr '\n' ' ')" ;;
+        *"No such file or directory"* | *"nonexistent directory"*) errno=ENOENT ;;
+        *"Operation not permitted"*) errno=EPERM ;;
+        *"No such device"*) errno=ENODEV ;;
+        *"Resource temporarily unavailable"*) errno=EAGAIN ;;
+        *"Device or resource busy"*) errno=EBUSY ;;
+        *"Input/output error"* | *"I/O error"*) errno=EIO ;;
+        *"Is a directory"*) errno=EISDIR ;;
+        *"Not a directory"*) errno=ENOTDIR ;;
+        *"Function not implemented"*) errno=ENOSYS ;;
+        *"Operation not supported"* | *"Not supported"*) errno=EOPNOTSUPP ;;
+        *"Read-only file system"*) errno=EROFS ;;
+        *"Cannot allocate memory"*) errno=ENOMEM ;;
+        *"Bad address"*) errno=EFAULT ;;
+        *) errno="E?($1)" ;;
     esac
 }
 
-# Prints "<op> <relpath> [<shown value>] => ok [<data>]" or "... => fail <ERRNO>".
-# $1 op, $2 relpath, $3 shown value ("" for none), $4 exit status, $5 captured output.
+# Prints "<op> <relpath>[ <shown value>] => ok[ <data>]" or "... => fail <ERRNO>" (from $err).
+# $1 op, $2 relpath, $3 shown value ("" for none), $4 exit status, $5 data.
 report() {
-    if [ -n "$3" ]; then shown=" $3"; else shown=""; fi
+    shown=${3:+ $3}
     if [ "$4" -eq 0 ]; then
-        if [ -n "$5" ]; then
-            printf '%s %s%s => ok %s\n' "$1" "$2" "$shown" "$(echo "$5" | tr '\n' '|' | sed 's/|$//')"
-        else
-            printf '%s %s%s => ok\n' "$1" "$2" "$shown"
-        fi
+        printf '%s %s%s => ok%s\n' "$1" "$2" "$shown" "${5:+ $5}"
     else
-        printf '%s %s%s => fail %s\n' "$1" "$2" "$shown" "$(errno_name "$5")"
+        join_file "$err" ' '
+        errno_name "$joined"
+        printf '%s %s%s => fail %s\n' "$1" "$2" "$shown" "$errno"
     fi
 }
 
-# Directory listing, sorted bytewise, hidden entries included.
+# Directory listing, hidden entries included; ls sorts bytewise under LC_ALL=C.
 list() {
-    out=$(ls -1A "$root/$1" 2>&1) && out=$(echo "$out" | sort | tr '\n' ' ' | sed 's/ $//')
-    report list "$1" "" "$?" "$out"
+    ls -1A "$root/$1" > "$out" 2> "$err"
+    status=$?
+    join_file "$out" ' '
+    report list "$1" "" "$status" "$joined"
 }
 
 read_attr() {
-    out=$(cat "$root/$1" 2>&1)
-    report read "$1" "" "$?" "$out"
+    cat "$root/$1" > "$out" 2> "$err"
+    status=$?
+    join_file "$out" '|'
+    report read "$1" "" "$status" "$joined"
 }
 
-# Writes $2 with a trailing newline (echo) or, with $3 = -n, without one.
+# Writes $2 with a trailing newline (echo) or, with $3 = -n, without one; $4 overrides the
+# value shown in the transcript.
 write_attr() {
     if [ "${3:-}" = -n ]; then
-        err=$( (echo -n "$2" > "$root/$1") 2>&1 )
-        report write "$1" "'$2'" "$?" "$err"
+        { echo -n "$2" > "$root/$1"; } 2> "$err"
+        status=$?
+        report write "$1" "'${4:-$2}'" "$status"
     else
-        err=$( (echo "$2" > "$root/$1") 2>&1 )
-        report write "$1" "'$2\\n'" "$?" "$err"
+        { echo "$2" > "$root/$1"; } 2> "$err"
+        status=$?
+        report write "$1" "'${4:-$2}\\n'" "$status"
     fi
 }
 
 # The name of the entry a symlink points to (its full target differs between kernel and simulator).
 link_name() {
-    out=$(readlink "$root/$1" 2>&1) && out=${out##*/}
-    report readlink "$1" "" "$?" "$out"
+    readlink "$root/$1" > "$out" 2> "$err"
+    status=$?
+    join_file "$out" ' '
+    report readlink "$1" "" "$status" "${joined##*/}"
 }
 
 exists() {
     if test -e "$root/$1"; then echo "exists $1 => yes"; else echo "exists $1 => no"; fi
 }
 
-parents=$(ls -1 "$root/class/mdev_bus" 2>/dev/null | sort)
-types_of() { ls -1 "$root/class/mdev_bus/$1/mdev_supported_types" 2>/dev/null | sort; }
+# Types never change while the drivers are loaded: list them once, as "parent/type" words.
+parents=
+type_paths=
+for parent in $(ls -1 "$root/class/mdev_bus" 2>/dev/null); do
+    parents="$parents $parent"
+    for type in $(ls -1 "$root/class/mdev_bus/$parent/mdev_supported_types" 2>/dev/null); do
+        type_paths="$type_paths $parent/$type"
+    done
+done
+
+# Sets $first_type and $second_type to the first two types of parent $1.
+types_of() {
+    first_type= second_type=
+    for path in $type_paths; do
+        case $path in
+            "$1"/*)
+                if [ -z "$first_type" ]; then first_type=${path#*/}
+                elif [ -z "$second_type" ]; then second_type=${path#*/}; fi ;;
+        esac
+    done
+}
 
 echo "# listings and type attributes"
 list class/mdev_bus
 for parent in $parents; do
     exists "class/mdev_bus/$parent/mdev_supported_types"
     list "class/mdev_bus/$parent/mdev_supported_types"
-    for type in $(types_of "$parent"); do
-        dir=class/mdev_bus/$parent/mdev_supported_types/$type
+    for path in $type_paths; do
+        case $path in "$parent"/*) ;; *) continue ;; esac
+        dir=class/mdev_bus/$parent/mdev_supported_types/${path#*/}
         list "$dir"
         for attr in name description device_api available_instances; do read_attr "$dir/$attr"; done
         list "$dir/devices"
@@ -120,19 +164,21 @@ for parent in $parents; do
 done
 list bus/mdev/devices
 
-# Every parent's type attributes that change as devices come and go.
+# Every type's count, which changes as devices come and go.
 show_instances() {
-    for parent in $parents; do
-        for type in $(types_of "$parent"); do
-            read_attr "class/mdev_bus/$parent/mdev_supported_types/$type/available_instances"
-        done
+    for path in $type_paths; do
+        read_attr "class/mdev_bus/${path%%/*}/mdev_supported_types/${path#*/}/available_instances"
     done
 }
 
-first_parent=$(echo "$parents" | sed -n 1p)
-other_parent=$(echo "$parents" | sed -n 2p)
-first_type=$(types_of "$first_parent" | sed -n 1p)
-second_type=$(types_of "$first_parent" | sed -n 2p)
+set -- $parents
+first_parent=${1:-}
+other_parent=${2:-}
+if [ -n "$other_parent" ]; then
+    types_of "$other_parent"
+    other_type=$first_type
+fi
+types_of "$first_parent"
 if [ -z "$first_type" ]; then
     echo "sysfs-ops.sh: no mdev parent with a supported type under $root/class/mdev_bus" >&2
     exit 1
@@ -141,6 +187,7 @@ types_dir=class/mdev_bus/$first_parent/mdev_supported_types
 create=$types_dir/$first_type/create
 
 u1=abcdef01-1111-4111-8111-111111111111
+u1_upper=ABCDEF01-1111-4111-8111-111111111111
 u2=2222AAAA-2222-4222-8222-BBBBBBBBBBBB
 u2_lower=2222aaaa-2222-4222-8222-bbbbbbbbbbbb
 u3=33333333-3333-4333-8333-333333333333
@@ -165,10 +212,9 @@ write_attr "$create" ""
 write_attr "$create" "55555555555545558555555555555555"
 write_attr "$create" "55555555-5555-4555-8555-55555555555g"
 write_attr "$create" "$u1"
-write_attr "$create" "$(echo "$u1" | tr a-f A-F)"
+write_attr "$create" "$u1_upper"
 if [ -n "$second_type" ]; then write_attr "$types_dir/$second_type/create" "$u1"; fi
 if [ -n "$other_parent" ]; then
-    other_type=$(types_of "$other_parent" | sed -n 1p)
     write_attr "class/mdev_bus/$other_parent/mdev_supported_types/$other_type/create" "$u1"
 fi
 list bus/mdev/devices
@@ -182,10 +228,8 @@ read_attr "bus/mdev/devices/$u1/remove"
 echo "# create until exhaustion (at most 64)"
 n=1
 while [ "$n" -le 64 ]; do
-    uuid=$(printf 'eeeeeeee-0000-4000-8000-%012d' "$n")
-    err=$( (echo "$uuid" > "$root/$create") 2>&1 )
-    status=$?
-    report write "$create" "'<uuid #$n>\\n'" "$status" "$err"
+    if [ "$n" -lt 10 ]; then number=0$n; else number=$n; fi
+    write_attr "$create" "eeeeeeee-0000-4000-8000-0000000000$number" "" "<uuid #$n>"
     [ "$status" -eq 0 ] || break
     n=$((n + 1))
 done
@@ -204,7 +248,7 @@ write_attr "$remove" 1
 list "$types_dir/$first_type/devices"
 
 echo "# clean-up: remove every remaining device"
-for dev in $(ls -1 "$root/bus/mdev/devices" | sort); do
+for dev in $(ls -1 "$root/bus/mdev/devices"); do
     write_attr "bus/mdev/devices/$dev/remove" 1
 done
 list bus/mdev/devices

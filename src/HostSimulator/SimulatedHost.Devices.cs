@@ -163,7 +163,7 @@ public sealed partial class SimulatedHost
             parent,
             id,
             ScenarioValues.AttributeText(spec.Name, $"{path}.name"),
-            spec.Description is null ? null : ScenarioValues.AttributeText(spec.Description, $"{path}.description"),
+            spec.Description is null ? null : ScenarioValues.AttributeText(spec.Description, $"{path}.description", multiLine: true),
             deviceApi,
             max,
             units,

@@ -29,21 +29,21 @@ public sealed partial class SimulatedHost
             {
                 var hostdevPath = $"{path}.hostdevs[{h}]";
                 var hostdev = ScenarioValues.Required(specs[h], hostdevPath);
-                hostdevs.Add(ReadHostdev(hostdev, hostdevPath, h, usedMdevs));
+                hostdevs.Add(ReadHostdev(hostdev, hostdevPath, usedMdevs));
             }
 
             _guests.Add(new GuestModel(name, uuid, spec.Running ?? false, memory, hostdevs));
         }
     }
 
-    private GuestHostdevModel ReadHostdev(HostdevSpec spec, string path, int position, HashSet<MdevUuid> usedMdevs)
+    private GuestHostdevModel ReadHostdev(HostdevSpec spec, string path, HashSet<MdevUuid> usedMdevs)
     {
         if ((spec.Mdev is null) == (spec.Pci is null))
         {
             throw new ScenarioException(path, "needs exactly one of \"mdev\" (an mdev UUID) and \"pci\" (a PCI address).");
         }
 
-        var alias = spec.Alias is null ? $"hostdev{position}" : ScenarioValues.Name(spec.Alias, $"{path}.alias").Value;
+        var alias = spec.Alias is null ? null : ReadUserAlias(spec.Alias, $"{path}.alias");
         if (spec.Mdev is not null)
         {
             var uuid = ScenarioValues.Uuid(spec.Mdev, $"{path}.mdev");
@@ -79,6 +79,12 @@ public sealed partial class SimulatedHost
 
         return new GuestHostdevModel(null, address, "vfio-pci", alias);
     }
+
+    /// <summary>libvirt keeps only user aliases (<c>ua-</c> prefix) from a defined domain XML; others it drops or regenerates.</summary>
+    private static string ReadUserAlias(string text, string path) =>
+        text.StartsWith("ua-", StringComparison.Ordinal) && text.Length > 3 && DeviceName.TryParse(text, out _)
+            ? text
+            : throw new ScenarioException(path, $"'{ScenarioValues.Shorten(text)}' is not a libvirt user alias ('ua-' then letters, digits, '_', '-', e.g. ua-gpu0).");
 
     private static OperationLatency ReadLatency(LatencySpec? spec) =>
         spec is null

@@ -1,3 +1,4 @@
+using VfioMigration.HostSimulator.Libvirt;
 using VfioMigration.HostSimulator.Model;
 using VfioMigration.HostSimulator.Scenarios;
 using VfioMigration.Planner.Devices;
@@ -10,7 +11,7 @@ namespace VfioMigration.HostSimulator;
 /// One model, several views: <see cref="FileTree"/> (the sysfs tree, which the FUSE front end
 /// mounts), <see cref="CreateFileSystem"/> (the in-process <see cref="IHostFileSystem"/> the planner
 /// uses), <see cref="Snapshot"/> (state and operation log for before/after comparisons) and
-/// <c>ToLibvirtXml</c> (the same host for libvirt's test driver).
+/// <see cref="ToLibvirtXml"/> (the same host for libvirt's test driver).
 /// </summary>
 /// <remarks>Safe for concurrent use: state changes happen under one lock, never held across a simulated delay.</remarks>
 public sealed partial class SimulatedHost
@@ -24,7 +25,7 @@ public sealed partial class SimulatedHost
     private readonly DirectoryNode _root = new();
     private readonly SimulatedFileTree _fileTree;
 
-    private SimulatedHost(Scenario scenario)
+    private SimulatedHost(Scenario scenario, TimeProvider timeProvider)
     {
         Scenario = scenario;
         var version = ScenarioValues.Required(scenario.Version, "$.version");
@@ -39,7 +40,7 @@ public sealed partial class SimulatedHost
         AddPciFunctions(scenario.PciDevices ?? []);
         AddInitialMdevs(scenario.Mdevs ?? []);
         AddGuests(scenario.Guests ?? []);
-        _fileTree = new SimulatedFileTree(this, ReadLatency(scenario.Latency), ReadFaults(scenario.Faults ?? []));
+        _fileTree = new SimulatedFileTree(this, ReadLatency(scenario.Latency), ReadFaults(scenario.Faults ?? []), timeProvider);
     }
 
     /// <summary>The host's name (from the scenario).</summary>
@@ -52,22 +53,26 @@ public sealed partial class SimulatedHost
     public ISimulatedFileTree FileTree => _fileTree;
 
     /// <summary>Builds a host from a scenario object, checking every value and cross-reference.</summary>
+    /// <param name="scenario">The host's description.</param>
+    /// <param name="timeProvider">The clock of simulated latency and hangs (the system clock when null); a fake one lets tests step through delays.</param>
     /// <exception cref="ScenarioException">The scenario is invalid; the message names the JSON path and the problem.</exception>
-    public static SimulatedHost FromScenario(Scenario scenario)
+    public static SimulatedHost FromScenario(Scenario scenario, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(scenario);
-        return new SimulatedHost(scenario);
+        return new SimulatedHost(scenario, timeProvider ?? TimeProvider.System);
     }
 
     /// <summary>Builds a host from a scenario file.</summary>
+    /// <param name="path">The scenario file (JSON).</param>
+    /// <param name="timeProvider">The clock of simulated latency and hangs (the system clock when null).</param>
     /// <exception cref="ScenarioException">The file is invalid; the message names the JSON path, the problem and the file.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static SimulatedHost Load(string path)
+    public static SimulatedHost Load(string path, TimeProvider? timeProvider = null)
     {
         var scenario = ScenarioLoader.LoadFile(path);
         try
         {
-            return FromScenario(scenario);
+            return FromScenario(scenario, timeProvider);
         }
         catch (ScenarioException e)
         {
@@ -108,6 +113,32 @@ public sealed partial class SimulatedHost
 
             DetachParentLocked(model);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// This host as a libvirt test-driver file: node devices named as libvirt 9 names them (PCI
+    /// parents with their <c>mdev_types</c> and current available instances, mdevs, VFIO PCI
+    /// functions) and the guests with their hostdevs. Open it as <c>test:///ABS/PATH.xml</c>.
+    /// </summary>
+    /// <remarks>Mdevs of a virtual parent (mtty, mdpy) hang off <c>computer</c>: libvirt has no node device for such a parent.</remarks>
+    public string ToLibvirtXml()
+    {
+        lock (_gate)
+        {
+            return LibvirtHostXml.Build(Name, _parents, _pciFunctions, _guests).ToString();
+        }
+    }
+
+    /// <summary>Writes <see cref="ToLibvirtXml"/> to <paramref name="path"/>.</summary>
+    public void WriteLibvirtXml(string path) => File.WriteAllText(path, ToLibvirtXml());
+
+    /// <summary>The libvirt node device name of an mdev of this host (<c>mdev_&lt;uuid&gt;_&lt;parent&gt;</c>), or null when there is no such mdev.</summary>
+    public string? MdevNodeDeviceName(MdevUuid uuid)
+    {
+        lock (_gate)
+        {
+            return _mdevs.TryGetValue(uuid, out var mdev) ? LibvirtHostXml.MdevNodeDeviceName(mdev) : null;
         }
     }
 

@@ -25,7 +25,7 @@ public class LibvirtException : Exception
     }
 
     internal LibvirtException(LibvirtErrorInfo error)
-        : base($"{error.Function} failed: {error.Message ?? "(libvirt gave no message)"} [code {error.Code} ({(int)error.Code}), domain {error.Domain} ({(int)error.Domain})]")
+        : base($"{error.Function}{(error.Subject is null ? string.Empty : $"('{error.Subject}')")} failed: {error.Message ?? "(libvirt gave no message)"} [code {error.Code} ({(int)error.Code}), domain {error.Domain} ({(int)error.Domain})]")
     {
         Function = error.Function;
         Code = error.Code;
@@ -88,8 +88,8 @@ public class LibvirtException : Exception
     };
 
     /// <summary>The exception for a call that failed while libvirt's last error stayed unset.</summary>
-    internal static LibvirtException WithoutError(string function) =>
-        new(new LibvirtErrorInfo(function, LibvirtErrorCode.Ok, LibvirtErrorDomain.None, LibvirtErrorLevel.None,
+    internal static LibvirtException WithoutError(string function, string? subject) =>
+        new(new LibvirtErrorInfo(function, subject, LibvirtErrorCode.Ok, LibvirtErrorDomain.None, LibvirtErrorLevel.None,
             "the call reported failure but libvirt set no error", null, null, null, 0, 0));
 }
 
@@ -305,9 +305,14 @@ public sealed class LibvirtLibraryNotFoundException : DllNotFoundException
     public string? LibraryName { get; }
 }
 
-/// <summary>A copy of libvirt's <c>virError</c>, taken on the failing thread.</summary>
+/// <summary>
+/// A copy of libvirt's <c>virError</c> (code, domain, level, message, str1..3, int1..2), taken on
+/// the failing thread, with the C function that failed and, when it helps the reader, what it was
+/// called on (a name, UUID or URI; never XML).
+/// </summary>
 internal sealed record LibvirtErrorInfo(
     string Function,
+    string? Subject,
     LibvirtErrorCode Code,
     LibvirtErrorDomain Domain,
     LibvirtErrorLevel Level,

@@ -38,6 +38,7 @@ public sealed class DomainTests : LibvirtTestBase
         var error = Assert.ThrowsExactly<LibvirtNotFoundException>(() => connection.LookupDomainByName("no-such-guest"));
         Assert.AreEqual(LibvirtErrorCode.NoDomain, error.Code);
         Assert.AreEqual("virDomainLookupByName", error.Function);
+        StringAssert.StartsWith(error.Message, "virDomainLookupByName('no-such-guest') failed: Domain not found");
     }
 
     [TestMethod]

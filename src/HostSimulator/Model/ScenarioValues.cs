@@ -62,10 +62,16 @@ internal static class ScenarioValues
         throw new ScenarioException(path, $"'{Shorten(value)}' is not a PCI id (expected 0x and 4 hex digits, e.g. 0x10de).");
     }
 
-    /// <summary>Attribute text that sysfs would print on one line: printable ASCII, at most a page.</summary>
-    public static string AttributeText(string? text, string path, int maxLength = 4095)
+    /// <summary>Attribute text as sysfs would print it: printable ASCII (newlines only where a driver prints several lines), at most a page.</summary>
+    public static string AttributeText(string? text, string path, bool multiLine = false)
     {
         var value = Required(text, path);
+        if (multiLine && value.EndsWith('\n'))
+        {
+            throw new ScenarioException(path, "must not end with a newline (the simulator adds it).");
+        }
+
+        const int maxLength = 4095; // one page with the newline the simulator appends
         if (value.Length > maxLength)
         {
             throw new ScenarioException(path, $"is {value.Length} characters long; at most {maxLength} fit in one sysfs page with its newline.");
@@ -73,9 +79,11 @@ internal static class ScenarioValues
 
         foreach (var c in value)
         {
-            if (c is < ' ' or > '~')
+            if ((c is < ' ' or > '~') && !(multiLine && c == '\n'))
             {
-                throw new ScenarioException(path, "must be printable ASCII on one line (sysfs attributes are ASCII; no newline, the simulator adds it).");
+                throw new ScenarioException(path, multiLine
+                    ? "must be printable ASCII; inner newlines are allowed, not a final one (the simulator adds it)."
+                    : "must be printable ASCII on one line (sysfs attributes are ASCII; no newline, the simulator adds it).");
             }
         }
 

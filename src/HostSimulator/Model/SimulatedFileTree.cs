@@ -9,7 +9,7 @@ namespace VfioMigration.HostSimulator.Model;
 /// (symbolic links followed relative to their directory), sysfs open checks, and the host's
 /// latency and faults around each read and write.
 /// </summary>
-internal sealed class SimulatedFileTree(SimulatedHost host, OperationLatency latency, IReadOnlyList<FaultRule> faults) : ISimulatedFileTree
+internal sealed class SimulatedFileTree(SimulatedHost host, OperationLatency latency, IReadOnlyList<FaultRule> faults, TimeProvider timeProvider) : ISimulatedFileTree
 {
     /// <summary>The kernel's MAXSYMLINKS.</summary>
     private const int MaxLinksFollowed = 40;
@@ -136,7 +136,7 @@ internal sealed class SimulatedFileTree(SimulatedHost host, OperationLatency lat
         {
             try
             {
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(delay), timeProvider, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

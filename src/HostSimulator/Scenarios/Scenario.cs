@@ -239,7 +239,7 @@ public sealed record HostdevSpec
     /// <summary>The mdev model (<c>vfio-pci</c> when absent).</summary>
     public string? Model { get; init; }
 
-    /// <summary>The device alias (<c>hostdev0</c> ...; generated from the position when absent).</summary>
+    /// <summary>A user alias (<c>ua-</c> prefix, the only aliases libvirt keeps from a defined domain); none when absent.</summary>
     public string? Alias { get; init; }
 }
 

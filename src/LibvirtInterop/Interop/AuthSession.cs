@@ -42,15 +42,17 @@ internal sealed unsafe class AuthSession : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     internal static int Callback(VirConnectCredential* credentials, uint count, void* data)
     {
-        var session = (AuthSession)GCHandle.FromIntPtr((nint)data).Target!;
+        AuthSession? session = null;
         try
         {
+            session = (AuthSession)GCHandle.FromIntPtr((nint)data).Target!;
             return session.Answer(new Span<VirConnectCredential>(credentials, checked((int)count))) ? 0 : -1;
         }
         catch (Exception e)
         {
-            // Any exception must stop here: unwinding through libvirt's C frames is undefined.
-            session.CallbackFailure = e;
+            // Any exception must stop here: an exception escaping an unmanaged-callers-only
+            // function ends the process.
+            session?.CallbackFailure = e;
             return -1;
         }
     }

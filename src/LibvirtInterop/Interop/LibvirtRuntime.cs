@@ -81,16 +81,19 @@ internal static unsafe class LibvirtErrors
     /// it. Must run on the failing thread right after the failing call (libvirt's error is
     /// thread-local and the next API call resets it).
     /// </summary>
-    internal static LibvirtException TakeLastError(string function)
+    /// <param name="function">The C function that failed.</param>
+    /// <param name="subject">What it was called on (a name, UUID or URI), for the message; null when nothing short identifies it.</param>
+    internal static LibvirtException TakeLastError(string function, string? subject = null)
     {
         VirError* error = NativeMethods.virGetLastError();
         if (error is null)
         {
-            return LibvirtException.WithoutError(function);
+            return LibvirtException.WithoutError(function, subject);
         }
 
         var info = new LibvirtErrorInfo(
             function,
+            subject,
             (LibvirtErrorCode)error->Code,
             (LibvirtErrorDomain)error->Domain,
             (LibvirtErrorLevel)error->Level,

@@ -19,12 +19,12 @@ internal static partial class Proxy
         result ?? throw LibvirtErrors.TakeLastError(function);
 
     /// <summary>Takes ownership of a handle a call returned, or throws its error when it is NULL.</summary>
-    private static THandle Adopt<THandle>(THandle handle, string function)
+    private static THandle Adopt<THandle>(THandle handle, string function, string? subject = null)
         where THandle : SafeHandle
     {
         if (handle.IsInvalid)
         {
-            var error = LibvirtErrors.TakeLastError(function);
+            var error = LibvirtErrors.TakeLastError(function, subject);
             handle.Dispose();
             throw error;
         }

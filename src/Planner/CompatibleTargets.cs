@@ -1,0 +1,60 @@
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Planning;
+
+namespace VfioMigration.Planner;
+
+/// <summary>What kind of configuration accepts a device.</summary>
+public enum CompatibleTargetKind
+{
+    /// <summary>An idle mdev that exists now.</summary>
+    ExistingMdev,
+
+    /// <summary>An mdev of this (parent, type) that could be created.</summary>
+    NewMdev,
+
+    /// <summary>A free PCI function.</summary>
+    PciFunction,
+}
+
+/// <summary>One configuration on a host that accepts a source device.</summary>
+/// <param name="Kind">Existing mdev, creatable (parent, type), or PCI function.</param>
+/// <param name="Existing">The existing device (for <see cref="CompatibleTargetKind.ExistingMdev"/> and <see cref="CompatibleTargetKind.PciFunction"/>).</param>
+/// <param name="Parent">The parent (mdevs).</param>
+/// <param name="Type">The type: mdev type id, or the PCI function's type.</param>
+/// <param name="AvailableInstances">How many instances could be created (for <see cref="CompatibleTargetKind.NewMdev"/>; advisory).</param>
+/// <param name="Verification">Verified by a probe, or unverified (listed only under <see cref="VerificationPolicy.AllowTypeMatch"/>).</param>
+/// <param name="DecidedBy">The probe that verified it.</param>
+/// <param name="Note">Why it is unverified, or what remains to confirm.</param>
+public sealed record CompatibleTarget(CompatibleTargetKind Kind, DeviceTarget? Existing, string? Parent, string Type, int? AvailableInstances, Verification Verification, ProbeRecord? DecidedBy, string? Note)
+{
+    internal static CompatibleTarget? From(TargetOption option, OptionVerdict verdict, VerificationPolicy policy)
+    {
+        var verification = verdict.Kind switch
+        {
+            VerdictKind.Verified => Verification.Verified,
+            VerdictKind.Unverified or VerdictKind.NeedsCreation when policy == VerificationPolicy.AllowTypeMatch => Verification.Unverified,
+            _ => (Verification?)null,
+        };
+        if (verification is not { } accepted)
+        {
+            return null;
+        }
+
+        var note = verdict.Kind == VerdictKind.NeedsCreation ? $"unverified until created: {verdict.Note}" : verdict.Note;
+        var probe = accepted == Verification.Verified ? verdict.Probe : null;
+        return option switch
+        {
+            ExistingMdevOption mdev => new CompatibleTarget(CompatibleTargetKind.ExistingMdev, new MdevTarget(mdev.Mdev.Uuid), mdev.Mdev.Parent?.Value, mdev.Mdev.Type.Value, null, accepted, probe, note),
+            PciOption pci => new CompatibleTarget(CompatibleTargetKind.PciFunction, new PciTarget(pci.Device.Address), null, SourceReader.PciIdsType(pci.Device.VendorId, pci.Device.ProductId), null, accepted, probe, note),
+            CreateOption create => new CompatibleTarget(CompatibleTargetKind.NewMdev, null, create.Parent.Name.Value, create.Type.Id.Value, create.Type.AvailableInstances, accepted, probe, note),
+            _ => null,
+        };
+    }
+}
+
+/// <summary>The answer of <see cref="MigrationPlanner.FindCompatibleTargetsAsync"/>.</summary>
+/// <param name="Source">The device asked about.</param>
+/// <param name="Targets">Every accepting configuration, in preferred order.</param>
+/// <param name="Rejections">Every candidate that did not accept, with a reason.</param>
+/// <param name="Statistics">What answering cost (no creates, no removes).</param>
+public sealed record CompatibleTargets(SourceDeviceInfo Source, IReadOnlyList<CompatibleTarget> Targets, IReadOnlyList<Rejection> Rejections, PlanStatistics Statistics);

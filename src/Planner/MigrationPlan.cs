@@ -1,0 +1,274 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Diagnostics;
+using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Planning;
+
+namespace VfioMigration.Planner;
+
+/// <summary>Where a plan is in its life.</summary>
+public enum PlanState
+{
+    /// <summary>Complete; the devices it created exist and belong to it until it is committed or released.</summary>
+    Ready,
+
+    /// <summary>No complete assignment was found; everything it created has been removed (see <see cref="MigrationPlan.RemovalFailures"/>).</summary>
+    Failed,
+
+    /// <summary>The caller took over its devices (after a successful migration); disposing it removes nothing.</summary>
+    Committed,
+
+    /// <summary>Its devices were removed (abandoned, or not chosen among several destinations).</summary>
+    Released,
+}
+
+/// <summary>
+/// The plan for migrating one guest to one destination: the device mapping, every rejected
+/// candidate with its reason, the destination XML, the devices created and what it cost.
+/// Disposing a plan that was not committed removes every device it created; a removal that fails
+/// is reported through <see cref="RollbackFailedException"/>.
+/// </summary>
+public sealed class MigrationPlan : IAsyncDisposable
+{
+    private readonly ProvisioningJournal _journal;
+    private readonly TargetClaimRegistry _claims;
+    private readonly Guid _id;
+    private readonly HashSet<string> _claimKeys;
+    private readonly MigrationHost _source;
+    private readonly ILogger _logger;
+    private readonly List<RemovalFailure> _removalFailures;
+    private readonly Lock _gate = new();
+
+    internal MigrationPlan(PlanContent content, PlanResources resources)
+    {
+        GuestName = content.GuestName;
+        GuestUuid = content.GuestUuid;
+        Destination = resources.Journal.Host;
+        IsComplete = content.IsComplete;
+        Devices = content.Devices;
+        Rejections = content.Rejections;
+        Reasons = content.Reasons;
+        DestinationXml = content.DestinationXml;
+        DestinationXmlNote = content.DestinationXmlNote;
+        Statistics = content.Statistics;
+        _journal = resources.Journal;
+        _claims = resources.Claims;
+        _id = resources.PlanId;
+        _claimKeys = [.. resources.ClaimKeys];
+        _source = resources.Source;
+        _logger = resources.Logger;
+        _removalFailures = [.. content.RemovalFailures];
+        State = content.IsComplete ? PlanState.Ready : PlanState.Failed;
+    }
+
+    /// <summary>The guest's name.</summary>
+    public string GuestName { get; }
+
+    /// <summary>The guest's UUID.</summary>
+    public string GuestUuid { get; }
+
+    /// <summary>The destination host.</summary>
+    public MigrationHost Destination { get; }
+
+    /// <summary>True when every source device has a target.</summary>
+    public bool IsComplete { get; }
+
+    /// <summary>Where the plan is in its life.</summary>
+    public PlanState State { get; private set; }
+
+    /// <summary>The device mapping; partial (or empty) when the plan is not complete.</summary>
+    public IReadOnlyList<PlannedDevice> Devices { get; }
+
+    /// <summary>Every rejected candidate, and every source device that could not be placed, with a reason.</summary>
+    public IReadOnlyList<Rejection> Rejections { get; }
+
+    /// <summary>Why the plan is not complete, in sentences; empty when it is.</summary>
+    public IReadOnlyList<string> Reasons { get; }
+
+    /// <summary>The guest XML for the destination (only hostdev sources changed); null when the plan is incomplete or the XML could not be produced (see <see cref="DestinationXmlNote"/>).</summary>
+    public string? DestinationXml { get; }
+
+    /// <summary>Why <see cref="DestinationXml"/> is null, when it is.</summary>
+    public string? DestinationXmlNote { get; }
+
+    /// <summary>Every mdev this plan created, and what became of it.</summary>
+    public IReadOnlyList<CreatedDevice> Created => _journal.Devices;
+
+    /// <summary>Devices the plan could not remove (they are still on the host).</summary>
+    public IReadOnlyList<RemovalFailure> RemovalFailures
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _removalFailures];
+            }
+        }
+    }
+
+    /// <summary>What the plan cost.</summary>
+    public PlanStatistics Statistics { get; }
+
+    /// <summary>How many mapped devices are unverified.</summary>
+    public int UnverifiedCount => Devices.Count(d => d.Verification == Verification.Unverified);
+
+    /// <summary>How many mapped devices were created for this plan.</summary>
+    public int CreationCount => Devices.Count(d => d.Action != DeviceAction.Reuse);
+
+    /// <summary>How many distinct parents the plan's new mdevs are on (fewer means less fragmentation).</summary>
+    public int ParentsTouched => Devices.Where(d => d.Action != DeviceAction.Reuse).Select(d => d.Target.Parent).Distinct(StringComparer.Ordinal).Count();
+
+    /// <summary>
+    /// Keeps the devices the plan created: after a successful migration they belong to the guest.
+    /// Releases the plan's claims; disposing it afterwards removes nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The plan is not <see cref="PlanState.Ready"/>.</exception>
+    public void Commit()
+    {
+        lock (_gate)
+        {
+            EnsureReady("commit");
+            State = PlanState.Committed;
+        }
+
+        ReleaseClaims();
+    }
+
+    /// <summary>
+    /// Migrates the guest with this plan's destination XML through the source host's hypervisor,
+    /// then commits the plan. On failure the plan stays <see cref="PlanState.Ready"/> so that
+    /// disposing it removes what it created.
+    /// </summary>
+    /// <param name="flags">Migration flags; <see cref="MigrationMode.Live"/> | <see cref="MigrationMode.PeerToPeer"/> is typical.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="InvalidOperationException">The plan is not ready, or has no destination XML.</exception>
+    /// <exception cref="HypervisorException">The migration failed.</exception>
+    public async Task ExecuteAsync(MigrationMode flags, CancellationToken cancellationToken = default)
+    {
+        string xml;
+        lock (_gate)
+        {
+            EnsureReady("execute");
+            xml = DestinationXml ?? throw new InvalidOperationException($"The plan for {GuestName} on {Destination.Name} has no destination XML ({DestinationXmlNote}); it cannot be executed.");
+        }
+
+        Log.Migrating(_logger, GuestName, Destination.Name);
+        var guest = DomainSelector.Parse(GuestUuid);
+        await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor.Uri, xml, flags), cancellationToken).ConfigureAwait(false);
+        Commit();
+    }
+
+    /// <summary>
+    /// Removes every device the plan created (unless committed) and releases its claims. Never
+    /// throws for a failed removal: the failures are returned, and kept in <see cref="RemovalFailures"/>.
+    /// </summary>
+    /// <returns>The removals that failed; empty when everything is gone.</returns>
+    public async Task<IReadOnlyList<RemovalFailure>> ReleaseAsync()
+    {
+        lock (_gate)
+        {
+            if (State != PlanState.Ready)
+            {
+                return [];
+            }
+
+            State = PlanState.Released;
+        }
+
+        var failures = await _journal.RollbackAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            _removalFailures.AddRange(failures);
+        }
+
+        ReleaseClaims();
+        return failures;
+    }
+
+    /// <summary>Releases the plan (see <see cref="ReleaseAsync"/>) unless it was committed.</summary>
+    /// <exception cref="RollbackFailedException">A device could not be removed; it names each one and its host.</exception>
+    public async ValueTask DisposeAsync()
+    {
+        var failures = await ReleaseAsync().ConfigureAwait(false);
+        if (failures.Count > 0)
+        {
+            throw new RollbackFailedException(failures);
+        }
+    }
+
+    private void EnsureReady(string what)
+    {
+        if (State != PlanState.Ready)
+        {
+            throw new InvalidOperationException($"Cannot {what} the plan for {GuestName} on {Destination.Name}: it is {State}, not Ready.");
+        }
+    }
+
+    private void ReleaseClaims()
+    {
+        foreach (var key in _claimKeys)
+        {
+            _claims.Release(Destination.Key, key, _id);
+        }
+    }
+}
+
+/// <summary>What a plan says (built by the planner).</summary>
+internal sealed record PlanContent(
+    string GuestName,
+    string GuestUuid,
+    bool IsComplete,
+    IReadOnlyList<PlannedDevice> Devices,
+    IReadOnlyList<Rejection> Rejections,
+    IReadOnlyList<string> Reasons,
+    string? DestinationXml,
+    string? DestinationXmlNote,
+    PlanStatistics Statistics,
+    IReadOnlyList<RemovalFailure> RemovalFailures);
+
+/// <summary>What a plan holds on the destination (built by the planner).</summary>
+internal sealed record PlanResources(ProvisioningJournal Journal, TargetClaimRegistry Claims, Guid PlanId, IReadOnlyCollection<string> ClaimKeys, MigrationHost Source, ILogger Logger);
+
+/// <summary>Devices created by the planner could not be removed; each is still on its host.</summary>
+public sealed class RollbackFailedException : Exception
+{
+    /// <summary>Creates the exception for the given failures.</summary>
+    /// <param name="failures">The removals that failed.</param>
+    /// <param name="innerException">What made the planner roll back (a cancellation, an error), when any.</param>
+    public RollbackFailedException(IReadOnlyList<RemovalFailure> failures, Exception? innerException = null)
+        : base(Describe(failures), innerException) => Failures = failures;
+
+    /// <summary>Creates the exception with a message only.</summary>
+    public RollbackFailedException()
+        : this([])
+    {
+    }
+
+    /// <summary>Creates the exception with a message only.</summary>
+    public RollbackFailedException(string message)
+        : base(message) => Failures = [];
+
+    /// <summary>Creates the exception with a message and an inner exception.</summary>
+    public RollbackFailedException(string message, Exception innerException)
+        : base(message, innerException) => Failures = [];
+
+    /// <summary>The devices left behind, with their hosts and what failed.</summary>
+    public IReadOnlyList<RemovalFailure> Failures { get; }
+
+    private static string Describe(IReadOnlyList<RemovalFailure> failures) =>
+        failures.Count == 0
+            ? "Rolling back the planner's devices failed."
+            : $"Could not remove {failures.Count} device(s) the planner created; remove them by hand: " +
+              string.Join("; ", failures.Select(f => $"mdev {f.Uuid} on {f.Host}: {f.Message}"));
+}
+
+/// <summary>The planner's answer: the best plan, and what each other destination gave.</summary>
+/// <param name="Best">The best-ranked plan (possibly incomplete, when no destination works: it then carries the reasons).</param>
+/// <param name="Alternatives">The plans for the other destinations, ranked; already released, so they hold no device.</param>
+public sealed record PlanResult(MigrationPlan Best, IReadOnlyList<MigrationPlan> Alternatives) : IAsyncDisposable
+{
+    /// <summary>True when the best plan is complete.</summary>
+    public bool Succeeded => Best.IsComplete;
+
+    /// <summary>Disposes the best plan (the alternatives hold nothing).</summary>
+    public ValueTask DisposeAsync() => Best.DisposeAsync();
+}

@@ -1,0 +1,315 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Diagnostics;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.Planner.Planning;
+
+/// <summary>The rejections of one plan, each (source, candidate, code) once, in the order they happened.</summary>
+internal sealed class RejectionLog(string hostName, ILogger logger)
+{
+    private readonly List<Rejection> _items = [];
+    private readonly HashSet<(string, string?, RejectionCode)> _seen = [];
+    private readonly Lock _gate = new();
+
+    public IReadOnlyList<Rejection> Items
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _items];
+            }
+        }
+    }
+
+    public void Add(Rejection rejection)
+    {
+        lock (_gate)
+        {
+            if (!_seen.Add((rejection.Source, rejection.Candidate, rejection.Code)))
+            {
+                return;
+            }
+
+            _items.Add(rejection);
+        }
+
+        Log.CandidateRejected(logger, rejection.Candidate ?? "(none)", rejection.Source, hostName, rejection.Code, rejection.Message);
+    }
+
+    public int CountFor(string source)
+    {
+        lock (_gate)
+        {
+            return _items.Count(r => r.Source == source);
+        }
+    }
+}
+
+/// <summary>
+/// Lists a source device's candidates on one destination, cheapest facts first, and evaluates
+/// them: the type filter and the in-use facts come from the inventory at no cost; a PCI
+/// function's migration type costs one read; only then is a version written.
+/// </summary>
+internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options, DestinationInventory inventory, ProbeRunner probes, RejectionLog rejections, PlanCounters counters)
+{
+    private const string MigrationVersion = "migration_version";
+    private readonly Dictionary<string, SourceVersion> _pciTypes = [];
+
+    public DestinationInventory Inventory => inventory;
+
+    public RejectionLog Rejections => rejections;
+
+    /// <summary>
+    /// Whether <paramref name="source"/> can be planned at all; when it cannot, the reason is logged
+    /// and no destination fact is even looked at.
+    /// </summary>
+    public static bool IsPlannable(SourceDevice source, PlanOptions options, RejectionLog rejections)
+    {
+        if (source.Problem is { } problem)
+        {
+            rejections.Add(problem);
+            return false;
+        }
+
+        switch (source.Version.State)
+        {
+            case VersionState.Invalid:
+                rejections.Add(new Rejection(source.Info.Id, null, RejectionCode.NotMigratable, $"The source device {source.Info.Id} cannot migrate: {source.Version.Reason}."));
+                return false;
+            case VersionState.Absent when options.VerificationPolicy == VerificationPolicy.RequireVerified:
+                rejections.Add(new Rejection(source.Info.Id, null, RejectionCode.NotMigratable, $"The source device {source.Info.Id} has no version to verify a target with ({source.Version.Reason}), and the policy RequireVerified accepts only verified targets."));
+                return false;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Every candidate the cheap facts allow, in preference order: reuse, then create, then opt-in kinds.</summary>
+    public IReadOnlyList<TargetOption> ListCandidates(SourceDevice source)
+    {
+        var candidates = source.Info.Kind == SourceDeviceKind.Mdev ? MdevCandidates(source) : PciCandidates(source);
+        return [.. candidates.Where(option => IsFree(source, option))];
+    }
+
+    private List<TargetOption> MdevCandidates(SourceDevice source)
+    {
+        var sameType = new List<TargetOption>();
+        var creatable = new List<TargetOption>();
+        var opted = new List<TargetOption>();
+        foreach (var mdev in inventory.Inventory.Mdevs)
+        {
+            var parent = inventory.ParentOf(mdev);
+            var api = parent?.Types.FirstOrDefault(t => t.Id == mdev.Type)?.DeviceApi;
+            if (mdev.Type == source.MdevType && (api is null || api == source.Info.DeviceApi))
+            {
+                sameType.Add(new ExistingMdevOption(mdev, api, MatchKind.SameType));
+            }
+            else if (options.AllowCrossType && api == source.Info.DeviceApi && SameVendor(source.VendorId, parent?.VendorId))
+            {
+                opted.Add(new ExistingMdevOption(mdev, api, MatchKind.CrossType));
+            }
+        }
+
+        if (options.UuidStrategy == UuidStrategy.Preserve)
+        {
+            // The source's own UUID, idle on the destination, keeps the XML untouched.
+            sameType.Sort((a, b) => IsSourceUuid(b, source).CompareTo(IsSourceUuid(a, source)));
+        }
+
+        foreach (var parent in inventory.Inventory.Parents)
+        {
+            var type = parent.Types.FirstOrDefault(t => t.Id == source.MdevType);
+            if (type is null)
+            {
+                rejections.Add(new Rejection(source.Info.Id, parent.Name.Value, RejectionCode.TypeMismatch, $"Parent {parent.Name} does not offer type {source.Info.Type} (it offers {string.Join(", ", parent.Types.Select(t => t.Id.Value))})."));
+            }
+            else if (type.DeviceApi != source.Info.DeviceApi)
+            {
+                rejections.Add(new Rejection(source.Info.Id, $"{parent.Name}/{type.Id}", RejectionCode.TypeMismatch, $"Type {type.Id} on {parent.Name} has device API {type.DeviceApi}, the source has {source.Info.DeviceApi}; rule 0 requires both to match."));
+            }
+            else if (type.AvailableInstances <= 0)
+            {
+                rejections.Add(new Rejection(source.Info.Id, $"{parent.Name}/{type.Id}", RejectionCode.NoCapacity, $"Parent {parent.Name} can create no more {type.Id} instances (available_instances is {type.AvailableInstances})."));
+            }
+            else
+            {
+                creatable.Add(new CreateOption(parent, type));
+            }
+        }
+
+        if (options.AllowHybrid)
+        {
+            opted.AddRange(inventory.Inventory.PciDevices
+                .Where(d => d.Driver == "vfio-pci" && source.VendorId is not null && SameVendor(source.VendorId, d.VendorId))
+                .Select(d => new PciOption(d, MatchKind.Hybrid)));
+        }
+
+        return [.. sameType, .. creatable, .. opted];
+    }
+
+    private List<TargetOption> PciCandidates(SourceDevice source)
+    {
+        var sameType = new List<TargetOption>();
+        var opted = new List<TargetOption>();
+        foreach (var device in inventory.Inventory.PciDevices)
+        {
+            // The vendor is the namespace of both ids and migration types: another vendor's function is never a candidate.
+            if (!SameVendor(source.VendorId, device.VendorId))
+            {
+                continue;
+            }
+
+            if (source.PciMigrationType is null && !string.Equals(device.ProductId, source.ProductId, StringComparison.OrdinalIgnoreCase))
+            {
+                rejections.Add(new Rejection(source.Info.Id, device.Address.ToString(), RejectionCode.TypeMismatch, $"PCI function {device.Address} is {SourceReader.PciIdsType(device.VendorId, device.ProductId)}, the source is {source.Info.Type}."));
+                continue;
+            }
+
+            sameType.Add(new PciOption(device, MatchKind.SameType));
+        }
+
+        if (options.AllowHybrid)
+        {
+            foreach (var mdev in inventory.Inventory.Mdevs)
+            {
+                var parent = inventory.ParentOf(mdev);
+                if (parent?.VendorId is not null && SameVendor(source.VendorId, parent.VendorId))
+                {
+                    opted.Add(new ExistingMdevOption(mdev, parent.Types.FirstOrDefault(t => t.Id == mdev.Type)?.DeviceApi, MatchKind.Hybrid));
+                }
+            }
+        }
+
+        return [.. sameType, .. opted];
+    }
+
+    private bool IsFree(SourceDevice source, TargetOption option)
+    {
+        if (inventory.OwnerOf(option) is { } owner)
+        {
+            rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.InUse, $"{option.Candidate} is assigned to guest '{owner}' defined on {host.Name}."));
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Evaluates one candidate: reads and probes only what the cheaper facts have not ruled out.</summary>
+    public async Task<OptionVerdict> EvaluateAsync(SourceDevice source, TargetOption option, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        switch (option)
+        {
+            case ExistingMdevOption mdev:
+                return await DeviceLevelAsync(source, option, ProbePoint.MdevDevice, SysfsPath.MdevAttribute(mdev.Mdev.Uuid, MigrationVersion), mdev.Match, cancellationToken).ConfigureAwait(false);
+            case PciOption pci:
+                if (pci.Match == MatchKind.SameType && source.PciMigrationType is { } wanted)
+                {
+                    var theirs = await PciMigrationTypeAsync(pci, cancellationToken).ConfigureAwait(false);
+                    if (theirs.Value != wanted)
+                    {
+                        rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.TypeMismatch, theirs.State == VersionState.Present
+                            ? $"PCI function {pci.Candidate} has vfio_migration_type '{theirs.Value}', the source has '{wanted}'."
+                            : $"PCI function {pci.Candidate} has no usable vfio_migration_type ({theirs.Reason}); the source has '{wanted}'."));
+                        return OptionVerdict.Rejected;
+                    }
+                }
+
+                return await DeviceLevelAsync(source, option, ProbePoint.PciDevice, SysfsPath.PciAttribute(pci.Device.Address, "vfio_migration_version"), pci.Match, cancellationToken).ConfigureAwait(false);
+            case CreateOption create:
+                return await TypeLevelAsync(source, create, cancellationToken).ConfigureAwait(false);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(option), option, "Only existing, PCI and create options are evaluated.");
+        }
+    }
+
+    private async Task<OptionVerdict> DeviceLevelAsync(SourceDevice source, TargetOption option, ProbePoint point, SysfsPath path, MatchKind match, CancellationToken cancellationToken)
+    {
+        if (source.Version.Value is not { } version)
+        {
+            return match == MatchKind.SameType
+                ? new OptionVerdict(VerdictKind.Unverified, null, $"not verified: {source.Version.Reason}")
+                : RejectUnverifiable(source, option, match, "the source device has no version to write");
+        }
+
+        var probe = await probes.ProbeAsync(point, path, version, cancellationToken).ConfigureAwait(false);
+        switch (probe.Outcome)
+        {
+            case ProbeOutcome.Accepted:
+                return new OptionVerdict(VerdictKind.Verified, probe.Record, null);
+            case ProbeOutcome.Absent when match == MatchKind.SameType:
+                var note = $"not verified: {path} does not exist on {host.Name}, so the target cannot say whether it accepts the source version";
+                if (options.VerificationPolicy == VerificationPolicy.RequireVerified)
+                {
+                    rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.Unverifiable, $"{option.Candidate} is of the right type but has no {path.Name} attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets."));
+                }
+
+                return new OptionVerdict(VerdictKind.Unverified, probe.Record, note);
+            case ProbeOutcome.Absent:
+                return RejectUnverifiable(source, option, match, $"{path} does not exist");
+            default:
+                rejections.Add(ProbeRejection(source, option.Candidate, probe, "the target"));
+                return OptionVerdict.Rejected;
+        }
+    }
+
+    private async Task<OptionVerdict> TypeLevelAsync(SourceDevice source, CreateOption create, CancellationToken cancellationToken)
+    {
+        if (source.Version.Value is not { } version)
+        {
+            return new OptionVerdict(VerdictKind.Unverified, null, $"not verified: {source.Version.Reason}");
+        }
+
+        var path = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, MigrationVersion);
+        var probe = await probes.ProbeAsync(ProbePoint.MdevType, path, version, cancellationToken).ConfigureAwait(false);
+        switch (probe.Outcome)
+        {
+            case ProbeOutcome.Accepted:
+                return new OptionVerdict(VerdictKind.Verified, probe.Record, null);
+            case ProbeOutcome.Absent:
+                return new OptionVerdict(VerdictKind.NeedsCreation, null, $"{path} does not exist: only a created device can say");
+            default:
+                rejections.Add(ProbeRejection(source, create.Candidate, probe, $"type {create.Type.Id} on {create.Parent.Name}"));
+                return OptionVerdict.Rejected;
+        }
+    }
+
+    /// <summary>The rejection for a probe that refused, timed out or failed.</summary>
+    public Rejection ProbeRejection(SourceDevice source, string candidate, ProbeResult probe, string what) => probe.Outcome switch
+    {
+        ProbeOutcome.Rejected => new Rejection(source.Info.Id, candidate, RejectionCode.VersionRejected, $"{Capitalise(what)} refused the source's migration version: writing it to {probe.Record.Path} failed with {probe.Record.Errno}, so the vendor driver says this device's state cannot be loaded there.", probe.Record.Errno),
+        ProbeOutcome.TimedOut => new Rejection(source.Info.Id, candidate, RejectionCode.ProbeTimeout, $"Writing the source version to {probe.Record.Path} got {probe.Error}; the answer is unknown, so {what} is not used.", Errno.ETIMEDOUT),
+        _ => new Rejection(source.Info.Id, candidate, RejectionCode.ProbeFailed, $"Writing the source version to {probe.Record.Path} on {host.Name} failed: {probe.Error}."),
+    };
+
+    private OptionVerdict RejectUnverifiable(SourceDevice source, TargetOption option, MatchKind match, string why)
+    {
+        var kind = match == MatchKind.CrossType ? "A cross-type target" : "A hybrid (mdev/physical) target";
+        rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.Unverifiable, $"{kind} is accepted only when the target's own migration version attribute accepts the source version, and {why}."));
+        return OptionVerdict.Rejected;
+    }
+
+    private async Task<SourceVersion> PciMigrationTypeAsync(PciOption pci, CancellationToken cancellationToken)
+    {
+        var path = SysfsPath.PciAttribute(pci.Device.Address, "vfio_migration_type");
+        if (_pciTypes.TryGetValue(path.Value, out var known))
+        {
+            return known;
+        }
+
+        var read = await host.FileSystem.ReadAsync(path, cancellationToken).ConfigureAwait(false);
+        counters.SysfsReads(1);
+        var type = VersionText.FromRead(read, path);
+        _pciTypes[path.Value] = type;
+        return type;
+    }
+
+    private static bool IsSourceUuid(TargetOption option, SourceDevice source) =>
+        option is ExistingMdevOption mdev && mdev.Mdev.Uuid == source.Info.Uuid;
+
+    private static bool SameVendor(string? a, string? b) =>
+        a is null || b is null || string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
+
+    private static string Capitalise(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+}

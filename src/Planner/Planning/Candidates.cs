@@ -1,0 +1,128 @@
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Hypervisor;
+
+namespace VfioMigration.Planner.Planning;
+
+/// <summary>How a candidate relates to the source device's type.</summary>
+internal enum MatchKind
+{
+    /// <summary>Same mdev type and device API, or same PCI migration type (ids).</summary>
+    SameType,
+
+    /// <summary>An mdev of another type with the same device API (opt-in; device-level verdict required).</summary>
+    CrossType,
+
+    /// <summary>mdev to physical or physical to mdev (opt-in; device-level verdict required).</summary>
+    Hybrid,
+}
+
+/// <summary>A way to give a source device a target on the destination.</summary>
+internal abstract record TargetOption
+{
+    /// <summary>The candidate as rejections name it.</summary>
+    public abstract string Candidate { get; }
+
+    /// <summary>The key in the claim registry; null for options that name no existing device.</summary>
+    public abstract string? ClaimKey { get; }
+}
+
+/// <summary>An idle mdev that exists on the destination.</summary>
+internal sealed record ExistingMdevOption(MediatedDevice Mdev, string? DeviceApi, MatchKind Match) : TargetOption
+{
+    public override string Candidate => Mdev.Uuid.Value;
+
+    public override string? ClaimKey => TargetKeys.Mdev(Mdev.Uuid);
+}
+
+/// <summary>A free PCI function on the destination.</summary>
+internal sealed record PciOption(PciDevice Device, MatchKind Match) : TargetOption
+{
+    public override string Candidate => Device.Address.ToString();
+
+    public override string? ClaimKey => TargetKeys.Pci(Device.Address);
+}
+
+/// <summary>A new mdev of <paramref name="Type"/> on <paramref name="Parent"/>.</summary>
+internal sealed record CreateOption(MdevParent Parent, MdevTypeInfo Type) : TargetOption
+{
+    public override string Candidate => $"{Parent.Name}/{Type.Id}";
+
+    public override string? ClaimKey => null;
+
+    public (DeviceName Parent, MdevTypeId Type) Slot => (Parent.Name, Type.Id);
+}
+
+/// <summary>An mdev this plan created and confirmed for one source device.</summary>
+internal sealed record ProvisionedOption(MdevUuid Uuid, MdevParent Parent, MdevTypeId Type, DeviceAction Action, Verification Verification, ProbeRecord? Probe, string? Note) : TargetOption
+{
+    public override string Candidate => Uuid.Value;
+
+    public override string? ClaimKey => TargetKeys.Mdev(Uuid);
+}
+
+/// <summary>What evaluating a candidate concluded.</summary>
+internal enum VerdictKind
+{
+    /// <summary>A probe accepted the source version (at the device, or at the type before creation).</summary>
+    Verified,
+
+    /// <summary>The type cannot say; only a created device can (confirmation after creation).</summary>
+    NeedsCreation,
+
+    /// <summary>Same type, but nothing can verify; acceptable only under <see cref="VerificationPolicy.AllowTypeMatch"/>.</summary>
+    Unverified,
+
+    /// <summary>Refused; the reason is in the plan's rejections.</summary>
+    Rejected,
+}
+
+/// <summary>A candidate's verdict, and the probe that decided it.</summary>
+internal sealed record OptionVerdict(VerdictKind Kind, ProbeRecord? Probe, string? Note)
+{
+    public static OptionVerdict Rejected { get; } = new(VerdictKind.Rejected, null, null);
+}
+
+/// <summary>The destination's devices, and which of them guests defined there already use.</summary>
+internal sealed record DestinationInventory(HostInventory Inventory, IReadOnlyDictionary<MdevUuid, string> MdevOwners, IReadOnlyDictionary<PciAddress, string> PciOwners)
+{
+    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, PlanCounters counters, CancellationToken cancellationToken)
+    {
+        counters.HypervisorCall();
+        counters.HypervisorCall();
+        var inventoryTask = host.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken);
+        var domainsTask = host.Hypervisor.ListDomainsAsync(cancellationToken);
+        await Task.WhenAll(inventoryTask, domainsTask).ConfigureAwait(false);
+        var inventory = await inventoryTask.ConfigureAwait(false);
+        var domains = await domainsTask.ConfigureAwait(false);
+
+        var mdevOwners = new Dictionary<MdevUuid, string>();
+        var pciOwners = new Dictionary<PciAddress, string>();
+        foreach (var domain in domains)
+        {
+            foreach (var device in domain.HostDevices)
+            {
+                switch (device)
+                {
+                    case MdevHostDevice mdev:
+                        mdevOwners.TryAdd(mdev.Uuid, domain.Name);
+                        break;
+                    case PciHostDevice pci:
+                        pciOwners.TryAdd(pci.Address, domain.Name);
+                        break;
+                }
+            }
+        }
+
+        return new DestinationInventory(inventory, mdevOwners, pciOwners);
+    }
+
+    public MdevParent? ParentOf(MediatedDevice mdev) =>
+        mdev.Parent is { } name ? Inventory.Parents.FirstOrDefault(p => p.Name == name) : null;
+
+    public string? OwnerOf(TargetOption option) => option switch
+    {
+        ExistingMdevOption mdev => MdevOwners.GetValueOrDefault(mdev.Mdev.Uuid),
+        PciOption pci => PciOwners.GetValueOrDefault(pci.Device.Address),
+        _ => null,
+    };
+}

@@ -1,0 +1,155 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Diagnostics;
+using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.Planner.Planning;
+
+/// <summary>
+/// Every mdev a plan created on one host, and how: the record rollback works from. An entry is
+/// written as soon as the device exists (or might exist, after an interrupted create), before
+/// anything else can fail.
+/// </summary>
+internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistry claims, Guid planId, PlanCounters counters, ILogger logger)
+{
+    private readonly List<Entry> _entries = [];
+    private readonly Lock _gate = new();
+
+    public MigrationHost Host => host;
+
+    public IReadOnlyList<CreatedDevice> Devices
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _entries.Select(e => e.ToPublic(host.Name))];
+            }
+        }
+    }
+
+    public void Record(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent)
+    {
+        lock (_gate)
+        {
+            _entries.Add(new Entry(uuid, parent.Name.Value, type, method, persistent));
+        }
+
+        counters.Create();
+        PlannerTelemetry.Creates.Add(1);
+        Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
+    }
+
+    /// <summary>Removes one device this plan created; returns the failure, or null when it is gone.</summary>
+    public async Task<RemovalFailure?> RemoveAsync(MdevUuid uuid)
+    {
+        Entry? entry;
+        lock (_gate)
+        {
+            entry = _entries.FirstOrDefault(e => e.Uuid == uuid && e.State == CreatedDeviceState.Kept);
+        }
+
+        return entry is null ? null : await RemoveAsync(entry).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes every device still kept, newest first. Never cancelled: a half-done rollback leaks devices.</summary>
+    public async Task<IReadOnlyList<RemovalFailure>> RollbackAsync()
+    {
+        List<Entry> kept;
+        lock (_gate)
+        {
+            kept = [.. _entries.Where(e => e.State == CreatedDeviceState.Kept).Reverse()];
+        }
+
+        if (kept.Count > 0)
+        {
+            Log.RollingBack(logger, kept.Count, host.Name);
+        }
+
+        var failures = new List<RemovalFailure>();
+        foreach (var entry in kept)
+        {
+            if (await RemoveAsync(entry).ConfigureAwait(false) is { } failure)
+            {
+                failures.Add(failure);
+            }
+        }
+
+        return failures;
+    }
+
+    /// <summary>Hands the kept devices over to the caller: they are no longer the plan's to remove.</summary>
+    public IReadOnlyList<MdevUuid> Kept()
+    {
+        lock (_gate)
+        {
+            return [.. _entries.Where(e => e.State == CreatedDeviceState.Kept).Select(e => e.Uuid)];
+        }
+    }
+
+    private async Task<RemovalFailure?> RemoveAsync(Entry entry)
+    {
+        string? error;
+        try
+        {
+            if (entry.Method == CreationMethod.Libvirt)
+            {
+                counters.HypervisorCall();
+                await host.Hypervisor.DestroyMdevAsync(entry.Uuid, entry.Persistent, CancellationToken.None).ConfigureAwait(false);
+                error = null;
+            }
+            else
+            {
+                var written = await host.FileSystem.WriteAsync(SysfsPath.MdevAttribute(entry.Uuid, "remove"), "1", CancellationToken.None).ConfigureAwait(false);
+                error = written.Succeeded ? null : $"writing 1 to {SysfsPath.MdevAttribute(entry.Uuid, "remove")} failed with {written.Error}";
+            }
+        }
+        catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)
+        {
+            error = exception.Message;
+        }
+
+        lock (_gate)
+        {
+            entry.State = error is null ? CreatedDeviceState.Removed : CreatedDeviceState.RemoveFailed;
+            entry.Error = error;
+        }
+
+        if (error is null)
+        {
+            claims.Release(host.Key, TargetKeys.Mdev(entry.Uuid), planId);
+            counters.Remove();
+            PlannerTelemetry.Removes.Add(1);
+            Log.MdevRemoved(logger, entry.Uuid, host.Name);
+            return null;
+        }
+
+        // The device stays claimed: it still exists, and no other plan should be handed it.
+        Log.MdevRemoveFailed(logger, entry.Uuid, host.Name, error);
+        return new RemovalFailure(host.Name, entry.Uuid, error);
+    }
+
+    private sealed class Entry(MdevUuid uuid, string parent, MdevTypeId type, CreationMethod method, bool persistent)
+    {
+        public MdevUuid Uuid => uuid;
+
+        public CreationMethod Method => method;
+
+        public bool Persistent => persistent;
+
+        public CreatedDeviceState State { get; set; } = CreatedDeviceState.Kept;
+
+        public string? Error { get; set; }
+
+        public CreatedDevice ToPublic(string hostName) => new(hostName, uuid, parent, type, method, persistent, State, Error);
+    }
+}
+
+/// <summary>The keys of destination devices in the claim registry.</summary>
+internal static class TargetKeys
+{
+    public static string Mdev(MdevUuid uuid) => $"mdev:{uuid.Value}";
+
+    public static string Pci(PciAddress address) => $"pci:{address}";
+}

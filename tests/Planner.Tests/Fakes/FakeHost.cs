@@ -1,0 +1,245 @@
+using System.Globalization;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.Planner.Tests.Fakes;
+
+/// <summary>A version attribute: what a read returns and which written versions it accepts.</summary>
+internal sealed class FakeVersion(string version, params string[] alsoAccepts)
+{
+    public string Version { get; } = version;
+
+    public HashSet<string> Accepts { get; } = [version, .. alsoAccepts];
+
+    /// <summary>The errno a refused write returns (the i915 sample used EINVAL for a mismatch).</summary>
+    public Errno RejectWith { get; init; } = Errno.EINVAL;
+
+    public Errno Write(string written) => Accepts.Contains(written) ? Errno.None : RejectWith;
+}
+
+internal sealed class FakeType(FakeParent parent, MdevTypeId id, string deviceApi, int max)
+{
+    public FakeParent Parent => parent;
+
+    public MdevTypeId Id => id;
+
+    public string DeviceApi => deviceApi;
+
+    public int Max { get; set; } = max;
+
+    /// <summary>The type-level <c>migration_version</c>; null when the type has none.</summary>
+    public FakeVersion? TypeVersion { get; set; }
+
+    /// <summary>The device-level attribute mdevs created from this type get; null when they have none.</summary>
+    public FakeVersion? DeviceVersion { get; set; }
+}
+
+internal sealed class FakeParent(DeviceName name, DeviceName sysfsName, string vendorId, bool oneTypeAtATime)
+{
+    public DeviceName Name => name;
+
+    public DeviceName SysfsName => sysfsName;
+
+    public string VendorId => vendorId;
+
+    public bool OneTypeAtATime => oneTypeAtATime;
+
+    public List<FakeType> Types { get; } = [];
+
+    public FakeType AddType(string id, string deviceApi = "vfio-pci", int max = 4, FakeVersion? typeVersion = null, FakeVersion? deviceVersion = null)
+    {
+        var type = new FakeType(this, MdevTypeId.Parse(id), deviceApi, max) { TypeVersion = typeVersion, DeviceVersion = deviceVersion };
+        Types.Add(type);
+        return type;
+    }
+}
+
+internal sealed class FakeMdev(MdevUuid uuid, FakeType type, FakeVersion? version)
+{
+    public MdevUuid Uuid => uuid;
+
+    public FakeType Type => type;
+
+    public FakeVersion? Version { get; set; } = version;
+}
+
+internal sealed class FakePci(PciAddress address, string vendorId, string productId, string? migrationType, FakeVersion? version)
+{
+    public PciAddress Address => address;
+
+    public string VendorId => vendorId;
+
+    public string ProductId => productId;
+
+    public string? MigrationType => migrationType;
+
+    public FakeVersion? Version { get; set; } = version;
+}
+
+/// <summary>
+/// One simulated host: a small model (parents, types, mdevs, PCI functions, defined guests) seen
+/// through an in-memory sysfs and an in-memory hypervisor, with fault injection and a log of
+/// every operation.
+/// </summary>
+internal sealed class FakeHost
+{
+    private int _counter;
+
+    public FakeHost(string name)
+    {
+        Name = name;
+        Hypervisor = new FakeHypervisor(this);
+        FileSystem = new FakeSysfs(this);
+    }
+
+    public string Name { get; }
+
+    public FakeHypervisor Hypervisor { get; }
+
+    public FakeSysfs FileSystem { get; }
+
+    public Lock Gate { get; } = new();
+
+    public List<FakeParent> Parents { get; } = [];
+
+    public List<FakeMdev> Mdevs { get; } = [];
+
+    public List<FakePci> Pcis { get; } = [];
+
+    public List<DomainHostDevices> Domains { get; } = [];
+
+    public Dictionary<string, string> GuestXml { get; } = [];
+
+    /// <summary>Called before every sysfs and hypervisor operation with its description; may cancel the test's token.</summary>
+    public Action<string>? BeforeOperation { get; set; }
+
+    public List<string> Operations { get; } = [];
+
+    public MigrationHost ToHost() => new(Name, Hypervisor, FileSystem);
+
+    public FakeParent AddParent(string address, string vendorId = "0x10de", bool oneTypeAtATime = false)
+    {
+        var pci = PciAddress.Parse(address);
+        var parent = new FakeParent(DeviceName.Parse(pci.ToNodeDeviceName()), DeviceName.Parse(address), vendorId, oneTypeAtATime);
+        Parents.Add(parent);
+        return parent;
+    }
+
+    public FakeMdev AddMdev(FakeType type, FakeVersion? version = null, MdevUuid? uuid = null)
+    {
+        var mdev = new FakeMdev(uuid ?? NextUuid(), type, version ?? type.DeviceVersion);
+        Mdevs.Add(mdev);
+        return mdev;
+    }
+
+    public FakePci AddPci(string address, string vendorId, string productId, string? migrationType = null, FakeVersion? version = null)
+    {
+        var pci = new FakePci(PciAddress.Parse(address), vendorId, productId, migrationType, version);
+        Pcis.Add(pci);
+        return pci;
+    }
+
+    /// <summary>Defines a guest owning <paramref name="devices"/>; returns its UUID.</summary>
+    public string DefineGuest(string name, params HostDevice[] devices)
+    {
+        var uuid = string.Create(CultureInfo.InvariantCulture, $"00000000-0000-4000-8000-{++_counter:x12}");
+        Domains.Add(new DomainHostDevices(name, uuid, devices));
+        GuestXml[name] = $"<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid></domain>";
+        return uuid;
+    }
+
+    public static MdevHostDevice MdevDevice(int ordinal, FakeMdev mdev) =>
+        new(ordinal, $"hostdev{ordinal}", null, mdev.Uuid, mdev.Type.DeviceApi, null, null);
+
+    public static PciHostDevice PciDevice(int ordinal, FakePci pci) =>
+        new(ordinal, $"hostdev{ordinal}", null, pci.Address, Managed: true, "vfio", PciHostDeviceForm.Hostdev);
+
+    public int Available(FakeType type)
+    {
+        lock (Gate)
+        {
+            var onParent = Mdevs.Where(m => m.Type.Parent == type.Parent).ToList();
+            if (type.Parent.OneTypeAtATime && onParent.Any(m => m.Type != type))
+            {
+                return 0;
+            }
+
+            return type.Max - onParent.Count(m => m.Type == type);
+        }
+    }
+
+    /// <summary>The kernel's create: EEXIST for a UUID in use, EUSERS when no instance is left.</summary>
+    public Errno Create(FakeType type, MdevUuid uuid)
+    {
+        lock (Gate)
+        {
+            if (Mdevs.Any(m => m.Uuid == uuid))
+            {
+                return Errno.EEXIST;
+            }
+
+            if (Available(type) <= 0)
+            {
+                return Errno.EUSERS;
+            }
+
+            Mdevs.Add(new FakeMdev(uuid, type, type.DeviceVersion));
+            return Errno.None;
+        }
+    }
+
+    public Errno Remove(MdevUuid uuid)
+    {
+        lock (Gate)
+        {
+            return Mdevs.RemoveAll(m => m.Uuid == uuid) == 1 ? Errno.None : Errno.ENODEV;
+        }
+    }
+
+    public FakeType? FindType(string parentSysfsName, string typeId)
+    {
+        lock (Gate)
+        {
+            return Parents.FirstOrDefault(p => p.SysfsName.Value == parentSysfsName)?.Types.FirstOrDefault(t => t.Id.Value == typeId);
+        }
+    }
+
+    public FakeMdev? FindMdev(string uuid)
+    {
+        lock (Gate)
+        {
+            return Mdevs.FirstOrDefault(m => m.Uuid.Value == uuid);
+        }
+    }
+
+    /// <summary>Everything a planner could leave behind: the mdevs and each type's capacity.</summary>
+    public string Snapshot()
+    {
+        lock (Gate)
+        {
+            var mdevs = Mdevs.Select(m => $"mdev {m.Uuid} {m.Type.Parent.SysfsName}/{m.Type.Id}").Order(StringComparer.Ordinal);
+            var types = Parents.SelectMany(p => p.Types).Select(t => $"type {t.Parent.SysfsName}/{t.Id} available {Available(t)}");
+            return string.Join("\n", mdevs.Concat(types));
+        }
+    }
+
+    public void Record(string operation)
+    {
+        BeforeOperation?.Invoke(operation);
+        lock (Gate)
+        {
+            Operations.Add(operation);
+        }
+    }
+
+    public IReadOnlyList<string> Writes()
+    {
+        lock (Gate)
+        {
+            return [.. Operations.Where(o => o.StartsWith("write ", StringComparison.Ordinal))];
+        }
+    }
+
+    private MdevUuid NextUuid() =>
+        MdevUuid.Parse(string.Create(CultureInfo.InvariantCulture, $"{Name.GetHashCode(StringComparison.Ordinal) & 0x7fffffff:x8}-0000-4000-8000-{++_counter:x12}"));
+}

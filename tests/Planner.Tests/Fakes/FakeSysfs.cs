@@ -1,0 +1,114 @@
+using System.Globalization;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.Planner.Tests.Fakes;
+
+/// <summary>The host model seen as sysfs, with the kernel's errnos; every operation is recorded.</summary>
+internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
+{
+    /// <summary>Writes to these paths fail with the errno.</summary>
+    public Dictionary<string, Errno> FailingWrites { get; } = [];
+
+    /// <summary>Writes to these paths never answer until cancelled.</summary>
+    public HashSet<string> HangingWrites { get; } = [];
+
+    /// <summary>Completes when a write to a hanging path starts.</summary>
+    public TaskCompletionSource HangStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string Description => $"fake sysfs of {host.Name}";
+
+    public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
+    {
+        host.Record($"read {path}");
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Read(path.Value.Split('/')));
+    }
+
+    public async ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    {
+        host.Record($"write {path} {value}");
+        cancellationToken.ThrowIfCancellationRequested();
+        if (HangingWrites.Contains(path.Value))
+        {
+            HangStarted.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        if (FailingWrites.TryGetValue(path.Value, out var failure))
+        {
+            return new SysfsResult(failure);
+        }
+
+        return new SysfsResult(Write(path.Value.Split('/'), value));
+    }
+
+    public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default)
+    {
+        host.Record($"list {path}");
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(SysfsResult.Failed<IReadOnlyList<string>>(Errno.ENOENT));
+    }
+
+    public ValueTask<SysfsResult<string>> ReadLinkAsync(SysfsPath path, CancellationToken cancellationToken = default)
+    {
+        host.Record($"readlink {path}");
+        cancellationToken.ThrowIfCancellationRequested();
+        var parts = path.Value.Split('/');
+        if (parts is ["bus", "mdev", "devices", var uuid, "mdev_type"] && host.FindMdev(uuid) is { } mdev)
+        {
+            return ValueTask.FromResult(SysfsResult.Of($"../../../devices/pci0000:00/{mdev.Type.Parent.SysfsName}/mdev_supported_types/{mdev.Type.Id}"));
+        }
+
+        return ValueTask.FromResult(SysfsResult.Failed<string>(Errno.ENOENT));
+    }
+
+    private SysfsResult<string> Read(string[] parts)
+    {
+        switch (parts)
+        {
+            case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "available_instances"] when host.FindType(parent, type) is { } t:
+                return SysfsResult.Of(host.Available(t).ToString(CultureInfo.InvariantCulture) + "\n");
+            case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "migration_version"] when host.FindType(parent, type)?.TypeVersion is { } v:
+                return SysfsResult.Of(v.Version + "\n");
+            case ["bus", "mdev", "devices", var uuid, "migration_version"] when host.FindMdev(uuid)?.Version is { } v:
+                return SysfsResult.Of(v.Version + "\n");
+            case ["bus", "pci", "devices", var address, var attribute] when FindPci(address) is { } pci:
+                return attribute switch
+                {
+                    "vfio_migration_type" when pci.MigrationType is { } type => SysfsResult.Of(type + "\n"),
+                    "vfio_migration_version" when pci.Version is { } v => SysfsResult.Of(v.Version + "\n"),
+                    _ => SysfsResult.Failed<string>(Errno.ENOENT),
+                };
+            default:
+                return SysfsResult.Failed<string>(Errno.ENOENT);
+        }
+    }
+
+    private Errno Write(string[] parts, string value)
+    {
+        switch (parts)
+        {
+            case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "create"] when host.FindType(parent, type) is { } t:
+                return MdevUuid.TryParse(value.TrimEnd('\n'), out var created) ? host.Create(t, created) : Errno.EINVAL;
+            case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "migration_version"] when host.FindType(parent, type)?.TypeVersion is { } v:
+                return v.Write(value);
+            case ["bus", "mdev", "devices", var uuid, "migration_version"] when host.FindMdev(uuid)?.Version is { } v:
+                return v.Write(value);
+            case ["bus", "mdev", "devices", var uuid, "remove"] when host.FindMdev(uuid) is { } mdev:
+                return value.TrimEnd('\n') == "1" ? host.Remove(mdev.Uuid) : Errno.EINVAL;
+            case ["bus", "pci", "devices", var address, "vfio_migration_version"] when FindPci(address)?.Version is { } v:
+                return v.Write(value);
+            default:
+                return Errno.ENOENT;
+        }
+    }
+
+    private FakePci? FindPci(string address)
+    {
+        lock (host.Gate)
+        {
+            return host.Pcis.FirstOrDefault(p => p.Address.ToString() == address);
+        }
+    }
+}
