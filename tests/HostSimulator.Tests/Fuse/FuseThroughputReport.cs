@@ -52,11 +52,9 @@ public sealed class FuseThroughputReport
 
     private async Task Measure(string frontEnd, IHostFileSystem sysfs)
     {
-        var parent = (await sysfs.ListAsync(SysfsPath.MdevBus)).Value![0];
-        var types = SysfsPath.SupportedTypes(Planner.Devices.DeviceName.Parse(parent));
-        var type = (await sysfs.ListAsync(types)).Value![0];
-        var available = types.Append(type).Append("available_instances");
-        Assert.AreEqual(Errno.None, (await sysfs.WriteAsync(types.Append(type).Append("create"), Uuid)).Error);
+        var typeDirectory = await FirstTypeWithRoom(sysfs);
+        var available = typeDirectory.Append("available_instances");
+        Assert.AreEqual(Errno.None, (await sysfs.WriteAsync(typeDirectory.Append("create"), Uuid)).Error);
         var remove = SysfsPath.Mdev(Planner.Devices.MdevUuid.Parse(Uuid)).Append("remove");
 
         var read = async () => Assert.AreEqual(Errno.None, (await sysfs.ReadAsync(available)).Error);
@@ -64,6 +62,24 @@ public sealed class FuseThroughputReport
         var parallelReads = await Rate(read, Threads);
         var writes = await Rate(async () => Assert.AreEqual(Errno.None, (await sysfs.WriteAsync(remove, "0")).Error), threads: 1);
         Report($"{frontEnd}: {reads:N0} reads/s (1 thread), {parallelReads:N0} reads/s ({Threads} threads), {writes:N0} writes/s (1 thread; 'remove' <- 0)");
+    }
+
+    private static async Task<SysfsPath> FirstTypeWithRoom(IHostFileSystem sysfs)
+    {
+        foreach (var parent in (await sysfs.ListAsync(SysfsPath.MdevBus)).Value!.Order(StringComparer.Ordinal))
+        {
+            var types = SysfsPath.SupportedTypes(Planner.Devices.DeviceName.Parse(parent));
+            foreach (var type in (await sysfs.ListAsync(types)).Value!.Order(StringComparer.Ordinal))
+            {
+                if ((await sysfs.ReadAsync(types.Append(type).Append("available_instances"))).Value is { } count && count.Trim() != "0")
+                {
+                    return types.Append(type);
+                }
+            }
+        }
+
+        Assert.Fail("The scenario has no mdev type with an instance free.");
+        return default;
     }
 
     /// <summary>Operations per second with <paramref name="threads"/> thread-pool loops sharing <see cref="Operations"/> calls.</summary>
