@@ -236,16 +236,18 @@ public sealed class FuseMount : IDisposable
         }
     }
 
-    private static void EnsureFuseAvailable()
+    /// <summary>Checks for the FUSE device and the runtime library; parameters exist for tests.</summary>
+    /// <exception cref="FuseUnavailableException">Either is missing; the message names the Debian packages.</exception>
+    internal static void EnsureFuseAvailable(string devicePath = "/dev/fuse", string libraryName = Library)
     {
-        if (!File.Exists("/dev/fuse"))
+        if (!File.Exists(devicePath))
         {
-            throw new FuseUnavailableException("FUSE is not available: /dev/fuse does not exist. Install the Debian packages fuse3 and libfuse3-3 and load the fuse module (modprobe fuse); in a container, pass the device (--device /dev/fuse).");
+            throw new FuseUnavailableException($"FUSE is not available: {devicePath} does not exist. Install the Debian packages fuse3 and libfuse3-3 and load the fuse module (modprobe fuse); in a container, pass the device (--device /dev/fuse).");
         }
 
-        if (!NativeLibrary.TryLoad(Library, typeof(FuseMount).Assembly, null, out _))
+        if (!NativeLibrary.TryLoad(libraryName, typeof(FuseMount).Assembly, null, out _))
         {
-            throw new FuseUnavailableException($"FUSE is not available: {Library} could not be loaded. Install the Debian packages fuse3 and libfuse3-3 (apt-get install fuse3 libfuse3-3).");
+            throw new FuseUnavailableException($"FUSE is not available: {libraryName} could not be loaded. Install the Debian packages fuse3 and libfuse3-3 (apt-get install fuse3 libfuse3-3).");
         }
     }
 

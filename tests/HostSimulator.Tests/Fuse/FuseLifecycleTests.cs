@@ -38,6 +38,18 @@ public sealed class FuseLifecycleTests
     }
 
     [TestMethod]
+    public void A_missing_device_or_library_names_the_packages_to_install()
+    {
+        var noDevice = Assert.ThrowsExactly<FuseUnavailableException>(() => FuseMount.EnsureFuseAvailable(devicePath: Path.Combine(_directory, "fuse")));
+        var noLibrary = Assert.ThrowsExactly<FuseUnavailableException>(() => FuseMount.EnsureFuseAvailable(libraryName: "libfuse3-absent.so.3"));
+
+        StringAssert.Contains(noDevice.Message, "fuse3 and libfuse3-3");
+        StringAssert.Contains(noLibrary.Message, "libfuse3-absent.so.3 could not be loaded");
+        StringAssert.Contains(noLibrary.Message, "apt-get install fuse3 libfuse3-3");
+        FuseMount.EnsureFuseAvailable();
+    }
+
+    [TestMethod]
     public void A_dead_mount_left_by_a_crashed_server_is_cleared_before_mounting()
     {
         MakeDeadFuseMount(_directory);
