@@ -469,6 +469,99 @@ public abstract class PlannerEndToEndTests
         AssertStateUnchanged(destination, before);
     }
 
+    [TestMethod]
+    public async Task TwoPlansAtOnceForTheOnlyTarget_OneGetsIt_TheOtherIsTurnedAwayAsInUse()
+    {
+        using var bed = new PlanningTestBed(FrontEnd);
+        var source = bed.Add(Source());
+        var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 1, VgpuType)], mdevs: [Mdev(IdleMdev, ParentA, VgpuType)]));
+        var secondConnection = bed.SecondConnection(destination);
+        var before = destination.Simulator.Snapshot();
+
+        var results = await Task.WhenAll(
+            PlanAsync(source, SingleGuest, [destination.Host]),
+            PlanAsync(source, SingleGuest, [secondConnection]));
+        try
+        {
+            var why = string.Join('\n', results.Select(Describe));
+            var winner = results.Single(result => result.Succeeded).Best;
+            var loser = results.Single(result => !result.Succeeded).Best;
+            AssertMapping(winner.Devices.Single(), SingleMdev, IdleMdev, DeviceAction.Reuse, ProbePoint.MdevDevice);
+            Assert.IsEmpty(loser.Devices, why);
+            var rejections = loser.Rejections.Where(r => r.Candidate is not null).ToList();
+            Assert.IsTrue(rejections.Any(r => r.Candidate == IdleMdev && r.Code == RejectionCode.InUse), why);
+            Assert.IsTrue(rejections.Where(r => r.Code != RejectionCode.InUse).All(r => r.Code == RejectionCode.NoCapacity), why);
+            AssertRejectionsNameTheirCandidates(loser);
+        }
+        finally
+        {
+            foreach (var result in results)
+            {
+                await result.DisposeAsync();
+            }
+        }
+
+        AssertStateUnchanged(destination, before);
+    }
+
+    [TestMethod]
+    public async Task PreserveUuid_CreatesWithTheSourceUuid_AndTheXmlKeepsIt()
+    {
+        using var bed = new PlanningTestBed(FrontEnd);
+        var source = bed.Add(Source());
+        var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 4, VgpuType)]));
+        var before = destination.Simulator.Snapshot();
+
+        await using var result = await PlanAsync(source, SingleGuest, [destination.Host], new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
+        var why = Describe(result);
+
+        Assert.IsTrue(result.Succeeded, why);
+        AssertMapping(result.Best.Devices.Single(), SingleMdev, SingleMdev, DeviceAction.PreserveUuid, ProbePoint.MdevType, ProbePoint.MdevDevice);
+        await AssertDestinationXmlAsync(bed, source, SingleGuest, result.Best, validate: false);
+        AssertProbesBounded(destination, before, result.Best);
+
+        result.Best.Commit();
+        AssertExactlyPlannedMdevs(destination, before, result.Best);
+    }
+
+    [TestMethod]
+    public async Task AParentDisappearsJustBeforeTheCreate_GoesOnToTheOtherParent_AndReleaseLeavesEveryMdevAsItWas()
+    {
+        using var bed = new PlanningTestBed(FrontEnd);
+        var source = bed.Add(Source());
+        var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 4, VgpuType), NvidiaParent(ParentB, Accepts535, 4, VgpuType)]));
+        var before = destination.Simulator.Snapshot();
+        string? unplugged = null;
+        var intercepted = new InterceptingFileSystem(
+            destination.Host.FileSystem,
+            (path, _) => path.Value.EndsWith("/create", StringComparison.Ordinal),
+            path =>
+            {
+                unplugged = path.Value.Split('/')[2];
+                Assert.IsTrue(destination.Simulator.RemoveParent(unplugged), $"{unplugged} was not there to unplug");
+                return Task.CompletedTask;
+            },
+            afterWrite: false);
+
+        var result = await PlanAsync(source, SingleGuest, [destination.Host with { FileSystem = intercepted }]);
+        var why = Describe(result);
+
+        Assert.IsTrue(intercepted.Fired, "the planner never wrote a create");
+        Assert.IsTrue(result.Succeeded, why);
+        var remaining = unplugged == ParentA ? ParentB : ParentA;
+        var device = result.Best.Devices.Single();
+        AssertMapping(device, SingleMdev, null, DeviceAction.Create, ProbePoint.MdevType, ProbePoint.MdevDevice);
+        Assert.AreEqual(NodeDeviceName(remaining), device.Target.Parent, why);
+        var rejection = AssertRejected(result.Best, NodeDeviceName(unplugged!), RejectionCode.CreateFailed);
+        Assert.IsNotNull(rejection.Errno, why);
+        AssertRejectionsNameTheirCandidates(result.Best);
+
+        Assert.IsEmpty(await result.Best.ReleaseAsync());
+        var after = destination.Simulator.Snapshot().State;
+        Assert.AreEqual(before.State.Mdevs, after.Mdevs);
+        CollectionAssert.AreEqual(before.State.Parents.Where(p => p.Name != unplugged).ToList(), after.Parents.ToList());
+    }
+
     private static Task<PlanResult> PlanAsync(SimulatedEndpoint source, string guest, IReadOnlyList<MigrationHost> destinations, PlanOptions? options = null, CancellationToken cancellationToken = default) =>
         new MigrationPlanner().PlanAsync(new PlanRequest(source.Host, DomainSelector.Parse(guest), destinations, options ?? Defaults), cancellationToken);
 
