@@ -14,6 +14,7 @@ internal static class CommandRunner
         new Commands.InspectCommand(),
         new Commands.HostCommand(),
         new Commands.PlanCommand(),
+        new Commands.MigrateCommand(),
         new Commands.SimMountCommand(),
         new Commands.SimLibvirtXmlCommand(),
     ];
