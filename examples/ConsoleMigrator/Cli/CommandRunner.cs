@@ -12,6 +12,7 @@ internal static class CommandRunner
     [
         new Commands.InspectCommand(),
         new Commands.HostCommand(),
+        new Commands.PlanCommand(),
         new Commands.SimMountCommand(),
         new Commands.SimLibvirtXmlCommand(),
     ];
