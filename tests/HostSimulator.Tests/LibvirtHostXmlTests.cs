@@ -39,6 +39,32 @@ public sealed class LibvirtHostXmlTests
     }
 
     [TestMethod]
+    public void Virsh_KeepsTheGuestsAliasesAndGuestAddresses()
+    {
+        var host = SimulatedHost.FromScenario(HostFileSystemConformanceTests.LoadScenario("demo-source.json"));
+        var file = Path.Combine(Path.GetTempPath(), $"simulated-{host.Name}-{Guid.NewGuid():N}.xml");
+        host.WriteLibvirtXml(file);
+        try
+        {
+            var hostdevs = XElement.Parse(Virsh(file, "dumpxml", "render-1")).Descendants("hostdev").ToList();
+            var expected = host.Scenario.Guests!.Single().Hostdevs!;
+            Assert.HasCount(expected.Count, hostdevs);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                Assert.AreEqual(expected[i].Alias, hostdevs[i].Element("alias")?.Attribute("name")?.Value);
+                var address = hostdevs[i].Element("address")!;
+                var guestAddress = PciAddress.Parse(expected[i].GuestAddress);
+                Assert.AreEqual($"0x{guestAddress.Bus:x2}", address.Attribute("bus")!.Value);
+                Assert.AreEqual($"0x{guestAddress.Slot:x2}", address.Attribute("slot")!.Value);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [TestMethod]
     public void MdevsOfAVirtualParent_HangOffComputer()
     {
         var host = SimulatedHost.FromScenario(HostFileSystemConformanceTests.LoadScenario("mtty.json"));
