@@ -65,12 +65,12 @@ public sealed class LibvirtHostXmlTests
     }
 
     [TestMethod]
-    public void MdevsOfAVirtualParent_HangOffComputer()
+    public async Task MdevsOfAVirtualParent_HangOffComputer()
     {
         var host = SimulatedHost.FromScenario(HostFileSystemConformanceTests.LoadScenario("mtty.json"));
         var sysfs = host.CreateFileSystem();
         var uuid = MdevUuid.Parse("c0ffee00-0000-4000-8000-000000000002");
-        Assert.AreEqual(Errno.None, sysfs.WriteAsync(SysfsPath.Parse("class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), uuid.Value, TestContext.CancellationToken).AsTask().Result.Error);
+        Assert.AreEqual(Errno.None, (await sysfs.WriteAsync(SysfsPath.Parse("class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), uuid.Value, TestContext.CancellationToken)).Error);
         var mdev = XDocument.Parse(host.ToLibvirtXml()).Root!.Elements("device").Single(d => d.Element("capability")?.Attribute("type")?.Value == "mdev");
         Assert.AreEqual("mdev_c0ffee00_0000_4000_8000_000000000002_mtty", mdev.Element("name")!.Value);
         Assert.AreEqual("computer", mdev.Element("parent")!.Value);
