@@ -19,14 +19,23 @@ public sealed class LibvirtConnection : IDisposable
 
     /// <summary>Opens a read-write connection (<c>virConnectOpen</c>).</summary>
     /// <param name="uri">The connection URI, e.g. <c>qemu:///system</c>, <c>test:///default</c> or <c>test:///abs/path/host.xml</c>; null lets libvirt choose its default.</param>
+    /// <exception cref="ArgumentException"><paramref name="uri"/> contains a NUL character.</exception>
     /// <exception cref="LibvirtException">libvirt refused or failed to connect.</exception>
     /// <exception cref="LibvirtLibraryNotFoundException">libvirt.so.0 is not installed.</exception>
-    public static LibvirtConnection Open(string? uri) => new(Proxy.virConnectOpen(uri));
+    public static LibvirtConnection Open(string? uri)
+    {
+        Arguments.OptionalCString(uri);
+        return new(Proxy.virConnectOpen(uri));
+    }
 
     /// <summary>Opens a read-only connection (<c>virConnectOpenReadOnly</c>): listing and XML dumps work, changes are refused.</summary>
     /// <inheritdoc cref="Open" path="/param"/>
     /// <inheritdoc cref="Open" path="/exception"/>
-    public static LibvirtConnection OpenReadOnly(string? uri) => new(Proxy.virConnectOpenReadOnly(uri));
+    public static LibvirtConnection OpenReadOnly(string? uri)
+    {
+        Arguments.OptionalCString(uri);
+        return new(Proxy.virConnectOpenReadOnly(uri));
+    }
 
     /// <summary>
     /// Opens a connection whose URI may ask for credentials (<c>virConnectOpenAuth</c>);
@@ -40,6 +49,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <exception cref="LibvirtLibraryNotFoundException">libvirt.so.0 is not installed.</exception>
     public static LibvirtConnection OpenWithAuthentication(string? uri, LibvirtAuthentication authentication, bool readOnly = false)
     {
+        Arguments.OptionalCString(uri);
         ArgumentNullException.ThrowIfNull(authentication);
         return new(Proxy.virConnectOpenAuth(uri, authentication, readOnly ? VirConnectFlags.ReadOnly : VirConnectFlags.None));
     }
@@ -65,7 +75,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <exception cref="LibvirtNotFoundException">No domain has that name.</exception>
     public LibvirtDomain LookupDomainByName(string name)
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
+        Arguments.RequireCString(name);
         return new(Proxy.virDomainLookupByName(handle, name));
     }
 
@@ -75,7 +85,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <exception cref="LibvirtInvalidArgumentException"><paramref name="uuid"/> is not a UUID.</exception>
     public LibvirtDomain LookupDomainByUuid(string uuid)
     {
-        ArgumentException.ThrowIfNullOrEmpty(uuid);
+        Arguments.RequireCString(uuid);
         return new(Proxy.virDomainLookupByUUIDString(handle, uuid));
     }
 
@@ -84,7 +94,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <exception cref="LibvirtException">libvirt rejected the XML (typically <see cref="LibvirtErrorCode.XmlError"/> or <see cref="LibvirtErrorCode.ConfigUnsupported"/>).</exception>
     public LibvirtDomain DefineDomain(string xml)
     {
-        ArgumentException.ThrowIfNullOrEmpty(xml);
+        Arguments.RequireCString(xml);
         return new(Proxy.virDomainDefineXML(handle, xml));
     }
 
@@ -98,7 +108,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <exception cref="LibvirtNotFoundException">No device has that name.</exception>
     public LibvirtNodeDevice LookupNodeDeviceByName(string name)
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
+        Arguments.RequireCString(name);
         return new(Proxy.virNodeDeviceLookupByName(handle, name));
     }
 
@@ -106,7 +116,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <param name="xml"><c>&lt;device&gt;&lt;parent&gt;NODEDEV&lt;/parent&gt;&lt;capability type='mdev'&gt;...&lt;/capability&gt;&lt;/device&gt;</c>.</param>
     public LibvirtNodeDevice CreateNodeDevice(string xml)
     {
-        ArgumentException.ThrowIfNullOrEmpty(xml);
+        Arguments.RequireCString(xml);
         return new(Proxy.virNodeDeviceCreateXML(handle, xml));
     }
 
@@ -114,7 +124,7 @@ public sealed class LibvirtConnection : IDisposable
     /// <inheritdoc cref="CreateNodeDevice" path="/param"/>
     public LibvirtNodeDevice DefineNodeDevice(string xml)
     {
-        ArgumentException.ThrowIfNullOrEmpty(xml);
+        Arguments.RequireCString(xml);
         return new(Proxy.virNodeDeviceDefineXML(handle, xml));
     }
 

@@ -47,6 +47,7 @@ public sealed class LibvirtDomain : IDisposable
     /// <exception cref="LibvirtNotSupportedException">The driver cannot migrate this way.</exception>
     public void MigrateToUri(string? destinationUri, MigrationParameters parameters, MigrationOptions options)
     {
+        Arguments.OptionalCString(destinationUri);
         ArgumentNullException.ThrowIfNull(parameters);
         using var typed = parameters.ToTypedParameters();
         Proxy.virDomainMigrateToURI3(handle, destinationUri, typed, (uint)options);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VfioMigration.Libvirt.Interop;
 
 namespace VfioMigration.Libvirt;
@@ -24,6 +25,7 @@ public sealed record MigrationParameters
     public ulong? BandwidthMiBps { get; init; }
 
     /// <summary>Builds the libvirt typed-parameter list; the caller disposes it.</summary>
+    /// <exception cref="ArgumentException">A string parameter is empty or contains a NUL character.</exception>
     internal TypedParameterList ToTypedParameters()
     {
         var list = new TypedParameterList();
@@ -47,10 +49,11 @@ public sealed record MigrationParameters
         }
     }
 
-    private static void AddIfSet(TypedParameterList list, string name, string? value)
+    private static void AddIfSet(TypedParameterList list, string name, string? value, [CallerArgumentExpression(nameof(value))] string? property = null)
     {
         if (value is not null)
         {
+            Arguments.RequireCString(value, property);
             list.AddString(name, value);
         }
     }

@@ -97,6 +97,22 @@ public sealed class AuthTests : LibvirtTestBase
     }
 
     [TestMethod]
+    public void OpenWithAuthentication_OnAUriThatDoesNotAsk_NeverCallsBack()
+    {
+        var calls = 0;
+        var authentication = new LibvirtAuthentication([LibvirtCredentialType.AuthName], _ =>
+        {
+            calls++;
+            return true;
+        });
+
+        using var connection = LibvirtConnection.OpenWithAuthentication("test:///default", authentication);
+
+        Assert.IsTrue(connection.IsAlive());
+        Assert.AreEqual(0, calls);
+    }
+
+    [TestMethod]
     public void Constructor_RejectsNoTypesAndUndefinedTypes()
     {
         Assert.ThrowsExactly<ArgumentException>(() => new LibvirtAuthentication([], _ => true));

@@ -49,6 +49,13 @@ public sealed partial class ConnectionTests : LibvirtTestBase
     }
 
     [TestMethod]
+    [DataRow(9_000_000UL, "9.0.0")]
+    [DataRow(10_002_003UL, "10.2.3")]
+    [DataRow(7_003_000UL, "7.3.0")]
+    public void DecodeVersion_SplitsLibvirtsEncoding(ulong encoded, string expected) =>
+        Assert.AreEqual(Version.Parse(expected), LibvirtLibrary.DecodeVersion(encoded));
+
+    [TestMethod]
     public void OpenReadOnly_ListsButRefusesChanges()
     {
         using var host = new TestHost();
@@ -88,6 +95,18 @@ public sealed partial class ConnectionTests : LibvirtTestBase
 
         Assert.ThrowsExactly<ArgumentException>(() => connection.LookupDomainByName(string.Empty));
         Assert.ThrowsExactly<ArgumentNullException>(() => connection.LookupNodeDeviceByName(null!));
+    }
+
+    [TestMethod]
+    public void StringArguments_WithANul_AreRejectedRatherThanCutShort()
+    {
+        using var connection = LibvirtConnection.Open("test:///default");
+
+        // C would see only "test", the default driver's running domain.
+        var error = Assert.ThrowsExactly<ArgumentException>(() => connection.LookupDomainByName("test\0other"));
+        Assert.AreEqual("name", error.ParamName);
+        StringAssert.Contains(error.Message, "index 4");
+        Assert.ThrowsExactly<ArgumentException>(() => LibvirtConnection.Open("test:///default\0"));
     }
 
     [GeneratedRegex(@"/libvirt\.so\.0\.(?<mm>\d+)\.(?<r>\d+)$")]

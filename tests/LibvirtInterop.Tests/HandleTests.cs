@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VfioMigration.Libvirt.Interop;
 
 namespace VfioMigration.Libvirt.Tests;
@@ -51,6 +52,18 @@ public sealed class HandleTests : LibvirtTestBase
     }
 
     [TestMethod]
+    public void UndisposedHandles_AreReleasedByTheFinalizer()
+    {
+        var before = LiveHandles.Count;
+        OpenAndForget();
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.AreEqual(before, LiveHandles.Count);
+    }
+
+    [TestMethod]
     public void Dispose_Twice_ReleasesOnce()
     {
         var before = LiveHandles.Count;
@@ -60,5 +73,13 @@ public sealed class HandleTests : LibvirtTestBase
         connection.Dispose();
 
         Assert.AreEqual(before, LiveHandles.Count);
+    }
+
+    /// <summary>Leaves a connection and its domain handles unreachable, in a frame of its own so nothing keeps them alive.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void OpenAndForget()
+    {
+        var connection = LibvirtConnection.Open("test:///default");
+        Assert.HasCount(1, connection.ListAllDomains());
     }
 }

@@ -89,6 +89,16 @@ public sealed class MigrationTests : LibvirtTestBase
     }
 
     [TestMethod]
+    public void ToTypedParameters_StringWithANul_IsRejectedNamingTheProperty()
+    {
+        var parameters = FullParameters with { PersistentXml = "<domain>\0</domain>" };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(parameters.ToTypedParameters);
+
+        Assert.AreEqual("PersistentXml", error.ParamName);
+    }
+
+    [TestMethod]
     public void ToTypedParameters_Empty_IsAnEmptyList()
     {
         using var list = new MigrationParameters().ToTypedParameters();

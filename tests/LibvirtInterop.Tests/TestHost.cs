@@ -32,9 +32,12 @@ internal sealed class TestHost : IDisposable
         AuthUri = Write("host-auth.xml", auth: $"<auth><user password='{Password}'>{UserName}</user></auth>");
     }
 
-    /// <summary>A domain definition the test driver accepts, for define/undefine.</summary>
-    internal static string DomainXml(string name, string uuid) => $"""
-        <domain type='test'>
+    /// <summary>A domain definition the test driver accepts, with one mdev hostdev.</summary>
+    /// <param name="name">The domain name.</param>
+    /// <param name="uuid">The domain UUID.</param>
+    /// <param name="shutOff">In a host file, start the domain shut off (the test driver's <c>test:runstate</c> 5) instead of running.</param>
+    internal static string DomainXml(string name, string uuid, bool shutOff = false) => $"""
+        <domain type='test'{(shutOff ? " xmlns:test='http://libvirt.org/schemas/domain/test/1.0'" : string.Empty)}>
           <name>{name}</name>
           <uuid>{uuid}</uuid>
           <memory unit='KiB'>1048576</memory>
@@ -45,6 +48,7 @@ internal sealed class TestHost : IDisposable
               <source><address uuid='{MdevUuid}'/></source>
             </hostdev>
           </devices>
+          {(shutOff ? "<test:runstate>5</test:runstate>" : string.Empty)}
         </domain>
         """;
 
@@ -65,7 +69,7 @@ internal sealed class TestHost : IDisposable
             <node>
               {auth}
               {DomainXml(RunningGuest, RunningGuestUuid)}
-              {DomainXml(StoppedGuest, "5f8e2c1a-9b7d-4e3f-8a6b-2c4d6e8f0a1b").Replace("<domain type='test'>", "<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>", StringComparison.Ordinal).Replace("</devices>", "</devices><test:runstate>5</test:runstate>", StringComparison.Ordinal)}
+              {DomainXml(StoppedGuest, "5f8e2c1a-9b7d-4e3f-8a6b-2c4d6e8f0a1b", shutOff: true)}
               <device>
                 <name>computer</name>
                 <capability type='system'>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace VfioMigration.ConsoleMigrator.Cli;
 
@@ -9,8 +10,12 @@ internal static class CommandRunner
     /// <summary>Every command, in the order the top-level help lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } =
     [
+        new Commands.DemoCommand(),
         new Commands.InspectCommand(),
         new Commands.HostCommand(),
+        new Commands.PlanCommand(),
+        new Commands.SimMountCommand(),
+        new Commands.SimLibvirtXmlCommand(),
     ];
 
     /// <summary>Runs the command line; returns the process exit code.</summary>
@@ -33,14 +38,15 @@ internal static class CommandRunner
 
         var rest = args.Skip(command.Name.Split(' ').Length).ToList();
         var verbose = rest.Contains("--verbose");
+        if (rest.Contains("--help"))
+        {
+            await stdout.WriteAsync(command.Help()).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+
         try
         {
             var parsed = Arguments.Parse(rest, [.. command.Options, .. Command.CommonOptions]);
-            if (parsed.Flag("--help"))
-            {
-                await stdout.WriteAsync(command.Help()).ConfigureAwait(false);
-                return ExitCodes.Success;
-            }
 
             if (parsed.Positionals.Count != command.PositionalCount)
             {
@@ -49,7 +55,12 @@ internal static class CommandRunner
                     : $"expected {command.Positionals}, got {parsed.Positionals.Count} argument(s).");
             }
 
-            var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose);
+            // Warnings (a stale mount cleared, a removal that failed) always reach stderr; --verbose adds the rest.
+            using var logging = LoggerFactory.Create(builder => builder
+                .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
+                .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(options => options.SingleLine = true));
+            var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose, logging);
             return await command.RunAsync(parsed, context, cancellationToken).ConfigureAwait(false);
         }
         catch (UsageException e)
@@ -57,19 +68,22 @@ internal static class CommandRunner
             await stderr.WriteLineAsync($"error: {e.Message} Run 'vfio-migrator {command.Name} --help'.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        catch (Exception e) when (!verbose)
-        {
-            var (code, message) = ErrorReport.Describe(e);
-            await stderr.WriteLineAsync($"error: {message}").ConfigureAwait(false);
-            return code;
-        }
         catch (Exception e)
         {
             var (code, message) = ErrorReport.Describe(e);
-            await stderr.WriteLineAsync($"error: {message}{Environment.NewLine}{e}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"error: {OneLine(message)}").ConfigureAwait(false);
+            if (verbose)
+            {
+                await stderr.WriteLineAsync(e.ToString()).ConfigureAwait(false);
+            }
+
             return code;
         }
     }
+
+    /// <summary>libvirt and libxml2 messages can span lines; the user gets one.</summary>
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static bool Matches(Command command, IReadOnlyList<string> args)
     {

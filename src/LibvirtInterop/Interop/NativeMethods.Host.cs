@@ -53,6 +53,7 @@ internal static unsafe partial class NativeMethods
 [Flags]
 internal enum VirConnectFlags : uint
 {
+    /// <summary>Read-write.</summary>
     None = 0,
 
     /// <summary><c>VIR_CONNECT_RO</c></summary>

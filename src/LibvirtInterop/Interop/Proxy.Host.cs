@@ -5,18 +5,21 @@ namespace VfioMigration.Libvirt.Interop;
 // Checked calls of libvirt-host.h.
 internal static unsafe partial class Proxy
 {
+    /// <inheritdoc cref="NativeMethods.virConnectOpen"/>
     internal static LibvirtConnectionHandle virConnectOpen(string? uri)
     {
         LibvirtRuntime.EnsureInitialized();
         return Adopt(NativeMethods.virConnectOpen(uri), nameof(NativeMethods.virConnectOpen), uri);
     }
 
+    /// <inheritdoc cref="NativeMethods.virConnectOpenReadOnly"/>
     internal static LibvirtConnectionHandle virConnectOpenReadOnly(string? uri)
     {
         LibvirtRuntime.EnsureInitialized();
         return Adopt(NativeMethods.virConnectOpenReadOnly(uri), nameof(NativeMethods.virConnectOpenReadOnly), uri);
     }
 
+    /// <inheritdoc cref="NativeMethods.virConnectOpenAuth"/>
     internal static LibvirtConnectionHandle virConnectOpenAuth(string? uri, LibvirtAuthentication authentication, VirConnectFlags flags)
     {
         LibvirtRuntime.EnsureInitialized();
@@ -40,6 +43,13 @@ internal static unsafe partial class Proxy
         if (session.CallbackFailure is { } failure)
         {
             // The user's callback threw: that, not libvirt's generic "auth failed", is the cause.
+            // Should the driver have connected regardless, the connection is closed, and counted
+            // so its release balances.
+            if (!handle.IsInvalid)
+            {
+                LiveHandles.Adopted();
+            }
+
             handle.Dispose();
             NativeMethods.virResetLastError();
             throw new LibvirtAuthException($"The authentication callback failed while opening '{uri}': {failure.Message}", failure);
@@ -57,6 +67,7 @@ internal static unsafe partial class Proxy
         return version.Value;
     }
 
+    /// <inheritdoc cref="NativeMethods.virConnectGetLibVersion"/>
     internal static ulong virConnectGetLibVersion(LibvirtConnectionHandle conn)
     {
         CULong version;
@@ -64,12 +75,15 @@ internal static unsafe partial class Proxy
         return version.Value;
     }
 
+    /// <inheritdoc cref="NativeMethods.virConnectGetHostname"/>
     internal static string virConnectGetHostname(LibvirtConnectionHandle conn) =>
         Check(NativeMethods.virConnectGetHostname(conn), nameof(NativeMethods.virConnectGetHostname));
 
+    /// <inheritdoc cref="NativeMethods.virConnectGetURI"/>
     internal static string virConnectGetURI(LibvirtConnectionHandle conn) =>
         Check(NativeMethods.virConnectGetURI(conn), nameof(NativeMethods.virConnectGetURI));
 
+    /// <inheritdoc cref="NativeMethods.virConnectIsAlive"/>
     internal static bool virConnectIsAlive(LibvirtConnectionHandle conn) =>
         Check(NativeMethods.virConnectIsAlive(conn), nameof(NativeMethods.virConnectIsAlive)) == 1;
 }

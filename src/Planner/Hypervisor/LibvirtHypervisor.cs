@@ -36,7 +36,10 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// <inheritdoc />
     public string HostName { get; }
 
-    /// <summary>Whether the connection is read-only (then guest XML comes without secrets and nothing can be created).</summary>
+    /// <summary>
+    /// Whether the connection is read-only: then <see cref="GetDomainAsync"/> returns the live XML
+    /// (libvirt gives the migratable form only to read-write connections), and nothing can be created.
+    /// </summary>
     public bool ReadOnly { get; }
 
     /// <inheritdoc />
@@ -82,8 +85,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         using var domain = Call(call, guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
 
         // SECURE keeps secrets such as graphics passwords: without them the destination guest would
-        // silently lose its password. It needs a read-write connection.
-        var options = DomainXmlOptions.Migratable | (ReadOnly ? DomainXmlOptions.None : DomainXmlOptions.Secure);
+        // silently lose its password. libvirt refuses both SECURE and MIGRATABLE on a read-only
+        // connection, which then gets the live XML: enough to read devices, not to migrate with.
+        var options = ReadOnly ? DomainXmlOptions.None : DomainXmlOptions.Migratable | DomainXmlOptions.Secure;
         var xml = Call("virDomainGetXMLDesc", guest.Value, () => domain.GetXmlDescription(options));
         return Task.FromResult(new GuestDefinition(xml, DomainXmlReader.Read(xml)));
     }
