@@ -11,6 +11,7 @@
 # mount command stays in the foreground or returns once mounted. Always unmounts. Ends with
 # "N passed, N failed"; exits non-zero on a difference or any failure.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 series=6.12
@@ -19,7 +20,7 @@ ops_timeout=120
 while (($#)); do
     case $1 in
         --kernel) series=${2:?--kernel needs 6.12 or 6.1}; shift 2 ;;
-        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) print_usage "$0"; exit 0 ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) break ;;
     esac

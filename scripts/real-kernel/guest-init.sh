@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the test initramfs (busybox sh as PID 1). Loads the modules named in /modules.order,
 # runs /sysfs-ops.sh against the real /sys once per driver (only that driver loaded) and once with
 # every driver loaded, and writes the transcripts to the second serial port between markers:
@@ -35,14 +36,15 @@ run_ops() {
 
 main() {
     while read -r module; do load "$module" || return 1; done < /modules.order
-    for driver in $(cat /drivers); do
+    read -r drivers < /drivers
+    for driver in $drivers; do
         load "$driver" || return 1
         run_ops "$driver"
         rmmod "$driver" || return 1
     done
-    for driver in $(cat /drivers); do load "$driver" || return 1; done
-    run_ops "$(tr ' ' '-' < /drivers)"
-    for driver in $(cat /drivers); do rmmod "$driver" || return 1; done
+    for driver in $drivers; do load "$driver" || return 1; done
+    run_ops "$(echo "$drivers" | tr ' ' '-')"
+    for driver in $drivers; do rmmod "$driver" || return 1; done
 }
 
 main

@@ -4,9 +4,11 @@
 # against the real /sys inside the guest and compares the transcripts with the references in
 # tests/RealKernel/expected/.
 #
-# Usage: scripts/real-kernel/run.sh [--kernel 6.12|6.1] [--work-dir DIR] [--update-expected]
+# Usage: scripts/real-kernel/run.sh [--kernel 6.12|6.1] [--work-dir DIR] [--boot-timeout S]
+#                                   [--update-expected]
 #   --kernel           kernel series (default 6.12)
 #   --work-dir         cache of downloads and builds (default /var/tmp/vfio-real-kernel)
+#   --boot-timeout     seconds the guest gets to power off (default 120)
 #   --update-expected  write this run's transcripts as the new references instead of comparing
 #
 # Installs missing tools from Debian's packages (needs root then). The kernel image, headers and
@@ -15,6 +17,7 @@
 # Prints "real-kernel: timings ..." and ends with "N passed, N failed"; exits non-zero on any
 # failure, after printing the guest's console log when the guest was booted.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 series=6.12
@@ -25,11 +28,16 @@ while (($#)); do
     case $1 in
         --kernel) series=${2:?--kernel needs 6.12 or 6.1}; shift 2 ;;
         --work-dir) work_root=${2:?--work-dir needs a directory}; shift 2 ;;
+        --boot-timeout) boot_timeout=${2:?--boot-timeout needs seconds}; shift 2 ;;
         --update-expected) update_expected=true; shift ;;
-        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) print_usage "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
+# The work dir ends up in a Makefile include and on make's command line: absolute, no blanks.
+[[ $work_root =~ ^[^[:space:]|]+$ ]] || die "--work-dir '$work_root' must not contain blanks or '|'"
+mkdir -p "$work_root" && work_root=$(cd "$work_root" && pwd)
+[[ $boot_timeout =~ ^[1-9][0-9]*$ ]] || die "--boot-timeout needs a whole number of seconds, not '$boot_timeout'"
 meta_package=$(kernel_meta_package "$series")
 drivers=(mtty mdpy)
 started=$(date +%s)
@@ -74,7 +82,8 @@ cached() {
 }
 
 download() {
-    (cd "$tmp" && apt-get download -qq "$@" 2>&1 | grep -v 'unsandboxed as root' >&2 || true)
+    # Success is judged by the files below; apt's warning about downloading as root is noise.
+    (cd "$tmp" && apt-get download -qq "$@" 2>&1) | grep -v 'unsandboxed as root' >&2 || true
     local package
     for package in "$@"; do
         compgen -G "$tmp/${package%%=*}_*.deb" >/dev/null || die "could not download $package from the Debian mirror"
@@ -83,9 +92,8 @@ download() {
 
 fetch_image() {
     download "linux-image-$release=$package_version"
-    local unpacked=$tmp/image modules
+    local unpacked=$tmp/image
     dpkg-deb -x "$tmp"/linux-image-"$release"_*.deb "$unpacked"
-    modules=$unpacked/lib/modules/$release
     depmod -b "$unpacked" "$release"
     rm -rf "$work/image"
     mkdir -p "$work/image/modules"
@@ -145,14 +153,18 @@ fetch_samples() {
 }
 
 # --- build -------------------------------------------------------------------------------------
-build_drivers() {
-    local build_dir=$work/build kernel_build
+# Sets $kernel_build: the host's installed headers for this release, else our unpacked copy.
+locate_headers() {
     if [[ -f /lib/modules/$release/build/Makefile ]]; then
         kernel_build=/lib/modules/$release/build
     else
         cached fetch_headers
         kernel_build=$work/headers/usr/src/linux-headers-$release
     fi
+}
+
+build_drivers() {
+    local build_dir=$work/build
     rm -rf "$build_dir"
     mkdir -p "$build_dir"
     cp "$work"/samples/* "$build_dir/"
@@ -171,6 +183,7 @@ build_drivers() {
                 die "$driver.ko needs module $dependency, which fetch_image did not take from the image"
         done
     done
+    log "built ${drivers[*]} for $release; vermagic matches vfio.ko: $expected"
 }
 
 # --- initramfs and boot ------------------------------------------------------------------------
@@ -243,6 +256,10 @@ check_transcripts() {
         fi
     done < "$out/status"
     ((passed + failed > 0)) || fail_with_console "the guest produced no transcript"
+    if ((failed > 0)); then
+        log "guest console log of the failed run:"
+        tr -d '\r' < "$console" >&2
+    fi
 }
 
 main() {
@@ -250,6 +267,9 @@ main() {
     resolve_release
     work=$work_root/$release
     mkdir -p "$work"
+    # Two runs for one release would race on the cache stamps: the second waits for the first.
+    exec 9>"$work/.lock"
+    flock 9
     tmp=$(mktemp -d "$work_root/run.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
     log "kernel $release (Debian $package_version), work dir $work"
@@ -258,6 +278,7 @@ main() {
     t0=$(date +%s)
     cached fetch_image
     cached fetch_samples
+    locate_headers
     t1=$(date +%s)
     cached build_drivers
     t2=$(date +%s)

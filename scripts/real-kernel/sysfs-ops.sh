@@ -104,12 +104,16 @@ read_attr() {
 # Writes $2 with a trailing newline (echo) or, with $3 = -n, without one; $4 overrides the
 # value shown in the transcript.
 write_attr() {
+    # echo -n is not POSIX, but busybox sh and bash (the shells this script accepts) have it,
+    # and their printf builtins do not all report a failed write. $? is the write's status.
+    # shellcheck disable=SC3037,SC2320
     if [ "${3:-}" = -n ]; then
         { echo -n "$2" > "$root/$1"; } 2> "$err"
         status=$?
         report write "$1" "'${4:-$2}'" "$status"
     else
         { echo "$2" > "$root/$1"; } 2> "$err"
+        # shellcheck disable=SC2320
         status=$?
         report write "$1" "'${4:-$2}\\n'" "$status"
     fi
@@ -119,6 +123,14 @@ write_attr() {
 link_name() {
     readlink "$root/$1" > "$out" 2> "$err"
     status=$?
+    # readlink (busybox and coreutils) fails silently: name the errno readlink(2) gives.
+    if [ "$status" -ne 0 ] && [ ! -s "$err" ]; then
+        if [ -e "$root/$1" ] || [ -L "$root/$1" ]; then
+            echo "Invalid argument" > "$err"
+        else
+            echo "No such file or directory" > "$err"
+        fi
+    fi
     join_file "$out" ' '
     report readlink "$1" "" "$status" "${joined##*/}"
 }
@@ -128,18 +140,21 @@ exists() {
 }
 
 # Types never change while the drivers are loaded: list them once, as "parent/type" words.
+# Globs expand sorted bytewise under LC_ALL=C; sysfs names hold no spaces.
 parents=
 type_paths=
-for parent in $(ls -1 "$root/class/mdev_bus" 2>/dev/null); do
+for parent_dir in "$root"/class/mdev_bus/*; do
+    [ -e "$parent_dir" ] || continue
+    parent=${parent_dir##*/}
     parents="$parents $parent"
-    for type in $(ls -1 "$root/class/mdev_bus/$parent/mdev_supported_types" 2>/dev/null); do
-        type_paths="$type_paths $parent/$type"
+    for type_dir in "$parent_dir"/mdev_supported_types/*; do
+        [ -e "$type_dir" ] && type_paths="$type_paths $parent/${type_dir##*/}"
     done
 done
 
 # Sets $first_type and $second_type to the first two types of parent $1.
 types_of() {
-    first_type= second_type=
+    first_type='' second_type=''
     for path in $type_paths; do
         case $path in
             "$1"/*)
@@ -171,6 +186,7 @@ show_instances() {
     done
 }
 
+# shellcheck disable=SC2086  # split into words on purpose
 set -- $parents
 first_parent=${1:-}
 other_parent=${2:-}
@@ -248,8 +264,9 @@ write_attr "$remove" 1
 list "$types_dir/$first_type/devices"
 
 echo "# clean-up: remove every remaining device"
-for dev in $(ls -1 "$root/bus/mdev/devices"); do
-    write_attr "bus/mdev/devices/$dev/remove" 1
+for device_dir in "$root"/bus/mdev/devices/*; do
+    [ -e "$device_dir" ] || continue
+    write_attr "bus/mdev/devices/${device_dir##*/}/remove" 1
 done
 list bus/mdev/devices
 show_instances

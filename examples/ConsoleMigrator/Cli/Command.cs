@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace VfioMigration.ConsoleMigrator.Cli;
 
@@ -8,7 +9,8 @@ namespace VfioMigration.ConsoleMigrator.Cli;
 /// <param name="Error">Standard error: errors, progress and logs.</param>
 /// <param name="Json">Whether <c>--json</c> was given.</param>
 /// <param name="Verbose">Whether <c>--verbose</c> was given.</param>
-internal sealed record CommandContext(TextWriter Out, TextWriter Error, bool Json, bool Verbose);
+/// <param name="Logging">Where the library logs: the console's stderr with <c>--verbose</c>, nowhere otherwise.</param>
+internal sealed record CommandContext(TextWriter Out, TextWriter Error, bool Json, bool Verbose, ILoggerFactory Logging);
 
 /// <summary>One console command: its name, its help, its options and what it does.</summary>
 internal abstract class Command

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace VfioMigration.ConsoleMigrator.Cli;
 
@@ -11,6 +12,9 @@ internal static class CommandRunner
     [
         new Commands.InspectCommand(),
         new Commands.HostCommand(),
+        new Commands.PlanCommand(),
+        new Commands.SimMountCommand(),
+        new Commands.SimLibvirtXmlCommand(),
     ];
 
     /// <summary>Runs the command line; returns the process exit code.</summary>
@@ -50,7 +54,13 @@ internal static class CommandRunner
                     : $"expected {command.Positionals}, got {parsed.Positionals.Count} argument(s).");
             }
 
-            var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose);
+            using var logging = verbose
+                ? LoggerFactory.Create(builder => builder
+                    .SetMinimumLevel(LogLevel.Debug)
+                    .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace)
+                    .AddSimpleConsole(options => options.SingleLine = true))
+                : LoggerFactory.Create(_ => { });
+            var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose, logging);
             return await command.RunAsync(parsed, context, cancellationToken).ConfigureAwait(false);
         }
         catch (UsageException e)

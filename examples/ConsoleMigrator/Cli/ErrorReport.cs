@@ -16,6 +16,8 @@ internal static class ErrorReport
         LibvirtException e => (ExitCodes.Libvirt, e.Message),
         LibvirtXmlException e => (ExitCodes.HostData, e.Message),
         HostDataException e => (ExitCodes.HostData, e.Message),
+        HostSimulator.Scenarios.ScenarioException e => (ExitCodes.HostData, e.Message),
+        HostSimulator.Fuse.FuseUnavailableException e => (ExitCodes.HostData, e.Message),
         FormatException e => (ExitCodes.HostData, e.Message),
         IOException e => (ExitCodes.HostData, e.Message),
         UnauthorizedAccessException e => (ExitCodes.HostData, e.Message),

@@ -9,6 +9,10 @@ namespace VfioMigration.HostSimulator.Scenarios;
 /// </summary>
 public sealed record Scenario
 {
+    /// <summary>The JSON schema the file follows, for editors (e.g. <c>../../docs/simulator.schema.json</c>); ignored.</summary>
+    [JsonPropertyName("$schema")]
+    public string? Schema { get; init; }
+
     /// <summary>Free text for the reader of the file (JSON Schema's <c>$comment</c>); ignored.</summary>
     [JsonPropertyName("$comment")]
     public string? Comment { get; init; }

@@ -50,47 +50,47 @@ public static class DestinationXmlWriter
         }
 
         return editor.Apply();
-    }
 
-    private static void Retarget(XmlTextEditor editor, XElement element, HostDevice device, DeviceTarget target)
-    {
-        if (device is UnsupportedHostDevice unsupported)
+        static void Retarget(XmlTextEditor editor, XElement element, HostDevice device, DeviceTarget target)
         {
-            throw new ArgumentException($"{Describe(device)} is a {unsupported.Kind}, which the planner does not handle; it cannot be retargeted.", nameof(target));
-        }
+            if (device is UnsupportedHostDevice unsupported)
+            {
+                throw new ArgumentException($"{Describe(device)} is a {unsupported.Kind}, which the planner does not handle; it cannot be retargeted.", nameof(targetsByOrdinal));
+            }
 
-        var address = HostDeviceElements.SourceAddress(element);
-        switch (device, target)
-        {
-            case (MdevHostDevice, MdevTarget mdev):
-                editor.ChangeAttributes(address, [], [Attribute("uuid", mdev.Uuid.Value)]);
-                break;
-            case (PciHostDevice, PciTarget pci):
-                editor.ChangeAttributes(address, [], PciAttributes(pci.Address));
-                break;
-            case (MdevHostDevice, PciTarget pci):
-                editor.ChangeAttributes(element, ["model", "display", "ramfb"], [Attribute("type", "pci")]);
-                editor.ChangeAttributes(address, ["uuid"], PciAttributes(pci.Address));
-                break;
-            case (PciHostDevice { Form: PciHostDeviceForm.Hostdev }, MdevTarget mdev):
-                if (element.Element("teaming") is not null)
-                {
-                    throw new ArgumentException($"{Describe(device)} has a <teaming> element, which only PCI host devices may have; it cannot become an mdev.", nameof(target));
-                }
+            var address = HostDeviceElements.SourceAddress(element);
+            switch (device, target)
+            {
+                case (MdevHostDevice, MdevTarget mdev):
+                    editor.ChangeAttributes(address, [], [Attribute("uuid", mdev.Uuid.Value)]);
+                    break;
+                case (PciHostDevice, PciTarget pci):
+                    editor.ChangeAttributes(address, [], PciAttributes(pci.Address));
+                    break;
+                case (MdevHostDevice, PciTarget pci):
+                    editor.ChangeAttributes(element, ["model", "display", "ramfb"], [Attribute("type", "pci")]);
+                    editor.ChangeAttributes(address, ["uuid"], PciAttributes(pci.Address));
+                    break;
+                case (PciHostDevice { Form: PciHostDeviceForm.Hostdev }, MdevTarget mdev):
+                    if (element.Element("teaming") is not null)
+                    {
+                        throw new ArgumentException($"{Describe(device)} has a <teaming> element, which only PCI host devices may have; it cannot become an mdev.", nameof(targetsByOrdinal));
+                    }
 
-                editor.ChangeAttributes(element, [], [Attribute("type", "mdev"), Attribute("model", "vfio-pci")]);
-                if (element.Element("driver") is { } driver)
-                {
-                    editor.RemoveEmptyElement(driver);
-                }
+                    editor.ChangeAttributes(element, [], [Attribute("type", "mdev"), Attribute("model", "vfio-pci")]);
+                    if (element.Element("driver") is { } driver)
+                    {
+                        editor.RemoveEmptyElement(driver);
+                    }
 
-                editor.ChangeAttributes(address.Parent!, ["startupPolicy", "writeFiltering"], []);
-                editor.ChangeAttributes(address, address.Attributes().Select(attribute => attribute.Name.LocalName), [Attribute("uuid", mdev.Uuid.Value)]);
-                break;
-            case (PciHostDevice, MdevTarget):
-                throw new ArgumentException($"{Describe(device)} is an <interface type='hostdev'>, which can only name a PCI function, not an mdev.", nameof(target));
-            default:
-                throw new ArgumentException($"{Describe(device)}: the target type {target.GetType().Name} is not one the writer knows (MdevTarget, PciTarget).", nameof(target));
+                    editor.ChangeAttributes(address.Parent!, ["startupPolicy", "writeFiltering"], []);
+                    editor.ChangeAttributes(address, address.Attributes().Select(attribute => attribute.Name.LocalName), [Attribute("uuid", mdev.Uuid.Value)]);
+                    break;
+                case (PciHostDevice, MdevTarget):
+                    throw new ArgumentException($"{Describe(device)} is an <interface type='hostdev'>, which can only name a PCI function, not an mdev.", nameof(targetsByOrdinal));
+                default:
+                    throw new ArgumentException($"{Describe(device)}: the target type {target.GetType().Name} is not one the writer knows (MdevTarget, PciTarget).", nameof(targetsByOrdinal));
+            }
         }
     }
 

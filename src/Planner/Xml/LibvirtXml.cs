@@ -118,7 +118,7 @@ internal static class LibvirtXml
     /// <exception cref="LibvirtXmlException">The text is not such a number, or exceeds <paramref name="maximum"/>.</exception>
     internal static int ParseLibvirtNumber(XElement element, string attribute, string text, int maximum)
     {
-        var (digits, style, radixName) = text switch
+        var (digits, radix, radixName) = text switch
         {
             _ when text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) => (text[2..], 16, "a hex"),
             ['0', _, ..] => (text[1..], 8, "an octal"),
@@ -130,13 +130,13 @@ internal static class LibvirtXml
         foreach (var digit in digits)
         {
             var digitValue = HexDigitValue(digit);
-            if (!valid || digitValue < 0 || digitValue >= style)
+            if (!valid || digitValue < 0 || digitValue >= radix)
             {
                 valid = false;
                 break;
             }
 
-            value = (value * style) + digitValue;
+            value = (value * radix) + digitValue;
         }
 
         if (!valid)
@@ -179,8 +179,6 @@ internal static class LibvirtXml
         XmlResolver = null,
         MaxCharactersInDocument = MaxDocumentCharacters,
         MaxCharactersFromEntities = 0,
-        IgnoreProcessingInstructions = false,
-        CloseInput = true,
     };
 
     /// <summary>
@@ -219,9 +217,37 @@ internal static class LibvirtXml
         }
         catch (XmlException error)
         {
-            var path = open.Count == 0 ? null : "/" + string.Join('/', open.Reverse().Select(frame => frame.Segment));
+            var segments = open.Reverse().Select(frame => frame.Segment).ToList();
+            if (error.LineNumber > 0 && StartTagAt(xml, new TextLines(xml).OffsetOf(error.LineNumber, error.LinePosition)) is { } name)
+            {
+                // The error is inside a start tag (a duplicate or malformed attribute): that element is the one to name.
+                var siblings = open.Count == 0 ? topLevel : open.Peek().ChildCounts;
+                var index = siblings.GetValueOrDefault(name) + 1;
+                segments.Add(index == 1 ? name : string.Create(CultureInfo.InvariantCulture, $"{name}[{index}]"));
+            }
+
+            var path = segments.Count == 0 ? null : "/" + string.Join('/', segments);
             throw new LibvirtXmlException(path, error.LineNumber == 0 ? null : error.LineNumber, $"not well-formed XML: {error.Message}", error);
         }
+    }
+
+    /// <summary>The name of the start tag that encloses <paramref name="offset"/>, if the offset is inside one.</summary>
+    private static string? StartTagAt(string xml, int offset)
+    {
+        offset = Math.Min(offset, xml.Length - 1);
+        var tagStart = offset < 0 ? -1 : xml.LastIndexOf('<', offset);
+        if (tagStart < 0 || xml.IndexOf('>', tagStart, offset - tagStart + 1) >= 0 || tagStart + 1 >= xml.Length || !XmlConvert.IsStartNCNameChar(xml[tagStart + 1]))
+        {
+            return null;
+        }
+
+        var nameEnd = tagStart + 1;
+        while (nameEnd < xml.Length && (XmlConvert.IsNCNameChar(xml[nameEnd]) || xml[nameEnd] == ':'))
+        {
+            nameEnd++;
+        }
+
+        return nameEnd > offset ? null : xml[(tagStart + 1)..nameEnd];
     }
 
     private static int LineOf(string text, int offset) =>

@@ -80,9 +80,18 @@ public sealed class XmlSafetyTests
     {
         const string xml = "<domain><devices><hostdev/>\n<hostdev type='pci' type='mdev'/></devices></domain>";
         var error = Assert.ThrowsExactly<LibvirtXmlException>(() => DomainXmlReader.Read(xml));
-        Assert.AreEqual("/domain/devices", error.ElementPath);
+        Assert.AreEqual("/domain/devices/hostdev[2]", error.ElementPath);
         Assert.AreEqual(2, error.LineNumber);
         StringAssert.Contains(error.Message, "duplicate attribute");
+    }
+
+    [TestMethod]
+    public void MalformedAttribute_NamesItsElement()
+    {
+        const string xml = "<domain>\n  <devices>\n    <hostdev type='pci'>\n      <source>\n        <address bus=0x3b/>";
+        var error = Assert.ThrowsExactly<LibvirtXmlException>(() => DomainXmlReader.Read(xml));
+        Assert.AreEqual("/domain/devices/hostdev/source/address", error.ElementPath);
+        Assert.AreEqual(5, error.LineNumber);
     }
 
     [TestMethod]

@@ -1,0 +1,75 @@
+using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.HostSimulator;
+using VfioMigration.HostSimulator.Fuse;
+
+namespace VfioMigration.ConsoleMigrator.Commands;
+
+/// <summary><c>sim mount SCENARIO DIR</c>: serves a simulated host's sysfs through FUSE until interrupted.</summary>
+internal sealed class SimMountCommand : Command
+{
+    public override string Name => "sim mount";
+
+    public override string Summary => "Mount a simulator scenario's sysfs at DIR (FUSE, as root) and serve it until Ctrl-C or SIGTERM.";
+
+    public override string Positionals => "SCENARIO DIR";
+
+    public override int PositionalCount => 2;
+
+    public override IReadOnlyList<OptionSpec> Options { get; } = [];
+
+    public override string Example => "vfio-migrator sim mount examples/scenarios/gvtg.json /mnt/sim-sys   # then: ls /mnt/sim-sys/class/mdev_bus";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        var host = SimCommands.Load(args.Positionals[0]);
+        var mountPoint = Path.GetFullPath(args.Positionals[1]);
+        await FuseMount.ServeUntilSignalledAsync(
+            host.FileTree,
+            mountPoint,
+            () => context.Out.WriteLine($"mounted simulated host '{host.Name}' at {mountPoint}; Ctrl-C or SIGTERM unmounts"),
+            context.Logging.CreateLogger("VfioMigration.HostSimulator.Fuse"),
+            cancellationToken).ConfigureAwait(false);
+        await context.Error.WriteLineAsync($"unmounted {mountPoint}").ConfigureAwait(false);
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary><c>sim libvirt-xml SCENARIO OUT.xml</c>: the libvirt test-driver host file of a scenario.</summary>
+internal sealed class SimLibvirtXmlCommand : Command
+{
+    public override string Name => "sim libvirt-xml";
+
+    public override string Summary => "Write the libvirt test-driver host file (node devices, guests) that matches a simulator scenario.";
+
+    public override string Positionals => "SCENARIO OUT.xml";
+
+    public override int PositionalCount => 2;
+
+    public override IReadOnlyList<OptionSpec> Options { get; } = [];
+
+    public override string Example => "vfio-migrator sim libvirt-xml examples/scenarios/gvtg.json /tmp/gvt.xml && vfio-migrator host --connect test:///tmp/gvt.xml";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        var host = SimCommands.Load(args.Positionals[0]);
+        var output = Path.GetFullPath(args.Positionals[1]);
+        await File.WriteAllTextAsync(output, host.ToLibvirtXml(), cancellationToken).ConfigureAwait(false);
+        await context.Out.WriteLineAsync($"wrote {output}: use it as test://{output}").ConfigureAwait(false);
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary>What the simulator commands share.</summary>
+internal static class SimCommands
+{
+    /// <summary>Loads a scenario file; a missing file is bad input, not a crash.</summary>
+    public static SimulatedHost Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new HostDataException($"scenario file '{path}' does not exist.");
+        }
+
+        return SimulatedHost.Load(path);
+    }
+}
