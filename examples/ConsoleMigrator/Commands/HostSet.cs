@@ -91,6 +91,23 @@ internal sealed class HostSet : IDisposable
         }
     }
 
+    /// <summary>Builds hosts from simulated hosts already loaded (the demo's bundled scenarios).</summary>
+    public static HostSet FromSimulated(SimulatedHost source, IEnumerable<SimulatedHost> destinations)
+    {
+        var hosts = new HostSet();
+        try
+        {
+            hosts.Source = hosts.FromSimulator(source);
+            hosts._destinations.AddRange(destinations.Select(hosts.FromSimulator));
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Closes the connections and deletes the generated host files.</summary>
     public void Dispose()
     {
@@ -117,9 +134,10 @@ internal sealed class HostSet : IDisposable
         return new MigrationHost(hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
     }
 
-    private MigrationHost FromScenario(string scenarioPath)
+    private MigrationHost FromScenario(string scenarioPath) => FromSimulator(SimCommands.Load(scenarioPath));
+
+    private MigrationHost FromSimulator(SimulatedHost simulated)
     {
-        var simulated = SimCommands.Load(scenarioPath);
         var hostFile = Path.Combine(Path.GetTempPath(), $"vfio-migrator-{simulated.Name}-{Guid.NewGuid():N}.xml");
         simulated.WriteLibvirtXml(hostFile);
         _temporaryFiles.Add(hostFile);
