@@ -20,8 +20,6 @@ namespace VfioMigration.Integration.Tests.Planning;
 /// </summary>
 public abstract class PlannerEndToEndTests
 {
-    private static readonly PlanOptions Defaults = new();
-
     /// <summary>MSTest's context, for the plan JSON of each run.</summary>
     public TestContext TestContext { get; set; } = null!;
 
@@ -563,7 +561,7 @@ public abstract class PlannerEndToEndTests
     }
 
     private static Task<PlanResult> PlanAsync(SimulatedEndpoint source, string guest, IReadOnlyList<MigrationHost> destinations, PlanOptions? options = null, CancellationToken cancellationToken = default) =>
-        new MigrationPlanner().PlanAsync(new PlanRequest(source.Host, DomainSelector.Parse(guest), destinations, options ?? Defaults), cancellationToken);
+        new MigrationPlanner().PlanAsync(new PlanRequest(source.Host, DomainSelector.Parse(guest), destinations, options), cancellationToken);
 
     /// <summary>What another tool does: creates instances of <paramref name="type"/> on <paramref name="parent"/> straight through the simulator until none is left.</summary>
     private static async Task FillParentAsync(SimulatedHost host, string parent, string type)
