@@ -14,13 +14,16 @@ internal sealed class SimulatedRemoteHost : IDisposable
 {
     private readonly FuseMount _mount;
 
-    private SimulatedRemoteHost(string directory, SimulatedHost simulated, FuseMount mount, LibvirtDaemon libvirt)
+    private SimulatedRemoteHost(string scenarioName, string directory, SimulatedHost simulated, FuseMount mount, LibvirtDaemon libvirt)
     {
+        ScenarioName = scenarioName;
         Directory = directory;
         Simulated = simulated;
         _mount = mount;
         Libvirt = libvirt;
     }
+
+    public string ScenarioName { get; }
 
     public string Directory { get; }
 
@@ -56,7 +59,7 @@ internal sealed class SimulatedRemoteHost : IDisposable
             throw;
         }
 
-        return Cleanup.Track(new SimulatedRemoteHost(directory, simulated, mount, libvirt));
+        return Cleanup.Track(new SimulatedRemoteHost(scenario, directory, simulated, mount, libvirt));
     }
 
     /// <summary>The host as reached remotely: libvirt through its daemon, sysfs through <paramref name="ssh"/>.</summary>
