@@ -50,32 +50,56 @@ internal sealed class SshConnection : IDisposable
         await _commandSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var client = await ClientAsync(null, operation, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return await ExecuteAsync(client, operation, command, input, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception lost) when (IsConnectionLoss(lost, cancellationToken))
-            {
-                if (!mayRepeat)
-                {
-                    throw new RemoteHostException(_options.Target, operation, $"the connection was lost while the command ran, so it may or may not have taken effect ({lost.Message}).", lost);
-                }
-            }
-
-            client = await ClientAsync(client, operation, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return await ExecuteAsync(client, operation, command, input, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception lost) when (IsConnectionLoss(lost, cancellationToken))
-            {
-                throw new RemoteHostException(_options.Target, operation, $"the connection was lost, and again right after reconnecting ({lost.Message}).", lost);
-            }
+            return await RunOnceOrTwiceAsync(operation, command, input, mayRepeat, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SshOperationTimeoutException timeout)
+        {
+            // A stalled connection would stall every later command too: drop it, the next one reconnects.
+            await DropAsync().ConfigureAwait(false);
+            throw new RemoteHostException(_options.Target, operation, $"the host stopped answering: no answer within the {_options.CommandTimeout.TotalSeconds:0.#} s command time-out ({timeout.Message}). A slow link or a hung host; raise SshHostOptions.CommandTimeout if the link is known to be slow.", timeout);
         }
         finally
         {
             _commandSlots.Release();
+        }
+    }
+
+    private async Task<CommandResult> RunOnceOrTwiceAsync(string operation, string command, byte[] input, bool mayRepeat, CancellationToken cancellationToken)
+    {
+        var client = await ClientAsync(null, operation, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ExecuteAsync(client, command, input, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception lost) when (IsConnectionLoss(lost, cancellationToken))
+        {
+            if (!mayRepeat)
+            {
+                throw new RemoteHostException(_options.Target, operation, $"the connection was lost while the command ran, so it may or may not have taken effect ({lost.Message}).", lost);
+            }
+        }
+
+        client = await ClientAsync(client, operation, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ExecuteAsync(client, command, input, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception lost) when (IsConnectionLoss(lost, cancellationToken))
+        {
+            throw new RemoteHostException(_options.Target, operation, $"the connection was lost, and again right after reconnecting ({lost.Message}).", lost);
+        }
+    }
+
+    private async Task DropAsync()
+    {
+        await _connectGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Close();
+        }
+        finally
+        {
+            _connectGate.Release();
         }
     }
 
@@ -103,7 +127,7 @@ internal sealed class SshConnection : IDisposable
         && error is SshConnectionException or SocketException or ObjectDisposedException
             or (SshException and not SshOperationTimeoutException and not SshAuthenticationException);
 
-    private async Task<CommandResult> ExecuteAsync(SshClient client, string operation, string command, byte[] input, CancellationToken cancellationToken)
+    private async Task<CommandResult> ExecuteAsync(SshClient client, string command, byte[] input, CancellationToken cancellationToken)
     {
         using var sshCommand = client.CreateCommand(command);
         sshCommand.CommandTimeout = _options.CommandTimeout;
@@ -114,14 +138,7 @@ internal sealed class SshConnection : IDisposable
             await stdin.WriteAsync(input, cancellationToken).ConfigureAwait(false);
         }
 
-        try
-        {
-            await run.ConfigureAwait(false);
-        }
-        catch (SshOperationTimeoutException timeout)
-        {
-            throw new RemoteHostException(_options.Target, operation, $"no answer within {_options.CommandTimeout.TotalSeconds:0.#} s (a slow link or a hung host); raise SshHostOptions.CommandTimeout if the link is known to be slow.", timeout);
-        }
+        await run.ConfigureAwait(false);
 
         using var output = new MemoryStream();
         await sshCommand.OutputStream.CopyToAsync(output, cancellationToken).ConfigureAwait(false);

@@ -60,10 +60,14 @@ public sealed class PlanOverSshTests
             $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination}\n{localMapping}");
     }
 
-    /// <summary>The mapping, source device by source device; a new mdev's random UUID is left out.</summary>
+    /// <summary>
+    /// The mapping, source device by source device. A new mdev's random UUID is left out, and so is the
+    /// address of a reused PCI function: among equivalent free functions the planner takes the first in
+    /// libvirt's node-device listing, whose order differs between libvirt processes (local or remote).
+    /// </summary>
     internal static string Mapping(MigrationPlan plan) =>
         $"complete={plan.IsComplete}\n" + string.Join('\n', plan.Devices.OrderBy(d => d.Source.Ordinal).Select(d =>
-            $"{d.Source.Id} -> {d.Action} {d.Target.Parent} {d.Target.Type} {d.Verification} {(d.Action == DeviceAction.Create ? "(new)" : d.Target.Id)}"));
+            $"{d.Source.Id} -> {d.Action} {d.Target.Parent} {d.Target.Type} {d.Verification} {(d.Action == DeviceAction.Create ? "(new)" : d.Target.Target is PciTarget ? "(a free function of this type)" : d.Target.Id)}"));
 
     /// <summary>Devices on the simulated host that its scenario did not have.</summary>
     internal static int Leftovers(SimulatedRemoteHost host)
