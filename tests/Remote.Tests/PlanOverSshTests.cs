@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
 using VfioMigration.Remote.Tests.Harness;
 using VfioMigration.RemoteHosts;
 
@@ -37,10 +38,12 @@ public sealed class PlanOverSshTests
         using var remoteDestination = destination.Remote(ssh).Connect();
         var request = new PlanRequest(remoteSource.Host, DomainSelector.Parse(guest), [remoteDestination.Host]);
         var sshTime = Stopwatch.StartNew();
+        int sysfsReads;
         await using (var remote = await planner.PlanAsync(request))
         {
             sshTime.Stop();
             Assert.AreEqual(localMapping, Mapping(remote.Best));
+            sysfsReads = remote.Best.Statistics.SysfsReads;
         }
 
         var coldTrips = RoundTrips(remoteSource, remoteDestination);
@@ -57,7 +60,7 @@ public sealed class PlanOverSshTests
         TestContext.WriteLine(
             $"{sourceScenario} -> {destinationScenario} ({guest}): local {localTime.ElapsedMilliseconds} ms; " +
             $"ssh {sshTime.ElapsedMilliseconds} ms with connecting, {warmTime.ElapsedMilliseconds} ms warm; " +
-            $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination}\n{localMapping}");
+            $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination} (the plan counted {sysfsReads} sysfs reads)\n{localMapping}");
     }
 
     /// <summary>
