@@ -158,7 +158,6 @@ public sealed partial class SimulatedHost
 
         var (typeSpec, typeSpecPath) = spec.Migration is null ? (parentMigration, parentMigrationPath) : (spec.Migration, $"{path}.migration");
         var typeVersion = VersionBehaviour.From(typeSpec, typeSpecPath);
-        var (deviceSpec, deviceSpecPath) = spec.DeviceMigration is null ? (typeSpec, typeSpecPath) : (spec.DeviceMigration, $"{path}.deviceMigration");
         return new MdevTypeModel(
             parent,
             id,
@@ -168,8 +167,7 @@ public sealed partial class SimulatedHost
             max,
             units,
             typeVersion,
-            spec.DeviceMigration is null ? typeVersion : VersionBehaviour.From(deviceSpec, deviceSpecPath),
-            deviceSpec);
+            spec.DeviceMigration is null ? typeVersion : VersionBehaviour.From(spec.DeviceMigration, $"{path}.deviceMigration"));
     }
 
     private void AddPciFunctions(IReadOnlyList<PciDeviceSpec> devices)
@@ -289,7 +287,7 @@ public sealed partial class SimulatedHost
     private void AddMdevLocked(MdevUuid uuid, MdevTypeModel type, VersionBehaviour? version)
     {
         var parent = type.Parent;
-        var mdev = new MdevModel(uuid, type, version);
+        var mdev = new MdevModel(uuid, type);
         var owner = new AttributeOwner(parent.Name.Value, type.Id.Value, uuid.Value);
         var directory = parent.Directory!.Add(uuid.Value, new DirectoryNode());
         directory.Add("mdev_type", new LinkNode("../mdev_supported_types/" + type.Id.Value));
@@ -299,7 +297,6 @@ public sealed partial class SimulatedHost
             directory.Add("migration_version", new VersionAttribute(owner, version));
         }
 
-        mdev.Directory = directory;
         type.DevicesDirectory!.Add(uuid.Value, new LinkNode("../../../" + uuid.Value));
         _root.Directories(MdevDevices).Add(uuid.Value, new LinkNode($"../../../{parent.DevicePath}/{uuid.Value}"));
         type.Instances.Add(mdev);

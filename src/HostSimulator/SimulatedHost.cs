@@ -149,5 +149,4 @@ public sealed partial class SimulatedHost
     internal void RecordLocked(string path, string? data, Errno result) =>
         _operations.Add(new OperationRecord(_operations.Count + 1, path, data, result));
 
-    internal ParentModel? FindParent(string name) => _parents.Find(p => p.Name.Value == name);
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.Xml;
 
 namespace VfioMigration.Planner;
 
@@ -36,8 +37,8 @@ public sealed class MigrationPlanner
         _claims = claims ?? TargetClaimRegistry.Shared;
     }
 
-    /// <summary>The destination XML rewrite; null in a build without the XML writer.</summary>
-    internal DestinationXmlRewrite? RewriteDestinationXml { get; init; }
+    /// <summary>The destination XML rewrite: <see cref="DestinationXmlWriter.Rewrite"/>; tests may substitute it.</summary>
+    internal DestinationXmlRewrite RewriteDestinationXml { get; init; } = DestinationXmlWriter.Rewrite;
 
     /// <summary>
     /// Plans the migration of <see cref="PlanRequest.Guest"/> to each destination concurrently, ranks

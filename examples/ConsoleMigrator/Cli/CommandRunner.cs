@@ -10,8 +10,11 @@ internal static class CommandRunner
     /// <summary>Every command, in the order the top-level help lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } =
     [
+        new Commands.DemoCommand(),
         new Commands.InspectCommand(),
         new Commands.HostCommand(),
+        new Commands.PlanCommand(),
+        new Commands.MigrateCommand(),
         new Commands.SimMountCommand(),
         new Commands.SimLibvirtXmlCommand(),
     ];
@@ -53,12 +56,11 @@ internal static class CommandRunner
                     : $"expected {command.Positionals}, got {parsed.Positionals.Count} argument(s).");
             }
 
-            using var logging = verbose
-                ? LoggerFactory.Create(builder => builder
-                    .SetMinimumLevel(LogLevel.Debug)
-                    .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace)
-                    .AddSimpleConsole(options => options.SingleLine = true))
-                : LoggerFactory.Create(_ => { });
+            // Warnings (a stale mount cleared, a removal that failed) always reach stderr; --verbose adds the rest.
+            using var logging = LoggerFactory.Create(builder => builder
+                .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
+                .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(options => options.SingleLine = true));
             var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose, logging);
             return await command.RunAsync(parsed, context, cancellationToken).ConfigureAwait(false);
         }

@@ -14,7 +14,7 @@ internal static partial class FuseLog
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Mounted the simulated host at {MountPoint} in {ElapsedMilliseconds} ms.")]
     internal static partial void Mounted(ILogger logger, string mountPoint, long elapsedMilliseconds);
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{MountPoint} is busy (a file or directory under it is still open); detached it lazily, the FUSE loop ends when the last one is closed.")]
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{MountPoint} was busy (a file or directory under it is still open); detached it lazily: the FUSE loop keeps serving the open files and ends when the last one is closed.")]
     internal static partial void DetachedBusyMount(ILogger logger, string mountPoint);
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Unmounted the simulated host from {MountPoint}.")]

@@ -19,11 +19,13 @@ namespace VfioMigration.HostSimulator.Fuse;
 /// </remarks>
 public sealed class FuseMount : IDisposable
 {
+    private const int EPERM = 1;
     private const int EBUSY = 16;
     private const int ENOTCONN = 107;
     private const uint MaxLoopThreads = 16;
     private static readonly TimeSpan InitTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LazyUnmountWait = TimeSpan.FromSeconds(2);
 
     private readonly nint _fuse;
     private readonly nint _loopConfig;
@@ -32,6 +34,9 @@ public sealed class FuseMount : IDisposable
     private readonly TaskCompletionSource<int> _loopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
     private int _disposed;
+
+    /// <summary>The loop thread and <see cref="Dispose"/>: the last of the two to finish frees the native session.</summary>
+    private int _nativeOwners = 2;
 
     private FuseMount(string mountPoint, nint fuse, nint loopConfig, GCHandle<FuseTreeAdapter> adapterHandle, ILogger logger)
     {
@@ -58,11 +63,11 @@ public sealed class FuseMount : IDisposable
     /// <paramref name="mountPoint"/> by a crashed process is cleared first (with a warning).
     /// </summary>
     /// <param name="tree">The simulated host's file tree; its root becomes the mount's root.</param>
-    /// <param name="mountPoint">An existing, empty directory that is not already a mount point.</param>
+    /// <param name="mountPoint">An existing directory that is not already a mount point (what it holds is hidden while mounted).</param>
     /// <param name="logger">Receives the warning about a cleared stale mount and failures inside the simulator.</param>
     /// <exception cref="FuseUnavailableException">libfuse3.so.3 or /dev/fuse is missing.</exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="mountPoint"/> is not an existing directory.</exception>
-    /// <exception cref="InvalidOperationException"><paramref name="mountPoint"/> is already a live mount point, or libfuse refused the mount.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="mountPoint"/> is already a live mount point, holds a dead mount that fusermount3 could not clear, or libfuse refused the mount or ended before INIT.</exception>
     /// <exception cref="TimeoutException">The kernel's INIT request did not arrive within 10 s (nothing is left mounted).</exception>
     public static unsafe FuseMount Mount(ISimulatedFileTree tree, string mountPoint, ILogger? logger = null)
     {
@@ -97,8 +102,11 @@ public sealed class FuseMount : IDisposable
         var ready = Task.WhenAny(adapterHandle.Target.Initialized, mount.Completion);
         if (!ready.Wait(InitTimeout) || !adapterHandle.Target.Initialized.IsCompleted)
         {
+            var loopEnded = mount.Completion.IsCompleted;
             mount.Dispose();
-            throw new TimeoutException($"The FUSE mount at {fullMountPoint} did not complete the kernel's INIT handshake within {InitTimeout.TotalSeconds:0} s; it has been unmounted.");
+            throw loopEnded
+                ? new InvalidOperationException($"The FUSE loop for {fullMountPoint} ended before the kernel's INIT handshake (libfuse's reason is on standard error); nothing is left mounted.")
+                : new TimeoutException($"The FUSE mount at {fullMountPoint} did not complete the kernel's INIT handshake within {InitTimeout.TotalSeconds:0} s; it has been unmounted.");
         }
 
         FuseLog.Mounted(logger, fullMountPoint, started.ElapsedMilliseconds);
@@ -111,7 +119,7 @@ public sealed class FuseMount : IDisposable
     /// then unmounts. Returns normally in all three cases.
     /// </summary>
     /// <param name="tree">The simulated host's file tree.</param>
-    /// <param name="mountPoint">An existing, empty directory.</param>
+    /// <param name="mountPoint">As for <see cref="Mount"/>.</param>
     /// <param name="onReady">Called once, when the mount is ready (e.g. to print one line).</param>
     /// <param name="logger">As for <see cref="Mount"/>.</param>
     /// <param name="cancellationToken">Stops serving.</param>
@@ -119,23 +127,30 @@ public sealed class FuseMount : IDisposable
     public static async Task ServeUntilSignalledAsync(ISimulatedFileTree tree, string mountPoint, Action onReady, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(onReady);
-        using var mount = Mount(tree, mountPoint, logger);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
         {
-            // Keep the process alive until the mount is gone: the finally below unmounts.
+            // Keep the process alive until the mount is gone: disposing the mount below unmounts.
             context.Cancel = true;
             stop.TrySetResult();
         }
 
+        // Registered before mounting, so a signal during the mount still ends in a clean unmount.
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var cancellation = cancellationToken.Register(() => stop.TrySetResult());
+        using var mount = Mount(tree, mountPoint, logger);
         onReady();
         await Task.WhenAny(stop.Task, mount.Completion).ConfigureAwait(false);
     }
 
-    /// <summary>Unmounts (lazily if something under the mount point is still open) and waits for the loop thread to end.</summary>
+    /// <summary>
+    /// Unmounts and waits for the loop thread to end. When something under the mount point is still
+    /// open (a shell's working directory, an open file), the mount is detached lazily instead: it
+    /// disappears from the namespace at once, the open files keep being served, and the loop ends
+    /// (and frees its native resources) when the last one is closed, so this never hangs on them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not root, and fusermount3 could not unmount; the message says how to finish by hand.</exception>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -143,18 +158,57 @@ public sealed class FuseMount : IDisposable
             return;
         }
 
-        fuse_exit(_fuse);
+        // No fuse_exit: it would end the loop at its next request even while a lazily detached mount
+        // still serves open files. The loop ends by itself once the kernel connection is gone.
         if (_loopThread.IsAlive)
         {
-            // Unmounting aborts the kernel connection, which wakes every loop thread blocked reading
-            // /dev/fuse. fuse_unmount would close that descriptor under the running threads instead.
-            if (umount2(MountPoint, 0) != 0 && Marshal.GetLastPInvokeError() == EBUSY)
+            var lazy = UnmountUnderRunningLoop();
+            if (!_loopThread.Join(lazy ? LazyUnmountWait : Timeout.InfiniteTimeSpan))
             {
-                _ = umount2(MountPoint, MNT_DETACH);
                 FuseLog.DetachedBusyMount(_logger, MountPoint);
             }
+        }
 
-            _loopThread.Join();
+        ReleaseNativeIfLast();
+        FuseLog.Unmounted(_logger, MountPoint);
+    }
+
+    /// <summary>
+    /// Unmounting ends the kernel connection (at once, or for a lazy unmount when the last open file
+    /// closes), which wakes every loop thread blocked reading /dev/fuse with ENODEV so the loop ends. (fuse_unmount would close that descriptor under the running threads.)
+    /// </summary>
+    /// <returns>True when the unmount was lazy, so open files may keep the loop running.</returns>
+    private bool UnmountUnderRunningLoop()
+    {
+        if (umount2(MountPoint, 0) == 0)
+        {
+            return false;
+        }
+
+        switch (Marshal.GetLastPInvokeError())
+        {
+            case EBUSY:
+                _ = umount2(MountPoint, MNT_DETACH);
+                return true;
+            case EPERM:
+                // Not root: libfuse mounted through the set-uid fusermount3, which unmounts for the owner too.
+                RunFusermountUnmount(MountPoint, "unmount it");
+                return true;
+            default:
+                // EINVAL: no longer a mount point (unmounted from outside just now); the loop is ending anyway.
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Frees libfuse's session and the GCHandle the callbacks use, once both the loop has ended and
+    /// Dispose has been called, whichever comes last.
+    /// </summary>
+    private void ReleaseNativeIfLast()
+    {
+        if (Interlocked.Decrement(ref _nativeOwners) != 0)
+        {
+            return;
         }
 
         // The kernel side is gone: this only closes the device descriptor.
@@ -162,7 +216,6 @@ public sealed class FuseMount : IDisposable
         fuse_destroy(_fuse);
         fuse_loop_cfg_destroy(_loopConfig);
         _adapterHandle.Dispose();
-        FuseLog.Unmounted(_logger, MountPoint);
     }
 
     private void RunLoop()
@@ -177,18 +230,24 @@ public sealed class FuseMount : IDisposable
         {
             _loopExited.TrySetException(exception);
         }
+        finally
+        {
+            ReleaseNativeIfLast();
+        }
     }
 
-    private static void EnsureFuseAvailable()
+    /// <summary>Checks for the FUSE device and the runtime library; parameters exist for tests.</summary>
+    /// <exception cref="FuseUnavailableException">Either is missing; the message names the Debian packages.</exception>
+    internal static void EnsureFuseAvailable(string devicePath = "/dev/fuse", string libraryName = Library)
     {
-        if (!File.Exists("/dev/fuse"))
+        if (!File.Exists(devicePath))
         {
-            throw new FuseUnavailableException("FUSE is not available: /dev/fuse does not exist. Install the Debian packages fuse3 and libfuse3-3 and load the fuse module (modprobe fuse); in a container, pass the device (--device /dev/fuse).");
+            throw new FuseUnavailableException($"FUSE is not available: {devicePath} does not exist. Install the Debian packages fuse3 and libfuse3-3 and load the fuse module (modprobe fuse); in a container, pass the device (--device /dev/fuse).");
         }
 
-        if (!NativeLibrary.TryLoad(Library, typeof(FuseMount).Assembly, null, out _))
+        if (!NativeLibrary.TryLoad(libraryName, typeof(FuseMount).Assembly, null, out _))
         {
-            throw new FuseUnavailableException($"FUSE is not available: {Library} could not be loaded. Install the Debian packages fuse3 and libfuse3-3 (apt-get install fuse3 libfuse3-3).");
+            throw new FuseUnavailableException($"FUSE is not available: {libraryName} could not be loaded. Install the Debian packages fuse3 and libfuse3-3 (apt-get install fuse3 libfuse3-3).");
         }
     }
 
@@ -198,7 +257,7 @@ public sealed class FuseMount : IDisposable
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
         if (IsDeadMount(full))
         {
-            ClearDeadMount(full);
+            RunFusermountUnmount(full, "clear the dead FUSE mount there");
             FuseLog.StaleMountCleared(logger, full);
         }
 
@@ -232,24 +291,38 @@ public sealed class FuseMount : IDisposable
         }
     }
 
-    private static void ClearDeadMount(string path)
+    /// <summary>Runs <c>fusermount3 -u -z PATH</c>, bounded in time.</summary>
+    /// <exception cref="InvalidOperationException">fusermount3 could not be started, failed, or hung; the message says how to finish by hand.</exception>
+    private static void RunFusermountUnmount(string path, string purpose)
     {
         var start = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-u");
         start.ArgumentList.Add("-z");
         start.ArgumentList.Add(path);
-        using var process = Process.Start(start)
-            ?? throw new InvalidOperationException($"{path} is a dead FUSE mount and fusermount3 could not be started to clear it; run: fusermount3 -u -z {path}");
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(ToolTimeout))
+        var byHand = $"run by hand: fusermount3 -u -z {path} (or, as root, umount -l {path})";
+        Process? process;
+        try
         {
-            process.Kill();
-            throw new InvalidOperationException($"{path} is a dead FUSE mount and fusermount3 -u -z did not finish within {ToolTimeout.TotalSeconds:0} s; clear it by hand (umount -l {path}).");
+            process = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            throw new InvalidOperationException($"fusermount3 (package fuse3) could not be started to {purpose} at {path}; {byHand}.", exception);
         }
 
-        if (process.ExitCode != 0)
+        using (process)
         {
-            throw new InvalidOperationException($"{path} is a dead FUSE mount and fusermount3 -u -z failed ({error.Result.Trim()}); clear it by hand (umount -l {path}).");
+            var error = process!.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(ToolTimeout))
+            {
+                process.Kill();
+                throw new InvalidOperationException($"fusermount3 -u -z did not finish within {ToolTimeout.TotalSeconds:0} s trying to {purpose} at {path}; {byHand}.");
+            }
+
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"fusermount3 -u -z failed to {purpose} at {path} ({error.Result.Trim()}); {byHand}.");
+            }
         }
     }
 

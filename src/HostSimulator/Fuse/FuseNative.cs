@@ -31,9 +31,6 @@ internal static unsafe partial class FuseNative
     [LibraryImport(Library, EntryPoint = "fuse_destroy")]
     internal static partial void fuse_destroy(nint fuse);
 
-    [LibraryImport(Library, EntryPoint = "fuse_exit")]
-    internal static partial void fuse_exit(nint fuse);
-
     /// <summary>The multi-threaded loop with the 3.12+ opaque configuration.</summary>
     [LibraryImport(Library, EntryPoint = "fuse_loop_mt_312")]
     internal static partial int fuse_loop_mt(nint fuse, nint config);

@@ -55,7 +55,7 @@ internal sealed class ParentModel
 }
 
 /// <summary>One mdev type of a parent.</summary>
-internal sealed class MdevTypeModel(ParentModel parent, MdevTypeId id, string name, string? description, string deviceApi, int maxInstances, int poolUnits, VersionBehaviour? typeVersion, VersionBehaviour? deviceVersion, MigrationSpec? deviceVersionSpec)
+internal sealed class MdevTypeModel(ParentModel parent, MdevTypeId id, string name, string? description, string deviceApi, int maxInstances, int poolUnits, VersionBehaviour? typeVersion, VersionBehaviour? deviceVersion)
 {
     public ParentModel Parent { get; } = parent;
 
@@ -75,9 +75,6 @@ internal sealed class MdevTypeModel(ParentModel parent, MdevTypeId id, string na
 
     /// <summary>The behaviour every device created with this type gets.</summary>
     public VersionBehaviour? DeviceVersion { get; } = deviceVersion;
-
-    /// <summary>The spec <see cref="DeviceVersion"/> came from (for the libvirt side and docs).</summary>
-    public MigrationSpec? DeviceVersionSpec { get; } = deviceVersionSpec;
 
     public List<MdevModel> Instances { get; } = [];
 
@@ -105,15 +102,11 @@ internal sealed class MdevTypeModel(ParentModel parent, MdevTypeId id, string na
 }
 
 /// <summary>A mediated device.</summary>
-internal sealed class MdevModel(MdevUuid uuid, MdevTypeModel type, VersionBehaviour? version)
+internal sealed class MdevModel(MdevUuid uuid, MdevTypeModel type)
 {
     public MdevUuid Uuid { get; } = uuid;
 
     public MdevTypeModel Type { get; } = type;
-
-    public VersionBehaviour? Version { get; } = version;
-
-    public DirectoryNode? Directory { get; set; }
 }
 
 /// <summary>A whole PCI function bound to a VFIO driver.</summary>
@@ -126,4 +119,4 @@ internal sealed record PciFunctionModel(PciAddress Address, string VendorId, str
 internal sealed record GuestModel(string Name, Guid Uuid, bool Running, int MemoryMiB, IReadOnlyList<GuestHostdevModel> Hostdevs);
 
 /// <summary>One hostdev of a guest: an mdev (by UUID) or a PCI function.</summary>
-internal sealed record GuestHostdevModel(MdevUuid? Mdev, PciAddress? Pci, string Model, string? Alias);
+internal sealed record GuestHostdevModel(MdevUuid? Mdev, PciAddress? Pci, string Model, string? Alias, PciAddress? GuestAddress);

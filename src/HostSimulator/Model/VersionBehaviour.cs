@@ -75,9 +75,6 @@ internal sealed class VersionBehaviour
     /// <summary>The behaviour for <paramref name="spec"/>; null (no attribute) when the spec is null.</summary>
     public static VersionBehaviour? From(MigrationSpec? spec, string path) => spec is null ? null : new VersionBehaviour(spec, path);
 
-    /// <summary>The version a read reports, when reads succeed.</summary>
-    public string? Version => _readErrno == Errno.None ? _version : null;
-
     public SysfsResult<byte[]> Read() =>
         _readErrno != Errno.None ? SysfsResult.Failed<byte[]>(_readErrno) : SysfsResult.Of(Encoding.ASCII.GetBytes(_version + "\n"));
 

@@ -255,9 +255,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                 return true;
             });
         }
-        catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException)
+        catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException unsupported)
         {
-            throw new HypervisorNotSupportedException($"{Describe()}: this libvirt driver cannot migrate guests ({e.Message}).", e.InnerException);
+            throw new HypervisorNotSupportedException($"{Describe()}: this libvirt driver cannot migrate guests: {unsupported.LibvirtMessage ?? unsupported.Message}", unsupported);
         }
 
         return Task.CompletedTask;

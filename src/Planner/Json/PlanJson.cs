@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using VfioMigration.Planner.Devices;
@@ -11,18 +12,27 @@ public static class PlanJson
     /// <summary>The value of the document's <c>schema</c> key.</summary>
     public const string Schema = "vfio-migration-plan/1";
 
+    // Relaxed escaping keeps the destination XML readable ('<' rather than \u003C); the document is never embedded in HTML.
+    private static readonly PlanJsonContext Context = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+
     /// <summary>The best plan, with one <c>alternatives</c> entry per other destination.</summary>
     public static string Serialize(PlanResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return JsonSerializer.Serialize(ToDocument(result.Best, result.Alternatives), PlanJsonContext.Default.PlanDocument);
+        return JsonSerializer.Serialize(ToDocument(result.Best, result.Alternatives), Context.PlanDocument);
     }
 
     /// <summary>One plan, with an empty <c>alternatives</c> list.</summary>
     public static string Serialize(MigrationPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return JsonSerializer.Serialize(ToDocument(plan, []), PlanJsonContext.Default.PlanDocument);
+        return JsonSerializer.Serialize(ToDocument(plan, []), Context.PlanDocument);
     }
 
     /// <summary>The JSON name of a rejection code: UPPER_SNAKE, e.g. <c>VERSION_REJECTED</c>.</summary>
@@ -115,9 +125,5 @@ internal sealed record StatsDocument(int Probes, int ProbeCacheHits, int Creates
 
 internal sealed record AlternativeDocument(string Destination, bool Ok, IReadOnlyList<string> Reasons);
 
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    WriteIndented = true)]
 [JsonSerializable(typeof(PlanDocument))]
 internal sealed partial class PlanJsonContext : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Sysfs;
 
@@ -169,7 +170,8 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
             sameType.Add(new PciOption(device, MatchKind.SameType));
         }
 
-        if (options.AllowHybrid)
+        // An <interface type='hostdev'> is a network VF: libvirt has no mdev form of it.
+        if (options.AllowHybrid && source.Device is PciHostDevice { Form: PciHostDeviceForm.Hostdev })
         {
             foreach (var mdev in inventory.Inventory.Mdevs)
             {

@@ -11,7 +11,7 @@ namespace VfioMigration.Planner.Planning;
 internal delegate string DestinationXmlRewrite(string sourceDomainXml, IReadOnlyDictionary<int, DeviceTarget> targetsByOrdinal);
 
 /// <summary>What every destination plan shares: the planner's services.</summary>
-internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider Time, TargetClaimRegistry Claims, ILogger Logger, DestinationXmlRewrite? RewriteXml);
+internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider Time, TargetClaimRegistry Claims, ILogger Logger, DestinationXmlRewrite RewriteXml);
 
 /// <summary>
 /// Plans one guest onto one destination: candidates, verdicts, an assignment of distinct targets,
@@ -84,11 +84,18 @@ internal sealed class DestinationPlanner
             Log.PlanFinished(_services.Logger, content.GuestName, _host.Name, content.IsComplete, content.Devices.Count, content.Statistics.Probes, content.Statistics.Creates, content.Statistics.ElapsedMs);
             return new MigrationPlan(content, new PlanResources(_journal, _services.Claims, _planId, _heldClaims, _source, _services.Logger));
         }
+        catch (Exception error) when (error is HypervisorException or IOException)
+        {
+            // This destination cannot be planned (unreachable, libvirt refusing): it becomes a failed plan with the reason, so the other destinations still count.
+            activity?.SetStatus(ActivityStatusCode.Error, error.Message);
+            var content = await FailAsync([$"Planning on {_host.Name} stopped: {error.Message}"]).ConfigureAwait(false);
+            return new MigrationPlan(content, new PlanResources(_journal, _services.Claims, _planId, _heldClaims, _source, _services.Logger));
+        }
         catch (Exception error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
-            ReleaseClaims();
             var failures = await _journal.RollbackAsync().ConfigureAwait(false);
+            ReleaseClaims();
             if (failures.Count > 0)
             {
                 throw new RollbackFailedException(failures, error);
@@ -355,9 +362,11 @@ internal sealed class DestinationPlanner
         }
     }
 
+    /// <summary>Releases every claim except those of devices that could not be removed.</summary>
     private void ReleaseClaims()
     {
-        foreach (var key in _heldClaims)
+        var stuck = _journal.Stuck;
+        foreach (var key in _heldClaims.Where(k => !stuck.Contains(k)))
         {
             _services.Claims.Release(_host.Key, key, _planId);
         }
@@ -432,16 +441,16 @@ internal sealed class DestinationPlanner
             case ProbeOutcome.Absent when _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch:
                 return new ProvisionedOption(uuid, create.Parent, create.Type.Id, action, Verification.Unverified, null, Join($"not verified: neither type {create.Type.Id} on {create.Parent.Name} nor the created device has migration_version", note));
             case ProbeOutcome.Absent:
-                await RejectCreatedAsync(source, create, uuid, version, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets.")).ConfigureAwait(false);
+                await RejectCreatedAsync(create, uuid, version, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets.")).ConfigureAwait(false);
                 return null;
             default:
-                await RejectCreatedAsync(source, create, uuid, version, Evaluator.ProbeRejection(source, create.Candidate, probe, $"the mdev {uuid} just created from type {create.Type.Id} on {create.Parent.Name}")).ConfigureAwait(false);
+                await RejectCreatedAsync(create, uuid, version, Evaluator.ProbeRejection(source, create.Candidate, probe, $"the mdev {uuid} just created from type {create.Type.Id} on {create.Parent.Name}")).ConfigureAwait(false);
                 return null;
         }
     }
 
     /// <summary>Removes a created device the confirmation refused, and rules the (parent, type) out for every device with the same version.</summary>
-    private async Task RejectCreatedAsync(SourceDevice source, CreateOption create, MdevUuid uuid, string version, Rejection rejection)
+    private async Task RejectCreatedAsync(CreateOption create, MdevUuid uuid, string version, Rejection rejection)
     {
         _rejections.Add(rejection);
         if (await _journal.RemoveAsync(uuid).ConfigureAwait(false) is { } failure)
@@ -456,8 +465,6 @@ internal sealed class DestinationPlanner
                 _verdicts[(j, create)] = OptionVerdict.Rejected;
             }
         }
-
-        Debug.Assert(_verdicts[(Array.IndexOf(_devices, source), create)] == OptionVerdict.Rejected, "the refused option must be ruled out for its own device");
     }
 
     /// <summary>Records a failed create and closes the (parent, type) for this plan.</summary>
@@ -606,25 +613,15 @@ internal sealed class DestinationPlanner
             devices.Add(ToPlanned(i, _assignment[i]!));
         }
 
-        string? xml = null;
-        string? xmlNote = null;
-        if (_services.RewriteXml is { } rewrite)
-        {
-            xml = rewrite(_facts.Guest.MigratableXml, devices.ToDictionary(d => d.Source.Ordinal, d => d.Target.Target));
-        }
-        else
-        {
-            xmlNote = "this build of the planner has no destination XML writer";
-        }
-
-        return Content(isComplete: true, devices, [], xml, xmlNote);
+        var xml = _services.RewriteXml(_facts.Guest.MigratableXml, devices.ToDictionary(d => d.Source.Ordinal, d => d.Target.Target));
+        return Content(isComplete: true, devices, [], xml, null);
     }
 
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)
     {
-        ReleaseClaims();
         var failures = await _journal.RollbackAsync().ConfigureAwait(false);
         _removalFailures.AddRange(failures);
+        ReleaseClaims();
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
         {
@@ -650,24 +647,20 @@ internal sealed class DestinationPlanner
             reasons.Add($"The assignment search gave up after {_options.MaxSearchSteps} steps (PlanOptions.MaxSearchSteps).");
         }
 
-        for (var i = 0; i < _devices.Length; i++)
+        // The search stops at the first device it cannot place; the devices after it were not examined.
+        var i = _unplaceable ?? Math.Max(_deepest, 0);
+        if (i < _devices.Length)
         {
-            if (_deepestPartial.Length > i && _deepestPartial[i] is not null)
-            {
-                continue;
-            }
-
             var source = _devices[i].Info;
-            var accepted = _verdicts.Where(v => v.Key.Device == i && v.Value.Kind != VerdictKind.Rejected && (v.Value.Kind != VerdictKind.Unverified || _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch)).ToList();
-            var message = accepted.Count == 0
+            var ruledOut = _candidates[i].Count(option => _verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict));
+            var open = _candidates[i].Count - ruledOut;
+            var message = _candidates[i].Count == 0
+                ? $"The {Describe(source)} could not be placed on {_host.Name}: the host has no free device of that type and no parent that can create one ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
+                : open == 0
                 ? $"The {Describe(source)} could not be placed on {_host.Name}: no candidate accepts it ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
-                : $"The {Describe(source)} could not be placed on {_host.Name}: the {accepted.Count} candidate(s) that accept it are needed by other devices of this guest, or their parents lack the capacity.";
+                : $"The {Describe(source)} could not be placed on {_host.Name}: its {open} remaining candidate(s) are needed by other devices of this guest, or their parents lack the capacity for all of them.";
             _rejections.Add(new Rejection(source.Id, null, RejectionCode.NotPlaced, message));
             reasons.Add(message);
-            if (i >= _deepest && _unplaceable is null)
-            {
-                break;
-            }
         }
 
         return reasons;
@@ -692,6 +685,10 @@ internal sealed class DestinationPlanner
                 return new PlannedDevice(source.Info, target, DeviceAction.Reuse, verified ? Verification.Verified : Verification.Unverified, verified ? verdict.Probe : null, verified ? null : verdict.Note);
         }
     }
+
+    private bool Acceptable(OptionVerdict verdict) =>
+        verdict.Kind is VerdictKind.Verified or VerdictKind.NeedsCreation
+        || (verdict.Kind == VerdictKind.Unverified && _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch);
 
     private static string Describe(SourceDeviceInfo source) =>
         source.Kind == SourceDeviceKind.Mdev ? $"mdev {source.Id} (type {source.Type})" : $"PCI function {source.Id} ({source.Type})";

@@ -5,6 +5,7 @@ using VfioMigration.Planner.Sysfs;
 namespace VfioMigration.Planner.Planning;
 
 /// <summary>A source device with everything the planner needs to find it a target.</summary>
+/// <param name="Device">The device as the guest's XML has it.</param>
 /// <param name="Info">Its public description.</param>
 /// <param name="MdevType">The mdev type (mdevs whose type is known).</param>
 /// <param name="VendorId">The PCI vendor of the device (PCI) or of its parent (mdevs), when known: the namespace hybrid candidates must share.</param>
@@ -12,7 +13,7 @@ namespace VfioMigration.Planner.Planning;
 /// <param name="PciMigrationType">The checked <c>vfio_migration_type</c> (PCI functions that have one).</param>
 /// <param name="Version">The device's opaque version, or why there is none.</param>
 /// <param name="Problem">Why the device cannot be planned at all (unsupported kind, unknown type); null when it can.</param>
-internal sealed record SourceDevice(SourceDeviceInfo Info, MdevTypeId? MdevType, string? VendorId, string? ProductId, string? PciMigrationType, SourceVersion Version, Rejection? Problem);
+internal sealed record SourceDevice(HostDevice Device, SourceDeviceInfo Info, MdevTypeId? MdevType, string? VendorId, string? ProductId, string? PciMigrationType, SourceVersion Version, Rejection? Problem);
 
 /// <summary>The guest as read from the source host.</summary>
 internal sealed record SourceFacts(GuestDefinition Guest, IReadOnlyList<SourceDevice> Devices, PlanCounters Cost);
@@ -106,7 +107,7 @@ internal static class SourceReader
         var problem = type is null
             ? new Rejection(info.Id, null, RejectionCode.NotMigratable, $"The source mdev {mdev.Uuid} is neither among the source host's node devices nor in its sysfs, so its type is unknown.")
             : null;
-        return new SourceDevice(info, type, parent?.VendorId, null, null, version, problem);
+        return new SourceDevice(mdev, info, type, parent?.VendorId, null, null, version, problem);
     }
 
     private static SourceDevice DescribePci(PciHostDevice pci, HostInventory inventory, Dictionary<SysfsPath, SysfsResult<string>> answers)
@@ -120,13 +121,13 @@ internal static class SourceReader
         var problem = migrationType is null && (known?.VendorId is null || known.ProductId is null)
             ? new Rejection(info.Id, null, RejectionCode.NotMigratable, $"The source PCI function {pci.Address} has no vfio_migration_type and the source host does not list its vendor and device ids, so there is no type to match.")
             : null;
-        return new SourceDevice(info, null, known?.VendorId, known?.ProductId, migrationType, version, problem);
+        return new SourceDevice(pci, info, null, known?.VendorId, known?.ProductId, migrationType, version, problem);
     }
 
     private static SourceDevice Unsupported(HostDevice device, string kind, string reason)
     {
         var info = new SourceDeviceInfo(SourceDeviceKind.Unsupported, device.Ordinal, device.Alias, null, null, kind, null, null);
-        return new SourceDevice(info, null, null, null, null, SourceVersion.Absent(reason), new Rejection(info.Id, null, RejectionCode.UnsupportedDevice, $"The guest's {kind} (hostdev #{device.Ordinal}) cannot be planned: {reason}."));
+        return new SourceDevice(device, info, null, null, null, null, SourceVersion.Absent(reason), new Rejection(info.Id, null, RejectionCode.UnsupportedDevice, $"The guest's {kind} (hostdev #{device.Ordinal}) cannot be planned: {reason}."));
     }
 
     /// <summary>The type key of a PCI function without a migration type: its vendor and device ids.</summary>

@@ -38,6 +38,18 @@ public sealed class FuseLifecycleTests
     }
 
     [TestMethod]
+    public void A_missing_device_or_library_names_the_packages_to_install()
+    {
+        var noDevice = Assert.ThrowsExactly<FuseUnavailableException>(() => FuseMount.EnsureFuseAvailable(devicePath: Path.Combine(_directory, "fuse")));
+        var noLibrary = Assert.ThrowsExactly<FuseUnavailableException>(() => FuseMount.EnsureFuseAvailable(libraryName: "libfuse3-absent.so.3"));
+
+        StringAssert.Contains(noDevice.Message, "fuse3 and libfuse3-3");
+        StringAssert.Contains(noLibrary.Message, "libfuse3-absent.so.3 could not be loaded");
+        StringAssert.Contains(noLibrary.Message, "apt-get install fuse3 libfuse3-3");
+        FuseMount.EnsureFuseAvailable();
+    }
+
+    [TestMethod]
     public void A_dead_mount_left_by_a_crashed_server_is_cleared_before_mounting()
     {
         MakeDeadFuseMount(_directory);
@@ -97,6 +109,22 @@ public sealed class FuseLifecycleTests
         }
 
         Assert.AreEqual(contents.Length, tree.ReadCount);
+    }
+
+    [TestMethod]
+    public void Dispose_with_a_file_still_open_detaches_and_the_loop_ends_when_it_is_closed()
+    {
+        var mount = FuseMount.Mount(DictionaryFileTree.Sample(), _directory);
+        var stillOpen = new FileStream(Path.Combine(_directory, "dir", "ro"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+
+        mount.Dispose();
+
+        Assert.IsFalse(MountTable.IsMountPoint(_directory, out _));
+        Assert.IsFalse(mount.Completion.IsCompleted, "the open file is still served");
+        var buffer = new byte[16];
+        Assert.AreEqual(6, stillOpen.Read(buffer));
+        stillOpen.Dispose();
+        Assert.IsTrue(mount.Completion.Wait(TimeSpan.FromSeconds(30)));
     }
 
     [TestMethod]

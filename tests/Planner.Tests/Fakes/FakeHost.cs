@@ -1,6 +1,7 @@
 using System.Globalization;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Sysfs;
+using VfioMigration.Planner.Xml;
 
 namespace VfioMigration.Planner.Tests.Fakes;
 
@@ -139,14 +140,48 @@ internal sealed class FakeHost
         return pci;
     }
 
-    /// <summary>Defines a guest owning <paramref name="devices"/>; returns its UUID.</summary>
+    /// <summary>Defines a guest owning <paramref name="devices"/> (rendered as libvirt XML, then read back by the real reader); returns its UUID.</summary>
     public string DefineGuest(string name, params HostDevice[] devices)
     {
         var uuid = string.Create(CultureInfo.InvariantCulture, $"00000000-0000-4000-8000-{++_counter:x12}");
-        Domains.Add(new DomainHostDevices(name, uuid, devices));
-        GuestXml[name] = $"<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid></domain>";
+        var xml = $"""
+            <domain type='kvm'>
+              <name>{name}</name>
+              <uuid>{uuid}</uuid>
+              <memory unit='KiB'>1048576</memory>
+              <os><type arch='x86_64' machine='q35'>hvm</type></os>
+              <devices>
+            {string.Concat(devices.Select(Render))}  </devices>
+            </domain>
+            """;
+        Domains.Add(DomainXmlReader.Read(xml));
+        GuestXml[name] = xml;
         return uuid;
     }
+
+    private static string Render(HostDevice device) => device switch
+    {
+        MdevHostDevice mdev => $"""
+                <hostdev mode='subsystem' type='mdev' model='{mdev.Model}'>
+                  <source><address uuid='{mdev.Uuid}'/></source>
+                  <alias name='hostdev{mdev.Ordinal}'/>
+                </hostdev>
+
+            """,
+        PciHostDevice pci => $"""
+                <hostdev mode='subsystem' type='pci' managed='yes'>
+                  <source><address domain='0x{pci.Address.Domain:x4}' bus='0x{pci.Address.Bus:x2}' slot='0x{pci.Address.Slot:x2}' function='0x{pci.Address.Function:x1}'/></source>
+                  <alias name='hostdev{pci.Ordinal}'/>
+                </hostdev>
+
+            """,
+        _ => """
+                <hostdev mode='subsystem' type='usb'>
+                  <source><vendor id='0x1234'/><product id='0xbeef'/></source>
+                </hostdev>
+
+            """,
+    };
 
     public static MdevHostDevice MdevDevice(int ordinal, FakeMdev mdev) =>
         new(ordinal, $"hostdev{ordinal}", null, mdev.Uuid, mdev.Type.DeviceApi, null, null);

@@ -38,6 +38,9 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
 
     public List<MigrationCall> Migrations { get; } = [];
 
+    /// <summary>When set, every call fails with this message (an unreachable host).</summary>
+    public string? Unreachable { get; set; }
+
     public Task<GuestDefinition> GetDomainAsync(DomainSelector guest, CancellationToken cancellationToken = default)
     {
         Call($"hv:GetDomain {guest}", cancellationToken);
@@ -134,5 +137,9 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         Interlocked.Increment(ref _calls);
         host.Record(operation);
         cancellationToken.ThrowIfCancellationRequested();
+        if (Unreachable is { } failure)
+        {
+            throw new HypervisorException(failure);
+        }
     }
 }

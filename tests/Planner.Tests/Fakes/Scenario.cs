@@ -45,10 +45,7 @@ internal sealed class Scenario
     }
 
     public MigrationPlanner Planner(TimeProvider? time = null, IVerdictCache? cache = null) =>
-        new(claims: Claims, timeProvider: time, verdictCache: cache)
-        {
-            RewriteDestinationXml = static (xml, targets) => xml + "|" + string.Join(",", targets.OrderBy(t => t.Key).Select(t => $"{t.Key}={t.Value}")),
-        };
+        new(claims: Claims, timeProvider: time, verdictCache: cache);
 
     public PlanRequest Request(PlanOptions? options = null, params FakeHost[] destinations) =>
         new(Source.ToHost(), DomainSelector.Parse("vm1"), destinations.Length == 0 ? [Destination.ToHost()] : [.. destinations.Select(d => d.ToHost())], options ?? new PlanOptions());

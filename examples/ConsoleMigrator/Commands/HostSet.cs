@@ -1,0 +1,150 @@
+using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.HostSimulator;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.ConsoleMigrator.Commands;
+
+/// <summary>
+/// The source and destination hosts of a command, built from its options: a libvirt URI with a
+/// sysfs root directory, or a simulator scenario (the libvirt side generated from it, the sysfs
+/// side the in-process simulator). Owns the connections and temporary files it made.
+/// </summary>
+internal sealed class HostSet : IDisposable
+{
+    /// <summary>The options that describe hosts, shared by <c>plan</c> and <c>migrate</c>.</summary>
+    public static readonly IReadOnlyList<OptionSpec> Options =
+    [
+        new("--source", "URI", "libvirt URI of the source host (not needed with --source-scenario)."),
+        new("--dest", "URI", "libvirt URI of a destination host.", Repeatable: true),
+        new("--source-sysfs", "DIR", "The source host's sysfs root (default /sys)."),
+        new("--dest-sysfs", "DIR", "A destination's sysfs root, in the order of --dest (default /sys).", Repeatable: true),
+        new("--source-scenario", "FILE", "Simulate the source host from a scenario instead (libvirt test driver + in-process sysfs)."),
+        new("--dest-scenario", "FILE", "Simulate a destination host from a scenario (after the --dest hosts).", Repeatable: true),
+    ];
+
+    private readonly List<IDisposable> _owned = [];
+    private readonly List<string> _temporaryFiles = [];
+    private readonly List<MigrationHost> _destinations = [];
+    private readonly Dictionary<MigrationHost, SimulatedHost> _simulated = [];
+
+    private HostSet()
+    {
+    }
+
+    /// <summary>The source host.</summary>
+    public MigrationHost Source { get; private set; } = null!;
+
+    /// <summary>The destination hosts, <c>--dest</c> ones first, then <c>--dest-scenario</c> ones.</summary>
+    public IReadOnlyList<MigrationHost> Destinations => _destinations;
+
+    /// <summary>The simulated host behind <paramref name="host"/>, when it came from a scenario.</summary>
+    public SimulatedHost? SimulatorOf(MigrationHost host) => _simulated.GetValueOrDefault(host);
+
+    /// <summary>Builds the hosts the options describe.</summary>
+    /// <exception cref="UsageException">The options do not describe exactly one source and at least one destination.</exception>
+    public static HostSet FromArguments(Arguments args)
+    {
+        var sourceUri = args.Value("--source");
+        var sourceScenario = args.Value("--source-scenario");
+        if ((sourceUri is null) == (sourceScenario is null))
+        {
+            throw new UsageException("give the source host as exactly one of --source URI and --source-scenario FILE.");
+        }
+
+        var destUris = args.Values("--dest");
+        var destSysfs = args.Values("--dest-sysfs");
+        var destScenarios = args.Values("--dest-scenario");
+        if (destUris.Count + destScenarios.Count == 0)
+        {
+            throw new UsageException("give at least one destination host (--dest URI or --dest-scenario FILE).");
+        }
+
+        if (destSysfs.Count > destUris.Count)
+        {
+            throw new UsageException($"{destSysfs.Count} --dest-sysfs given for {destUris.Count} --dest: give one per --dest, in the same order.");
+        }
+
+        var hosts = new HostSet();
+        try
+        {
+            hosts.Source = sourceScenario is null
+                ? hosts.FromUri("source", sourceUri!, args.Value("--source-sysfs") ?? "/sys")
+                : hosts.FromScenario(sourceScenario);
+            for (var i = 0; i < destUris.Count; i++)
+            {
+                hosts._destinations.Add(hosts.FromUri($"destination {i + 1}", destUris[i], i < destSysfs.Count ? destSysfs[i] : "/sys"));
+            }
+
+            foreach (var scenario in destScenarios)
+            {
+                hosts._destinations.Add(hosts.FromScenario(scenario));
+            }
+
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Builds hosts from simulated hosts already loaded (the demo's bundled scenarios).</summary>
+    public static HostSet FromSimulated(SimulatedHost source, IEnumerable<SimulatedHost> destinations)
+    {
+        var hosts = new HostSet();
+        try
+        {
+            hosts.Source = hosts.FromSimulator(source);
+            hosts._destinations.AddRange(destinations.Select(hosts.FromSimulator));
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Closes the connections and deletes the generated host files.</summary>
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+        {
+            owned.Dispose();
+        }
+
+        foreach (var file in _temporaryFiles)
+        {
+            File.Delete(file);
+        }
+    }
+
+    private MigrationHost FromUri(string role, string uri, string sysfsRoot)
+    {
+        if (!Directory.Exists(sysfsRoot))
+        {
+            throw new HostDataException($"{role} sysfs root '{sysfsRoot}' is not a directory.");
+        }
+
+        var hypervisor = LibvirtHypervisor.Open(uri);
+        _owned.Add(hypervisor);
+        return new MigrationHost(hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
+    }
+
+    private MigrationHost FromScenario(string scenarioPath) => FromSimulator(SimCommands.Load(scenarioPath));
+
+    private MigrationHost FromSimulator(SimulatedHost simulated)
+    {
+        var hostFile = Path.Combine(Path.GetTempPath(), $"vfio-migrator-{simulated.Name}-{Guid.NewGuid():N}.xml");
+        simulated.WriteLibvirtXml(hostFile);
+        _temporaryFiles.Add(hostFile);
+        var hypervisor = LibvirtHypervisor.Open($"test://{hostFile}");
+        _owned.Add(hypervisor);
+        var host = new MigrationHost(simulated.Name, hypervisor, simulated.CreateFileSystem());
+        _simulated[host] = simulated;
+        return host;
+    }
+}

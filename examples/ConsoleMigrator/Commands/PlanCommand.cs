@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Json;
+
+namespace VfioMigration.ConsoleMigrator.Commands;
+
+/// <summary><c>plan</c>: plans a guest's migration to the best of one or more destinations, prints the plan, and removes what planning created.</summary>
+internal sealed class PlanCommand : Command
+{
+    public override string Name => "plan";
+
+    public override string Summary => "Plan a guest's migration: map every host device to a validated destination device and rewrite the XML.";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        .. HostSet.Options,
+        new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
+        .. PlanOptionsParser.Options,
+        new("--keep", null, "Keep the mdevs the plan created (default: remove them when the command ends)."),
+    ];
+
+    public override string Example =>
+        "vfio-migrator plan --source-scenario examples/scenarios/demo-source.json --dest-scenario examples/scenarios/demo-dest-a.json --dest-scenario examples/scenarios/demo-dest-b.json --domain render-1";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        var options = PlanOptionsParser.Parse(args);
+        var guest = InspectCommand.ParseGuest(args.Required("--domain"));
+        using var hosts = HostSet.FromArguments(args);
+        var planner = new MigrationPlanner(
+            Microsoft.Extensions.Options.Options.Create(options),
+            context.Logging.CreateLogger<MigrationPlanner>());
+        var result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (context.Json)
+            {
+                await context.Out.WriteLineAsync(PlanJson.Serialize(result)).ConfigureAwait(false);
+            }
+            else
+            {
+                await context.Out.WriteAsync(PlanPrinter.Render(result)).ConfigureAwait(false);
+            }
+
+            if (result.Succeeded && args.Flag("--keep"))
+            {
+                result.Best.Commit();
+                foreach (var created in result.Best.Created)
+                {
+                    await context.Error.WriteLineAsync($"kept mdev {created.Uuid} ({created.Type}) on {created.Host}").ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            await ReleaseAsync(result, context).ConfigureAwait(false);
+        }
+
+        return result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
+    }
+
+    /// <summary>Removes what an uncommitted plan created and says so on stderr; a failed removal is reported, never swallowed.</summary>
+    internal static async Task ReleaseAsync(PlanResult result, CommandContext context)
+    {
+        if (result.Best.State != PlanState.Ready)
+        {
+            return;
+        }
+
+        var created = result.Best.Created.Count;
+        var failures = await result.Best.ReleaseAsync().ConfigureAwait(false);
+        if (created > 0 && !context.Json)
+        {
+            await context.Error.WriteLineAsync($"removed the {created - failures.Count} mdev(s) the plan created").ConfigureAwait(false);
+        }
+
+        foreach (var failure in failures)
+        {
+            await context.Error.WriteLineAsync($"error: could not remove mdev {failure.Uuid} on {failure.Host}: {failure.Message}; remove it by hand").ConfigureAwait(false);
+        }
+    }
+}

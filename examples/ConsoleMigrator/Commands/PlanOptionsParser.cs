@@ -1,0 +1,66 @@
+using System.Globalization;
+using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.Planner;
+
+namespace VfioMigration.ConsoleMigrator.Commands;
+
+/// <summary>The planner options every planning command accepts, and their parsing.</summary>
+internal static class PlanOptionsParser
+{
+    /// <summary>The options.</summary>
+    public static readonly IReadOnlyList<OptionSpec> Options =
+    [
+        new("--policy", "POLICY", "When nothing can verify a device: require-verified (default: reject) or allow-type-match (accept, marked unverified)."),
+        new("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (create targets with the source UUIDs)."),
+        new("--placement", "PREFERENCE", "pack (default: fewest parents) or spread (most parents)."),
+        new("--allow-hybrid", null, "Also try mdev<->physical targets (the vendor driver must accept)."),
+        new("--allow-cross-type", null, "Also try other mdev types, accepted only by a device-level version probe."),
+        new("--persistent", null, "Create mdevs persistently (libvirt define + start) instead of transiently."),
+        new("--probe-timeout", "SECONDS", "Cut off a version probe after this long and count it as unknown (default 10)."),
+    ];
+
+    /// <summary>Builds planner options from the arguments.</summary>
+    /// <exception cref="UsageException">A value is not one of the documented ones.</exception>
+    public static PlanOptions Parse(Arguments args)
+    {
+        var options = new PlanOptions
+        {
+            VerificationPolicy = Choice(args, "--policy", VerificationPolicy.RequireVerified, ("require-verified", VerificationPolicy.RequireVerified), ("allow-type-match", VerificationPolicy.AllowTypeMatch)),
+            UuidStrategy = Choice(args, "--uuid", UuidStrategy.Rewrite, ("rewrite", UuidStrategy.Rewrite), ("preserve", UuidStrategy.Preserve)),
+            Placement = Choice(args, "--placement", PlacementPreference.Pack, ("pack", PlacementPreference.Pack), ("spread", PlacementPreference.Spread)),
+            AllowHybrid = args.Flag("--allow-hybrid"),
+            AllowCrossType = args.Flag("--allow-cross-type"),
+            PersistentMdevs = args.Flag("--persistent"),
+        };
+        if (args.Value("--probe-timeout") is { } timeout)
+        {
+            if (!double.TryParse(timeout, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > 3600)
+            {
+                throw new UsageException($"--probe-timeout: '{timeout}' is not a number of seconds between 0 and 3600.");
+            }
+
+            options.ProbeTimeout = TimeSpan.FromSeconds(seconds);
+        }
+
+        return options;
+    }
+
+    private static T Choice<T>(Arguments args, string option, T fallback, params (string Name, T Value)[] choices)
+    {
+        var text = args.Value(option);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        foreach (var (name, value) in choices)
+        {
+            if (name == text)
+            {
+                return value;
+            }
+        }
+
+        throw new UsageException($"{option}: '{text}' is not one of {string.Join(", ", choices.Select(c => c.Name))}.");
+    }
+}

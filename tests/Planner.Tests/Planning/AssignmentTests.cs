@@ -1,0 +1,137 @@
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Tests.Fakes;
+
+namespace VfioMigration.Planner.Tests.Planning;
+
+/// <summary>Guests with several devices: distinct targets, capacity, placement, and a clear failure.</summary>
+[TestClass]
+public sealed class AssignmentTests
+{
+    [TestMethod]
+    public async Task SeveralDevices_GetDistinctTargets_ReusingBeforeCreating()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63", "nvidia-63");
+        var type = scenario.DestinationType(max: 4);
+        var idle = scenario.Destination.AddMdev(type);
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded);
+        var targets = result.Best.Devices.Select(d => d.Target.Id).ToList();
+        Assert.HasCount(3, targets.Distinct());
+        Assert.AreEqual(idle.Uuid.Value, result.Best.Devices[0].Target.Id);
+        Assert.AreEqual(DeviceAction.Reuse, result.Best.Devices[0].Action);
+        Assert.HasCount(2, result.Best.Devices.Where(d => d.Action == DeviceAction.Create));
+    }
+
+    [TestMethod]
+    public async Task OneTypeAtATimeCard_NeverGetsTwoTypesFromOnePlan()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-64");
+        scenario.DestinationType(parent: "0000:41:00.0", id: "nvidia-63", oneTypeAtATime: true);
+        scenario.DestinationType(parent: "0000:41:00.0", id: "nvidia-64", oneTypeAtATime: true);
+        scenario.DestinationType(parent: "0000:42:00.0", id: "nvidia-64");
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual("pci_0000_41_00_0", result.Best.Devices[0].Target.Parent);
+        Assert.AreEqual("pci_0000_42_00_0", result.Best.Devices[1].Target.Parent);
+        Assert.IsFalse(scenario.Destination.Writes().Any(w => w.Contains("0000:41:00.0/mdev_supported_types/nvidia-64/create", StringComparison.Ordinal)));
+    }
+
+    [TestMethod]
+    public async Task NotEnoughCapacity_FailsAndSaysWhichDeviceCouldNotBePlaced()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        scenario.DestinationType(max: 1);
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        var notPlaced = result.Best.Rejections.Single(r => r.Code == RejectionCode.NotPlaced);
+        var second = scenario.Source.Domains.Single().HostDevices[1] as MdevHostDevice;
+        Assert.AreEqual(second!.Uuid.Value, notPlaced.Source);
+        StringAssert.Contains(notPlaced.Message, "needed by other devices");
+        Assert.HasCount(1, result.Best.Reasons);
+        Assert.IsNull(result.Best.DestinationXml);
+        Assert.AreEqual(0, scenario.Destination.Mdevs.Count, "nothing the failed plan made is left");
+    }
+
+    [TestMethod]
+    public async Task Search_Backtracks_WhenTheFirstChoiceStarvesALaterDevice()
+    {
+        var scenario = new Scenario();
+        var typeA = scenario.SourceType("nvidia-63", version: "vA");
+        var typeB = scenario.SourceType("nvidia-64", version: "vB");
+        scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, scenario.Source.AddMdev(typeA)), FakeHost.MdevDevice(1, scenario.Source.AddMdev(typeB)));
+        var destination = scenario.Destination.AddParent("0000:41:00.0").AddType("nvidia-63", max: 0);
+        var both = scenario.Destination.AddMdev(destination, new FakeVersion("x", "vA", "vB"));
+        var onlyA = scenario.Destination.AddMdev(destination, new FakeVersion("vA"));
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { AllowCrossType = true });
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual(onlyA.Uuid.Value, result.Best.Devices[0].Target.Id);
+        Assert.AreEqual(both.Uuid.Value, result.Best.Devices[1].Target.Id);
+    }
+
+    [TestMethod]
+    public async Task Pack_FillsOneParent_Spread_UsesMany()
+    {
+        static Scenario Build()
+        {
+            var scenario = new Scenario();
+            scenario.Guest("nvidia-63", "nvidia-63");
+            scenario.DestinationType(parent: "0000:41:00.0", max: 4);
+            scenario.DestinationType(parent: "0000:42:00.0", max: 4);
+            return scenario;
+        }
+
+        var packed = Build();
+        await using (var result = await packed.PlanAsync(new PlanOptions { Placement = PlacementPreference.Pack }))
+        {
+            Assert.AreEqual(1, result.Best.ParentsTouched);
+        }
+
+        var spread = Build();
+        await using (var result = await spread.PlanAsync(new PlanOptions { Placement = PlacementPreference.Spread }))
+        {
+            Assert.AreEqual(2, result.Best.ParentsTouched);
+        }
+    }
+
+    [TestMethod]
+    public async Task Pack_PrefersTheFullerParent()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0", max: 8);
+        var fuller = scenario.DestinationType(parent: "0000:42:00.0", max: 8);
+        var busy = scenario.Destination.AddMdev(fuller);
+        scenario.Destination.DefineGuest("other", FakeHost.MdevDevice(0, busy));
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.AreEqual("pci_0000_42_00_0", result.Best.Devices.Single().Target.Parent);
+    }
+
+    [TestMethod]
+    public async Task UnsupportedHostDevice_FailsThePlanWithTheReason()
+    {
+        var scenario = new Scenario();
+        var mdev = scenario.Source.AddMdev(scenario.SourceType());
+        scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, mdev), new UnsupportedHostDevice(1, null, null, "hostdev type='usb'", "USB devices cannot be migrated"));
+        scenario.DestinationType();
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        var rejection = result.Best.Rejections.Single(r => r.Code == RejectionCode.UnsupportedDevice);
+        StringAssert.Contains(rejection.Message, "usb");
+        Assert.IsEmpty(scenario.Destination.Operations);
+    }
+}

@@ -1,0 +1,104 @@
+using VfioMigration.Planner.Tests.Fakes;
+
+namespace VfioMigration.Planner.Tests.Planning;
+
+/// <summary>Cancellation at every step leaves the hosts as they were; concurrent plans never share a target.</summary>
+[TestClass]
+public sealed class CancellationAndConcurrencyTests
+{
+    private static Scenario Busy(CreateBehaviour behaviour)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63", "nvidia-63");
+        var liar = scenario.DestinationType(parent: "0000:41:00.0", max: 2);
+        liar.DeviceVersion = new FakeVersion("other");
+        var good = scenario.DestinationType(parent: "0000:42:00.0", max: 2);
+        scenario.DestinationType(parent: "0000:43:00.0", max: 2);
+        scenario.Destination.AddMdev(good);
+        scenario.Destination.Hypervisor.Create = behaviour;
+        return scenario;
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task CancellingAtAnyStep_LeavesNothingCreated(bool libvirtCreates)
+    {
+        var behaviour = libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported;
+        // Count the operations of an uncancelled run, then cancel just before each one in turn.
+        var reference = Busy(behaviour);
+        int steps;
+        await using (var result = await reference.PlanAsync())
+        {
+            Assert.IsTrue(result.Succeeded);
+            steps = reference.Source.Operations.Count + reference.Destination.Operations.Count;
+        }
+
+        Assert.IsGreaterThan(10, steps);
+        for (var step = 1; step <= steps; step++)
+        {
+            var scenario = Busy(behaviour);
+            var before = scenario.Destination.Snapshot();
+            using var cancellation = new CancellationTokenSource();
+            var seen = 0;
+            void CancelAtStep(string operation)
+            {
+                if (Interlocked.Increment(ref seen) == step)
+                {
+                    cancellation.Cancel();
+                }
+            }
+
+            scenario.Source.BeforeOperation = CancelAtStep;
+            scenario.Destination.BeforeOperation = CancelAtStep;
+
+            try
+            {
+                await using var result = await scenario.PlanAsync(cancellationToken: cancellation.Token);
+                Assert.Fail($"step {step}: the plan should have been cancelled");
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            Assert.AreEqual(before, scenario.Destination.Snapshot(), $"cancelled before step {step} of {steps}");
+            Assert.AreEqual(0, scenario.Claims.Count, $"claims left after cancelling at step {step}");
+        }
+    }
+
+    [TestMethod]
+    public async Task TwoPlansAtOnce_NeverGetTheSameTarget()
+    {
+        var registry = new TargetClaimRegistry();
+        var destination = new FakeHost("dest");
+        var type = destination.AddParent("0000:41:00.0").AddType("nvidia-63", max: 1, typeVersion: new FakeVersion(Scenario.Version), deviceVersion: new FakeVersion(Scenario.Version));
+        destination.AddMdev(type);
+        var sources = Enumerable.Range(0, 2).Select(i =>
+        {
+            var source = new FakeHost($"source{i}");
+            var sourceType = source.AddParent("0000:01:00.0").AddType("nvidia-63", max: 1, deviceVersion: new FakeVersion(Scenario.Version));
+            source.DefineGuest("vm1", FakeHost.MdevDevice(0, source.AddMdev(sourceType)));
+            return source;
+        }).ToList();
+
+        var planner = new MigrationPlanner(claims: registry);
+        var plans = await Task.WhenAll(sources.Select(source =>
+            planner.PlanAsync(new PlanRequest(source.ToHost(), DomainSelector.Parse("vm1"), [destination.ToHost()]))));
+
+        try
+        {
+            Assert.HasCount(1, plans.Where(p => p.Succeeded), "one idle device, no capacity: exactly one guest gets it");
+            var loser = plans.Single(p => !p.Succeeded);
+            Assert.IsTrue(loser.Best.Rejections.Any(r => r.Code == RejectionCode.InUse && r.Message.Contains("another plan", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            foreach (var plan in plans)
+            {
+                await plan.DisposeAsync();
+            }
+        }
+
+        Assert.AreEqual(0, registry.Count);
+    }
+}

@@ -1,0 +1,234 @@
+using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Sysfs;
+using VfioMigration.Planner.Tests.Fakes;
+
+namespace VfioMigration.Planner.Tests.Planning;
+
+/// <summary>Creating through libvirt or sysfs, journaling, and removing everything a plan made when it does not go ahead.</summary>
+[TestClass]
+public sealed class ProvisioningTests
+{
+    private static Scenario OneDevice(CreateBehaviour behaviour)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType();
+        scenario.Destination.Hypervisor.Create = behaviour;
+        return scenario;
+    }
+
+    [TestMethod]
+    public async Task Libvirt_CreatesWhenItCan_AndRemovesThroughLibvirt()
+    {
+        var scenario = OneDevice(CreateBehaviour.Works);
+
+        var result = await scenario.PlanAsync(new PlanOptions { PersistentMdevs = true });
+        var created = result.Best.Created.Single();
+        await result.DisposeAsync();
+
+        Assert.AreEqual(CreationMethod.Libvirt, created.Method);
+        Assert.IsTrue(created.Persistent);
+        Assert.IsEmpty(scenario.DestinationWrites("/create"));
+        Assert.IsTrue(scenario.Destination.Operations.Contains($"hv:DestroyMdev {created.Uuid}"));
+        Assert.IsEmpty(scenario.Destination.Mdevs);
+    }
+
+    [TestMethod]
+    public async Task TestDriverCannotCreate_SoSysfsIsUsed_AndRemoveIsWritten()
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+
+        var result = await scenario.PlanAsync();
+        var created = result.Best.Created.Single();
+        await result.DisposeAsync();
+
+        Assert.AreEqual(CreationMethod.Sysfs, created.Method);
+        Assert.HasCount(1, scenario.DestinationWrites($"bus/mdev/devices/{created.Uuid}/remove 1"));
+        Assert.IsEmpty(scenario.Destination.Mdevs);
+        Assert.AreEqual(PlanState.Released, result.Best.State);
+    }
+
+    [TestMethod]
+    public async Task LibvirtReportsFailureButTheDeviceExists_ItIsKept()
+    {
+        var scenario = OneDevice(CreateBehaviour.ReportsFailureButCreates);
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded);
+        var created = result.Best.Created.Single();
+        Assert.AreEqual(CreationMethod.Libvirt, created.Method);
+        Assert.AreEqual(CreatedDeviceState.Kept, created.State);
+        Assert.IsTrue(scenario.Destination.Operations.Contains("hv:Inventory Mdevs"), "the planner re-lists before deciding");
+    }
+
+    [TestMethod]
+    public async Task LibvirtFails_IsCreateFailed_AndTheNextParentIsTried()
+    {
+        var scenario = OneDevice(CreateBehaviour.Fails);
+        scenario.DestinationType(parent: "0000:42:00.0");
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        var failures = result.Best.Rejections.Where(r => r.Code == RejectionCode.CreateFailed).ToList();
+        Assert.HasCount(2, failures);
+        StringAssert.Contains(failures[0].Message, "mdevctl failed");
+        Assert.IsEmpty(result.Best.Created);
+    }
+
+    [TestMethod]
+    public async Task CapacityGoneSinceTheInventory_IsNoCapacity_AndTheNextParentIsTried()
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+        scenario.DestinationType(parent: "0000:42:00.0");
+        scenario.Destination.FileSystem.FailingWrites["class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/create"] = Errno.EUSERS;
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded);
+        Assert.AreEqual("pci_0000_42_00_0", result.Best.Devices.Single().Target.Parent);
+        var noCapacity = result.Best.Rejections.Single(r => r.Code == RejectionCode.NoCapacity);
+        Assert.AreEqual(Errno.EUSERS, noCapacity.Errno);
+        StringAssert.Contains(noCapacity.Message, "EUSERS");
+    }
+
+    [TestMethod]
+    public async Task Rewrite_GivesANewUuid_Preserve_KeepsTheSourceUuid()
+    {
+        var rewrite = OneDevice(CreateBehaviour.NotSupported);
+        await using (var result = await rewrite.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Rewrite }))
+        {
+            var device = result.Best.Devices.Single();
+            Assert.AreEqual(DeviceAction.Create, device.Action);
+            Assert.AreNotEqual(device.Source.Id, device.Target.Id);
+            StringAssert.Contains(result.Best.DestinationXml, $"<address uuid='{device.Target.Id}'/>");
+            Assert.IsFalse(result.Best.DestinationXml!.Contains(device.Source.Id, StringComparison.Ordinal));
+        }
+
+        var preserve = OneDevice(CreateBehaviour.NotSupported);
+        await using (var result = await preserve.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve }))
+        {
+            var device = result.Best.Devices.Single();
+            Assert.AreEqual(DeviceAction.PreserveUuid, device.Action);
+            Assert.AreEqual(device.Source.Id, device.Target.Id);
+            Assert.AreEqual(preserve.Source.GuestXml["vm1"], result.Best.DestinationXml, "the XML keeps the UUID, so nothing changes");
+        }
+    }
+
+    [TestMethod]
+    public async Task Preserve_FallsBackToANewUuid_WhenTheSourceUuidIsTakenOnTheDestination()
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+        var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
+        var other = scenario.Destination.Parents[0].AddType("nvidia-99", max: 1);
+        var squatter = scenario.Destination.AddMdev(other, uuid: sourceUuid);
+        scenario.Destination.DefineGuest("squatter", FakeHost.MdevDevice(0, squatter));
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
+
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.Create, device.Action);
+        Assert.AreNotEqual(sourceUuid.Value, device.Target.Id);
+        StringAssert.Contains(device.Note, "taken");
+    }
+
+    [TestMethod]
+    public async Task FailedPlan_RemovesWhatItCreated()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-64");
+        scenario.DestinationType(id: "nvidia-63");
+        var before = scenario.Destination.Snapshot();
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.AreEqual(PlanState.Failed, result.Best.State);
+    }
+
+    [TestMethod]
+    public async Task Commit_KeepsTheDevices_DisposeOfAnUncommittedPlanRemovesThem()
+    {
+        var kept = OneDevice(CreateBehaviour.NotSupported);
+        await using (var result = await kept.PlanAsync())
+        {
+            result.Best.Commit();
+        }
+
+        Assert.HasCount(1, kept.Destination.Mdevs);
+        Assert.AreEqual(0, kept.Claims.Count, "a committed plan releases its claims");
+
+        var abandoned = OneDevice(CreateBehaviour.NotSupported);
+        var before = abandoned.Destination.Snapshot();
+        await using (await abandoned.PlanAsync())
+        {
+        }
+
+        Assert.AreEqual(before, abandoned.Destination.Snapshot());
+        Assert.AreEqual(0, abandoned.Claims.Count);
+    }
+
+    [TestMethod]
+    public async Task Execute_MigratesWithTheDestinationXml_AndCommits()
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+        await using var result = await scenario.PlanAsync();
+
+        await result.Best.ExecuteAsync(MigrationMode.Live | MigrationMode.PeerToPeer);
+
+        var migration = scenario.Source.Hypervisor.Migrations.Single();
+        Assert.AreEqual("test:///dest", migration.DestinationUri);
+        Assert.AreEqual(result.Best.DestinationXml, migration.DestinationXml);
+        Assert.AreEqual(PlanState.Committed, result.Best.State);
+        Assert.HasCount(1, scenario.Destination.Mdevs);
+    }
+
+    [TestMethod]
+    public async Task RemovalThatFails_IsReported_NotSwallowed()
+    {
+        var scenario = OneDevice(CreateBehaviour.Works);
+        var result = await scenario.PlanAsync();
+        var uuid = result.Best.Created.Single().Uuid;
+        scenario.Destination.Hypervisor.DestroyFailure = "Requested operation is not valid: device is busy";
+
+        var error = await Assert.ThrowsExactlyAsync<RollbackFailedException>(async () => await result.DisposeAsync());
+
+        var failure = error.Failures.Single();
+        Assert.AreEqual(uuid, failure.Uuid);
+        Assert.AreEqual("dest", failure.Host);
+        StringAssert.Contains(error.Message, uuid.Value);
+        StringAssert.Contains(error.Message, "busy");
+        Assert.AreEqual(CreatedDeviceState.RemoveFailed, result.Best.Created.Single().State);
+        Assert.HasCount(1, result.Best.RemovalFailures);
+        Assert.AreEqual(1, scenario.Claims.Count, "the device still exists, so no other plan may be handed it");
+    }
+
+    [TestMethod]
+    public async Task RemovalOfARefusedDeviceThatFails_IsInThePlan()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var liar = scenario.DestinationType(parent: "0000:41:00.0");
+        liar.DeviceVersion = new FakeVersion("other");
+        scenario.DestinationType(parent: "0000:42:00.0");
+        var firstRemoval = true;
+        scenario.Destination.BeforeOperation = operation =>
+        {
+            if (firstRemoval && operation.StartsWith("write bus/mdev/devices/", StringComparison.Ordinal) && operation.EndsWith("/remove 1", StringComparison.Ordinal))
+            {
+                firstRemoval = false;
+                scenario.Destination.FileSystem.FailingWrites[operation["write ".Length..^" 1".Length]] = Errno.EBUSY;
+            }
+        };
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded);
+        Assert.AreEqual("pci_0000_42_00_0", result.Best.Devices.Single().Target.Parent);
+        var failure = result.Best.RemovalFailures.Single();
+        StringAssert.Contains(failure.Message, "EBUSY");
+        Assert.AreEqual(CreatedDeviceState.RemoveFailed, result.Best.Created.Single(c => c.Uuid == failure.Uuid).State);
+    }
+}
