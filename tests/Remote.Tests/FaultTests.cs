@@ -1,5 +1,4 @@
 using VfioMigration.Planner;
-using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Sysfs;
 using VfioMigration.Remote.Tests.Harness;
 using VfioMigration.RemoteHosts;
@@ -118,9 +117,14 @@ public sealed class FaultTests
         var sourceHost = remoteSource.Host with { FileSystem = new TriggeredFileSystem(remoteSource.Host.FileSystem, beforeFirstBatchRead: _host.Libvirt.Stop) };
         try
         {
-            var failed = await Assert.ThrowsAsync<HypervisorException>(() => new MigrationPlanner().PlanAsync(new PlanRequest(sourceHost, DomainSelector.Parse("render-1"), [remoteDestination.Host])));
+            // An unreachable destination is a failed plan for that destination, with the reason.
+            await using var plan = await new MigrationPlanner().PlanAsync(new PlanRequest(sourceHost, DomainSelector.Parse("render-1"), [remoteDestination.Host]));
 
-            StringAssert.Contains(failed.Message, _host.Libvirt.Uri(_host.HostXml));
+            Assert.IsFalse(plan.Succeeded);
+            var why = string.Join('\n', plan.Best.Reasons);
+            StringAssert.Contains(why, _host.Simulated.Name);
+            StringAssert.Contains(why, _host.Libvirt.Uri(_host.HostXml));
+            Assert.IsEmpty(plan.Best.RemovalFailures);
             Assert.AreEqual(0, PlanOverSshTests.Leftovers(_host));
         }
         finally
