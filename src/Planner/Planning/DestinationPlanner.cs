@@ -49,6 +49,7 @@ internal sealed class DestinationPlanner
     private readonly Dictionary<(DeviceName, MdevTypeId), int> _planned = [];
     private readonly Dictionary<DeviceName, (MdevTypeId Type, int Count)> _parentTypes = [];
     private readonly HashSet<string> _taken = [];
+    private bool _mixTypes;
     private int _steps;
     private int _deepest;
     private int? _unplaceable;
@@ -125,14 +126,23 @@ internal sealed class DestinationPlanner
         _candidates = [.. _devices.Select(Evaluator.ListCandidates)];
         _pinned = new ProvisionedOption?[_devices.Length];
 
-        var passes = _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch ? new[] { false, true } : [false];
-        foreach (var allowUnverified in passes)
+        // Passes, most preferred first: verified before unverified; one mdev type per parent before
+        // mixing types on a parent. Cards that allow one type at a time (NVIDIA) cannot mix, and
+        // nothing in sysfs says which cards those are; pools that mix (GVT-g, mtty) can. A mixing
+        // pass is safe on both: before each create the planner re-reads available_instances, which
+        // such a card shows as 0 once another type exists there, and the search moves on.
+        var verification = _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch ? new[] { false, true } : [false];
+        foreach (var allowUnverified in verification)
         {
-            while (await SearchAsync(allowUnverified, cancellationToken).ConfigureAwait(false))
+            foreach (var mixTypes in (bool[])[false, true])
             {
-                if (await ProvisionAsync(cancellationToken).ConfigureAwait(false))
+                _mixTypes = mixTypes;
+                while (await SearchAsync(allowUnverified, cancellationToken).ConfigureAwait(false))
                 {
-                    return Complete();
+                    if (await ProvisionAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        return Complete();
+                    }
                 }
             }
         }
@@ -276,8 +286,8 @@ internal sealed class DestinationPlanner
         switch (option)
         {
             case CreateOption create:
-                // One type per parent within a plan: cards that allow one type at a time drop every other type to zero once one exists.
-                return Remaining(create) > 0 && (!_parentTypes.TryGetValue(create.Parent.Name, out var existing) || existing.Type == create.Type.Id);
+                // One type per parent within a plan unless this pass mixes types (see BuildAsync).
+                return Remaining(create) > 0 && (_mixTypes || !_parentTypes.TryGetValue(create.Parent.Name, out var existing) || existing.Type == create.Type.Id);
             default:
                 var key = option.ClaimKey!;
                 if (_taken.Contains(key))

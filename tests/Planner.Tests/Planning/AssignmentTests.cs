@@ -43,6 +43,36 @@ public sealed class AssignmentTests
     }
 
     [TestMethod]
+    public async Task APoolThatMixesTypes_TakesTwoTypesOnOneParent_WhenNoOtherParentCan()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-64");
+        scenario.DestinationType(parent: "0000:41:00.0", id: "nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0", id: "nvidia-64");
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.IsTrue(result.Best.Devices.All(d => d.Target.Parent == "pci_0000_41_00_0"));
+    }
+
+    [TestMethod]
+    public async Task ACardThatAllowsOneTypeAtATime_IsNeverGivenASecondType()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-64");
+        scenario.DestinationType(parent: "0000:41:00.0", id: "nvidia-63", oneTypeAtATime: true);
+        scenario.DestinationType(parent: "0000:41:00.0", id: "nvidia-64", oneTypeAtATime: true);
+        var before = scenario.Destination.Snapshot();
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        Assert.IsTrue(result.Best.Rejections.Any(r => r.Code == RejectionCode.NoCapacity), string.Join("\n", result.Best.Rejections));
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+    }
+
+    [TestMethod]
     public async Task NotEnoughCapacity_FailsAndSaysWhichDeviceCouldNotBePlaced()
     {
         var scenario = new Scenario();
