@@ -94,8 +94,8 @@ internal sealed class DestinationPlanner
         catch (Exception error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
-            ReleaseClaims();
             var failures = await _journal.RollbackAsync().ConfigureAwait(false);
+            ReleaseClaims();
             if (failures.Count > 0)
             {
                 throw new RollbackFailedException(failures, error);
@@ -362,9 +362,11 @@ internal sealed class DestinationPlanner
         }
     }
 
+    /// <summary>Releases every claim except those of devices that could not be removed.</summary>
     private void ReleaseClaims()
     {
-        foreach (var key in _heldClaims)
+        var stuck = _journal.Stuck;
+        foreach (var key in _heldClaims.Where(k => !stuck.Contains(k)))
         {
             _services.Claims.Release(_host.Key, key, _planId);
         }
@@ -617,9 +619,9 @@ internal sealed class DestinationPlanner
 
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)
     {
-        ReleaseClaims();
         var failures = await _journal.RollbackAsync().ConfigureAwait(false);
         _removalFailures.AddRange(failures);
+        ReleaseClaims();
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
         {
@@ -630,7 +632,7 @@ internal sealed class DestinationPlanner
         }
 
         var allReasons = reasons.Concat(_removalFailures.Select(f => $"Could not remove mdev {f.Uuid} on {f.Host}: {f.Message}.")).ToList();
-        Log.PlanFailed(_services.Logger, _facts.Guest.Devices.Name, _host.Name, string.Join(" ", allReasons));
+        Log.PlanFailed(_services.Logger, _facts.Guest.Devices.Name, _host.Name, allReasons);
         return Content(isComplete: false, partial, allReasons, null, "the plan is not complete");
     }
 
@@ -650,7 +652,10 @@ internal sealed class DestinationPlanner
         if (i < _devices.Length)
         {
             var source = _devices[i].Info;
-            var ruledOut = _candidates[i].Count(option => _verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict));
+            // A candidate is out when its probe said no, or when creating it failed (its slot closed).
+            var ruledOut = _candidates[i].Count(option =>
+                (_verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict))
+                || (option is CreateOption create && _closedSlots.Contains(create.Slot)));
             var open = _candidates[i].Count - ruledOut;
             var message = _candidates[i].Count == 0
                 ? $"The {Describe(source)} could not be placed on {_host.Name}: the host has no free device of that type and no parent that can create one ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
