@@ -56,8 +56,13 @@ run_planner() {
     load_all /virtfs.order || return 1
     mount_host || return 1
     load mtty || return 1
+    repo='' generated_host=''
     # shellcheck disable=SC1091  # written by run.sh: repo=<the host's checkout>, generated_host=<file>
     . /planner.env
+    if [ -z "$repo" ] || [ -z "$generated_host" ]; then
+        echo "real-kernel: /planner.env names no repo or no generated host file" >&2
+        return 1
+    fi
     # libvirt names the test-driver host after it ("(none)" otherwise).
     hostname real-kernel-guest
     echo "real-kernel: planner starts at $(cut -d' ' -f1 /proc/uptime) s"

@@ -234,7 +234,7 @@ boot() {
     if $planner; then
         # The guest runs the host's dotnet from the host's root, shared read-only; multidevs=remap
         # keeps inode numbers unique across the host's file systems (CoreCLR fails without it).
-        extra=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
+        extra=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
         memory=2048
     fi
     timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
