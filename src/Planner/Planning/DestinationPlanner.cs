@@ -575,6 +575,14 @@ internal sealed class DestinationPlanner
 
             throw;
         }
+        catch (IOException)
+        {
+            // The host went away mid-write (a remote sysfs): the kernel may have created the device.
+            // Journal it, so the rollback removes it or reports it left behind; a device that was
+            // never made answers the removal with ENOENT, which counts as removed.
+            _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Sysfs, persistent: false);
+            throw;
+        }
 
         if (written.Succeeded)
         {
