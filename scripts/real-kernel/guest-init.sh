@@ -7,6 +7,9 @@
 #   ...transcript...
 #   @@end NAME status=N
 # The kernel console (ttyS0) stays separate, so kernel messages never mix into a transcript.
+# With /planner.env in the initramfs (run.sh --planner) it instead mounts the host's root (9p,
+# read-only), chroots into it with only mtty loaded and runs planner-ops.sh there, between
+# "@@begin planner" and "@@end planner status=N".
 # Always powers off, whatever fails; the host bounds the whole boot with a timeout as well.
 
 export PATH=/bin
@@ -34,8 +37,47 @@ run_ops() {
     echo "@@end $name status=$?" > "$results"
 }
 
+load_all() {
+    while read -r module; do load "$module" || return 1; done < "$1"
+}
+
+# The host's root, read-only, with writable /tmp and the guest's own proc, sys and dev.
+mount_host() {
+    root=/host
+    mkdir -p "$root"
+    mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,ro hostroot "$root" || return 1
+    mount -t tmpfs tmpfs "$root/tmp" || return 1
+    # .NET keeps shared memory in /dev/shm, which devtmpfs lacks.
+    mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm || return 1
+    for dir in proc sys dev; do mount -o bind "/$dir" "$root/$dir" || return 1; done
+}
+
+run_planner() {
+    load_all /virtfs.order || return 1
+    mount_host || return 1
+    load mtty || return 1
+    repo='' generated_host=''
+    # shellcheck disable=SC1091  # written by run.sh: repo=<the host's checkout>, generated_host=<file>
+    . /planner.env
+    if [ -z "$repo" ] || [ -z "$generated_host" ]; then
+        echo "real-kernel: /planner.env names no repo or no generated host file" >&2
+        return 1
+    fi
+    # libvirt names the test-driver host after it ("(none)" otherwise).
+    hostname real-kernel-guest
+    echo "real-kernel: planner starts at $(cut -d' ' -f1 /proc/uptime) s"
+    echo "@@begin planner" > "$results"
+    chroot "$root" /bin/bash "$repo/scripts/real-kernel/planner-ops.sh" "$repo" "$generated_host" > "$results" 2>/dev/console
+    echo "@@end planner status=$?" > "$results"
+    rmmod mtty
+}
+
 main() {
-    while read -r module; do load "$module" || return 1; done < /modules.order
+    load_all /modules.order || return 1
+    if [ -f /planner.env ]; then
+        run_planner
+        return
+    fi
     read -r drivers < /drivers
     for driver in $drivers; do
         load "$driver" || return 1
