@@ -365,8 +365,8 @@ check_planner() {
     counted check_plan_step exhausted 3 \
         '.ok == false and .stats.creates == .stats.removes and any(.rejections[]; .code == "NO_CAPACITY" and (.errno == null or .errno == "ENOSPC"))' \
         "NO_CAPACITY (with ENOSPC when a write met it) and every mdev it created removed"
-    known_failure mixed-types "the planner allows one mdev type per parent within a plan (src/Planner/Planning/DestinationPlanner.cs, candidate filter on _parentTypes), but mtty's types share one pool and mix" \
-        0 ".ok == true and ($unverified_only)" "both devices created"
+    counted check_plan_step mixed-types \
+        0 ".ok == true and ($unverified_only)" "both types created on the one mtty parent"
     known_failure generated-host "sim libvirt-xml writes no node device for a virtual parent (as real libvirt lists none for mtty) and the planner finds parents only through libvirt, so it sees no mtty parent" \
         0 ".ok == true and ($unverified_only)" "every device created"
     local initial final
