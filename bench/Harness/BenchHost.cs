@@ -22,11 +22,15 @@ public sealed class BenchHost : IDisposable
         _file = Path.Combine(Path.GetTempPath(), $"vfio-bench-{Simulated.Name}-{Guid.NewGuid():N}.xml");
         Simulated.WriteLibvirtXml(_file);
         _hypervisor = LibvirtHypervisor.Open($"test://{_file}");
-        Host = new MigrationHost(Simulated.Name, _hypervisor, Simulated.CreateFileSystem());
+        Libvirt = new TimedHypervisor(_hypervisor);
+        Host = new MigrationHost(Simulated.Name, Libvirt, Simulated.CreateFileSystem());
     }
 
     /// <summary>The simulated host (state, operation log).</summary>
     public SimulatedHost Simulated { get; }
+
+    /// <summary>The host's libvirt connection, timed.</summary>
+    public TimedHypervisor Libvirt { get; }
 
     /// <summary>The host as the planner takes it.</summary>
     public MigrationHost Host { get; }

@@ -40,6 +40,7 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
             createsExhaustive = exhaustive.Counts.Creates,
             planMsMedian = Math.Round(planner.WallMsMedian, 2),
             plannerCpuMsMedian = Math.Round(planner.CpuMsMedian, 2),
+            plannerOwnMsMedian = Math.Round(planner.OwnMsMedian, 2),
             evacuationWallMs = Math.Round(Evacuation.WallMs, 1),
             plans = Plans.Select(p => new
             {
@@ -56,6 +57,7 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
                 wallMsP10 = Math.Round(Statistics.Percentile(p.WallMs, 0.1), 2),
                 wallMsP90 = Math.Round(Statistics.Percentile(p.WallMs, 0.9), 2),
                 cpuMsMedian = Math.Round(p.CpuMsMedian, 2),
+                ownMsMedian = Math.Round(p.OwnMsMedian, 2),
                 allocatedBytesPerPlan = p.AllocatedBytesPerPlan,
             }),
             evacuation = Evacuation,
@@ -76,14 +78,16 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("driver branch, 1/2 one-type-at-a-time, 1/4 without a type-level `migration_version`. Simulated latency:");
         text.AppendLine("version write 2 ms, create 50 ms, remove 20 ms. Counts come from the simulator's operation log and the");
         text.AppendLine("libvirt connection (test driver), the same for both strategies. *Wall* includes the simulated latency;");
-        text.AppendLine("*planner ms* is the same plan on the same host with no simulated latency (planner + libvirt test driver +");
-        text.AppendLine("simulator). *Wasted* = mdevs created on a parent with a type-level attribute that did not end in the plan.");
+        text.AppendLine("*no-latency ms* is the same plan on the same host with no simulated latency (planner + libvirt test driver +");
+        text.AppendLine("simulator); *own ms* is that minus the time inside libvirt calls, plan by plan (planner + in-process simulator).");
+        text.AppendLine("*Wasted* = mdevs created on a parent with a type-level attribute that did not end in the plan. Medians;");
+        text.AppendLine("the spread is p10-p90 over the timed plans.");
         text.AppendLine();
-        text.AppendLine("| devices | strategy | complete | probes | bound | creates | removes | wasted | libvirt calls | wall ms median (p10-p90) | planner ms median | KiB allocated/plan |");
-        text.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        text.AppendLine("| devices | strategy | complete | probes | bound | creates | removes | wasted | libvirt calls | wall ms (p10-p90) | no-latency ms | own ms | KiB allocated/plan |");
+        text.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var p in Plans)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {p.Devices} | {p.Strategy} | {(p.Complete ? "yes" : "no")} | {p.Counts.Probes} | {p.Counts.ProbeBound} | {p.Counts.Creates} | {p.Counts.Removes} | {p.Counts.WastedCreates} | {p.Counts.LibvirtCalls} | {p.WallMsMedian:F1} ({Statistics.Percentile(p.WallMs, 0.1):F1}-{Statistics.Percentile(p.WallMs, 0.9):F1}) | {p.CpuMsMedian:F2} | {p.AllocatedBytesPerPlan / 1024} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {p.Devices} | {p.Strategy} | {(p.Complete ? "yes" : "no")} | {p.Counts.Probes} | {p.Counts.ProbeBound} | {p.Counts.Creates} | {p.Counts.Removes} | {p.Counts.WastedCreates} | {p.Counts.LibvirtCalls} | {p.WallMsMedian:F1} ({Statistics.Percentile(p.WallMs, 0.1):F1}-{Statistics.Percentile(p.WallMs, 0.9):F1}) | {p.CpuMsMedian:F2} | {p.OwnMsMedian:F2} | {p.AllocatedBytesPerPlan / 1024} |");
         }
 
         text.AppendLine();
@@ -128,8 +132,10 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         yield return ("no mdev created that does not end in the plan where a type-level attribute exists",
             planners.All(p => p.Counts.WastedCreates == 0) && Evacuation.Counts.WastedCreates == 0,
             $"wasted: {string.Join(", ", planners.Select(p => p.Counts.WastedCreates))}, evacuation {Evacuation.Counts.WastedCreates}");
-        var planMs = Row(HeadlineDevices, "planner").CpuMsMedian;
-        yield return ("single-guest plan (4 devices) on the largest host under 50 ms of planner time", planMs < PlanMsGoal, $"{planMs:F2} ms median");
+        var headline = Row(HeadlineDevices, "planner");
+        yield return ("single-guest plan (4 devices) on the largest host under 50 ms of planner time (own ms: outside libvirt, no simulated latency)",
+            headline.OwnMsMedian < PlanMsGoal,
+            $"own {headline.OwnMsMedian:F2} ms median; {headline.CpuMsMedian:F2} ms with the libvirt test driver's time");
         yield return ("evacuating 64 guests to 8 hosts under 2 s wall", Evacuation.WallMs < EvacuationMsGoal && Evacuation.Succeeded == Evacuation.Guests, $"{Evacuation.WallMs:F0} ms, {Evacuation.Succeeded}/{Evacuation.Guests} complete");
     }
 

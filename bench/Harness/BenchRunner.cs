@@ -30,14 +30,18 @@ public sealed record BenchSettings(bool Quick)
 /// <param name="Counts">Operations on the destination per plan.</param>
 /// <param name="WallMs">Plan wall time with simulated latency, in plan order.</param>
 /// <param name="CpuMs">Plan time with no simulated latency (planner, libvirt test driver, simulator), in plan order.</param>
+/// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside libvirt calls (the test driver listing and formatting node devices), in plan order.</param>
 /// <param name="AllocatedBytesPerPlan">Managed bytes allocated per plan (no simulated latency), mean.</param>
-public sealed record PlanFigures(int Devices, string Strategy, bool Complete, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, long AllocatedBytesPerPlan)
+public sealed record PlanFigures(int Devices, string Strategy, bool Complete, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
 {
     /// <summary>Median of <see cref="WallMs"/>.</summary>
     public double WallMsMedian => Statistics.Percentile(WallMs, 0.5);
 
     /// <summary>Median of <see cref="CpuMs"/>.</summary>
     public double CpuMsMedian => Statistics.Percentile(CpuMs, 0.5);
+
+    /// <summary>Median of the plan time outside libvirt (<see cref="CpuMs"/> minus <see cref="LibvirtMs"/>, plan by plan): the planner and the in-process simulator.</summary>
+    public double OwnMsMedian => Statistics.Percentile([.. CpuMs.Zip(LibvirtMs, (all, libvirt) => all - libvirt)], 0.5);
 }
 
 /// <summary>The figures of one evacuation.</summary>
@@ -100,14 +104,14 @@ public static class BenchRunner
     {
         var source = ScenarioGenerator.SingleGuestSource($"bench-source-{devices}", devices, seed: 3);
         var destination = ScenarioGenerator.Host(LargestHost);
-        var (counts, complete, wall, _) = await RunPlansAsync(source, destination, strategy, timedPlans, cancellationToken).ConfigureAwait(false);
+        var (counts, complete, wall, _, _) = await RunPlansAsync(source, destination, strategy, timedPlans, cancellationToken).ConfigureAwait(false);
         var noLatency = new LatencySpec();
-        var (_, _, cpu, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, cpuPlans, cancellationToken).ConfigureAwait(false);
-        return new PlanFigures(devices, strategy, complete, counts, wall, cpu, allocated);
+        var (_, _, cpu, libvirt, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, cpuPlans, cancellationToken).ConfigureAwait(false);
+        return new PlanFigures(devices, strategy, complete, counts, wall, cpu, libvirt, allocated);
     }
 
-    /// <summary>One warm-up plan, then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
-    private static async Task<(OperationCounts Counts, bool Complete, List<double> Ms, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int plans, CancellationToken cancellationToken)
+    /// <summary>Three warm-up plans (JIT, libvirt caches), then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
+    private static async Task<(OperationCounts Counts, bool Complete, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int plans, CancellationToken cancellationToken)
     {
         using var source = new BenchHost(sourceScenario);
         using var destination = new BenchHost(destinationScenario);
@@ -115,12 +119,15 @@ public static class BenchRunner
         var guest = DomainSelector.Parse("bench-guest");
         var typeLevel = TypeLevelParents(destinationScenario);
         var devices = sourceScenario.Guests![0].Hostdevs!.Count;
+        const int warmUps = 3;
         var timings = new List<double>();
+        var libvirtTimings = new List<double>();
         long allocated = 0;
         OperationCounts? counts = null;
         var complete = false;
-        for (var i = 0; i <= plans; i++)
+        for (var i = 0; i < warmUps + plans; i++)
         {
+            var libvirtBefore = source.Libvirt.Elapsed + destination.Libvirt.Elapsed;
             var before = destination.Simulated.Snapshot();
             var calls = destination.Host.Hypervisor.LibvirtCalls;
             var bytes = GC.GetTotalAllocatedBytes(precise: true);
@@ -140,18 +147,20 @@ public static class BenchRunner
             }
 
             var elapsed = stopwatch.Elapsed.TotalMilliseconds;
+            var libvirtMs = (source.Libvirt.Elapsed + destination.Libvirt.Elapsed - libvirtBefore).TotalMilliseconds;
             var allocatedNow = GC.GetTotalAllocatedBytes(precise: true) - bytes;
             var after = destination.Simulated.Snapshot();
             counts ??= OperationCounts.Between(before, after, destination.Host.Hypervisor.LibvirtCalls - calls, devices, typeLevel);
             await release().ConfigureAwait(false);
-            if (i > 0)
+            if (i >= warmUps)
             {
                 timings.Add(elapsed);
+                libvirtTimings.Add(libvirtMs);
                 allocated += allocatedNow;
             }
         }
 
-        return (counts!, complete, timings, plans == 0 ? 0 : allocated / plans);
+        return (counts!, complete, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans);
     }
 
     private static async Task<EvacuationFigures> MeasureEvacuationAsync(CancellationToken cancellationToken)

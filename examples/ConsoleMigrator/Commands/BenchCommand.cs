@@ -9,6 +9,8 @@ internal sealed class BenchCommand : Command
     /// <summary>The command line that regenerates <c>docs/benchmarks.md</c>, quoted in the page.</summary>
     public const string DocsCommand = "dotnet run -c Release --project examples/ConsoleMigrator -- bench --markdown docs/benchmarks.md";
 
+    private const string QuickDocsCommand = "dotnet run -c Release --project examples/ConsoleMigrator -- bench --quick --markdown docs/benchmarks.md";
+
     public override string Name => "bench";
 
     public override string Summary => "Measure whole plans (planner vs exhaustive search) and an evacuation on generated simulated hosts.";
@@ -26,7 +28,7 @@ internal sealed class BenchCommand : Command
         var settings = new BenchSettings(args.Flag("--quick"));
         var (plans, evacuation) = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
         var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, plans, evacuation);
-        var markdown = report.ToMarkdown(settings.Quick ? DocsCommand.Replace("bench", "bench --quick", StringComparison.Ordinal) : DocsCommand);
+        var markdown = report.ToMarkdown(settings.Quick ? QuickDocsCommand : DocsCommand);
         if (args.Value("--markdown") is { } file)
         {
             await File.WriteAllTextAsync(file, markdown, cancellationToken).ConfigureAwait(false);

@@ -10,9 +10,12 @@ public sealed record EvacuationRequest(MigrationHost Source, IReadOnlyList<Migra
 /// <summary>One guest of an evacuation and the plan that moves it.</summary>
 /// <param name="Guest">The guest as requested (name or UUID).</param>
 /// <param name="Plan">The planner's result: the best plan (holding its devices while the evacuation is undecided) and the alternatives.</param>
-/// <param name="Retried">True when the guest's first destination could not take it and every destination was asked again.</param>
-public sealed record GuestEvacuation(DomainSelector Guest, PlanResult Plan, bool Retried)
+/// <param name="Attempts">How many destinations were asked, one after the other, until one took the guest (or none was left).</param>
+public sealed record GuestEvacuation(DomainSelector Guest, PlanResult Plan, int Attempts)
 {
+    /// <summary>True when the first destination given to the guest could not take it.</summary>
+    public bool Retried => Attempts > 1;
+
     /// <summary>True when every host device of the guest has a target.</summary>
     public bool Succeeded => Plan.Succeeded;
 }

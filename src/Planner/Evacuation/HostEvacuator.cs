@@ -5,22 +5,24 @@ namespace VfioMigration.Planner.Evacuation;
 
 /// <summary>
 /// Plans the evacuation of a host: every guest onto one of several destinations, with capacity
-/// shared across guests. Each destination takes one guest at a time (so the next guest sees the
-/// devices and claims of the previous ones) and the destinations work in parallel; a guest its
-/// first destination cannot take is planned again against every destination at the end.
+/// shared across guests. The work goes in rounds: each round gives every waiting guest one
+/// destination it has not tried (largest guests first, to the destination holding the fewest
+/// devices); each destination plans its guests one at a time, so the next guest sees the devices
+/// and claims of the previous ones, and the destinations work in parallel. A guest its destination
+/// cannot take waits for the next round, until it has tried every destination.
 /// </summary>
 /// <remarks>
-/// Giving each guest one destination first, rather than planning every guest against every host,
-/// is what keeps an evacuation fast: a plan against N hosts creates devices on all N and removes
-/// them on N-1, and those creates and removes are the slowest operations there are.
+/// Each plan asks one destination, never all of them at once: a plan against N hosts creates
+/// devices on all N and removes them on N-1, and creation and removal are the slowest operations
+/// there are. Node devices and defined guests are read once per host for the whole evacuation
+/// (see <see cref="InventorySnapshotHypervisor"/>).
 /// </remarks>
 /// <param name="planner">The planner every guest's plan goes through (its claim registry keeps parallel plans apart).</param>
 public sealed class HostEvacuator(MigrationPlanner planner)
 {
     /// <summary>
-    /// Plans every guest. Guests are given to destinations largest first, each to the destination
-    /// with the fewest devices given so far. The returned plans hold their devices until the
-    /// caller commits or releases them all.
+    /// Plans every guest. The returned plans hold their devices until the caller commits or
+    /// releases them all; a guest no destination could take has the last incomplete plan, with its reasons.
     /// </summary>
     /// <exception cref="ArgumentException">No destination.</exception>
     /// <exception cref="Hypervisor.HypervisorException">The source's guests cannot be listed or read; every plan made is released first.</exception>
@@ -28,37 +30,42 @@ public sealed class HostEvacuator(MigrationPlanner planner)
     public async Task<EvacuationResult> EvacuateAsync(EvacuationRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Destinations is null || request.Destinations.Count == 0)
+        if (request.Source is null || request.Destinations is null || request.Destinations.Count == 0)
         {
-            throw new ArgumentException("EvacuationRequest needs at least one destination host.", nameof(request));
+            throw new ArgumentException("EvacuationRequest needs a source host and at least one destination host.", nameof(request));
         }
 
         var stopwatch = Stopwatch.StartNew();
-        var guests = await GuestsBySizeAsync(request, cancellationToken).ConfigureAwait(false);
-        var lanes = AssignLanes(guests, request.Destinations.Count);
+        var source = WithSnapshot(request.Source);
+        var destinations = request.Destinations.Select(WithSnapshot).ToList();
+        var guests = await GuestsBySizeAsync(source, request.Guests, cancellationToken).ConfigureAwait(false);
+        var tried = guests.ToDictionary(g => g.Guest, _ => new HashSet<int>());
+        var load = new int[destinations.Count];
         var done = new List<GuestEvacuation>();
         try
         {
-            var laneResults = await Task.WhenAll(lanes.Select((lane, i) =>
-                PlanLaneAsync(request, lane, request.Destinations[i], cancellationToken))).ConfigureAwait(false);
-            var retries = new List<DomainSelector>();
-            foreach (var (guest, result) in laneResults.SelectMany(r => r))
+            var waiting = guests;
+            while (waiting.Count > 0)
             {
-                if (result.Succeeded)
+                var lanes = AssignLanes(waiting, load, tried);
+                var rounds = await Task.WhenAll(lanes.Select((lane, i) =>
+                    PlanLaneAsync(source, lane, destinations[i], request.Options, cancellationToken))).ConfigureAwait(false);
+                waiting = [];
+                foreach (var (entry, result, destination) in rounds.SelectMany((lane, i) => lane.Select(r => (r.Guest, r.Result, i))))
                 {
-                    done.Add(new GuestEvacuation(guest, result, Retried: false));
+                    var attempted = tried[entry.Guest];
+                    attempted.Add(destination);
+                    if (result.Succeeded || attempted.Count == destinations.Count)
+                    {
+                        done.Add(new GuestEvacuation(entry.Guest, result, attempted.Count));
+                        load[destination] += result.Succeeded ? entry.Devices : 0;
+                    }
+                    else
+                    {
+                        await result.Best.ReleaseAsync().ConfigureAwait(false);
+                        waiting.Add(entry);
+                    }
                 }
-                else
-                {
-                    await result.Best.ReleaseAsync().ConfigureAwait(false);
-                    retries.Add(guest);
-                }
-            }
-
-            foreach (var guest in retries)
-            {
-                var result = await planner.PlanAsync(new PlanRequest(request.Source, guest, request.Destinations, request.Options), cancellationToken).ConfigureAwait(false);
-                done.Add(new GuestEvacuation(guest, result, Retried: true));
             }
         }
         catch (Exception)
@@ -67,7 +74,8 @@ public sealed class HostEvacuator(MigrationPlanner planner)
             throw;
         }
 
-        return new EvacuationResult(done, stopwatch.Elapsed);
+        var order = guests.Select((g, i) => (g.Guest, i)).ToDictionary(p => p.Guest, p => p.i);
+        return new EvacuationResult([.. done.OrderBy(g => order[g.Guest])], stopwatch.Elapsed);
     }
 
     /// <summary>Releases the plans (rollback is never cancelled); returns every removal that failed.</summary>
@@ -82,14 +90,19 @@ public sealed class HostEvacuator(MigrationPlanner planner)
         return failures;
     }
 
-    /// <summary>Largest guests first, each to the lane with the fewest devices so far: a greedy balance of the work per destination.</summary>
-    internal static List<List<(DomainSelector Guest, int Devices)>> AssignLanes(IReadOnlyList<(DomainSelector Guest, int Devices)> guests, int laneCount)
+    /// <summary>
+    /// Largest guests first, each to the destination with the fewest devices (held and given this
+    /// round) among those it has not tried: a greedy balance of the work per destination.
+    /// </summary>
+    internal static List<List<(DomainSelector Guest, int Devices)>> AssignLanes(IReadOnlyList<(DomainSelector Guest, int Devices)> guests, IReadOnlyList<int> held, IReadOnlyDictionary<DomainSelector, HashSet<int>> tried)
     {
-        var lanes = Enumerable.Range(0, laneCount).Select(_ => new List<(DomainSelector, int)>()).ToList();
-        var load = new int[laneCount];
+        var lanes = held.Select(_ => new List<(DomainSelector, int)>()).ToList();
+        var load = held.ToArray();
         foreach (var guest in guests.OrderByDescending(g => g.Devices))
         {
-            var lightest = Array.IndexOf(load, load.Min());
+            var lightest = Enumerable.Range(0, load.Length)
+                .Where(i => !tried[guest.Guest].Contains(i))
+                .MinBy(i => load[i]);
             lanes[lightest].Add(guest);
             load[lightest] += guest.Devices;
         }
@@ -97,20 +110,23 @@ public sealed class HostEvacuator(MigrationPlanner planner)
         return lanes;
     }
 
-    private async Task<List<(DomainSelector Guest, PlanResult Result)>> PlanLaneAsync(EvacuationRequest request, List<(DomainSelector Guest, int Devices)> lane, MigrationHost destination, CancellationToken cancellationToken)
+    private static MigrationHost WithSnapshot(MigrationHost host) =>
+        host with { Hypervisor = new InventorySnapshotHypervisor(host.Hypervisor) };
+
+    private async Task<List<((DomainSelector Guest, int Devices) Guest, PlanResult Result)>> PlanLaneAsync(MigrationHost source, List<(DomainSelector Guest, int Devices)> lane, MigrationHost destination, PlanOptions? options, CancellationToken cancellationToken)
     {
-        var results = new List<(DomainSelector, PlanResult)>();
+        var results = new List<((DomainSelector, int), PlanResult)>();
         try
         {
-            foreach (var (guest, _) in lane)
+            foreach (var guest in lane)
             {
-                var result = await planner.PlanAsync(new PlanRequest(request.Source, guest, [destination], request.Options), cancellationToken).ConfigureAwait(false);
+                var result = await planner.PlanAsync(new PlanRequest(source, guest.Guest, [destination], options), cancellationToken).ConfigureAwait(false);
                 results.Add((guest, result));
             }
         }
         catch (Exception)
         {
-            // The other lanes' plans are released by the caller; this lane's are not returned, so release them here.
+            // This lane's plans never reach the caller, so they are released here.
             await ReleaseAsync(results.Select(r => r.Item2)).ConfigureAwait(false);
             throw;
         }
@@ -118,17 +134,17 @@ public sealed class HostEvacuator(MigrationPlanner planner)
         return results;
     }
 
-    private static async Task<List<(DomainSelector Guest, int Devices)>> GuestsBySizeAsync(EvacuationRequest request, CancellationToken cancellationToken)
+    private static async Task<List<(DomainSelector Guest, int Devices)>> GuestsBySizeAsync(MigrationHost source, IReadOnlyList<DomainSelector>? requested, CancellationToken cancellationToken)
     {
-        var domains = await request.Source.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
-        if (request.Guests is null)
+        var domains = await source.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false);
+        if (requested is null)
         {
             return [.. domains
                 .Where(d => d.HostDevices.Count > 0)
                 .Select(d => (DomainSelector.Parse(d.Name), d.HostDevices.Count))];
         }
 
-        return [.. request.Guests.Select(g => (g, DevicesOf(domains, g)))];
+        return [.. requested.Distinct().Select(g => (g, DevicesOf(domains, g)))];
     }
 
     private static int DevicesOf(IReadOnlyList<DomainHostDevices> domains, DomainSelector guest) =>
