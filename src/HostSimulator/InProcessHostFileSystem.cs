@@ -25,11 +25,21 @@ public sealed class InProcessHostFileSystem(ISimulatedFileTree tree, string desc
     }
 
     /// <inheritdoc />
-    /// <remarks>The string goes over as UTF-8, as <c>write(2)</c> of a .NET string would send it.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is not ASCII or is longer than one page; refused before the model sees it, exactly as <see cref="LocalHostFileSystem"/> refuses it before any system call.</exception>
     public ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(value);
-        return tree.WriteAsync(path.Value, Encoding.UTF8.GetBytes(value), cancellationToken);
+        if (!Ascii.IsValid(value))
+        {
+            throw new ArgumentException($"The value written to '{path}' must be ASCII text; it has a character outside ASCII.", nameof(value));
+        }
+
+        if (value.Length > LocalHostFileSystem.MaxWriteLength)
+        {
+            throw new ArgumentException($"The value written to '{path}' is {value.Length} bytes; sysfs accepts at most {LocalHostFileSystem.MaxWriteLength} bytes (one page) per write.", nameof(value));
+        }
+
+        return tree.WriteAsync(path.Value, Encoding.ASCII.GetBytes(value), cancellationToken);
     }
 
     /// <inheritdoc />

@@ -44,6 +44,7 @@ public sealed partial class SimulatedHost
         }
 
         var alias = spec.Alias is null ? null : ReadUserAlias(spec.Alias, $"{path}.alias");
+        PciAddress? guestAddress = spec.GuestAddress is null ? null : ScenarioValues.Pci(spec.GuestAddress, $"{path}.guestAddress");
         if (spec.Mdev is not null)
         {
             var uuid = ScenarioValues.Uuid(spec.Mdev, $"{path}.mdev");
@@ -63,7 +64,7 @@ public sealed partial class SimulatedHost
                 throw new ScenarioException($"{path}.model", $"is '{ScenarioValues.Shorten(model)}' but mdev {uuid}'s type has device_api {mdev.Type.DeviceApi}.");
             }
 
-            return new GuestHostdevModel(uuid, null, model, alias);
+            return new GuestHostdevModel(uuid, null, model, alias, guestAddress);
         }
 
         var address = ScenarioValues.Pci(spec.Pci, $"{path}.pci");
@@ -77,7 +78,7 @@ public sealed partial class SimulatedHost
             throw new ScenarioException($"{path}.model", "applies only to mdev hostdevs.");
         }
 
-        return new GuestHostdevModel(null, address, "vfio-pci", alias);
+        return new GuestHostdevModel(null, address, "vfio-pci", alias, guestAddress);
     }
 
     /// <summary>libvirt keeps only user aliases (<c>ua-</c> prefix) from a defined domain XML; others it drops or regenerates.</summary>

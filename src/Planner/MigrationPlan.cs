@@ -205,7 +205,9 @@ public sealed class MigrationPlan : IAsyncDisposable
 
     private void ReleaseClaims()
     {
-        foreach (var key in _claimKeys)
+        // A device that could not be removed still exists: its claim stays so no other plan is handed it.
+        var stuck = _journal.Stuck;
+        foreach (var key in _claimKeys.Where(k => !stuck.Contains(k)))
         {
             _claims.Release(Destination.Key, key, _id);
         }

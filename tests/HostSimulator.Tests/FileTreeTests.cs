@@ -9,6 +9,8 @@ public sealed class FileTreeTests
 {
     private const string TypeDirectory = "class/mdev_bus/0000:00:02.0/mdev_supported_types/i915-GVTg_V5_4";
 
+    public TestContext TestContext { get; set; } = null!;
+
     private readonly ISimulatedFileTree _tree = SimulatedHost.FromScenario(HostFileSystemConformanceTests.LoadScenario("vendor-host.json")).FileTree;
 
     [TestMethod]
@@ -58,6 +60,15 @@ public sealed class FileTreeTests
     [TestMethod]
     public void ReadLink_OfAFileIsEinval() =>
         Assert.AreEqual(Errno.EINVAL, _tree.ReadLink(TypeDirectory + "/name", out _));
+
+    [TestMethod]
+    public async Task RawWrites_OverAPageAreE2big_AndNonAsciiVersionsAreRejectedByTheDriver()
+    {
+        var attribute = TypeDirectory + "/migration_version";
+        Assert.AreEqual((Errno)7, (await _tree.WriteAsync(attribute, new byte[4097], TestContext.CancellationToken)).Error, "E2BIG, as kernfs");
+        Assert.AreEqual(Errno.EINVAL, (await _tree.WriteAsync(attribute, "8086-3e92-GVTg_V5_4-2.1\u00e9"u8.ToArray(), TestContext.CancellationToken)).Error);
+        Assert.AreEqual(Errno.None, (await _tree.WriteAsync(attribute, "8086-3e92-GVTg_V5_4-2.1\n"u8.ToArray(), TestContext.CancellationToken)).Error);
+    }
 
     [TestMethod]
     public void PathsThroughLinksAndDotDot_ResolveAsTheKernelWalksThem()

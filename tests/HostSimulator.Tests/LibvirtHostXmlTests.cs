@@ -39,12 +39,38 @@ public sealed class LibvirtHostXmlTests
     }
 
     [TestMethod]
-    public void MdevsOfAVirtualParent_HangOffComputer()
+    public void Virsh_KeepsTheGuestsAliasesAndGuestAddresses()
+    {
+        var host = SimulatedHost.FromScenario(HostFileSystemConformanceTests.LoadScenario("demo-source.json"));
+        var file = Path.Combine(Path.GetTempPath(), $"simulated-{host.Name}-{Guid.NewGuid():N}.xml");
+        host.WriteLibvirtXml(file);
+        try
+        {
+            var hostdevs = XElement.Parse(Virsh(file, "dumpxml", "render-1")).Descendants("hostdev").ToList();
+            var expected = host.Scenario.Guests!.Single().Hostdevs!;
+            Assert.HasCount(expected.Count, hostdevs);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                Assert.AreEqual(expected[i].Alias, hostdevs[i].Element("alias")?.Attribute("name")?.Value);
+                var address = hostdevs[i].Element("address")!;
+                var guestAddress = PciAddress.Parse(expected[i].GuestAddress);
+                Assert.AreEqual($"0x{guestAddress.Bus:x2}", address.Attribute("bus")!.Value);
+                Assert.AreEqual($"0x{guestAddress.Slot:x2}", address.Attribute("slot")!.Value);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [TestMethod]
+    public async Task MdevsOfAVirtualParent_HangOffComputer()
     {
         var host = SimulatedHost.FromScenario(HostFileSystemConformanceTests.LoadScenario("mtty.json"));
         var sysfs = host.CreateFileSystem();
         var uuid = MdevUuid.Parse("c0ffee00-0000-4000-8000-000000000002");
-        Assert.AreEqual(Errno.None, sysfs.WriteAsync(SysfsPath.Parse("class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), uuid.Value, TestContext.CancellationToken).AsTask().Result.Error);
+        Assert.AreEqual(Errno.None, (await sysfs.WriteAsync(SysfsPath.Parse("class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"), uuid.Value, TestContext.CancellationToken)).Error);
         var mdev = XDocument.Parse(host.ToLibvirtXml()).Root!.Elements("device").Single(d => d.Element("capability")?.Attribute("type")?.Value == "mdev");
         Assert.AreEqual("mdev_c0ffee00_0000_4000_8000_000000000002_mtty", mdev.Element("name")!.Value);
         Assert.AreEqual("computer", mdev.Element("parent")!.Value);

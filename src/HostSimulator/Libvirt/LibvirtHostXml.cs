@@ -147,16 +147,22 @@ internal static class LibvirtHostXml
                 new XAttribute("mode", "subsystem"),
                 new XAttribute("type", "pci"),
                 new XAttribute("managed", "yes"),
-                new XElement("source", PciSourceAddress(hostdev.Pci!.Value)));
+                new XElement("source", PciAddressElement(hostdev.Pci!.Value)));
         if (hostdev.Alias is not null)
         {
             element.Add(new XElement("alias", new XAttribute("name", hostdev.Alias)));
         }
 
+        if (hostdev.GuestAddress is { } guestAddress)
+        {
+            element.Add(new XElement("address", new XAttribute("type", "pci"), PciAddressElement(guestAddress).Attributes()));
+        }
+
         return element;
     }
 
-    private static XElement PciSourceAddress(Planner.Devices.PciAddress address) =>
+    /// <summary>A PCI address as libvirt writes it in domain XML (hex attributes).</summary>
+    private static XElement PciAddressElement(Planner.Devices.PciAddress address) =>
         new(
             "address",
             new XAttribute("domain", string.Create(CultureInfo.InvariantCulture, $"0x{address.Domain:x4}")),

@@ -119,4 +119,4 @@ internal sealed record PciFunctionModel(PciAddress Address, string VendorId, str
 internal sealed record GuestModel(string Name, Guid Uuid, bool Running, int MemoryMiB, IReadOnlyList<GuestHostdevModel> Hostdevs);
 
 /// <summary>One hostdev of a guest: an mdev (by UUID) or a PCI function.</summary>
-internal sealed record GuestHostdevModel(MdevUuid? Mdev, PciAddress? Pci, string Model, string? Alias);
+internal sealed record GuestHostdevModel(MdevUuid? Mdev, PciAddress? Pci, string Model, string? Alias, PciAddress? GuestAddress);

@@ -245,6 +245,9 @@ public sealed record HostdevSpec
 
     /// <summary>A user alias (<c>ua-</c> prefix, the only aliases libvirt keeps from a defined domain); none when absent.</summary>
     public string? Alias { get; init; }
+
+    /// <summary>The device's PCI address inside the guest (<c>dddd:bb:ss.f</c>), which a migration must keep; none when absent.</summary>
+    public string? GuestAddress { get; init; }
 }
 
 /// <summary>Simulated latency in milliseconds per operation (0 when absent).</summary>

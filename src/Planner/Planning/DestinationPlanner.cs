@@ -94,8 +94,8 @@ internal sealed class DestinationPlanner
         catch (Exception error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
-            ReleaseClaims();
             var failures = await _journal.RollbackAsync().ConfigureAwait(false);
+            ReleaseClaims();
             if (failures.Count > 0)
             {
                 throw new RollbackFailedException(failures, error);
@@ -362,9 +362,11 @@ internal sealed class DestinationPlanner
         }
     }
 
+    /// <summary>Releases every claim except those of devices that could not be removed.</summary>
     private void ReleaseClaims()
     {
-        foreach (var key in _heldClaims)
+        var stuck = _journal.Stuck;
+        foreach (var key in _heldClaims.Where(k => !stuck.Contains(k)))
         {
             _services.Claims.Release(_host.Key, key, _planId);
         }
@@ -617,9 +619,9 @@ internal sealed class DestinationPlanner
 
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)
     {
-        ReleaseClaims();
         var failures = await _journal.RollbackAsync().ConfigureAwait(false);
         _removalFailures.AddRange(failures);
+        ReleaseClaims();
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
         {

@@ -79,6 +79,18 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         return failures;
     }
 
+    /// <summary>The claim keys of devices whose removal failed: they still exist, so their claims must outlive the plan.</summary>
+    public IReadOnlySet<string> Stuck
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _entries.Where(e => e.State == CreatedDeviceState.RemoveFailed).Select(e => TargetKeys.Mdev(e.Uuid)).ToHashSet();
+            }
+        }
+    }
+
     /// <summary>Hands the kept devices over to the caller: they are no longer the plan's to remove.</summary>
     public IReadOnlyList<MdevUuid> Kept()
     {

@@ -304,6 +304,41 @@ public abstract class HostFileSystemConformanceTests
         Assert.AreEqual(before.State, Host.Snapshot().State);
     }
 
+    [TestMethod]
+    public async Task Create_OnAParentGoingAway_IsEnodev_AndTheParentIsGoneAfterwards()
+    {
+        Open(LoadScenario("mdpy.json") with { Faults = [new FaultSpec { Operation = SimulatedOperation.Create, Parent = "mdpy", ParentDisappears = true }] });
+        Assert.AreEqual(Errno.ENODEV, (await Write(TypePath("mdpy", "mdpy-vga", "create"), FreeUuid)).Error);
+        Assert.AreEqual(0, (await List("class/mdev_bus")).Count);
+        Assert.AreEqual(0, Host.Snapshot().State.Mdevs.Count);
+    }
+
+    [TestMethod]
+    public async Task Remove_OnAParentGoingAway_IsEnodev()
+    {
+        Open(LoadScenario("vendor-host.json") with { Faults = [new FaultSpec { Operation = SimulatedOperation.Remove, Parent = "0000:00:02.0", ParentDisappears = true }] });
+        Assert.AreEqual(Errno.ENODEV, (await Write($"bus/mdev/devices/{ExistingUuid}/remove", "1")).Error);
+        Assert.AreEqual(Errno.ENOENT, await ListError($"bus/mdev/devices/{ExistingUuid}"));
+    }
+
+    [TestMethod]
+    public async Task CreateAndRemove_CanFailWithEagain_AndChangeNothing()
+    {
+        Open(LoadScenario("vendor-host.json") with
+        {
+            Faults =
+            [
+                new FaultSpec { Operation = SimulatedOperation.Create, Nth = 1, Errno = "EAGAIN" },
+                new FaultSpec { Operation = SimulatedOperation.Remove, Device = ExistingUuid, Errno = "EAGAIN" },
+            ],
+        });
+        var before = Host.Snapshot();
+        Assert.AreEqual(Errno.EAGAIN, (await Write(TypePath("0000:3b:00.0", "nvidia-222", "create"), FreeUuid)).Error);
+        Assert.AreEqual(Errno.EAGAIN, (await Write($"bus/mdev/devices/{ExistingUuid}/remove", "1")).Error);
+        Assert.AreEqual(before.State, Host.Snapshot().State);
+        Assert.AreEqual(Errno.None, (await Write(TypePath("0000:3b:00.0", "nvidia-222", "create"), FreeUuid)).Error, "only the first create fails");
+    }
+
     // --- version attributes (domain.md section 2) ---
 
     [TestMethod]
@@ -340,21 +375,15 @@ public abstract class HostFileSystemConformanceTests
     }
 
     [TestMethod]
-    public async Task VersionWrite_OverOnePageIsRefused()
+    [DataRow(4097, false)]
+    [DataRow(10, true)]
+    public async Task Write_OfMoreThanAPageOrOfNonAscii_IsRefusedBeforeReachingTheHost(int length, bool nonAscii)
     {
         Open("vendor-host.json");
-        var path = TypePath("0000:00:02.0", "i915-GVTg_V5_4", "migration_version");
         var operationsBefore = Host.Snapshot().Operations.Count;
-        try
-        {
-            var result = await Write(path, new string('a', 4097));
-            Assert.AreNotEqual(Errno.None, result.Error);
-        }
-        catch (ArgumentException)
-        {
-            // IHostFileSystem allows at most one page: LocalHostFileSystem refuses before any system call.
-            Assert.AreEqual(operationsBefore, Host.Snapshot().Operations.Count);
-        }
+        var value = new string('a', length) + (nonAscii ? "\u00e9" : string.Empty);
+        await Assert.ThrowsExactlyAsync<ArgumentException>(() => Write(TypePath("0000:00:02.0", "i915-GVTg_V5_4", "migration_version"), value));
+        Assert.AreEqual(operationsBefore, Host.Snapshot().Operations.Count);
     }
 
     [TestMethod]

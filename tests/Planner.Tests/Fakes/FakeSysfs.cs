@@ -10,6 +10,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Writes to these paths fail with the errno.</summary>
     public Dictionary<string, Errno> FailingWrites { get; } = [];
 
+    /// <summary>Writes to these paths throw, as when the host cannot be reached.</summary>
+    public HashSet<string> ThrowingWrites { get; } = [];
+
     /// <summary>Writes to these paths never answer until cancelled.</summary>
     public HashSet<string> HangingWrites { get; } = [];
 
@@ -33,6 +36,11 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
         {
             HangStarted.TrySetResult();
             await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        if (ThrowingWrites.Contains(path.Value))
+        {
+            throw new IOException($"ssh: connection to {host.Name} lost");
         }
 
         if (FailingWrites.TryGetValue(path.Value, out var failure))

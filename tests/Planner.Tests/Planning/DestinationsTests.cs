@@ -106,6 +106,30 @@ public sealed class DestinationsTests
     }
 
     [TestMethod]
+    public async Task Hybrid_MdevToPhysical_OnlyWhenAllowed_AndVerified_RewritesTheHostdevKind()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var vf = scenario.Destination.AddPci("0000:af:00.4", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("x", Scenario.Version));
+
+        await using (var result = await scenario.PlanAsync())
+        {
+            Assert.IsFalse(result.Succeeded);
+            Assert.IsEmpty(scenario.DestinationWrites(vf.Address.ToString()), "hybrid candidates are not even probed by default");
+        }
+
+        await using (var result = await scenario.PlanAsync(new PlanOptions { AllowHybrid = true }))
+        {
+            Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+            var device = result.Best.Devices.Single();
+            Assert.AreEqual(new PciTarget(vf.Address), device.Target.Target);
+            Assert.AreEqual(ProbePoint.PciDevice, device.DecidedBy!.Point);
+            StringAssert.Contains(result.Best.DestinationXml, "type='pci'");
+            StringAssert.Contains(result.Best.DestinationXml, "bus='0xaf'");
+        }
+    }
+
+    [TestMethod]
     public async Task CrossTypeAndHybrid_AreOffByDefault_AndNeedTheDevicesOwnYes()
     {
         var scenario = new Scenario();

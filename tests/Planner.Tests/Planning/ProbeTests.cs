@@ -150,6 +150,23 @@ public sealed class ProbeTests
     }
 
     [TestMethod]
+    public async Task ProbeThatCannotReachTheHost_IsProbeFailed_AndTheNextCandidateIsTried()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0");
+        scenario.DestinationType(parent: "0000:42:00.0");
+        scenario.Destination.FileSystem.ThrowingWrites.Add("class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/migration_version");
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded);
+        Assert.AreEqual("pci_0000_42_00_0", result.Best.Devices.Single().Target.Parent);
+        var failed = result.Best.Rejections.Single(r => r.Code == RejectionCode.ProbeFailed);
+        StringAssert.Contains(failed.Message, "connection to dest lost");
+    }
+
+    [TestMethod]
     public async Task SourceVersionThatIsNotPrintableAscii_MakesTheDeviceNotMigratable()
     {
         var scenario = new Scenario();

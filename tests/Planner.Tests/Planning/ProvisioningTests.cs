@@ -202,6 +202,7 @@ public sealed class ProvisioningTests
         StringAssert.Contains(error.Message, "busy");
         Assert.AreEqual(CreatedDeviceState.RemoveFailed, result.Best.Created.Single().State);
         Assert.HasCount(1, result.Best.RemovalFailures);
+        Assert.AreEqual(1, scenario.Claims.Count, "the device still exists, so no other plan may be handed it");
     }
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -80,6 +81,38 @@ public sealed class ServicesAndVersionTests
         Assert.AreEqual(Errno.EINVAL, verdict);
         time.Advance(TimeSpan.FromSeconds(10));
         Assert.IsFalse(cache.TryGet(key, out _));
+    }
+
+    [TestMethod]
+    public async Task Meter_CountsProbesCreatesAndRemoves()
+    {
+        var totals = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Diagnostics.PlannerTelemetry.Name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            lock (totals)
+            {
+                totals[instrument.Name] = totals.GetValueOrDefault(instrument.Name) + value;
+            }
+        });
+        listener.Start();
+        var scenario = new Fakes.Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType();
+
+        var result = await scenario.PlanAsync();
+        await result.DisposeAsync();
+
+        Assert.IsGreaterThanOrEqualTo(2, totals.GetValueOrDefault("vfio_migration.planner.probes"));
+        Assert.IsGreaterThanOrEqualTo(1, totals.GetValueOrDefault("vfio_migration.planner.creates"));
+        Assert.IsGreaterThanOrEqualTo(1, totals.GetValueOrDefault("vfio_migration.planner.removes"));
     }
 
     [TestMethod]
