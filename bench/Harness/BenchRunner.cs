@@ -63,6 +63,9 @@ public static class BenchRunner
     /// <summary>The largest host: 16 GPUs, 32 types each, 512 mdevs (three quarters owned by guests), mixed versions and card kinds.</summary>
     public static GeneratedHostOptions LargestHost { get; } = new() { Name = "largest", Seed = 7 };
 
+    /// <summary>Guests each destination plans at once in the evacuation figures: 2 measured 2.0 s against 3.0 s for 1 and 2.1 s for 4 (quick runs, 2 cores).</summary>
+    public const int EvacuationPlansPerHost = 2;
+
     /// <summary>Runs every figure; <paramref name="progress"/> hears what is running.</summary>
     public static async Task<(IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation)> RunAsync(BenchSettings settings, Action<string> progress, CancellationToken cancellationToken = default)
     {
@@ -172,7 +175,7 @@ public static class BenchRunner
         {
             var before = destinations.Select(d => (d.Simulated.Snapshot(), d.Host.Hypervisor.LibvirtCalls)).ToList();
             var evacuator = new HostEvacuator(new MigrationPlanner(claims: new TargetClaimRegistry()));
-            var result = await evacuator.EvacuateAsync(new EvacuationRequest(source.Host, [.. destinations.Select(d => d.Host)]), cancellationToken).ConfigureAwait(false);
+            var result = await evacuator.EvacuateAsync(new EvacuationRequest(source.Host, [.. destinations.Select(d => d.Host)], PlansPerHost: EvacuationPlansPerHost), cancellationToken).ConfigureAwait(false);
             await using var releasesEverything = result.ConfigureAwait(false);
             var counts = OperationCounts.Zero;
             for (var i = 0; i < destinations.Count; i++)

@@ -18,6 +18,7 @@ internal sealed class EvacuateCommand : Command
     [
         .. HostSet.Options,
         .. PlanOptionsParser.Options,
+        new("--plans-per-host", "N", "Guests each destination plans at once, 1-16 (default 1: strictly one after the other)."),
         new("--keep", null, "Keep the mdevs the plans created when every guest has a plan (default: remove them when the command ends)."),
     ];
 
@@ -32,7 +33,7 @@ internal sealed class EvacuateCommand : Command
             Microsoft.Extensions.Options.Options.Create(options),
             context.Logging.CreateLogger<MigrationPlanner>());
         var result = await new HostEvacuator(planner)
-            .EvacuateAsync(new EvacuationRequest(hosts.Source, hosts.Destinations, Options: options), cancellationToken)
+            .EvacuateAsync(new EvacuationRequest(hosts.Source, hosts.Destinations, Options: options, PlansPerHost: PlansPerHost(args)), cancellationToken)
             .ConfigureAwait(false);
         try
         {
@@ -52,6 +53,19 @@ internal sealed class EvacuateCommand : Command
         }
 
         return result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
+    }
+
+    private static int PlansPerHost(Arguments args)
+    {
+        var text = args.Value("--plans-per-host");
+        if (text is null)
+        {
+            return 1;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= 16
+            ? value
+            : throw new UsageException($"--plans-per-host '{text}' is not a whole number from 1 to 16.");
     }
 
     private static string Render(EvacuationResult result)

@@ -5,7 +5,8 @@ namespace VfioMigration.Planner.Evacuation;
 /// <param name="Destinations">The hosts that take the guests; planned in parallel, one guest at a time per host.</param>
 /// <param name="Guests">The guests to move; every guest of the source that owns a host device when null.</param>
 /// <param name="Options">Plan options for every guest; the planner's configured options when null.</param>
-public sealed record EvacuationRequest(MigrationHost Source, IReadOnlyList<MigrationHost> Destinations, IReadOnlyList<DomainSelector>? Guests = null, PlanOptions? Options = null);
+/// <param name="PlansPerHost">How many guests a destination plans at once (1 to 16). Above 1, concurrent plans on one host are kept apart by the planner's claims and its re-read of capacity before each creation; a lost race costs a re-search, never a shared target.</param>
+public sealed record EvacuationRequest(MigrationHost Source, IReadOnlyList<MigrationHost> Destinations, IReadOnlyList<DomainSelector>? Guests = null, PlanOptions? Options = null, int PlansPerHost = 1);
 
 /// <summary>One guest of an evacuation and the plan that moves it.</summary>
 /// <param name="Guest">The guest as requested (name or UUID).</param>

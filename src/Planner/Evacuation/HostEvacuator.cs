@@ -35,6 +35,11 @@ public sealed class HostEvacuator(MigrationPlanner planner)
             throw new ArgumentException("EvacuationRequest needs a source host and at least one destination host.", nameof(request));
         }
 
+        if (request.PlansPerHost is < 1 or > 16)
+        {
+            throw new ArgumentException($"EvacuationRequest.PlansPerHost is {request.PlansPerHost}; give 1 to 16 guests planned at once per destination.", nameof(request));
+        }
+
         var stopwatch = Stopwatch.StartNew();
         var source = WithSnapshot(request.Source);
         var destinations = request.Destinations.Select(WithSnapshot).ToList();
@@ -49,7 +54,7 @@ public sealed class HostEvacuator(MigrationPlanner planner)
             {
                 var lanes = AssignLanes(waiting, load, tried);
                 var rounds = await Task.WhenAll(lanes.Select((lane, i) =>
-                    PlanLaneAsync(source, lane, destinations[i], request.Options, cancellationToken))).ConfigureAwait(false);
+                    PlanOnHostAsync(source, lane, destinations[i], request, cancellationToken))).ConfigureAwait(false);
                 waiting = [];
                 foreach (var (entry, result, destination) in rounds.SelectMany((lane, i) => lane.Select(r => (r.Guest, r.Result, i))))
                 {
@@ -112,6 +117,25 @@ public sealed class HostEvacuator(MigrationPlanner planner)
 
     private static MigrationHost WithSnapshot(MigrationHost host) =>
         host with { Hypervisor = new InventorySnapshotHypervisor(host.Hypervisor) };
+
+    /// <summary>The guests given to one destination, in <see cref="EvacuationRequest.PlansPerHost"/> interleaved queues planned at once.</summary>
+    private async Task<List<((DomainSelector Guest, int Devices) Guest, PlanResult Result)>> PlanOnHostAsync(MigrationHost source, List<(DomainSelector Guest, int Devices)> guests, MigrationHost destination, EvacuationRequest request, CancellationToken cancellationToken)
+    {
+        var queues = Enumerable.Range(0, request.PlansPerHost)
+            .Select(q => guests.Where((_, i) => i % request.PlansPerHost == q).ToList())
+            .Where(q => q.Count > 0)
+            .Select(q => PlanLaneAsync(source, q, destination, request.Options, cancellationToken))
+            .ToList();
+        try
+        {
+            return [.. (await Task.WhenAll(queues).ConfigureAwait(false)).SelectMany(r => r)];
+        }
+        catch (Exception)
+        {
+            await ReleaseAsync(queues.Where(q => q.IsCompletedSuccessfully).SelectMany(q => q.Result.Select(r => r.Result))).ConfigureAwait(false);
+            throw;
+        }
+    }
 
     private async Task<List<((DomainSelector Guest, int Devices) Guest, PlanResult Result)>> PlanLaneAsync(MigrationHost source, List<(DomainSelector Guest, int Devices)> lane, MigrationHost destination, PlanOptions? options, CancellationToken cancellationToken)
     {

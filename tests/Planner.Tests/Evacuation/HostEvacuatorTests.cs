@@ -30,13 +30,15 @@ public sealed class HostEvacuatorTests
     private static HostEvacuator Evacuator() => new(new MigrationPlanner(claims: new TargetClaimRegistry()));
 
     [TestMethod]
-    public async Task Capacity_IsSharedAcrossGuests_AndEveryTargetIsGivenOnce()
+    [DataRow(1)]
+    [DataRow(3)]
+    public async Task Capacity_IsSharedAcrossGuests_AndEveryTargetIsGivenOnce(int plansPerHost)
     {
         var source = SourceWithGuests(3);
         var small = Destination("small", capacity: 1);
         var large = Destination("large", capacity: 2);
 
-        await using var result = await Evacuator().EvacuateAsync(new EvacuationRequest(source.ToHost(), [small.ToHost(), large.ToHost()]));
+        await using var result = await Evacuator().EvacuateAsync(new EvacuationRequest(source.ToHost(), [small.ToHost(), large.ToHost()], PlansPerHost: plansPerHost));
 
         Assert.IsTrue(result.Succeeded);
         Assert.HasCount(3, result.Guests);
@@ -129,5 +131,7 @@ public sealed class HostEvacuatorTests
         var error = await Assert.ThrowsExactlyAsync<ArgumentException>(() => Evacuator().EvacuateAsync(new EvacuationRequest(source.ToHost(), [])));
 
         StringAssert.Contains(error.Message, "at least one destination");
+        error = await Assert.ThrowsExactlyAsync<ArgumentException>(() => Evacuator().EvacuateAsync(new EvacuationRequest(source.ToHost(), [source.ToHost()], PlansPerHost: 0)));
+        StringAssert.Contains(error.Message, "PlansPerHost is 0");
     }
 }
