@@ -85,7 +85,7 @@ internal sealed class EvacuateCommand : Command
         }
 
         var verdict = result.Succeeded
-            ? $"every guest has a plan ({result.Guests.Count} guests, {result.Elapsed.TotalMilliseconds:F0} ms)"
+            ? $"every guest has a plan ({result.Guests.Count} guest(s), {result.Elapsed.TotalMilliseconds:F0} ms)"
             : $"{result.Guests.Count(g => !g.Succeeded)} of {result.Guests.Count} guests have no complete plan";
         return $"{table}\n{verdict}\n";
     }
