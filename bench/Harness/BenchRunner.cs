@@ -23,7 +23,8 @@ public sealed record BenchSettings(bool Quick)
     public IReadOnlyList<int> GuestSizes { get; } = [1, 4, 8];
 }
 
-/// <summary>The figures of one strategy planning one guest size on the largest host.</summary>
+/// <summary>The figures of one strategy planning one guest size on one generated host.</summary>
+/// <param name="Host">The generated destination's name (<c>largest</c>, <c>largest-device-level</c>).</param>
 /// <param name="Devices">Host devices of the guest.</param>
 /// <param name="Strategy"><c>planner</c> or <c>exhaustive</c>.</param>
 /// <param name="Complete">Whether every device got a target.</param>
@@ -32,7 +33,7 @@ public sealed record BenchSettings(bool Quick)
 /// <param name="CpuMs">Plan time with no simulated latency (planner, libvirt test driver, simulator), in plan order.</param>
 /// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside libvirt calls (the test driver listing and formatting node devices), in plan order.</param>
 /// <param name="AllocatedBytesPerPlan">Managed bytes allocated per plan (no simulated latency), mean.</param>
-public sealed record PlanFigures(int Devices, string Strategy, bool Complete, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
+public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
 {
     /// <summary>Median of <see cref="WallMs"/>.</summary>
     public double WallMsMedian => Statistics.Percentile(WallMs, 0.5);
@@ -66,6 +67,9 @@ public static class BenchRunner
     /// <summary>Guests each destination plans at once in the evacuation figures: 2 measured 2.0 s against 3.0 s for 1 and 2.1 s for 4 (quick runs, 2 cores).</summary>
     public const int EvacuationPlansPerHost = 2;
 
+    /// <summary>The largest host with no type-level attribute anywhere: the case where only a device can answer, which an exhaustive search pays for with create-probe-remove.</summary>
+    public static GeneratedHostOptions DeviceLevelOnlyHost { get; } = LargestHost with { Name = "largest-device-level", DeviceLevelOnlyFraction = 1 };
+
     /// <summary>Runs every figure; <paramref name="progress"/> hears what is running.</summary>
     public static async Task<(IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation)> RunAsync(BenchSettings settings, Action<string> progress, CancellationToken cancellationToken = default)
     {
@@ -75,9 +79,13 @@ public static class BenchRunner
         foreach (var devices in settings.GuestSizes)
         {
             progress($"single guest, {devices} device(s), largest host");
-            plans.Add(await MeasurePlansAsync(devices, "planner", settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
-            plans.Add(await MeasurePlansAsync(devices, "exhaustive", settings.TimedExhaustivePlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
+            plans.Add(await MeasurePlansAsync(LargestHost, devices, "planner", settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
+            plans.Add(await MeasurePlansAsync(LargestHost, devices, "exhaustive", settings.TimedExhaustivePlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
         }
+
+        progress("single guest, 4 devices, largest host without type-level attributes");
+        plans.Add(await MeasurePlansAsync(DeviceLevelOnlyHost, 4, "planner", settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
+        plans.Add(await MeasurePlansAsync(DeviceLevelOnlyHost, 4, "exhaustive", settings.TimedExhaustivePlans, settings.TimedExhaustivePlans, cancellationToken).ConfigureAwait(false));
 
         progress("evacuation: 64 guests onto 8 hosts");
         var evacuation = await MeasureEvacuationAsync(cancellationToken).ConfigureAwait(false);
@@ -103,18 +111,18 @@ public static class BenchRunner
         return (source with { Latency = latency ?? source.Latency }, destinations);
     }
 
-    private static async Task<PlanFigures> MeasurePlansAsync(int devices, string strategy, int timedPlans, int cpuPlans, CancellationToken cancellationToken)
+    private static async Task<PlanFigures> MeasurePlansAsync(GeneratedHostOptions host, int devices, string strategy, int timedPlans, int cpuPlans, CancellationToken cancellationToken)
     {
         var source = ScenarioGenerator.SingleGuestSource($"bench-source-{devices}", devices, seed: 3);
-        var destination = ScenarioGenerator.Host(LargestHost);
-        var (counts, complete, wall, _, _) = await RunPlansAsync(source, destination, strategy, timedPlans, cancellationToken).ConfigureAwait(false);
+        var destination = ScenarioGenerator.Host(host);
+        var (counts, complete, wall, _, _) = await RunPlansAsync(source, destination, strategy, warmUps: 1, timedPlans, cancellationToken).ConfigureAwait(false);
         var noLatency = new LatencySpec();
-        var (_, _, cpu, libvirt, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, cpuPlans, cancellationToken).ConfigureAwait(false);
-        return new PlanFigures(devices, strategy, complete, counts, wall, cpu, libvirt, allocated);
+        var (_, _, cpu, libvirt, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, warmUps: 3, cpuPlans, cancellationToken).ConfigureAwait(false);
+        return new PlanFigures(host.Name, devices, strategy, complete, counts, wall, cpu, libvirt, allocated);
     }
 
-    /// <summary>Three warm-up plans (JIT, libvirt caches), then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
-    private static async Task<(OperationCounts Counts, bool Complete, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int plans, CancellationToken cancellationToken)
+    /// <summary>Warm-up plans (JIT, libvirt caches), then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
+    private static async Task<(OperationCounts Counts, bool Complete, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
     {
         using var source = new BenchHost(sourceScenario);
         using var destination = new BenchHost(destinationScenario);
@@ -122,7 +130,6 @@ public static class BenchRunner
         var guest = DomainSelector.Parse("bench-guest");
         var typeLevel = TypeLevelParents(destinationScenario);
         var devices = sourceScenario.Guests![0].Hostdevs!.Count;
-        const int warmUps = 3;
         var timings = new List<double>();
         var libvirtTimings = new List<double>();
         long allocated = 0;
