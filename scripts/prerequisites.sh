@@ -10,6 +10,8 @@ need libvirt-clients   # virsh, virt-xml-validate and libvirt's RNG schemas
 need libxml2-utils     # xmllint, which virt-xml-validate runs
 need fuse3             # fusermount3, for the mounted host simulator
 need libfuse3-3        # libfuse3.so.3, the P/Invoke target of the FUSE front end
+need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as the system service)
+need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
 
 if ((${#missing[@]})); then
     echo "Installing Debian packages: ${missing[*]}" >&2

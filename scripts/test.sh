@@ -36,7 +36,7 @@ count_stage() {
 }
 
 echo "== .NET tests"
-if dotnet restore Planner.sln >/dev/null && dotnet build Planner.sln --no-restore -c Release -v quiet -nologo 2>&1 | tail -n 3; then
+if dotnet restore Planner.sln > "$log" 2>&1 && dotnet build Planner.sln --no-restore -c Release -v quiet -nologo > "$log" 2>&1; then
     dotnet test --solution Planner.sln --no-build -c Release 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     dotnet_passed=$(awk '/^  succeeded: /{s=$2} END{print s+0}' "$log")
@@ -44,6 +44,7 @@ if dotnet restore Planner.sln >/dev/null && dotnet build Planner.sln --no-restor
     echo "$dotnet_passed passed, $dotnet_failed failed" >> "$log"
     count_stage "$status"
 else
+    grep -E ': (error|warning) ' "$log" | sort -u >&2 || cat "$log" >&2
     echo "error: restore or build failed" >&2
     failed=$((failed + 1))
 fi

@@ -7,4 +7,4 @@ Console.CancelKeyPress += (_, e) =>
     cancellation.Cancel();
 };
 
-return await CommandRunner.RunAsync(args, Console.Out, Console.Error, cancellation.Token).ConfigureAwait(false);
+return await CommandRunner.RunAsync(args, Console.Out, Console.Error, cancellation.Token, interactive: !Console.IsErrorRedirected).ConfigureAwait(false);

@@ -9,8 +9,9 @@ namespace VfioMigration.ConsoleMigrator.Cli;
 /// <param name="Error">Standard error: errors, progress and logs.</param>
 /// <param name="Json">Whether <c>--json</c> was given.</param>
 /// <param name="Verbose">Whether <c>--verbose</c> was given.</param>
-/// <param name="Logging">Where the library logs: the console's stderr with <c>--verbose</c>, nowhere otherwise.</param>
-internal sealed record CommandContext(TextWriter Out, TextWriter Error, bool Json, bool Verbose, ILoggerFactory Logging);
+/// <param name="Logging">Where the library logs: warnings always, everything with <c>--verbose</c>; on stderr.</param>
+/// <param name="Interactive">Whether stderr is a terminal (then progress is shown while hosts are probed).</param>
+internal sealed record CommandContext(TextWriter Out, TextWriter Error, bool Json, bool Verbose, ILoggerFactory Logging, bool Interactive);
 
 /// <summary>One console command: its name, its help, its options and what it does.</summary>
 internal abstract class Command

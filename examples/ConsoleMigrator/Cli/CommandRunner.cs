@@ -21,8 +21,8 @@ internal static class CommandRunner
         new Commands.SimLibvirtXmlCommand(),
     ];
 
-    /// <summary>Runs the command line; returns the process exit code.</summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    /// <summary>Runs the command line; returns the process exit code. <paramref name="interactive"/>: stderr is a terminal.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken, bool interactive = false)
     {
         var command = Commands
             .Where(c => Matches(c, args))
@@ -63,7 +63,7 @@ internal static class CommandRunner
                 .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
                 .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace)
                 .AddSimpleConsole(options => options.SingleLine = true));
-            var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose, logging);
+            var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose, logging, interactive);
             return await command.RunAsync(parsed, context, cancellationToken).ConfigureAwait(false);
         }
         catch (UsageException e)

@@ -36,7 +36,12 @@ internal sealed class DemoCommand : Command
         var planner = new MigrationPlanner(Microsoft.Extensions.Options.Options.Create(options), context.Logging.CreateLogger<MigrationPlanner>());
         var guest = DomainSelector.Parse(Guest);
         var sourceXml = (await hosts.Source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false)).MigratableXml;
-        var result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
+        PlanResult result;
+        using (PlanProgress.Start(context, $"planning {Guest} against {hosts.Destinations.Count} destination(s)"))
+        {
+            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
+        }
+
         var created = result.Best.Created.Count;
         try
         {

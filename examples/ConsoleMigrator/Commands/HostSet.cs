@@ -3,6 +3,7 @@ using VfioMigration.HostSimulator;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Sysfs;
+using VfioMigration.RemoteHosts;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
@@ -18,8 +19,11 @@ internal sealed class HostSet : IDisposable
     [
         new("--source", "URI", "libvirt URI of the source host (not needed with --source-scenario)."),
         new("--dest", "URI", "libvirt URI of a destination host.", Repeatable: true),
-        new("--source-sysfs", "DIR", "The source host's sysfs root (default /sys)."),
-        new("--dest-sysfs", "DIR", "A destination's sysfs root, in the order of --dest (default /sys).", Repeatable: true),
+        new("--source-sysfs", "DIR", "The source host's sysfs as a local directory (default: /sys for a local URI, SSH to the URI's host for a remote one)."),
+        new("--dest-sysfs", "DIR", "A destination's sysfs as a local directory, in the order of --dest (default as for --source-sysfs).", Repeatable: true),
+        new("--ssh-key", "FILE", "Private key for the SSH sysfs of remote hosts (default ~/.ssh/id_ed25519, then id_rsa)."),
+        new("--known-hosts", "FILE", "known_hosts file that remote host keys are checked against (default ~/.ssh/known_hosts)."),
+        new("--accept-new-host-key", null, "Accept (and do not record) a remote host key that known_hosts does not list; a changed key is still refused."),
         new("--source-scenario", "FILE", "Simulate the source host from a scenario instead (libvirt test driver + in-process sysfs)."),
         new("--dest-scenario", "FILE", "Simulate a destination host from a scenario (after the --dest hosts).", Repeatable: true),
     ];
@@ -66,15 +70,21 @@ internal sealed class HostSet : IDisposable
             throw new UsageException($"{destSysfs.Count} --dest-sysfs given for {destUris.Count} --dest: give one per --dest, in the same order.");
         }
 
+        var remote = new RemoteHostDefaults
+        {
+            KeyFile = args.Value("--ssh-key"),
+            KnownHostsFile = args.Value("--known-hosts"),
+            HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
+        };
         var hosts = new HostSet();
         try
         {
             hosts.Source = sourceScenario is null
-                ? hosts.FromUri("source", sourceUri!, args.Value("--source-sysfs") ?? "/sys")
+                ? hosts.FromUri("source", sourceUri!, args.Value("--source-sysfs"), remote)
                 : hosts.FromScenario(sourceScenario);
             for (var i = 0; i < destUris.Count; i++)
             {
-                hosts._destinations.Add(hosts.FromUri($"destination {i + 1}", destUris[i], i < destSysfs.Count ? destSysfs[i] : "/sys"));
+                hosts._destinations.Add(hosts.FromUri($"destination {i + 1}", destUris[i], i < destSysfs.Count ? destSysfs[i] : null, remote));
             }
 
             foreach (var scenario in destScenarios)
@@ -122,16 +132,34 @@ internal sealed class HostSet : IDisposable
         }
     }
 
-    private MigrationHost FromUri(string role, string uri, string sysfsRoot)
+    private MigrationHost FromUri(string role, string uri, string? sysfsRoot, RemoteHostDefaults remote)
     {
-        if (!Directory.Exists(sysfsRoot))
+        if (sysfsRoot is not null)
         {
-            throw new HostDataException($"{role} sysfs root '{sysfsRoot}' is not a directory.");
+            if (!Directory.Exists(sysfsRoot))
+            {
+                throw new HostDataException($"{role} sysfs root '{sysfsRoot}' is not a directory.");
+            }
+
+            var hypervisor = LibvirtHypervisor.Open(uri);
+            _owned.Add(hypervisor);
+            return new MigrationHost(hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
         }
 
-        var hypervisor = LibvirtHypervisor.Open(uri);
-        _owned.Add(hypervisor);
-        return new MigrationHost(hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
+        // No directory given: the local /sys for a local URI, SSH to the same host for a remote one.
+        HostDescription description;
+        try
+        {
+            description = HostDescription.Parse(uri, remote);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{role} '{uri}': {e.Message}");
+        }
+
+        var connected = description.Connect();
+        _owned.Add(connected);
+        return connected.Host;
     }
 
     private MigrationHost FromScenario(string scenarioPath) => FromSimulator(SimCommands.Load(scenarioPath));

@@ -33,7 +33,12 @@ internal sealed class MigrateCommand : Command
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));
         using var hosts = HostSet.FromArguments(args);
         var planner = new MigrationPlanner(Microsoft.Extensions.Options.Options.Create(options), context.Logging.CreateLogger<MigrationPlanner>());
-        var result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
+        PlanResult result;
+        using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
+        {
+            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
             if (!result.Succeeded || args.Flag("--dry-run"))

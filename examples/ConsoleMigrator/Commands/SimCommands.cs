@@ -26,7 +26,9 @@ internal sealed class SimMountCommand : Command
         await FuseMount.ServeUntilSignalledAsync(
             host.FileTree,
             mountPoint,
-            () => context.Out.WriteLine($"mounted simulated host '{host.Name}' at {mountPoint}; Ctrl-C or SIGTERM unmounts"),
+            () => context.Out.WriteLine(context.Json
+                ? new System.Text.Json.Nodes.JsonObject { ["host"] = host.Name, ["mountPoint"] = mountPoint }.ToJsonString()
+                : $"mounted simulated host '{host.Name}' at {mountPoint}; Ctrl-C or SIGTERM unmounts"),
             context.Logging.CreateLogger("VfioMigration.HostSimulator.Fuse"),
             cancellationToken).ConfigureAwait(false);
         await context.Error.WriteLineAsync($"unmounted {mountPoint}").ConfigureAwait(false);
@@ -54,7 +56,9 @@ internal sealed class SimLibvirtXmlCommand : Command
         var host = SimCommands.Load(args.Positionals[0]);
         var output = Path.GetFullPath(args.Positionals[1]);
         await File.WriteAllTextAsync(output, host.ToLibvirtXml(), cancellationToken).ConfigureAwait(false);
-        await context.Out.WriteLineAsync($"wrote {output}: use it as test://{output}").ConfigureAwait(false);
+        await context.Out.WriteLineAsync(context.Json
+            ? new System.Text.Json.Nodes.JsonObject { ["host"] = host.Name, ["file"] = output, ["uri"] = $"test://{output}" }.ToJsonString()
+            : $"wrote {output}: use it as test://{output}").ConfigureAwait(false);
         return ExitCodes.Success;
     }
 }

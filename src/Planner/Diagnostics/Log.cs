@@ -46,8 +46,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1012, Level = LogLevel.Information, Message = "Best destination for {Guest}: {Destination}")]
     public static partial void BestDestination(ILogger logger, string guest, string destination);
 
-    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Plan for {Guest} on {Destination} failed: {Reason}")]
-    public static partial void PlanFailed(ILogger logger, string guest, string destination, string reason);
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Plan for {Guest} on {Destination} failed: {Reasons}")]
+    public static partial void PlanFailed(ILogger logger, string guest, string destination, IEnumerable<string> reasons);
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "Migrating {Guest} to {Destination}")]
     public static partial void Migrating(ILogger logger, string guest, string destination);

@@ -141,11 +141,12 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         var xmls = ReadNodeDeviceXml(filters, cancellationToken);
         var inventory = NodeDeviceXmlReader.ReadInventory(xmls);
 
-        // A PCI parent matches the PCI filter too; report only the kinds asked for.
+        // A PCI parent matches the PCI filter too; report only the kinds asked for. libvirt lists
+        // node devices in no stable order (a hash table), so sort: the same host gives the same plan.
         return Task.FromResult(new HostInventory(
-            scope.HasFlag(InventoryScope.MdevParents) ? inventory.Parents : [],
-            scope.HasFlag(InventoryScope.Mdevs) ? inventory.Mdevs : [],
-            scope.HasFlag(InventoryScope.PciDevices) ? inventory.PciDevices : []));
+            scope.HasFlag(InventoryScope.MdevParents) ? [.. inventory.Parents.OrderBy(p => p.Name.Value, StringComparer.Ordinal)] : [],
+            scope.HasFlag(InventoryScope.Mdevs) ? [.. inventory.Mdevs.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)] : [],
+            scope.HasFlag(InventoryScope.PciDevices) ? [.. inventory.PciDevices.OrderBy(d => d.Address.ToString(), StringComparer.Ordinal)] : []));
     }
 
     /// <inheritdoc />

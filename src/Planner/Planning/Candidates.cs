@@ -83,7 +83,7 @@ internal sealed record OptionVerdict(VerdictKind Kind, ProbeRecord? Probe, strin
 }
 
 /// <summary>The destination's devices, and which of them guests defined there already use.</summary>
-internal sealed record DestinationInventory(HostInventory Inventory, IReadOnlyDictionary<MdevUuid, string> MdevOwners, IReadOnlyDictionary<PciAddress, string> PciOwners)
+internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwners Owners)
 {
     public static async Task<DestinationInventory> LoadAsync(MigrationHost host, PlanCounters counters, CancellationToken cancellationToken)
     {
@@ -95,25 +95,7 @@ internal sealed record DestinationInventory(HostInventory Inventory, IReadOnlyDi
         var inventory = await inventoryTask.ConfigureAwait(false);
         var domains = await domainsTask.ConfigureAwait(false);
 
-        var mdevOwners = new Dictionary<MdevUuid, string>();
-        var pciOwners = new Dictionary<PciAddress, string>();
-        foreach (var domain in domains)
-        {
-            foreach (var device in domain.HostDevices)
-            {
-                switch (device)
-                {
-                    case MdevHostDevice mdev:
-                        mdevOwners.TryAdd(mdev.Uuid, domain.Name);
-                        break;
-                    case PciHostDevice pci:
-                        pciOwners.TryAdd(pci.Address, domain.Name);
-                        break;
-                }
-            }
-        }
-
-        return new DestinationInventory(inventory, mdevOwners, pciOwners);
+        return new DestinationInventory(inventory, DeviceOwners.FromDomains(domains));
     }
 
     public MdevParent? ParentOf(MediatedDevice mdev) =>
@@ -121,8 +103,8 @@ internal sealed record DestinationInventory(HostInventory Inventory, IReadOnlyDi
 
     public string? OwnerOf(TargetOption option) => option switch
     {
-        ExistingMdevOption mdev => MdevOwners.GetValueOrDefault(mdev.Mdev.Uuid),
-        PciOption pci => PciOwners.GetValueOrDefault(pci.Device.Address),
+        ExistingMdevOption mdev => Owners.OwnerOf(mdev.Mdev.Uuid),
+        PciOption pci => Owners.OwnerOf(pci.Device.Address),
         _ => null,
     };
 }

@@ -575,6 +575,14 @@ internal sealed class DestinationPlanner
 
             throw;
         }
+        catch (IOException)
+        {
+            // The host went away mid-write (a remote sysfs): the kernel may have created the device.
+            // Journal it, so the rollback removes it or reports it left behind; a device that was
+            // never made answers the removal with ENOENT, which counts as removed.
+            _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Sysfs, persistent: false);
+            throw;
+        }
 
         if (written.Succeeded)
         {
@@ -632,7 +640,7 @@ internal sealed class DestinationPlanner
         }
 
         var allReasons = reasons.Concat(_removalFailures.Select(f => $"Could not remove mdev {f.Uuid} on {f.Host}: {f.Message}.")).ToList();
-        Log.PlanFailed(_services.Logger, _facts.Guest.Devices.Name, _host.Name, string.Join(" ", allReasons));
+        Log.PlanFailed(_services.Logger, _facts.Guest.Devices.Name, _host.Name, allReasons);
         return Content(isComplete: false, partial, allReasons, null, "the plan is not complete");
     }
 
@@ -652,7 +660,10 @@ internal sealed class DestinationPlanner
         if (i < _devices.Length)
         {
             var source = _devices[i].Info;
-            var ruledOut = _candidates[i].Count(option => _verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict));
+            // A candidate is out when its probe said no, or when creating it failed (its slot closed).
+            var ruledOut = _candidates[i].Count(option =>
+                (_verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict))
+                || (option is CreateOption create && _closedSlots.Contains(create.Slot)));
             var open = _candidates[i].Count - ruledOut;
             var message = _candidates[i].Count == 0
                 ? $"The {Describe(source)} could not be placed on {_host.Name}: the host has no free device of that type and no parent that can create one ({_rejections.CountFor(source.Id)} rejected; see the rejections)."

@@ -77,7 +77,9 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
         counters.Probe();
         PlannerTelemetry.Probes.Add(1, new KeyValuePair<string, object?>("point", point.ToString()));
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var write = host.FileSystem.WriteAsync(path, version, bound.Token).AsTask();
+        // On a thread of its own: a sysfs write can block inside the vendor driver (local sysfs writes
+        // synchronously), and the bound below must cut off the wait however the file system behaves.
+        var write = Task.Run(() => host.FileSystem.WriteAsync(path, version, bound.Token).AsTask(), CancellationToken.None);
         try
         {
             // WaitAsync cuts the wait off even when the file system ignores its token.

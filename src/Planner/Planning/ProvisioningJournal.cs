@@ -114,7 +114,8 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
             else
             {
                 var written = await host.FileSystem.WriteAsync(SysfsPath.MdevAttribute(entry.Uuid, "remove"), "1", CancellationToken.None).ConfigureAwait(false);
-                error = written.Succeeded ? null : $"writing 1 to {SysfsPath.MdevAttribute(entry.Uuid, "remove")} failed with {written.Error}";
+                // ENOENT: the device is already gone (or a create cut off mid-write never made it).
+                error = written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {SysfsPath.MdevAttribute(entry.Uuid, "remove")} failed with {written.Error}";
             }
         }
         catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)

@@ -328,7 +328,7 @@ public abstract class PlannerEndToEndTests
     }
 
     [TestMethod]
-    public virtual async Task AProbeHangs_IsCutOffAsProbeTimeout_NeverVerified_AndLeavesTheHostAsItWas()
+    public async Task AProbeHangs_IsCutOffAsProbeTimeout_NeverVerified_AndLeavesTheHostAsItWas()
     {
         using var bed = new PlanningTestBed(FrontEnd);
         var source = bed.Add(Source());
@@ -426,7 +426,6 @@ public abstract class PlannerEndToEndTests
     }
 
     [TestMethod]
-    [Ignore("BUG: DestinationPlanner.UnplacedReasons counts a (parent, type) closed by a failed create as an open candidate, so NOT_PLACED says it is 'needed by other devices of this guest'")]
     public async Task TheOnlyParentFailsToCreate_TheUnplacedReasonSaysNothingAcceptedTheDevice()
     {
         using var bed = new PlanningTestBed(FrontEnd);

@@ -13,6 +13,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Writes to these paths throw, as when the host cannot be reached.</summary>
     public HashSet<string> ThrowingWrites { get; } = [];
 
+    /// <summary>Writes to these paths reach the host, then the answer is lost, as when a connection drops mid-write.</summary>
+    public HashSet<string> WritesLosingTheirAnswer { get; } = [];
+
     /// <summary>Writes to these paths never answer until cancelled.</summary>
     public HashSet<string> HangingWrites { get; } = [];
 
@@ -48,7 +51,13 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
             return new SysfsResult(failure);
         }
 
-        return new SysfsResult(Write(path.Value.Split('/'), value));
+        var errno = Write(path.Value.Split('/'), value);
+        if (WritesLosingTheirAnswer.Contains(path.Value))
+        {
+            throw new IOException($"ssh: connection to {host.Name} lost after the write was sent");
+        }
+
+        return new SysfsResult(errno);
     }
 
     public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default)

@@ -134,6 +134,21 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
+    public async Task CreateWhoseAnswerIsLost_IsJournaled_AndRemovedWhenTheDestinationFails()
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+        var before = scenario.Destination.Snapshot();
+        scenario.Destination.FileSystem.WritesLosingTheirAnswer.Add("class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/create");
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        StringAssert.Contains(string.Join(' ', result.Best.Reasons), "connection to dest lost");
+        Assert.HasCount(1, scenario.DestinationWrites("/remove 1"), "the device the lost write made must be removed");
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+    }
+
+    [TestMethod]
     public async Task FailedPlan_RemovesWhatItCreated()
     {
         var scenario = new Scenario();

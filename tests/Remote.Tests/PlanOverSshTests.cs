@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Remote.Tests.Harness;
+using VfioMigration.RemoteHosts;
+
+namespace VfioMigration.Remote.Tests;
+
+/// <summary>
+/// The issue's acceptance test: a plan between two simulated hosts reached only through SSH and remote
+/// libvirt on loopback gives the same mapping as the same plan done locally.
+/// </summary>
+[TestClass]
+public sealed class PlanOverSshTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    [DataRow("demo-source", "demo-dest-a", "render-1")]
+    [DataRow("demo-source", "demo-dest-b", "render-1")]
+    [DataRow("nvidia", "nvidia", "cad-1")]
+    public async Task A_plan_over_ssh_and_remote_libvirt_maps_like_the_local_plan(string sourceScenario, string destinationScenario, string guest)
+    {
+        using var ssh = SshServer.Start();
+        using var source = SimulatedRemoteHost.Start(sourceScenario);
+        using var destination = SimulatedRemoteHost.Start(destinationScenario);
+        var planner = new MigrationPlanner();
+
+        string localMapping;
+        var localTime = Stopwatch.StartNew();
+        await using (var local = await planner.PlanAsync(new PlanRequest(source.Local(), DomainSelector.Parse(guest), [destination.Local()])))
+        {
+            localTime.Stop();
+            localMapping = Mapping(local.Best);
+        }
+
+        using var remoteSource = source.Remote(ssh).Connect(readOnly: true);
+        using var remoteDestination = destination.Remote(ssh).Connect();
+        var request = new PlanRequest(remoteSource.Host, DomainSelector.Parse(guest), [remoteDestination.Host]);
+        var sshTime = Stopwatch.StartNew();
+        int sysfsReads;
+        await using (var remote = await planner.PlanAsync(request))
+        {
+            sshTime.Stop();
+            Assert.AreEqual(localMapping, Mapping(remote.Best));
+            sysfsReads = remote.Best.Statistics.SysfsReads;
+        }
+
+        var coldTrips = RoundTrips(remoteSource, remoteDestination);
+        var warmTime = Stopwatch.StartNew();
+        await using (var again = await planner.PlanAsync(request))
+        {
+            warmTime.Stop();
+            Assert.AreEqual(localMapping, Mapping(again.Best));
+        }
+
+        Assert.AreEqual(1, remoteSource.RemoteFileSystem!.Connections, "one SSH connection per host for both plans");
+        Assert.AreEqual(1, remoteDestination.RemoteFileSystem!.Connections);
+        Assert.AreEqual(0, Leftovers(destination), "releasing the plans removed every device they created");
+        TestContext.WriteLine(
+            $"{sourceScenario} -> {destinationScenario} ({guest}): local {localTime.ElapsedMilliseconds} ms; " +
+            $"ssh {sshTime.ElapsedMilliseconds} ms with connecting, {warmTime.ElapsedMilliseconds} ms warm; " +
+            $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination} (the plan counted {sysfsReads} sysfs reads)\n{localMapping}");
+    }
+
+    /// <summary>
+    /// The mapping, source device by source device. A new mdev's random UUID is left out, and so is the
+    /// address of a reused PCI function: among equivalent free functions the planner takes the first in
+    /// libvirt's node-device listing, whose order differs between libvirt processes (local or remote).
+    /// </summary>
+    internal static string Mapping(MigrationPlan plan) =>
+        $"complete={plan.IsComplete}\n" + string.Join('\n', plan.Devices.OrderBy(d => d.Source.Ordinal).Select(d =>
+            $"{d.Source.Id} -> {d.Action} {d.Target.Parent} {d.Target.Type} {d.Verification} {(d.Action == DeviceAction.Create ? "(new)" : d.Target.Target is PciTarget ? "(a free function of this type)" : d.Target.Id)}"));
+
+    /// <summary>Devices on the simulated host that its scenario did not have.</summary>
+    internal static int Leftovers(SimulatedRemoteHost host)
+    {
+        var fileSystem = host.Simulated.CreateFileSystem();
+        var now = fileSystem.ListAsync(Planner.Sysfs.SysfsPath.MdevDevices).AsTask().Result.Value ?? [];
+        var scenario = Scenarios.Load(Path.GetFileNameWithoutExtension(host.ScenarioName)).CreateFileSystem();
+        var initially = scenario.ListAsync(Planner.Sysfs.SysfsPath.MdevDevices).AsTask().Result.Value ?? [];
+        return now.Except(initially).Count();
+    }
+
+    private static (long Source, long Destination) RoundTrips(ConnectedHost source, ConnectedHost destination) =>
+        (source.RemoteFileSystem!.RoundTrips, destination.RemoteFileSystem!.RoundTrips);
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Text;
+using VfioMigration.Planner.Sysfs;
+using VfioMigration.RemoteHosts;
+
+namespace VfioMigration.Remote.Tests;
+
+/// <summary>The remote protocol's pieces, without a network: quoting, framing, errno texts, known_hosts, URIs.</summary>
+[TestClass]
+public sealed class ProtocolTests
+{
+    private readonly List<string> _homes = [];
+
+    [TestCleanup]
+    public void DeleteHomes()
+    {
+        foreach (var home in _homes)
+        {
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    [DataRow("plain")]
+    [DataRow("it's")]
+    [DataRow("$(id) `id` \"x\" \\ ; | & * ?")]
+    [DataRow("''")]
+    public void A_quoted_string_reaches_the_shell_unchanged(string text)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("printf %s " + RemoteShell.Quote(text));
+        using var shell = Process.Start(info)!;
+        var printed = shell.StandardOutput.ReadToEnd();
+        shell.WaitForExit();
+
+        Assert.AreEqual(text, printed);
+    }
+
+    [TestMethod]
+    public void Records_carry_any_bytes_including_newlines_and_fake_headers()
+    {
+        var tricky = "D 3\nabc\n\0E 9\n"u8.ToArray();
+        var unknownText = "cat: /sys/x: No such file or directory\n0123456789"u8.ToArray();
+        var answer = Record('D', tricky).Concat(Record('E', unknownText)).Concat(Record('D', [])).ToArray();
+
+        var records = RemoteShell.ParseBatch(answer, 3);
+
+        CollectionAssert.AreEqual(tricky, records[0].Bytes);
+        Assert.AreEqual(Errno.None, records[0].Error);
+        Assert.IsFalse(records[1].Succeeded);
+        Assert.AreEqual(Errno.EIO, records[1].Error, "the text ends in digits, not a known strerror text");
+        Assert.IsEmpty(records[2].Bytes);
+    }
+
+    [TestMethod]
+    public void A_truncated_or_short_answer_is_refused()
+    {
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 10\nabc"u8, 1));
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 3\nabc"u8, 2));
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("hello from .bashrc\nD 3\nabc"u8, 1));
+    }
+
+    [TestMethod]
+    [DataRow("dd: error writing '/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-63/create': Too many users", Errno.EUSERS)]
+    [DataRow("dd: failed to open '/sys/x': No such file or directory", Errno.ENOENT)]
+    [DataRow("readlink: /sys/class: Invalid argument\n", Errno.EINVAL)]
+    [DataRow("cat: /sys/class: Is a directory", Errno.EISDIR)]
+    public void Coreutils_messages_map_to_the_errno(string message, Errno errno) =>
+        Assert.AreEqual(errno, StrerrorTable.FromMessage(message));
+
+    [TestMethod]
+    public void The_write_command_names_the_path_and_length_but_never_the_value()
+    {
+        var command = RemoteShell.WriteCommand("/sys/bus/mdev/devices/x/remove", 1);
+
+        Assert.AreEqual("LC_ALL=C exec dd of='/sys/bus/mdev/devices/x/remove' bs=1 count=1 iflag=fullblock conv=nocreat,notrunc status=none", command);
+    }
+
+    [TestMethod]
+    public void Known_hosts_match_plain_port_and_hashed_entries_and_tell_changed_from_unknown()
+    {
+        var key = new byte[] { 0, 0, 0, 11, 1, 2, 3 };
+        var other = new byte[] { 9, 9, 9 };
+        var file = Path.GetTempFileName();
+        try
+        {
+            // The hashed entry is OpenSSH's own for "hashed.example" with this salt (ssh-keygen -H).
+            var salt = new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
+#pragma warning disable CA5350 // OpenSSH's hashed-host format.
+            var hash = System.Security.Cryptography.HMACSHA1.HashData(salt, "hashed.example"u8);
+#pragma warning restore CA5350
+            File.WriteAllLines(file, [
+                "# comment",
+                $"host1,10.0.0.1 ssh-ed25519 {Convert.ToBase64String(key)}",
+                $"[host2]:2222 ssh-ed25519 {Convert.ToBase64String(key)}",
+                $"|1|{Convert.ToBase64String(salt)}|{Convert.ToBase64String(hash)} ssh-ed25519 {Convert.ToBase64String(key)}",
+                $"@revoked * ssh-ed25519 {Convert.ToBase64String(other)}",
+            ]);
+            var knownHosts = KnownHosts.Load(file);
+
+            Assert.AreEqual(KnownHostVerdict.Known, knownHosts.Check("10.0.0.1", 22, key));
+            Assert.AreEqual(KnownHostVerdict.Known, knownHosts.Check("host2", 2222, key));
+            Assert.AreEqual(KnownHostVerdict.Unknown, knownHosts.Check("host2", 22, key));
+            Assert.AreEqual(KnownHostVerdict.Known, knownHosts.Check("hashed.example", 22, key));
+            Assert.AreEqual(KnownHostVerdict.Changed, knownHosts.Check("host1", 22, [1, 2, 3]));
+            Assert.AreEqual(KnownHostVerdict.Revoked, knownHosts.Check("host1", 22, other));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [TestMethod]
+    public void An_ssh_uri_gives_the_same_user_host_and_port_over_ssh()
+    {
+        var home = Home();
+        var host = HostDescription.Parse("qemu+ssh://admin@node7:2222/system", new RemoteHostDefaults { HomeDirectory = home });
+
+        Assert.AreEqual("node7", host.Name);
+        Assert.AreEqual("admin@node7:2222", host.Ssh!.Target);
+        Assert.AreEqual(Path.Combine(home, ".ssh", "id_ed25519"), host.Ssh.KeyFile);
+        Assert.AreEqual(Path.Combine(home, ".ssh", "known_hosts"), host.Ssh.KnownHostsFile);
+        Assert.AreEqual(HostKeyPolicy.Strict, host.Ssh.HostKeyPolicy);
+    }
+
+    [TestMethod]
+    public void A_tls_uri_uses_the_default_user_on_port_22_and_a_local_uri_the_local_sysfs()
+    {
+        var defaults = new RemoteHostDefaults { HomeDirectory = Home(), KeyFile = "/keys/planner", SysfsRoot = "/srv/sys" };
+
+        var tls = HostDescription.Parse("qemu+tls://node8:16514/system", defaults);
+        var local = HostDescription.Parse("qemu:///system", defaults);
+
+        Assert.AreEqual("root@node8", tls.Ssh!.Target);
+        Assert.AreEqual("/keys/planner", tls.Ssh.KeyFile);
+        Assert.AreEqual("/srv/sys", tls.Ssh.SysfsRoot);
+        Assert.IsNull(local.Ssh);
+        Assert.AreEqual("/srv/sys", local.LocalSysfsRoot);
+    }
+
+    [TestMethod]
+    public void Without_a_key_the_error_says_where_it_looked_and_what_to_set()
+    {
+        var empty = Directory.CreateTempSubdirectory("remote-home-").FullName;
+        try
+        {
+            var error = Assert.ThrowsExactly<ArgumentException>(() => HostDescription.Parse("qemu+ssh://node9/system", new RemoteHostDefaults { HomeDirectory = empty }));
+
+            StringAssert.Contains(error.Message, "id_ed25519");
+            StringAssert.Contains(error.Message, "RemoteHostDefaults.KeyFile");
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    private static byte[] Record(char kind, byte[] content) =>
+        [.. Encoding.ASCII.GetBytes($"{kind} {content.Length}\n"), .. content];
+
+    private string Home()
+    {
+        var home = Directory.CreateTempSubdirectory("remote-home-").FullName;
+        _homes.Add(home);
+        Directory.CreateDirectory(Path.Combine(home, ".ssh"));
+        File.WriteAllText(Path.Combine(home, ".ssh", "id_ed25519"), "not read by Parse");
+        return home;
+    }
+}
