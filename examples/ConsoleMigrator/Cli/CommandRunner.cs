@@ -15,6 +15,8 @@ internal static class CommandRunner
         new Commands.HostCommand(),
         new Commands.PlanCommand(),
         new Commands.MigrateCommand(),
+        new Commands.EvacuateCommand(),
+        new Commands.BenchCommand(),
         new Commands.SimMountCommand(),
         new Commands.SimLibvirtXmlCommand(),
     ];

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Hypervisor;
+
+namespace VfioMigration.Bench;
+
+/// <summary>An <see cref="IHypervisor"/> that adds up the time spent inside libvirt, so a plan's own time can be told from its libvirt time.</summary>
+public sealed class TimedHypervisor(IHypervisor inner) : IHypervisor
+{
+    private long _ticks;
+
+    /// <summary>Time spent inside the wrapped hypervisor so far (concurrent calls add up).</summary>
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks));
+
+    /// <inheritdoc />
+    public string Uri => inner.Uri;
+
+    /// <inheritdoc />
+    public string HostName => inner.HostName;
+
+    /// <inheritdoc />
+    public long LibvirtCalls => inner.LibvirtCalls;
+
+    /// <inheritdoc />
+    public Task<GuestDefinition> GetDomainAsync(DomainSelector guest, CancellationToken cancellationToken = default) =>
+        TimeAsync(() => inner.GetDomainAsync(guest, cancellationToken));
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DomainHostDevices>> ListDomainsAsync(CancellationToken cancellationToken = default) =>
+        TimeAsync(() => inner.ListDomainsAsync(cancellationToken));
+
+    /// <inheritdoc />
+    public Task<HostInventory> GetInventoryAsync(InventoryScope scope, CancellationToken cancellationToken = default) =>
+        TimeAsync(() => inner.GetInventoryAsync(scope, cancellationToken));
+
+    /// <inheritdoc />
+    public Task CreateMdevAsync(MdevCreation request, CancellationToken cancellationToken = default) =>
+        TimeAsync(async () =>
+        {
+            await inner.CreateMdevAsync(request, cancellationToken).ConfigureAwait(false);
+            return true;
+        });
+
+    /// <inheritdoc />
+    public Task DestroyMdevAsync(MdevUuid uuid, bool persistent, CancellationToken cancellationToken = default) =>
+        TimeAsync(async () =>
+        {
+            await inner.DestroyMdevAsync(uuid, persistent, cancellationToken).ConfigureAwait(false);
+            return true;
+        });
+
+    /// <inheritdoc />
+    public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default) =>
+        inner.MigrateAsync(migration, cancellationToken);
+
+    private async Task<T> TimeAsync<T>(Func<Task<T>> call)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Add(ref _ticks, Stopwatch.GetTimestamp() - started);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Evacuation;
+using VfioMigration.Planner.Json;
+
+namespace VfioMigration.ConsoleMigrator.Commands;
+
+/// <summary><c>evacuate</c>: plans every guest of the source onto the destinations with shared capacity, prints the plans, and removes what planning created unless told to keep it.</summary>
+internal sealed class EvacuateCommand : Command
+{
+    public override string Name => "evacuate";
+
+    public override string Summary => "Plan the evacuation of a host: every guest with host devices onto one of the destinations, capacity shared.";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        .. HostSet.Options,
+        .. PlanOptionsParser.Options,
+        new("--plans-per-host", "N", "Guests each destination plans at once, 1-16 (default 1: strictly one after the other)."),
+        new("--keep", null, "Keep the mdevs the plans created when every guest has a plan (default: remove them when the command ends)."),
+    ];
+
+    public override string Example =>
+        "vfio-migrator evacuate --source-scenario examples/scenarios/demo-source.json --dest-scenario examples/scenarios/demo-dest-a.json --dest-scenario examples/scenarios/demo-dest-b.json";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        var options = PlanOptionsParser.Parse(args);
+        using var hosts = HostSet.FromArguments(args);
+        var planner = new MigrationPlanner(
+            Microsoft.Extensions.Options.Options.Create(options),
+            context.Logging.CreateLogger<MigrationPlanner>());
+        var result = await new HostEvacuator(planner)
+            .EvacuateAsync(new EvacuationRequest(hosts.Source, hosts.Destinations, Options: options, PlansPerHost: PlansPerHost(args)), cancellationToken)
+            .ConfigureAwait(false);
+        try
+        {
+            await context.Out.WriteAsync(context.Json ? ToJson(result) : Render(result)).ConfigureAwait(false);
+            if (result.Succeeded && args.Flag("--keep"))
+            {
+                result.CommitAll();
+                await context.Error.WriteLineAsync($"kept the {result.Guests.Sum(g => g.Plan.Best.Created.Count)} mdev(s) the plans created").ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            foreach (var failure in await result.ReleaseAllAsync().ConfigureAwait(false))
+            {
+                await context.Error.WriteLineAsync($"error: could not remove mdev {failure.Uuid} on {failure.Host}: {failure.Message}; remove it by hand").ConfigureAwait(false);
+            }
+        }
+
+        return result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
+    }
+
+    private static int PlansPerHost(Arguments args)
+    {
+        var text = args.Value("--plans-per-host");
+        if (text is null)
+        {
+            return 1;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= 16
+            ? value
+            : throw new UsageException($"--plans-per-host '{text}' is not a whole number from 1 to 16.");
+    }
+
+    private static string Render(EvacuationResult result)
+    {
+        var table = new TextTable("GUEST", "DESTINATION", "DEVICES", "REUSE", "CREATE", "RETRIED", "RESULT");
+        foreach (var guest in result.Guests)
+        {
+            var best = guest.Plan.Best;
+            table.Add(
+                guest.Guest.Value,
+                best.Destination.Name,
+                best.Devices.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                best.Devices.Count(d => d.Action == DeviceAction.Reuse).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                best.CreationCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                guest.Retried ? "yes" : "no",
+                guest.Succeeded ? "complete" : string.Join("; ", best.Reasons));
+        }
+
+        var verdict = result.Succeeded
+            ? $"every guest has a plan ({result.Guests.Count} guest(s), {result.Elapsed.TotalMilliseconds:F0} ms)"
+            : $"{result.Guests.Count(g => !g.Succeeded)} of {result.Guests.Count} guests have no complete plan";
+        return $"{table}\n{verdict}\n";
+    }
+
+    private static string ToJson(EvacuationResult result)
+    {
+        var guests = new JsonArray();
+        foreach (var guest in result.Guests)
+        {
+            guests.Add(new JsonObject
+            {
+                ["guest"] = guest.Guest.Value,
+                ["succeeded"] = guest.Succeeded,
+                ["retried"] = guest.Retried,
+                ["destination"] = guest.Plan.Best.Destination.Name,
+                ["plan"] = JsonNode.Parse(PlanJson.Serialize(guest.Plan)),
+            });
+        }
+
+        var document = new JsonObject
+        {
+            ["succeeded"] = result.Succeeded,
+            ["elapsedMs"] = Math.Round(result.Elapsed.TotalMilliseconds, 1),
+            ["guests"] = guests,
+        };
+        return document.ToJsonString(DeviceJson.Options) + "\n";
+    }
+}
