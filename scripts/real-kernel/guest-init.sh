@@ -46,16 +46,21 @@ mount_host() {
     root=/host
     mkdir -p "$root"
     mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,ro hostroot "$root" || return 1
+    # A checkout under /tmp (CI may clone there) would vanish under the tmpfs: keep a view of it
+    # from before the tmpfs, and bind it back at the same path afterwards.
+    case $repo in
+        /tmp/*) mkdir -p /repo-view && mount -o bind "$root$repo" /repo-view || return 1 ;;
+    esac
     mount -t tmpfs tmpfs "$root/tmp" || return 1
+    case $repo in
+        /tmp/*) mkdir -p "$root$repo" && mount -o bind /repo-view "$root$repo" || return 1 ;;
+    esac
     # .NET keeps shared memory in /dev/shm, which devtmpfs lacks.
     mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm || return 1
     for dir in proc sys dev; do mount -o bind "/$dir" "$root/$dir" || return 1; done
 }
 
 run_planner() {
-    load_all /virtfs.order || return 1
-    mount_host || return 1
-    load mtty || return 1
     repo='' generated_host=''
     # shellcheck disable=SC1091  # written by run.sh: repo=<the host's checkout>, generated_host=<file>
     . /planner.env
@@ -63,6 +68,9 @@ run_planner() {
         echo "real-kernel: /planner.env names no repo or no generated host file" >&2
         return 1
     fi
+    load_all /virtfs.order || return 1
+    mount_host || return 1
+    load mtty || return 1
     # libvirt names the test-driver host after it ("(none)" otherwise).
     hostname real-kernel-guest
     echo "real-kernel: planner starts at $(cut -d' ' -f1 /proc/uptime) s"
