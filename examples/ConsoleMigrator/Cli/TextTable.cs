@@ -10,9 +10,6 @@ internal sealed class TextTable(params string[] headers)
     /// <summary>Adds a row; missing cells are blank.</summary>
     public void Add(params string?[] cells) => _rows.Add([.. headers.Select((_, i) => i < cells.Length ? cells[i] ?? "-" : string.Empty)]);
 
-    /// <summary>The number of rows added.</summary>
-    public int Count => _rows.Count;
-
     /// <inheritdoc />
     public override string ToString()
     {

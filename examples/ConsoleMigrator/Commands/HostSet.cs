@@ -31,7 +31,6 @@ internal sealed class HostSet : IDisposable
     private readonly List<IDisposable> _owned = [];
     private readonly List<string> _temporaryFiles = [];
     private readonly List<MigrationHost> _destinations = [];
-    private readonly Dictionary<MigrationHost, SimulatedHost> _simulated = [];
 
     private HostSet()
     {
@@ -42,9 +41,6 @@ internal sealed class HostSet : IDisposable
 
     /// <summary>The destination hosts, <c>--dest</c> ones first, then <c>--dest-scenario</c> ones.</summary>
     public IReadOnlyList<MigrationHost> Destinations => _destinations;
-
-    /// <summary>The simulated host behind <paramref name="host"/>, when it came from a scenario.</summary>
-    public SimulatedHost? SimulatorOf(MigrationHost host) => _simulated.GetValueOrDefault(host);
 
     /// <summary>Builds the hosts the options describe.</summary>
     /// <exception cref="UsageException">The options do not describe exactly one source and at least one destination.</exception>
@@ -171,8 +167,6 @@ internal sealed class HostSet : IDisposable
         _temporaryFiles.Add(hostFile);
         var hypervisor = LibvirtHypervisor.Open($"test://{hostFile}");
         _owned.Add(hypervisor);
-        var host = new MigrationHost(simulated.Name, hypervisor, simulated.CreateFileSystem());
-        _simulated[host] = simulated;
-        return host;
+        return new MigrationHost(simulated.Name, hypervisor, simulated.CreateFileSystem());
     }
 }
