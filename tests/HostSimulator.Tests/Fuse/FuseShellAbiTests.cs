@@ -188,7 +188,7 @@ public sealed class FuseShellAbiTests
     {
         Mount("vendor-host.json");
 
-        var result = Run("head -c 5000 /dev/zero | tr '\\0' a | dd of=\"$1\" bs=5000 count=1 2>&1", "class/mdev_bus/0000:00:02.0/mdev_supported_types/i915-GVTg_V5_4/migration_version");
+        var result = Run("head -c 5000 /dev/zero | tr '\\0' a | dd of=\"$1\" bs=5000 count=1 iflag=fullblock 2>&1", "class/mdev_bus/0000:00:02.0/mdev_supported_types/i915-GVTg_V5_4/migration_version");
 
         StringAssert.Contains(result.Output, "Argument list too long");
     }
