@@ -51,4 +51,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "Migrating {Guest} to {Destination}")]
     public static partial void Migrating(ILogger logger, string guest, string destination);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "Parent {Parent} on {Host} was found in sysfs (class/mdev_bus), not listed by libvirt: {TypeCount} type(s) read from sysfs; mdevs are created there through sysfs")]
+    public static partial void ParentFoundInSysfsOnly(ILogger logger, string parent, string host, int typeCount);
+
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "Skipped {Entry} in {Path} on {Host}: {Reason}")]
+    public static partial void SysfsEntrySkipped(ILogger logger, SysfsPath path, string host, string entry, string reason);
+
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Could not list {Path} on {Host} ({Errno}); parents libvirt does not list are not looked for there")]
+    public static partial void SysfsListFailed(ILogger logger, SysfsPath path, string host, Errno errno);
 }

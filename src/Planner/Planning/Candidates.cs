@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
 
@@ -83,20 +84,31 @@ internal sealed record OptionVerdict(VerdictKind Kind, ProbeRecord? Probe, strin
 }
 
 /// <summary>The destination's devices, and which of them guests defined there already use.</summary>
-internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwners Owners)
+/// <param name="Inventory">libvirt's inventory, with the parents only sysfs shows added (see <see cref="SysfsOnlyParents"/>).</param>
+/// <param name="Owners">Which guest defined on the destination uses which device.</param>
+/// <param name="SysfsOnly">The parents found in sysfs that libvirt does not list: creation there goes through sysfs.</param>
+internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwners Owners, IReadOnlySet<DeviceName> SysfsOnly)
 {
-    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, PlanCounters counters, CancellationToken cancellationToken)
+    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
         counters.HypervisorCall();
         counters.HypervisorCall();
         var inventoryTask = host.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken);
         var domainsTask = host.Hypervisor.ListDomainsAsync(cancellationToken);
         await Task.WhenAll(inventoryTask, domainsTask).ConfigureAwait(false);
-        var inventory = await inventoryTask.ConfigureAwait(false);
+        var listed = await inventoryTask.ConfigureAwait(false);
         var domains = await domainsTask.ConfigureAwait(false);
+        var (inventory, sysfsOnly) = await SysfsOnlyParents.AddAsync(host, listed, counters, logger, cancellationToken).ConfigureAwait(false);
 
-        return new DestinationInventory(inventory, DeviceOwners.FromDomains(domains));
+        return new DestinationInventory(inventory, DeviceOwners.FromDomains(domains), sysfsOnly);
     }
+
+    /// <summary>Whether <paramref name="parent"/> was found only in sysfs (libvirt cannot create mdevs on it).</summary>
+    public bool IsSysfsOnly(MdevParent parent) => SysfsOnly.Contains(parent.Name);
+
+    /// <summary>The remark a planned device on <paramref name="parent"/> carries; null for parents libvirt lists.</summary>
+    public string? NoteFor(DeviceName? parent) =>
+        parent is { } name && SysfsOnly.Contains(name) ? SysfsOnlyParents.Note(name) : null;
 
     public MdevParent? ParentOf(MediatedDevice mdev) =>
         mdev.Parent is { } name ? Inventory.Parents.FirstOrDefault(p => p.Name == name) : null;

@@ -119,7 +119,7 @@ internal sealed class DestinationPlanner
             return await FailAsync([.. _rejections.Items.Select(r => r.Message)]).ConfigureAwait(false);
         }
 
-        var inventory = await DestinationInventory.LoadAsync(_host, _counters, cancellationToken).ConfigureAwait(false);
+        var inventory = await DestinationInventory.LoadAsync(_host, _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
         _probes = new ProbeRunner(_host, _options, _services.VerdictCache, _services.Time, _counters, _services.Logger);
         _evaluator = new CandidateEvaluator(_host, _options, inventory, _probes, _rejections, _counters);
         _devices = [.. plannable];
@@ -529,6 +529,12 @@ internal sealed class DestinationPlanner
 
     private async Task<CreateOutcome> CreateClaimedAsync(CreateOption create, MdevUuid uuid, CancellationToken cancellationToken)
     {
+        if (Evaluator.Inventory.IsSysfsOnly(create.Parent))
+        {
+            // libvirt has no node device for this parent, so its node-device API cannot name it.
+            return await CreateThroughSysfsAsync(create, uuid, cancellationToken).ConfigureAwait(false);
+        }
+
         var request = new MdevCreation(create.Parent.Name, create.Type.Id, uuid, _options.PersistentMdevs);
         try
         {
@@ -693,7 +699,7 @@ internal sealed class DestinationPlanner
         switch (option)
         {
             case ProvisionedOption made:
-                return new PlannedDevice(source.Info, new TargetDeviceInfo(new MdevTarget(made.Uuid), made.Parent.Name.Value, made.Type.Value), made.Action, made.Verification, made.Probe, made.Note);
+                return new PlannedDevice(source.Info, new TargetDeviceInfo(new MdevTarget(made.Uuid), made.Parent.Name.Value, made.Type.Value), made.Action, made.Verification, made.Probe, Join(made.Note, Evaluator.Inventory.NoteFor(made.Parent.Name)));
             default:
                 var verdict = _verdicts[(index, option)];
                 var target = option switch
@@ -703,7 +709,8 @@ internal sealed class DestinationPlanner
                     _ => throw new ArgumentOutOfRangeException(nameof(option), option, "A new mdev is planned only once created."),
                 };
                 var verified = verdict.Kind == VerdictKind.Verified;
-                return new PlannedDevice(source.Info, target, DeviceAction.Reuse, verified ? Verification.Verified : Verification.Unverified, verified ? verdict.Probe : null, verified ? null : verdict.Note);
+                var note = Join(verified ? null : verdict.Note, Evaluator.Inventory.NoteFor((option as ExistingMdevOption)?.Mdev.Parent));
+                return new PlannedDevice(source.Info, target, DeviceAction.Reuse, verified ? Verification.Verified : Verification.Unverified, verified ? verdict.Probe : null, note);
         }
     }
 

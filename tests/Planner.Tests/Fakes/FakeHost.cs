@@ -37,7 +37,11 @@ internal sealed class FakeType(FakeParent parent, MdevTypeId id, string deviceAp
 
 internal sealed class FakeParent(DeviceName name, DeviceName sysfsName, string vendorId, bool oneTypeAtATime)
 {
+    /// <summary>The libvirt node device name; a virtual parent's is its sysfs name, although libvirt does not list it.</summary>
     public DeviceName Name => name;
+
+    /// <summary>Whether libvirt lists it as a node device; false for a virtual parent such as mtty.</summary>
+    public bool ListedByLibvirt { get; init; } = true;
 
     public DeviceName SysfsName => sysfsName;
 
@@ -122,6 +126,14 @@ internal sealed class FakeHost
     {
         var pci = PciAddress.Parse(address);
         var parent = new FakeParent(DeviceName.Parse(pci.ToNodeDeviceName()), DeviceName.Parse(address), vendorId, oneTypeAtATime);
+        Parents.Add(parent);
+        return parent;
+    }
+
+    /// <summary>A virtual parent such as mtty: in sysfs under <c>class/mdev_bus</c>, but no libvirt node device.</summary>
+    public FakeParent AddVirtualParent(string name)
+    {
+        var parent = new FakeParent(DeviceName.Parse(name), DeviceName.Parse(name), vendorId: "", oneTypeAtATime: false) { ListedByLibvirt = false };
         Parents.Add(parent);
         return parent;
     }

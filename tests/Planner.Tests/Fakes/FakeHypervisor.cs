@@ -38,6 +38,9 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
 
     public List<MigrationCall> Migrations { get; } = [];
 
+    /// <summary>mdevs libvirt does not list (a test-driver host file that lacks them, or a lagging node-device cache).</summary>
+    public HashSet<MdevUuid> UnlistedMdevs { get; } = [];
+
     /// <summary>When set, every call fails with this message (an unreachable host).</summary>
     public string? Unreachable { get; set; }
 
@@ -67,10 +70,10 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         lock (host.Gate)
         {
             var parents = scope.HasFlag(InventoryScope.MdevParents)
-                ? host.Parents.Select(p => new MdevParent(p.Name, p.SysfsName, PciAddress.Parse(p.SysfsName.Value), p.VendorId, "0x1eb8", "nvidia", [.. p.Types.Select(t => new MdevTypeInfo(t.Id, t.Id.Value, t.DeviceApi, host.Available(t)))])).ToList()
+                ? host.Parents.Where(p => p.ListedByLibvirt).Select(p => new MdevParent(p.Name, p.SysfsName, PciAddress.Parse(p.SysfsName.Value), p.VendorId, "0x1eb8", "nvidia", [.. p.Types.Select(t => new MdevTypeInfo(t.Id, t.Id.Value, t.DeviceApi, host.Available(t)))])).ToList()
                 : [];
             var mdevs = scope.HasFlag(InventoryScope.Mdevs)
-                ? host.Mdevs.Select(m => new MediatedDevice(DeviceName.Parse($"mdev_{m.Uuid.Value.Replace('-', '_')}_{m.Type.Parent.Name.Value[4..]}"), m.Uuid, m.Type.Id, m.Type.Parent.Name, null, [])).ToList()
+                ? host.Mdevs.Where(m => !UnlistedMdevs.Contains(m.Uuid)).Select(Listed).ToList()
                 : [];
             var pcis = scope.HasFlag(InventoryScope.PciDevices)
                 ? host.Pcis.Select(p => new PciDevice(DeviceName.Parse(p.Address.ToNodeDeviceName()), p.Address, "vfio-pci", p.VendorId, p.ProductId)).ToList()
@@ -130,6 +133,14 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>An mdev as libvirt lists it: under a virtual parent, which has no node device, its parent is <c>computer</c>.</summary>
+    private static MediatedDevice Listed(FakeMdev mdev)
+    {
+        var parent = mdev.Type.Parent;
+        var parentName = parent.ListedByLibvirt ? parent.Name : DeviceName.Parse("computer");
+        return new MediatedDevice(DeviceName.Parse($"mdev_{mdev.Uuid.Value.Replace('-', '_')}_{parent.SysfsName.Value.Replace(':', '_').Replace('.', '_')}"), mdev.Uuid, mdev.Type.Id, parentName, null, []);
     }
 
     private void Call(string operation, CancellationToken cancellationToken)

@@ -22,6 +22,12 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Completes when a write to a hanging path starts.</summary>
     public TaskCompletionSource HangStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Listings of these directories fail with the errno.</summary>
+    public Dictionary<string, Errno> FailingLists { get; } = [];
+
+    /// <summary>Names these directory listings show besides the model's (stray or hostile entries).</summary>
+    public Dictionary<string, string[]> ExtraEntries { get; } = [];
+
     public string Description => $"fake sysfs of {host.Name}";
 
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
@@ -64,7 +70,36 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     {
         host.Record($"list {path}");
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(SysfsResult.Failed<IReadOnlyList<string>>(Errno.ENOENT));
+        if (FailingLists.TryGetValue(path.Value, out var failure))
+        {
+            return ValueTask.FromResult(SysfsResult.Failed<IReadOnlyList<string>>(failure));
+        }
+
+        if (ExtraEntries.TryGetValue(path.Value, out var extra))
+        {
+            var listed = List(path.Value.Split('/'));
+            return ValueTask.FromResult(SysfsResult.Of<IReadOnlyList<string>>([.. listed.Value ?? [], .. extra]));
+        }
+
+        return ValueTask.FromResult(List(path.Value.Split('/')));
+    }
+
+    private SysfsResult<IReadOnlyList<string>> List(string[] parts)
+    {
+        lock (host.Gate)
+        {
+            switch (parts)
+            {
+                case ["class", "mdev_bus"] when host.Parents.Count > 0:
+                    return SysfsResult.Of<IReadOnlyList<string>>([.. host.Parents.Select(p => p.SysfsName.Value)]);
+                case ["class", "mdev_bus", var parent, "mdev_supported_types"] when host.Parents.FirstOrDefault(p => p.SysfsName.Value == parent) is { } p:
+                    return SysfsResult.Of<IReadOnlyList<string>>([.. p.Types.Select(t => t.Id.Value)]);
+                case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "devices"] when host.FindType(parent, type) is { } t:
+                    return SysfsResult.Of<IReadOnlyList<string>>([.. host.Mdevs.Where(m => m.Type == t).Select(m => m.Uuid.Value)]);
+                default:
+                    return SysfsResult.Failed<IReadOnlyList<string>>(Errno.ENOENT);
+            }
+        }
     }
 
     public ValueTask<SysfsResult<string>> ReadLinkAsync(SysfsPath path, CancellationToken cancellationToken = default)
@@ -88,6 +123,10 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
                 return SysfsResult.Of(host.Available(t).ToString(CultureInfo.InvariantCulture) + "\n");
             case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "migration_version"] when host.FindType(parent, type)?.TypeVersion is { } v:
                 return SysfsResult.Of(v.Version + "\n");
+            case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "name"] when host.FindType(parent, type) is { } t:
+                return SysfsResult.Of(t.Id.Value + "\n");
+            case ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "device_api"] when host.FindType(parent, type) is { } t:
+                return SysfsResult.Of(t.DeviceApi + "\n");
             case ["bus", "mdev", "devices", var uuid, "migration_version"] when host.FindMdev(uuid)?.Version is { } v:
                 return SysfsResult.Of(v.Version + "\n");
             case ["bus", "pci", "devices", var address, var attribute] when FindPci(address) is { } pci:

@@ -1,0 +1,206 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Diagnostics;
+using VfioMigration.Planner.Sysfs;
+
+namespace VfioMigration.Planner.Planning;
+
+/// <summary>
+/// Finds the mdev parents a host's sysfs has under <c>class/mdev_bus</c> and its libvirt does not
+/// list. libvirt's udev backend knows PCI, CSS and AP parents only, so a virtual parent such as the
+/// kernel's <c>mtty</c> sample (<c>/sys/devices/virtual/mtty/mtty</c>) has no node device: without
+/// this look the planner would see no parent there and create nothing.
+/// </summary>
+/// <remarks>
+/// Costs one listing when every parent is libvirt's; per unlisted parent one listing of its types,
+/// then one batch read of every type's attributes and one listing of each type's <c>devices/</c>,
+/// issued together. Every name read from a listing is validated before it is put into a path;
+/// an invalid one is skipped with a warning.
+/// </remarks>
+internal static class SysfsOnlyParents
+{
+    private const string Name = "name";
+    private const string AvailableInstances = "available_instances";
+    private const string DeviceApi = "device_api";
+
+    /// <summary>
+    /// Returns <paramref name="listed"/> with every parent found only in sysfs added (named by its
+    /// sysfs name, types read from sysfs), and the mdevs under those parents attached to them
+    /// (libvirt lists such an mdev under <c>computer</c>, or not at all), together with the names of
+    /// the added parents.
+    /// </summary>
+    public static async Task<(HostInventory Inventory, IReadOnlySet<DeviceName> Added)> AddAsync(
+        MigrationHost host, HostInventory listed, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        var unlisted = await ListUnlistedAsync(host, listed, counters, logger, cancellationToken).ConfigureAwait(false);
+        if (unlisted.Count == 0)
+        {
+            return (listed, new HashSet<DeviceName>());
+        }
+
+        var typeLists = await Task.WhenAll(unlisted.Select(parent => ListTypesAsync(host, parent, counters, logger, cancellationToken))).ConfigureAwait(false);
+        var slots = unlisted.Zip(typeLists).SelectMany(pair => pair.Second.Select(type => (Parent: pair.First, Type: type))).ToList();
+
+        var paths = slots.SelectMany(slot => (SysfsPath[])[
+            SysfsPath.TypeAttribute(slot.Parent, slot.Type, Name),
+            SysfsPath.TypeAttribute(slot.Parent, slot.Type, AvailableInstances),
+            SysfsPath.TypeAttribute(slot.Parent, slot.Type, DeviceApi)]).ToList();
+        var readsTask = paths.Count == 0 ? Task.FromResult<IReadOnlyList<SysfsResult<string>>>([]) : host.FileSystem.ReadManyAsync(paths, cancellationToken).AsTask();
+        var devicesTask = Task.WhenAll(slots.Select(slot => ListDevicesAsync(host, slot.Parent, slot.Type, logger, cancellationToken)));
+        await Task.WhenAll(readsTask, devicesTask).ConfigureAwait(false);
+        var reads = await readsTask.ConfigureAwait(false);
+        var devices = await devicesTask.ConfigureAwait(false);
+        counters.SysfsReads(paths.Count + slots.Count);
+
+        var typesByParent = unlisted.ToDictionary(parent => parent, _ => new List<MdevTypeInfo>());
+        var mdevs = listed.Mdevs.ToDictionary(mdev => mdev.Uuid);
+        for (var i = 0; i < slots.Count; i++)
+        {
+            var (parent, type) = slots[i];
+            if (ReadType(host, parent, type, reads[3 * i], reads[(3 * i) + 1], reads[(3 * i) + 2], logger) is { } info)
+            {
+                typesByParent[parent].Add(info);
+            }
+
+            foreach (var uuid in devices[i])
+            {
+                // The kernel is the authority on where an mdev sits and what it is; libvirt's node device, if any, keeps its name.
+                mdevs[uuid] = mdevs.TryGetValue(uuid, out var known)
+                    ? known with { Parent = parent, Type = type }
+                    : new MediatedDevice(DeviceName.Parse(uuid.Value), uuid, type, parent, null, []);
+            }
+        }
+
+        var added = unlisted.Select(parent => new MdevParent(
+            parent,
+            parent,
+            PciAddress.TryParse(parent.Value, out var address) ? address : null,
+            null,
+            null,
+            null,
+            [.. typesByParent[parent].OrderBy(t => t.Id.Value, StringComparer.Ordinal)])).ToList();
+        foreach (var parent in added)
+        {
+            Log.ParentFoundInSysfsOnly(logger, parent.Name.Value, host.Name, parent.Types.Count);
+        }
+
+        // Sorted as libvirt's inventory is, so plans stay reproducible.
+        var inventory = listed with
+        {
+            Parents = [.. listed.Parents, .. added],
+            Mdevs = [.. mdevs.Values.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)],
+        };
+        return (inventory, unlisted.ToHashSet());
+    }
+
+    /// <summary>The sysfs note a plan gives a device on a parent found only in sysfs.</summary>
+    public static string Note(DeviceName parent) =>
+        $"parent {parent} was found in sysfs (class/mdev_bus), not listed by libvirt";
+
+    private static async Task<List<DeviceName>> ListUnlistedAsync(MigrationHost host, HostInventory listed, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        var listing = await host.FileSystem.ListAsync(SysfsPath.MdevBus, cancellationToken).ConfigureAwait(false);
+        counters.SysfsReads(1);
+        if (!listing.Succeeded)
+        {
+            // ENOENT: no mdev support loaded, so there is nothing libvirt could have missed.
+            if (listing.Error != Errno.ENOENT)
+            {
+                Log.SysfsListFailed(logger, SysfsPath.MdevBus, host.Name, listing.Error);
+            }
+
+            return [];
+        }
+
+        var known = listed.Parents.Select(p => p.SysfsName).ToHashSet();
+        var unlisted = new List<DeviceName>();
+        foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
+        {
+            if (!DeviceName.TryParse(entry, out var parent))
+            {
+                Log.SysfsEntrySkipped(logger, SysfsPath.MdevBus, host.Name, MdevUuid.Shorten(entry), "not a valid device name");
+            }
+            else if (!known.Contains(parent))
+            {
+                unlisted.Add(parent);
+            }
+        }
+
+        return unlisted;
+    }
+
+    private static async Task<List<MdevTypeId>> ListTypesAsync(MigrationHost host, DeviceName parent, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        var path = SysfsPath.SupportedTypes(parent);
+        var listing = await host.FileSystem.ListAsync(path, cancellationToken).ConfigureAwait(false);
+        counters.SysfsReads(1);
+        if (!listing.Succeeded)
+        {
+            Log.SysfsListFailed(logger, path, host.Name, listing.Error);
+            return [];
+        }
+
+        var types = new List<MdevTypeId>();
+        foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
+        {
+            if (MdevTypeId.TryParse(entry, out var type))
+            {
+                types.Add(type);
+            }
+            else
+            {
+                Log.SysfsEntrySkipped(logger, path, host.Name, MdevUuid.Shorten(entry), "not a valid mdev type id");
+            }
+        }
+
+        return types;
+    }
+
+    private static async Task<List<MdevUuid>> ListDevicesAsync(MigrationHost host, DeviceName parent, MdevTypeId type, ILogger logger, CancellationToken cancellationToken)
+    {
+        var path = SysfsPath.Type(parent, type).Append("devices");
+        var listing = await host.FileSystem.ListAsync(path, cancellationToken).ConfigureAwait(false);
+        if (!listing.Succeeded)
+        {
+            Log.SysfsListFailed(logger, path, host.Name, listing.Error);
+            return [];
+        }
+
+        var uuids = new List<MdevUuid>();
+        foreach (var entry in listing.Value!)
+        {
+            if (MdevUuid.TryParse(entry, out var uuid))
+            {
+                uuids.Add(uuid);
+            }
+            else
+            {
+                Log.SysfsEntrySkipped(logger, path, host.Name, MdevUuid.Shorten(entry), "not a valid mdev UUID");
+            }
+        }
+
+        return uuids;
+    }
+
+    /// <summary>A type from its attributes; null (with a warning) when its device API or capacity cannot be read, since nothing could be matched or counted on it.</summary>
+    private static MdevTypeInfo? ReadType(MigrationHost host, DeviceName parent, MdevTypeId type, SysfsResult<string> name, SysfsResult<string> available, SysfsResult<string> deviceApi, ILogger logger)
+    {
+        var api = deviceApi.Succeeded ? deviceApi.Value?.Trim() : null;
+        if (string.IsNullOrEmpty(api))
+        {
+            Log.SysfsEntrySkipped(logger, SysfsPath.Type(parent, type), host.Name, type.Value, $"its device_api could not be read ({deviceApi.Error})");
+            return null;
+        }
+
+        if (!available.Succeeded || !int.TryParse(available.Value?.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var instances))
+        {
+            Log.SysfsEntrySkipped(logger, SysfsPath.Type(parent, type), host.Name, type.Value, $"its available_instances is not a count ({(available.Succeeded ? $"'{MdevUuid.Shorten(available.Value)}'" : available.Error.ToString())})");
+            return null;
+        }
+
+        // name is optional in the ABI.
+        var humanName = name.Succeeded ? name.Value?.TrimEnd('\n') : null;
+        return new MdevTypeInfo(type, string.IsNullOrEmpty(humanName) ? null : humanName, api, instances);
+    }
+}
