@@ -337,20 +337,6 @@ counted() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 
-# A step the planner is known to fail: reported, not counted, and flagged once it starts passing.
-# $1 name, $2 the known defect; the rest as check_plan_step.
-known_failure() {
-    local name=$1 defect=$2
-    shift 2
-    if check_plan_step "$name" "$@" 2>/dev/null; then
-        log "planner $name now passes: remove its known-failure mark in run.sh ($defect)"
-        passed=$((passed + 1))
-    else
-        log "KNOWN FAILURE planner $name (not counted): $defect"
-        log "  plan: $(planner_record "$name" json)"
-    fi
-}
-
 check_planner() {
     awk '/^@@begin planner$/ { on = 1; next } /^@@end planner / { on = 0 } on' "$results.clean" > "$work/planner.txt"
     grep -q '^@@end planner status=0$' "$results.clean" || fail_with_console "planner-ops.sh did not finish cleanly in the guest"
@@ -367,8 +353,9 @@ check_planner() {
         "NO_CAPACITY (with ENOSPC when a write met it) and every mdev it created removed"
     counted check_plan_step mixed-types \
         0 ".ok == true and ($unverified_only)" "both types created on the one mtty parent"
-    known_failure generated-host "sim libvirt-xml writes no node device for a virtual parent (as real libvirt lists none for mtty) and the planner finds parents only through libvirt, so it sees no mtty parent" \
-        0 ".ok == true and ($unverified_only)" "every device created"
+    counted check_plan_step generated-host 0 \
+        ".ok == true and ($unverified_only) and .stats.creates == (.devices | length) and all(.devices[]; .target.parent == \"mtty\" and (.note | contains(\"not listed by libvirt\"))) and all(.created[]; .method == \"sysfs\")" \
+        "every device created through sysfs on the mtty parent found in sysfs, not listed by libvirt"
     local initial final
     initial=$(planner_record initial before)
     final=$(planner_record final after)

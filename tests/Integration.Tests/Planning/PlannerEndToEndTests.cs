@@ -4,6 +4,7 @@ using VfioMigration.HostSimulator.Scenarios;
 using VfioMigration.Integration.Tests.Xml;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Json;
 using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Xml;
@@ -557,6 +558,78 @@ public abstract class PlannerEndToEndTests
         var after = destination.Simulator.Snapshot().State;
         Assert.AreEqual(before.State.Mdevs, after.Mdevs);
         CollectionAssert.AreEqual(before.State.Parents.Where(p => p.Name != unplugged).ToList(), after.Parents.ToList());
+    }
+
+    [TestMethod]
+    public async Task VirtualParentLibvirtDoesNotList_ReusesAndCreatesOnIt_ThroughSysfs_AndReleaseLeavesTheHostAsItWas()
+    {
+        using var bed = new PlanningTestBed(FrontEnd);
+        var source = bed.Add(MttySource());
+        var destination = bed.Add(Destination([MttyParent(MttyMigration)], mdevs: [Mdev(IdleMttyMdev, Mtty, MttyType)]));
+        Assert.IsEmpty((await destination.Hypervisor.GetInventoryAsync(InventoryScope.MdevParents)).Parents, "the test-driver host file lists no node device for mtty, as real libvirt lists none");
+        var before = destination.Simulator.Snapshot();
+
+        var result = await PlanAsync(source, SerialGuest, [destination.Host]);
+        var why = Describe(result);
+
+        Assert.IsTrue(result.Succeeded, why);
+        var plan = result.Best;
+        Assert.IsTrue(plan.Devices.All(d => d.Target.Parent == Mtty && d.Target.Type == MttyType && d.Verification == Verification.Verified), why);
+        Assert.IsTrue(plan.Devices.All(d => d.Note?.Contains("found in sysfs (class/mdev_bus), not listed by libvirt", StringComparison.Ordinal) == true), why);
+        Assert.AreEqual(IdleMttyMdev, plan.Devices.Single(d => d.Action == DeviceAction.Reuse).Target.Id);
+        var made = plan.Devices.Single(d => d.Action == DeviceAction.Create);
+        var created = plan.Created.Single();
+        Assert.AreEqual(made.Target.Id, created.Uuid.Value);
+        Assert.AreEqual(CreationMethod.Sysfs, created.Method);
+        Assert.AreEqual(Mtty, created.Parent);
+        Assert.HasCount(1, CreatesSince(destination, before).Where(op => op.Path.EndsWith($"/{Mtty}/mdev_supported_types/{MttyType}/create", StringComparison.Ordinal) && op.Result == Errno.None));
+        await AssertDestinationXmlAsync(bed, source, SerialGuest, plan, validate: true);
+        AssertProbesBounded(destination, before, plan);
+
+        Assert.IsEmpty(await plan.ReleaseAsync());
+        AssertStateUnchanged(destination, before);
+    }
+
+    [TestMethod]
+    public async Task VirtualParentLibvirtDoesNotList_TheSecondCreateFails_FailsAndLeavesTheHostAsItWas()
+    {
+        using var bed = new PlanningTestBed(FrontEnd);
+        var source = bed.Add(MttySource());
+        var destination = bed.Add(Destination([MttyParent(MttyMigration)], faults: [new FaultSpec { Operation = SimulatedOperation.Create, Nth = 2, Errno = "EIO" }]));
+        var before = destination.Simulator.Snapshot();
+
+        await using var result = await PlanAsync(source, SerialGuest, [destination.Host]);
+        var why = Describe(result);
+
+        Assert.IsFalse(result.Succeeded, why);
+        var rejection = AssertRejected(result.Best, $"{Mtty}/{MttyType}", RejectionCode.CreateFailed);
+        Assert.AreEqual(Errno.EIO, rejection.Errno, why);
+        Assert.IsNotEmpty(result.Best.Created, "the first create succeeded and is journaled");
+        Assert.IsTrue(result.Best.Created.All(c => c.Method == CreationMethod.Sysfs && c.State == CreatedDeviceState.Removed), why);
+        AssertStateUnchanged(destination, before);
+    }
+
+    [TestMethod]
+    public async Task VirtualParentLibvirtDoesNotList_ItsPoolHeldByAGuestThere_IsSeenFull_AndNothingIsTouched()
+    {
+        using var bed = new PlanningTestBed(FrontEnd);
+        var source = bed.Add(MttySource());
+        var tenants = Enumerable.Range(1, 11).Select(i => $"7e000000-0000-4000-8000-{i:x12}").ToList();
+        var destination = bed.Add(Destination([MttyParent(MttyMigration)], mdevs: [.. tenants.Select(uuid => Mdev(uuid, Mtty, MttyType))]) with
+        {
+            Guests = [new GuestSpec { Name = "tenant", Uuid = "9e000000-0000-4000-8000-0000000000ff", Running = true, Hostdevs = [.. tenants.Select(uuid => new HostdevSpec { Mdev = uuid })] }],
+        });
+        var before = destination.Simulator.Snapshot();
+
+        await using var result = await PlanAsync(source, SerialGuest, [destination.Host]);
+        var why = Describe(result);
+
+        Assert.IsFalse(result.Succeeded, why);
+        Assert.IsTrue(tenants.All(uuid => result.Best.Rejections.Any(r => r.Candidate == uuid && r.Code == RejectionCode.InUse)), "every tenant mdev is seen in use by its guest");
+        Assert.IsTrue(result.Best.Rejections.Any(r => r.Code == RejectionCode.NotPlaced), why);
+        Assert.AreEqual(0, result.Best.Statistics.Creates, "22 of 24 ports are taken: one mtty-2 fits, the guest needs two");
+        AssertNoCreateWrites(destination, before);
+        AssertStateUnchanged(destination, before);
     }
 
     private static Task<PlanResult> PlanAsync(SimulatedEndpoint source, string guest, IReadOnlyList<MigrationHost> destinations, PlanOptions? options = null, CancellationToken cancellationToken = default) =>

@@ -32,6 +32,16 @@ internal static class PlanningScenarios
     public const string DestinationVf = "0000:af:00.2";
     public const string DestinationOtherVf = "0000:af:00.3";
 
+    public const string SerialGuest = "serial";
+    public const string Mtty = "mtty";
+    public const string MttyType = "mtty-2";
+    public const string SerialMdev1 = "8e3b5a10-6c1d-4f2e-9a7b-00000000c001";
+    public const string SerialMdev2 = "8e3b5a10-6c1d-4f2e-9a7b-00000000c002";
+    public const string IdleMttyMdev = "d0000000-0000-4000-8000-0000000000b1";
+
+    /// <summary>An mtty whose types have a <c>migration_version</c> (the kernel's sample has none), so plans onto it verify.</summary>
+    public static readonly MigrationSpec MttyMigration = new() { Version = "mtty-v1" };
+
     /// <summary>A 535 driver: accepts any 535.x source.</summary>
     public static readonly MigrationSpec Accepts535 = new()
     {
@@ -83,6 +93,31 @@ internal static class PlanningScenarios
                     new HostdevSpec { Pci = SourceVf, Alias = "ua-vf0" },
                 ],
             },
+        ],
+    };
+
+    /// <summary>A source host with the kernel's mtty (a virtual parent, which libvirt lists no node device for) and guest <see cref="SerialGuest"/> owning two mtty-2 mdevs.</summary>
+    public static Scenario MttySource() => new()
+    {
+        Version = 1,
+        Name = "e2e-mtty-source",
+        Parents = [MttyParent(MttyMigration)],
+        Mdevs = [Mdev(SerialMdev1, Mtty, MttyType), Mdev(SerialMdev2, Mtty, MttyType)],
+        Guests = [new GuestSpec { Name = SerialGuest, Uuid = "4b2e7c90-5555-4a6b-8c9d-00000000e001", Running = true, Hostdevs = [new HostdevSpec { Mdev = SerialMdev1, Alias = "ua-serial0" }, new HostdevSpec { Mdev = SerialMdev2, Alias = "ua-serial1" }] }],
+    };
+
+    /// <summary>The kernel's mtty sample as examples/scenarios/mtty.json has it: types mtty-1 and mtty-2 sharing 24 ports, ENOSPC when they are gone.</summary>
+    public static ParentSpec MttyParent(MigrationSpec? migration) => new()
+    {
+        Name = Mtty,
+        Capacity = CapacityMode.SharedPool,
+        PoolSize = 24,
+        ExhaustionErrno = "ENOSPC",
+        Migration = migration,
+        Types =
+        [
+            new MdevTypeSpec { Id = "mtty-1", Name = "Single port serial", DeviceApi = "vfio-pci", PoolUnits = 1 },
+            new MdevTypeSpec { Id = MttyType, Name = "Dual port serial", DeviceApi = "vfio-pci", PoolUnits = 2 },
         ],
     };
 
