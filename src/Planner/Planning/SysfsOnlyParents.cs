@@ -79,7 +79,7 @@ internal static class SysfsOnlyParents
             null,
             null,
             null,
-            [.. typesByParent[parent].OrderBy(t => t.Id.Value, StringComparer.Ordinal)])).ToList();
+            [.. typesByParent[parent]])).ToList();
         foreach (var parent in added)
         {
             Log.ParentFoundInSysfsOnly(logger, parent.Name.Value, host.Name, parent.Types.Count);
@@ -88,7 +88,7 @@ internal static class SysfsOnlyParents
         // Sorted as libvirt's inventory is, so plans stay reproducible.
         var inventory = listed with
         {
-            Parents = [.. listed.Parents, .. added],
+            Parents = [.. listed.Parents.Concat(added).OrderBy(p => p.Name.Value, StringComparer.Ordinal)],
             Mdevs = [.. mdevs.Values.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)],
         };
         return (inventory, unlisted.ToHashSet());
