@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Packs VfioMigration.LibvirtInterop, VfioMigration.Planner and VfioMigration.HostSimulator in
-# Release into OUTDIR (default artifacts/packages): one .nupkg and one .snupkg each.
+# Packs VfioMigration.LibvirtInterop, VfioMigration.Planner, VfioMigration.HostSimulator and
+# VfioMigration.RemoteHosts in Release into OUTDIR (default artifacts/packages): one .nupkg and one .snupkg each.
 #
 #   nuget/pack.sh [OUTDIR] [dotnet pack options...]
 #
@@ -18,6 +18,6 @@ mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# packages.slnf names the three projects: one build, one restore, packed together.
+# packages.slnf names the four projects: one build, one restore, packed together.
 dotnet pack "$repo/nuget/packages.slnf" -c Release -o "$outdir" -nologo -v quiet "$@"
 ls -l "$outdir"/VfioMigration.*.nupkg "$outdir"/VfioMigration.*.snupkg

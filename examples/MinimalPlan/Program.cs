@@ -1,13 +1,14 @@
 // Plans the live migration of one guest and prints the plan as JSON (logs go to stderr).
 //   simulated hosts (the default): --source-scenario FILE --dest-scenario FILE --domain NAME
-//   real hosts:                    --source-uri URI --source-sysfs DIR --dest-uri URI --dest-sysfs DIR --domain NAME
+//   real hosts:                    --source-uri URI --dest-uri URI --domain NAME [--ssh-key FILE]
+//     a remote URI (qemu+ssh://root@host2/system) reaches that host's sysfs over SSH, a local one (qemu:///system) /sys
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using VfioMigration.HostSimulator;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Json;
-using VfioMigration.Planner.Sysfs;
+using VfioMigration.RemoteHosts;
 
 await using var services = new ServiceCollection()
     .AddLogging(logging => logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace))
@@ -30,8 +31,8 @@ OpenedHost OpenHost(string role, string defaultScenario)
 {
     if (Option($"--{role}-uri") is { } uri)
     {
-        var hypervisor = LibvirtHypervisor.Open(uri);
-        return new(new MigrationHost(hypervisor.HostName, hypervisor, new LocalHostFileSystem(Option($"--{role}-sysfs") ?? "/sys")), hypervisor);
+        var connected = HostDescription.Parse(uri, new RemoteHostDefaults { KeyFile = Option("--ssh-key") }).Connect();
+        return new(connected.Host, connected);
     }
 
     // A simulated host: its sysfs in-process, and the same host as a libvirt test-driver file.
@@ -49,7 +50,7 @@ OpenedHost OpenHost(string role, string defaultScenario)
     }
 }
 
-internal sealed record OpenedHost(MigrationHost Host, LibvirtHypervisor Hypervisor) : IDisposable
+internal sealed record OpenedHost(MigrationHost Host, IDisposable Connections) : IDisposable
 {
-    public void Dispose() => Hypervisor.Dispose();
+    public void Dispose() => Connections.Dispose();
 }

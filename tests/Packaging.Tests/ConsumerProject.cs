@@ -59,6 +59,7 @@ internal static class ConsumerProject
               <ItemGroup>
                 <PackageReference Include="VfioMigration.Planner" Version="[{Escape(version)}]" />
                 <PackageReference Include="VfioMigration.HostSimulator" Version="[{Escape(version)}]" />
+                <PackageReference Include="VfioMigration.RemoteHosts" Version="[{Escape(version)}]" />
                 <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="{Escape(pinned["Microsoft.Extensions.DependencyInjection"])}" />
                 <PackageReference Include="Microsoft.Extensions.Logging.Console" Version="{Escape(pinned["Microsoft.Extensions.Logging.Console"])}" />
               </ItemGroup>

@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace VfioMigration.Packaging.Tests;
 
 /// <summary>
-/// Packs the three packages with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
+/// Packs the four packages with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
 /// version into a fresh program outside the repository, builds it and plans a migration with it.
 /// Slow (a pack, a restore and two builds): one test, so the cost is paid once.
 /// </summary>
@@ -63,7 +63,8 @@ public sealed class PackageConsumerTests
         var interop = PackedPackage.Read(directory, "VfioMigration.LibvirtInterop");
         var planner = PackedPackage.Read(directory, "VfioMigration.Planner");
         var simulator = PackedPackage.Read(directory, "VfioMigration.HostSimulator");
-        foreach (var package in new[] { interop, planner, simulator })
+        var remote = PackedPackage.Read(directory, "VfioMigration.RemoteHosts");
+        foreach (var package in new[] { interop, planner, simulator, remote })
         {
             foreach (var entry in new[] { $"lib/net10.0/{package.Id}.dll", $"lib/net10.0/{package.Id}.xml", "README.md", "icon.png" })
             {
@@ -73,7 +74,7 @@ public sealed class PackageConsumerTests
             Assert.AreEqual("MIT", package.LicenseExpression, $"{package.Id}: licence expression");
             Assert.AreEqual("README.md", package.Readme, $"{package.Id}: readme");
             Assert.AreEqual("icon.png", package.Icon, $"{package.Id}: icon");
-            Assert.AreEqual(interop.Version, package.Version, $"{package.Id}: the three packages share one version");
+            Assert.AreEqual(interop.Version, package.Version, $"{package.Id}: the packages share one version");
             using var symbols = ZipFile.OpenRead(package.SymbolsPath);
             Assert.IsTrue(symbols.Entries.Any(e => e.FullName == $"lib/net10.0/{package.Id}.pdb"), $"{package.SymbolsPath} lacks the PDB");
         }
@@ -81,13 +82,15 @@ public sealed class PackageConsumerTests
         Assert.IsFalse(interop.Dependencies.Any(d => d.Id.StartsWith("VfioMigration.", StringComparison.Ordinal)), "LibvirtInterop depends on no other VfioMigration package");
         Assert.Contains(new PackageDependency("VfioMigration.LibvirtInterop", interop.Version), planner.Dependencies, "Planner depends on the LibvirtInterop package of its version");
         Assert.Contains(new PackageDependency("VfioMigration.Planner", planner.Version), simulator.Dependencies, "HostSimulator depends on the Planner package of its version");
+        Assert.Contains(new PackageDependency("VfioMigration.Planner", planner.Version), remote.Dependencies, "RemoteHosts depends on the Planner package of its version");
+        Assert.IsTrue(remote.Dependencies.Any(d => d.Id == "SSH.NET"), $"RemoteHosts depends on SSH.NET; it depends on: {string.Join(", ", remote.Dependencies)}");
         return planner.Version;
     }
 
     /// <summary>The consumer's packages came from the folder just packed, not from a feed or an older cache.</summary>
     private static void CheckRestoredFrom(string cache, string packages, string version)
     {
-        foreach (var id in new[] { "VfioMigration.LibvirtInterop", "VfioMigration.Planner", "VfioMigration.HostSimulator" })
+        foreach (var id in new[] { "VfioMigration.LibvirtInterop", "VfioMigration.Planner", "VfioMigration.HostSimulator", "VfioMigration.RemoteHosts" })
         {
             var metadata = Path.Combine(cache, id.ToLowerInvariant(), version.ToLowerInvariant(), ".nupkg.metadata");
             Assert.IsTrue(File.Exists(metadata), $"{id} {version} was not restored into the test's package cache {cache}");

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using System.Xml.Linq;
 using VfioMigration.Libvirt;
 using VfioMigration.Planner.Devices;
@@ -12,13 +14,29 @@ namespace VfioMigration.Planner.Hypervisor;
 /// </summary>
 /// <remarks>
 /// libvirt connections are safe for concurrent calls, and the binding reads libvirt's thread-local
-/// error synchronously after each call, so this type is safe for concurrent use. Calls are
-/// synchronous (the binding is); cancellation is checked before each one.
+/// error synchronously after each call, so this type is safe for concurrent use. libvirt's calls
+/// block (a remote one for a network round trip), so every method runs them on the thread pool:
+/// a caller awaiting two hosts, or a host's devices and its guests, gets them at the same time.
+/// libvirt has no call that returns many objects' XML at once, so the XML of node devices and
+/// guests is read with up to <see cref="ConcurrentCalls"/> calls in flight on the one connection
+/// (the remote driver multiplexes them). Cancellation is checked before each call.
 /// </remarks>
 public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 {
+    /// <summary>
+    /// Calls in flight at once when reading many objects' XML (per listing; a plan reads node devices
+    /// and guests side by side). Measured on the 16-GPU benchmark host (702 calls) through libvirtd
+    /// behind a link adding 0.5 ms each way, on a loaded 2-core machine: 1.87 s median with 1,
+    /// 0.92 s with 4, 0.75 s with 8.
+    /// </summary>
+    public const int ConcurrentCalls = 8;
+
     private readonly LibvirtConnection _connection;
     private readonly bool _isTestDriver;
+
+    // Node device names of the mdevs this connection has seen, so a destroy looks one device up
+    // instead of reading the XML of every mdev on the host.
+    private readonly ConcurrentDictionary<MdevUuid, string> _mdevNames = new();
     private long _calls;
 
     private LibvirtHypervisor(LibvirtConnection connection, string uri, string hostName, bool readOnly)
@@ -78,214 +96,251 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     }
 
     /// <inheritdoc />
-    public Task<GuestDefinition> GetDomainAsync(DomainSelector guest, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var call = guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName";
-        using var domain = Call(call, guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
+    public Task<GuestDefinition> GetDomainAsync(DomainSelector guest, CancellationToken cancellationToken = default) => RunAsync(
+        () =>
+        {
+            var call = guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName";
+            using var domain = Call(call, guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
 
-        // SECURE keeps secrets such as graphics passwords: without them the destination guest would
-        // silently lose its password. libvirt refuses both SECURE and MIGRATABLE on a read-only
-        // connection, which then gets the live XML: enough to read devices, not to migrate with.
-        var options = ReadOnly ? DomainXmlOptions.None : DomainXmlOptions.Migratable | DomainXmlOptions.Secure;
-        var xml = Call("virDomainGetXMLDesc", guest.Value, () => domain.GetXmlDescription(options));
-        return Task.FromResult(new GuestDefinition(xml, DomainXmlReader.Read(xml)));
-    }
+            // SECURE keeps secrets such as graphics passwords: without them the destination guest would
+            // silently lose its password. libvirt refuses both SECURE and MIGRATABLE on a read-only
+            // connection, which then gets the live XML: enough to read devices, not to migrate with.
+            var options = ReadOnly ? DomainXmlOptions.None : DomainXmlOptions.Migratable | DomainXmlOptions.Secure;
+            var xml = Call("virDomainGetXMLDesc", guest.Value, () => domain.GetXmlDescription(options));
+            return new GuestDefinition(xml, DomainXmlReader.Read(xml));
+        },
+        cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<DomainHostDevices>> ListDomainsAsync(CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var domains = Call("virConnectListAllDomains", null, () => _connection.ListAllDomains());
-        try
+    public Task<IReadOnlyList<DomainHostDevices>> ListDomainsAsync(CancellationToken cancellationToken = default) => RunAsync<IReadOnlyList<DomainHostDevices>>(
+        () =>
         {
-            var result = new List<DomainHostDevices>(domains.Count);
-            foreach (var domain in domains)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var xml = Call("virDomainGetXMLDesc", null, () => domain.GetXmlDescription());
-                result.Add(DomainXmlReader.Read(xml));
-            }
-
-            return Task.FromResult<IReadOnlyList<DomainHostDevices>>(result);
-        }
-        finally
-        {
-            foreach (var domain in domains)
-            {
-                domain.Dispose();
-            }
-        }
-    }
+            var xmls = ReadAllXml("virConnectListAllDomains", () => _connection.ListAllDomains(), "virDomainGetXMLDesc", domain => domain.GetXmlDescription(), cancellationToken);
+            return [.. xmls.Select(DomainXmlReader.Read)];
+        },
+        cancellationToken);
 
     /// <inheritdoc />
-    public Task<HostInventory> GetInventoryAsync(InventoryScope scope, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var filters = NodeDeviceListFilters.None;
-        if (scope.HasFlag(InventoryScope.MdevParents))
+    public Task<HostInventory> GetInventoryAsync(InventoryScope scope, CancellationToken cancellationToken = default) => RunAsync(
+        () =>
         {
-            filters |= NodeDeviceListFilters.MdevTypes;
-        }
+            var filters = NodeDeviceListFilters.None;
+            if (scope.HasFlag(InventoryScope.MdevParents))
+            {
+                filters |= NodeDeviceListFilters.MdevTypes;
+            }
 
-        if (scope.HasFlag(InventoryScope.Mdevs))
-        {
-            filters |= NodeDeviceListFilters.Mdev;
-        }
+            if (scope.HasFlag(InventoryScope.Mdevs))
+            {
+                filters |= NodeDeviceListFilters.Mdev;
+            }
 
-        if (scope.HasFlag(InventoryScope.PciDevices))
-        {
-            filters |= NodeDeviceListFilters.PciDevice;
-        }
+            if (scope.HasFlag(InventoryScope.PciDevices))
+            {
+                filters |= NodeDeviceListFilters.PciDevice;
+            }
 
-        var xmls = ReadNodeDeviceXml(filters, cancellationToken);
-        var inventory = NodeDeviceXmlReader.ReadInventory(xmls);
+            var xmls = ReadAllXml("virConnectListAllNodeDevices", () => _connection.ListAllNodeDevices(filters), "virNodeDeviceGetXMLDesc", device => device.GetXmlDescription(), cancellationToken);
+            var inventory = NodeDeviceXmlReader.ReadInventory(xmls);
+            foreach (var mdev in inventory.Mdevs)
+            {
+                _mdevNames[mdev.Uuid] = mdev.Name.Value;
+            }
 
-        // A PCI parent matches the PCI filter too; report only the kinds asked for. libvirt lists
-        // node devices in no stable order (a hash table), so sort: the same host gives the same plan.
-        return Task.FromResult(new HostInventory(
-            scope.HasFlag(InventoryScope.MdevParents) ? [.. inventory.Parents.OrderBy(p => p.Name.Value, StringComparer.Ordinal)] : [],
-            scope.HasFlag(InventoryScope.Mdevs) ? [.. inventory.Mdevs.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)] : [],
-            scope.HasFlag(InventoryScope.PciDevices) ? [.. inventory.PciDevices.OrderBy(d => d.Address.ToString(), StringComparer.Ordinal)] : []));
-    }
+            // A PCI parent matches the PCI filter too; report only the kinds asked for. libvirt lists
+            // node devices in no stable order (a hash table), so sort: the same host gives the same plan.
+            return new HostInventory(
+                scope.HasFlag(InventoryScope.MdevParents) ? [.. inventory.Parents.OrderBy(p => p.Name.Value, StringComparer.Ordinal)] : [],
+                scope.HasFlag(InventoryScope.Mdevs) ? [.. inventory.Mdevs.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)] : [],
+                scope.HasFlag(InventoryScope.PciDevices) ? [.. inventory.PciDevices.OrderBy(d => d.Address.ToString(), StringComparer.Ordinal)] : []);
+        },
+        cancellationToken);
 
     /// <inheritdoc />
     public Task CreateMdevAsync(MdevCreation request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (_isTestDriver)
-        {
-            throw new HypervisorNotSupportedException($"{Describe()}: libvirt's test driver cannot create mediated devices.");
-        }
-
-        var xml = new XElement(
-            "device",
-            new XElement("parent", request.Parent.Value),
-            new XElement(
-                "capability",
-                new XAttribute("type", "mdev"),
-                new XElement("type", new XAttribute("id", request.Type.Value)),
-                new XElement("uuid", request.Uuid.Value))).ToString(SaveOptions.DisableFormatting);
-        try
-        {
-            if (request.Persistent)
+        return RunAsync(
+            () =>
             {
-                using var defined = Call("virNodeDeviceDefineXML", request.Uuid.Value, () => _connection.DefineNodeDevice(xml));
-                Call("virNodeDeviceCreate", request.Uuid.Value, () =>
+                if (_isTestDriver)
                 {
-                    defined.Start();
-                    return true;
-                });
-            }
-            else
-            {
-                using var created = Call("virNodeDeviceCreateXML", request.Uuid.Value, () => _connection.CreateNodeDevice(xml));
-            }
-        }
-        catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException)
-        {
-            throw new HypervisorNotSupportedException(e.Message, e.InnerException);
-        }
+                    throw new HypervisorNotSupportedException($"{Describe()}: libvirt's test driver cannot create mediated devices.");
+                }
 
-        return Task.CompletedTask;
+                var xml = new XElement(
+                    "device",
+                    new XElement("parent", request.Parent.Value),
+                    new XElement(
+                        "capability",
+                        new XAttribute("type", "mdev"),
+                        new XElement("type", new XAttribute("id", request.Type.Value)),
+                        new XElement("uuid", request.Uuid.Value))).ToString(SaveOptions.DisableFormatting);
+                try
+                {
+                    if (request.Persistent)
+                    {
+                        using var defined = Call("virNodeDeviceDefineXML", request.Uuid.Value, () => _connection.DefineNodeDevice(xml));
+                        _mdevNames[request.Uuid] = defined.Name;
+                        Call("virNodeDeviceCreate", request.Uuid.Value, () =>
+                        {
+                            defined.Start();
+                            return true;
+                        });
+                    }
+                    else
+                    {
+                        using var created = Call("virNodeDeviceCreateXML", request.Uuid.Value, () => _connection.CreateNodeDevice(xml));
+                        _mdevNames[request.Uuid] = created.Name;
+                    }
+                }
+                catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException)
+                {
+                    throw new HypervisorNotSupportedException(e.Message, e.InnerException);
+                }
+
+                return true;
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc />
-    public Task DestroyMdevAsync(MdevUuid uuid, bool persistent, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var devices = Call("virConnectListAllNodeDevices", null, () => _connection.ListAllNodeDevices(NodeDeviceListFilters.Mdev));
-        try
+    public Task DestroyMdevAsync(MdevUuid uuid, bool persistent, CancellationToken cancellationToken = default) => RunAsync(
+        () =>
         {
-            foreach (var device in devices)
+            using var device = FindMdev(uuid, cancellationToken)
+                ?? throw new HypervisorException($"{Describe()}: no mediated device with UUID {uuid} exists, so it cannot be destroyed.");
+            Call("virNodeDeviceDestroy", uuid.Value, () =>
             {
-                var xml = Call("virNodeDeviceGetXMLDesc", null, device.GetXmlDescription);
-                var mdevs = NodeDeviceXmlReader.ReadDevice(xml).Mdevs;
-                if (mdevs.Count == 0 || mdevs[0].Uuid != uuid)
+                device.Destroy();
+                return true;
+            });
+            if (persistent)
+            {
+                Call("virNodeDeviceUndefine", uuid.Value, () =>
                 {
-                    continue;
-                }
-
-                Call("virNodeDeviceDestroy", uuid.Value, () =>
-                {
-                    device.Destroy();
+                    device.Undefine();
                     return true;
                 });
-                if (persistent)
-                {
-                    Call("virNodeDeviceUndefine", uuid.Value, () =>
-                    {
-                        device.Undefine();
-                        return true;
-                    });
-                }
-
-                return Task.CompletedTask;
             }
-        }
-        finally
-        {
-            foreach (var device in devices)
-            {
-                device.Dispose();
-            }
-        }
 
-        throw new HypervisorException($"{Describe()}: no mediated device with UUID {uuid} exists, so it cannot be destroyed.");
-    }
+            _mdevNames.TryRemove(uuid, out _);
+            return true;
+        },
+        cancellationToken);
 
     /// <inheritdoc />
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(migration);
-        cancellationToken.ThrowIfCancellationRequested();
-        var guest = migration.Guest;
-        using var domain = Call(guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName", guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
-        var persist = migration.Flags.HasFlag(MigrationMode.PersistDestination);
-        var parameters = new MigrationParameters
-        {
-            DestinationXml = migration.DestinationXml,
-            PersistentXml = persist ? migration.DestinationXml : null,
-        };
-        try
-        {
-            Call("virDomainMigrateToURI3", guest.Value, () =>
+        return RunAsync(
+            () =>
             {
-                domain.MigrateToUri(migration.DestinationUri, parameters, (MigrationOptions)(uint)migration.Flags);
-                return true;
-            });
-        }
-        catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException unsupported)
-        {
-            throw new HypervisorNotSupportedException($"{Describe()}: this libvirt driver cannot migrate guests: {unsupported.LibvirtMessage ?? unsupported.Message}", unsupported);
-        }
+                var guest = migration.Guest;
+                using var domain = Call(guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName", guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
+                var persist = migration.Flags.HasFlag(MigrationMode.PersistDestination);
+                var parameters = new MigrationParameters
+                {
+                    DestinationXml = migration.DestinationXml,
+                    PersistentXml = persist ? migration.DestinationXml : null,
+                };
+                try
+                {
+                    Call("virDomainMigrateToURI3", guest.Value, () =>
+                    {
+                        domain.MigrateToUri(migration.DestinationUri, parameters, (MigrationOptions)(uint)migration.Flags);
+                        return true;
+                    });
+                }
+                catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException unsupported)
+                {
+                    throw new HypervisorNotSupportedException($"{Describe()}: this libvirt driver cannot migrate guests: {unsupported.LibvirtMessage ?? unsupported.Message}", unsupported);
+                }
 
-        return Task.CompletedTask;
+                return true;
+            },
+            cancellationToken);
     }
 
     /// <summary>Closes the connection.</summary>
     public void Dispose() => _connection.Dispose();
 
-    private List<string> ReadNodeDeviceXml(NodeDeviceListFilters filters, CancellationToken cancellationToken)
+    /// <summary>Runs blocking libvirt calls on the thread pool; a cancelled token stops them before the first call.</summary>
+    private static Task<T> RunAsync<T>(Func<T> calls, CancellationToken cancellationToken) => Task.Run(calls, cancellationToken);
+
+    /// <summary>
+    /// The mdev's node device: by the name this connection saw it under (one lookup), else by
+    /// reading every mdev's XML (a device created by someone else, or renamed since).
+    /// </summary>
+    private LibvirtNodeDevice? FindMdev(MdevUuid uuid, CancellationToken cancellationToken)
     {
-        var devices = Call("virConnectListAllNodeDevices", null, () => _connection.ListAllNodeDevices(filters));
+        if (_mdevNames.TryGetValue(uuid, out var name))
+        {
+            try
+            {
+                return Call("virNodeDeviceLookupByName", name, () => _connection.LookupNodeDeviceByName(name));
+            }
+            catch (HypervisorNotFoundException)
+            {
+                _mdevNames.TryRemove(uuid, out _);
+            }
+        }
+
+        var devices = Call("virConnectListAllNodeDevices", null, () => _connection.ListAllNodeDevices(NodeDeviceListFilters.Mdev));
+        LibvirtNodeDevice? found = null;
         try
         {
-            var xmls = new List<string>(devices.Count);
             foreach (var device in devices)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                xmls.Add(Call("virNodeDeviceGetXMLDesc", null, device.GetXmlDescription));
+                var mdevs = NodeDeviceXmlReader.ReadDevice(Call("virNodeDeviceGetXMLDesc", null, device.GetXmlDescription)).Mdevs;
+                if (mdevs.Count > 0 && mdevs[0].Uuid == uuid)
+                {
+                    found = device;
+                    return device;
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            foreach (var device in devices.Where(d => d != found))
+            {
+                device.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lists objects with one call, then reads each one's XML with up to <see cref="ConcurrentCalls"/>
+    /// calls in flight; the XML comes back in the listing's order.
+    /// </summary>
+    private string[] ReadAllXml<TObject>(string listFunction, Func<IReadOnlyList<TObject>> list, string xmlFunction, Func<TObject, string> readXml, CancellationToken cancellationToken)
+        where TObject : IDisposable
+    {
+        var objects = Call(listFunction, null, list);
+        try
+        {
+            var xmls = new string[objects.Count];
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentCalls, CancellationToken = cancellationToken };
+            try
+            {
+                Parallel.For(0, objects.Count, parallel, i => xmls[i] = Call(xmlFunction, null, () => readXml(objects[i])));
+            }
+            catch (AggregateException e)
+            {
+                // Report the first failure as if the calls had been made one after another.
+                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
             }
 
             return xmls;
         }
         finally
         {
-            foreach (var device in devices)
+            foreach (var item in objects)
             {
-                device.Dispose();
+                item.Dispose();
             }
         }
     }

@@ -29,9 +29,18 @@ internal static class LibvirtXml
                 $"the document has {xml.Length} characters, over the limit of {MaxDocumentCharacters}; libvirt's {rootName} XML is a few kilobytes, so this is not one."));
         }
 
-        CheckWellFormed(xml);
-        using var reader = XmlReader.Create(new StringReader(xml), ReaderSettings());
-        var document = XDocument.Load(reader, LoadOptions.SetLineInfo | LoadOptions.PreserveWhitespace);
+        XDocument document;
+        try
+        {
+            using var reader = XmlReader.Create(new StringReader(xml), ReaderSettings);
+            document = XDocument.Load(reader, LoadOptions.SetLineInfo | LoadOptions.PreserveWhitespace);
+        }
+        catch (XmlException error)
+        {
+            // Only a broken document pays for the second pass that finds the element to name.
+            throw Locate(xml, error);
+        }
+
         var root = document.Root!;
         if (root.Name != XName.Get(rootName))
         {
@@ -173,7 +182,8 @@ internal static class LibvirtXml
         : char.IsAsciiHexDigitUpper(digit) ? digit - 'A' + 10
         : -1;
 
-    private static XmlReaderSettings ReaderSettings() => new()
+    // Read-only once a reader has used it, and no shared NameTable: safe to share between threads.
+    private static readonly XmlReaderSettings ReaderSettings = new()
     {
         DtdProcessing = DtdProcessing.Prohibit,
         XmlResolver = null,
@@ -182,16 +192,16 @@ internal static class LibvirtXml
     };
 
     /// <summary>
-    /// Reads the document once just to check it is well-formed, tracking the open elements so a
-    /// syntax error can name the element it occurred in (XDocument.Load cannot).
+    /// Reads a document that failed to load with <paramref name="loadError"/> again, tracking the open
+    /// elements, and returns the error naming the element it occurred in (XDocument.Load cannot).
     /// </summary>
-    private static void CheckWellFormed(string xml)
+    private static LibvirtXmlException Locate(string xml, XmlException loadError)
     {
         var open = new Stack<(string Segment, Dictionary<string, int> ChildCounts)>();
         var topLevel = new Dictionary<string, int>(StringComparer.Ordinal);
         try
         {
-            using var reader = XmlReader.Create(new StringReader(xml), ReaderSettings());
+            using var reader = XmlReader.Create(new StringReader(xml), ReaderSettings);
             while (reader.Read())
             {
                 if (reader.NodeType == XmlNodeType.Element)
@@ -212,7 +222,7 @@ internal static class LibvirtXml
         }
         catch (XmlException error) when (error.LineNumber == 0 && xml.Contains("<!DOCTYPE", StringComparison.Ordinal))
         {
-            throw new LibvirtXmlException(null, LineOf(xml, xml.IndexOf("<!DOCTYPE", StringComparison.Ordinal)),
+            return new LibvirtXmlException(null, LineOf(xml, xml.IndexOf("<!DOCTYPE", StringComparison.Ordinal)),
                 "the document has a DOCTYPE; libvirt XML never has one, and DTDs are refused because their entities can expand without bound.", error);
         }
         catch (XmlException error)
@@ -227,9 +237,15 @@ internal static class LibvirtXml
             }
 
             var path = segments.Count == 0 ? null : "/" + string.Join('/', segments);
-            throw new LibvirtXmlException(path, error.LineNumber == 0 ? null : error.LineNumber, $"not well-formed XML: {error.Message}", error);
+            return NotWellFormed(path, error);
         }
+
+        // The same reader settings read the same text, so this pass fails too; if it ever did not, say what the load said.
+        return NotWellFormed(null, loadError);
     }
+
+    private static LibvirtXmlException NotWellFormed(string? path, XmlException error) =>
+        new(path, error.LineNumber == 0 ? null : error.LineNumber, $"not well-formed XML: {error.Message}", error);
 
     /// <summary>The name of the start tag that encloses <paramref name="offset"/>, if the offset is inside one.</summary>
     private static string? StartTagAt(string xml, int offset)
