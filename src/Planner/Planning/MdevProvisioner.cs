@@ -114,7 +114,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
         }
 
         // A type-level yes is a prediction: the created device has the last word when it has the attribute.
-        var probe = await probes.ProbeAsync(ProbePoint.MdevDevice, SysfsPath.MdevAttribute(uuid, MigrationVersion), version, cancellationToken).ConfigureAwait(false);
+        var probe = await probes.ProbeCreatedAsync(SysfsPath.MdevAttribute(uuid, MigrationVersion), version, cancellationToken).ConfigureAwait(false);
         return probe.Outcome switch
         {
             ProbeOutcome.Accepted => Confirmed(pending, Made(Verification.Verified, probe.Record, note)),
