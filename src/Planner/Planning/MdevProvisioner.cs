@@ -36,9 +36,9 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
 
     /// <summary>
     /// Creates every pending device, one task per parent, each parent's creates in the order given
-    /// and stopping at its first failure. One parent at a time because the kernel serialises creates
-    /// on a parent anyway, and each create must re-read <c>available_instances</c> after the one
-    /// before it; other parents do not wait. When a parent's creates throw (cancellation, the host
+    /// and stopping at its first failure. A parent's creates wait for each other because the kernel
+    /// serialises creates on a parent anyway, and each must re-read <c>available_instances</c> after
+    /// the one before it; other parents do not wait. When a parent's creates throw (cancellation, the host
     /// lost) the other parents are stopped, and every create in flight is awaited before the
     /// exception leaves, so whatever it made is journaled before anyone rolls back.
     /// </summary>
