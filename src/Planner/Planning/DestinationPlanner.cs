@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Hypervisor;
-using VfioMigration.Planner.Sysfs;
 
 namespace VfioMigration.Planner.Planning;
 
@@ -20,8 +19,6 @@ internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider 
 /// </summary>
 internal sealed class DestinationPlanner
 {
-    private const string MigrationVersion = "migration_version";
-
     private readonly SourceFacts _facts;
     private readonly MigrationHost _source;
     private readonly MigrationHost _host;
@@ -41,7 +38,8 @@ internal sealed class DestinationPlanner
     private readonly HashSet<(DeviceName, MdevTypeId)> _closedSlots = [];
     private readonly Dictionary<(DeviceName, MdevTypeId), int> _keptOnSlot = [];
     private CandidateEvaluator? _evaluator;
-    private ProbeRunner? _probes;
+    private MdevProvisioner? _provisioner;
+    private int _scheduledCreates;
 
     // State of one assignment search.
     private TargetOption?[] _assignment = [];
@@ -69,7 +67,7 @@ internal sealed class DestinationPlanner
 
     private CandidateEvaluator Evaluator => _evaluator ?? throw new InvalidOperationException("The destination inventory has not been loaded.");
 
-    private ProbeRunner Probes => _probes ?? throw new InvalidOperationException("The destination inventory has not been loaded.");
+    private MdevProvisioner Provisioner => _provisioner ?? throw new InvalidOperationException("The destination inventory has not been loaded.");
 
     /// <summary>Plans; on an exception (cancellation included) removes what it created first.</summary>
     /// <exception cref="RollbackFailedException">Planning stopped and a created device could not be removed.</exception>
@@ -120,8 +118,9 @@ internal sealed class DestinationPlanner
         }
 
         var inventory = await DestinationInventory.LoadAsync(_host, _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
-        _probes = new ProbeRunner(_host, _options, _services.VerdictCache, _services.Time, _counters, _services.Logger);
-        _evaluator = new CandidateEvaluator(_host, _options, inventory, _probes, _rejections, _counters);
+        var probes = new ProbeRunner(_host, _options, _services.VerdictCache, _services.Time, _counters, _services.Logger);
+        _evaluator = new CandidateEvaluator(_host, _options, inventory, probes, _rejections, _counters);
+        _provisioner = new MdevProvisioner(_host, _options, _services.Claims, _planId, _journal, _counters, probes, _evaluator, _services.Logger);
         _devices = [.. plannable];
         _candidates = [.. _devices.Select(Evaluator.ListCandidates)];
         _pinned = new ProvisionedOption?[_devices.Length];
@@ -386,103 +385,67 @@ internal sealed class DestinationPlanner
 
     // ---- provisioning ------------------------------------------------------------------------
 
-    /// <summary>Creates the new mdevs the assignment needs; false when one failed (the search then runs again without it).</summary>
+    /// <summary>
+    /// Creates the new mdevs the assignment needs (different parents at once, see
+    /// <see cref="MdevProvisioner.CreateAllAsync"/>), then applies the results in device order, so
+    /// the plan does not depend on which create finished first. False when one failed: what was made
+    /// stays pinned, and the search runs again without the failed slot.
+    /// </summary>
     private async Task<bool> ProvisionAsync(CancellationToken cancellationToken)
     {
+        var pending = new List<PendingCreate>();
         for (var i = 0; i < _devices.Length; i++)
         {
             if (_pinned[i] is null && _assignment[i] is CreateOption create)
             {
-                var made = await CreateAndConfirmAsync(i, create, cancellationToken).ConfigureAwait(false);
-                if (made is null)
-                {
-                    return false;
-                }
-
-                _pinned[i] = made;
-                _assignment[i] = made;
-                _keptOnSlot[create.Slot] = _keptOnSlot.GetValueOrDefault(create.Slot) + 1;
+                var (uuid, action, note) = ChooseUuid(_devices[i]);
+                pending.Add(new PendingCreate(i, _scheduledCreates++, _devices[i], create, _verdicts[(i, create)], uuid, action, note));
             }
         }
 
-        return true;
+        var results = await Provisioner.CreateAllAsync(pending, cancellationToken).ConfigureAwait(false);
+        foreach (var result in results.OrderBy(r => r.Pending.Index))
+        {
+            Apply(result);
+        }
+
+        return results.Count == pending.Count && results.All(r => r.Made is not null);
     }
 
-    private async Task<ProvisionedOption?> CreateAndConfirmAsync(int index, CreateOption create, CancellationToken cancellationToken)
+    private void Apply(CreateResult result)
     {
-        var source = _devices[index];
-
-        // available_instances is advisory and may have changed since the inventory: one cheap read before creating.
-        var availablePath = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, "available_instances");
-        var available = await _host.FileSystem.ReadAsync(availablePath, cancellationToken).ConfigureAwait(false);
-        _counters.SysfsReads(1);
-        if (available.Succeeded && int.TryParse(available.Value?.Trim(), System.Globalization.CultureInfo.InvariantCulture, out var now) && now <= 0)
+        var (index, create) = (result.Pending.Index, result.Pending.Create);
+        if (result.Made is { } made)
         {
-            return CloseSlot(source, create, RejectionCode.NoCapacity, $"Parent {create.Parent.Name} can create no more {create.Type.Id} instances now (available_instances is {now}; the inventory said {create.Type.AvailableInstances}).", null);
+            _heldClaims.Add(made.ClaimKey!);
+            _pinned[index] = made;
+            _assignment[index] = made;
+            _keptOnSlot[create.Slot] = _keptOnSlot.GetValueOrDefault(create.Slot) + 1;
+            return;
         }
 
-        var (uuid, action, note) = ChooseUuid(source);
-        var outcome = await CreateDeviceAsync(create, uuid, cancellationToken).ConfigureAwait(false);
-        if (outcome.Errno == Errno.EEXIST && action == DeviceAction.PreserveUuid)
-        {
-            (uuid, action, note) = (MdevUuid.NewRandom(), DeviceAction.Create, $"the source UUID {source.Info.Uuid} already exists on {_host.Name}, so a new UUID is used");
-            outcome = await CreateDeviceAsync(create, uuid, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (outcome.Failure is { } failure)
-        {
-            return CloseSlot(source, create, failure.Code, failure.Message, failure.Errno);
-        }
-
-        var typeVerdict = _verdicts[(index, create)];
-        if (source.Version.Value is not { } version)
-        {
-            return new ProvisionedOption(uuid, create.Parent, create.Type.Id, action, Verification.Unverified, null, Join(typeVerdict.Note, note));
-        }
-
-        // A type-level yes is a prediction: the created device has the last word when it has the attribute.
-        var probe = await Probes.ProbeAsync(ProbePoint.MdevDevice, SysfsPath.MdevAttribute(uuid, MigrationVersion), version, cancellationToken).ConfigureAwait(false);
-        switch (probe.Outcome)
-        {
-            case ProbeOutcome.Accepted:
-                return new ProvisionedOption(uuid, create.Parent, create.Type.Id, action, Verification.Verified, probe.Record, note);
-            case ProbeOutcome.Absent when typeVerdict.Kind == VerdictKind.Verified:
-                return new ProvisionedOption(uuid, create.Parent, create.Type.Id, action, Verification.Verified, typeVerdict.Probe, Join("the created device has no migration_version; verified at the type level before creating", note));
-            case ProbeOutcome.Absent when _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch:
-                return new ProvisionedOption(uuid, create.Parent, create.Type.Id, action, Verification.Unverified, null, Join($"not verified: neither type {create.Type.Id} on {create.Parent.Name} nor the created device has migration_version", note));
-            case ProbeOutcome.Absent:
-                await RejectCreatedAsync(create, uuid, version, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets.")).ConfigureAwait(false);
-                return null;
-            default:
-                await RejectCreatedAsync(create, uuid, version, Evaluator.ProbeRejection(source, create.Candidate, probe, $"the mdev {uuid} just created from type {create.Type.Id} on {create.Parent.Name}")).ConfigureAwait(false);
-                return null;
-        }
-    }
-
-    /// <summary>Removes a created device the confirmation refused, and rules the (parent, type) out for every device with the same version.</summary>
-    private async Task RejectCreatedAsync(CreateOption create, MdevUuid uuid, string version, Rejection rejection)
-    {
-        _rejections.Add(rejection);
-        if (await _journal.RemoveAsync(uuid).ConfigureAwait(false) is { } failure)
+        _rejections.Add(result.Refusal!);
+        if (result.RemovalFailure is { } failure)
         {
             _removalFailures.Add(failure);
         }
 
-        for (var j = 0; j < _devices.Length; j++)
+        if (result.DeviceRefused)
         {
-            if (_devices[j].Version.Value == version && _candidates[j].Contains(create))
+            // The created device refused the version: the (parent, type) is out for every device with the same version.
+            for (var j = 0; j < _devices.Length; j++)
             {
-                _verdicts[(j, create)] = OptionVerdict.Rejected;
+                if (_devices[j].Version.Value == result.Pending.Source.Version.Value && _candidates[j].Contains(create))
+                {
+                    _verdicts[(j, create)] = OptionVerdict.Rejected;
+                }
             }
         }
-    }
-
-    /// <summary>Records a failed create and closes the (parent, type) for this plan.</summary>
-    private ProvisionedOption? CloseSlot(SourceDevice source, CreateOption create, RejectionCode code, string message, Errno? errno)
-    {
-        _rejections.Add(new Rejection(source.Info.Id, create.Candidate, code, message, errno));
-        _closedSlots.Add(create.Slot);
-        return null;
+        else
+        {
+            // No device could be made there: the (parent, type) is closed for this plan.
+            _closedSlots.Add(create.Slot);
+        }
     }
 
     private (MdevUuid Uuid, DeviceAction Action, string? Note) ChooseUuid(SourceDevice source)
@@ -498,133 +461,6 @@ internal sealed class DestinationPlanner
         }
 
         return (MdevUuid.NewRandom(), DeviceAction.Create, null);
-    }
-
-    private sealed record CreateFailure(RejectionCode Code, string Message, Errno? Errno);
-
-    private sealed record CreateOutcome(CreateFailure? Failure)
-    {
-        public Errno? Errno => Failure?.Errno;
-    }
-
-    /// <summary>Creates the mdev through libvirt, or through sysfs where libvirt cannot; journals it as soon as it exists.</summary>
-    private async Task<CreateOutcome> CreateDeviceAsync(CreateOption create, MdevUuid uuid, CancellationToken cancellationToken)
-    {
-        var key = TargetKeys.Mdev(uuid);
-        if (!_services.Claims.TryClaim(_host.Key, key, _planId))
-        {
-            return new CreateOutcome(new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan running in this process.", Errno.EEXIST));
-        }
-
-        _heldClaims.Add(key);
-        var created = await CreateClaimedAsync(create, uuid, cancellationToken).ConfigureAwait(false);
-        if (created.Failure is not null)
-        {
-            _heldClaims.Remove(key);
-            _services.Claims.Release(_host.Key, key, _planId);
-        }
-
-        return created;
-    }
-
-    private async Task<CreateOutcome> CreateClaimedAsync(CreateOption create, MdevUuid uuid, CancellationToken cancellationToken)
-    {
-        if (Evaluator.Inventory.IsSysfsOnly(create.Parent))
-        {
-            // libvirt has no node device for this parent, so its node-device API cannot name it.
-            return await CreateThroughSysfsAsync(create, uuid, cancellationToken).ConfigureAwait(false);
-        }
-
-        var request = new MdevCreation(create.Parent.Name, create.Type.Id, uuid, _options.PersistentMdevs);
-        try
-        {
-            _counters.HypervisorCall();
-            await _host.Hypervisor.CreateMdevAsync(request, cancellationToken).ConfigureAwait(false);
-            _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Libvirt, _options.PersistentMdevs);
-            return new CreateOutcome(null);
-        }
-        catch (HypervisorNotSupportedException unsupported)
-        {
-            Log.CreateFallsBackToSysfs(_services.Logger, _host.Name, unsupported.Message);
-        }
-        catch (HypervisorException error)
-        {
-            // libvirt waits for mdevctl and can give up while the device is being made: look before concluding.
-            if (await ListedByLibvirtAsync(uuid, CancellationToken.None).ConfigureAwait(false))
-            {
-                Log.CreateReportedFailureButExists(_services.Logger, uuid, _host.Name, error.Message);
-                _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Libvirt, _options.PersistentMdevs);
-                return new CreateOutcome(null);
-            }
-
-            return new CreateOutcome(new CreateFailure(RejectionCode.CreateFailed, $"libvirt could not create a {create.Type.Id} mdev on {create.Parent.Name}: {error.Message}", null));
-        }
-        catch (OperationCanceledException)
-        {
-            if (await ListedByLibvirtAsync(uuid, CancellationToken.None).ConfigureAwait(false))
-            {
-                _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Libvirt, _options.PersistentMdevs);
-            }
-
-            throw;
-        }
-
-        return await CreateThroughSysfsAsync(create, uuid, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<CreateOutcome> CreateThroughSysfsAsync(CreateOption create, MdevUuid uuid, CancellationToken cancellationToken)
-    {
-        var path = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, "create");
-        SysfsResult written;
-        try
-        {
-            written = await _host.FileSystem.WriteAsync(path, uuid.Value, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // The write may have reached the kernel before the wait was cancelled.
-            var link = await _host.FileSystem.ReadLinkAsync(SysfsPath.MdevAttribute(uuid, "mdev_type"), CancellationToken.None).ConfigureAwait(false);
-            if (link.Succeeded)
-            {
-                _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Sysfs, persistent: false);
-            }
-
-            throw;
-        }
-        catch (IOException)
-        {
-            // The host went away mid-write (a remote sysfs): the kernel may have created the device.
-            // Journal it, so the rollback removes it or reports it left behind; a device that was
-            // never made answers the removal with ENOENT, which counts as removed.
-            _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Sysfs, persistent: false);
-            throw;
-        }
-
-        if (written.Succeeded)
-        {
-            _journal.Record(uuid, create.Parent, create.Type.Id, CreationMethod.Sysfs, persistent: false);
-            return new CreateOutcome(null);
-        }
-
-        // EUSERS is the mdev core's "no instances left"; ENOSPC is mtty's own; EPERM older vfio-ccw/ap.
-        return written.Error is Errno.EUSERS or Errno.ENOSPC or Errno.EPERM
-            ? new CreateOutcome(new CreateFailure(RejectionCode.NoCapacity, $"Parent {create.Parent.Name} refused another {create.Type.Id} instance: writing the UUID to {path} failed with {written.Error} (no instances left).", written.Error))
-            : new CreateOutcome(new CreateFailure(RejectionCode.CreateFailed, $"Creating a {create.Type.Id} mdev on {create.Parent.Name} failed: writing the UUID to {path} failed with {written.Error}.", written.Error));
-    }
-
-    private async Task<bool> ListedByLibvirtAsync(MdevUuid uuid, CancellationToken cancellationToken)
-    {
-        try
-        {
-            _counters.HypervisorCall();
-            var listed = await _host.Hypervisor.GetInventoryAsync(InventoryScope.Mdevs, cancellationToken).ConfigureAwait(false);
-            return listed.Mdevs.Any(m => m.Uuid == uuid);
-        }
-        catch (HypervisorException)
-        {
-            // Cannot tell: journal nothing, so rollback does not report a device that was never made.
-            return false;
-        }
     }
 
     // ---- the plan ----------------------------------------------------------------------------
@@ -699,7 +535,7 @@ internal sealed class DestinationPlanner
         switch (option)
         {
             case ProvisionedOption made:
-                return new PlannedDevice(source.Info, new TargetDeviceInfo(new MdevTarget(made.Uuid), made.Parent.Name.Value, made.Type.Value), made.Action, made.Verification, made.Probe, Join(made.Note, Evaluator.Inventory.NoteFor(made.Parent.Name)));
+                return new PlannedDevice(source.Info, new TargetDeviceInfo(new MdevTarget(made.Uuid), made.Parent.Name.Value, made.Type.Value), made.Action, made.Verification, made.Probe, MdevProvisioner.Join(made.Note, Evaluator.Inventory.NoteFor(made.Parent.Name)));
             default:
                 var verdict = _verdicts[(index, option)];
                 var target = option switch
@@ -709,7 +545,7 @@ internal sealed class DestinationPlanner
                     _ => throw new ArgumentOutOfRangeException(nameof(option), option, "A new mdev is planned only once created."),
                 };
                 var verified = verdict.Kind == VerdictKind.Verified;
-                var note = Join(verified ? null : verdict.Note, Evaluator.Inventory.NoteFor((option as ExistingMdevOption)?.Mdev.Parent));
+                var note = MdevProvisioner.Join(verified ? null : verdict.Note, Evaluator.Inventory.NoteFor((option as ExistingMdevOption)?.Mdev.Parent));
                 return new PlannedDevice(source.Info, target, DeviceAction.Reuse, verified ? Verification.Verified : Verification.Unverified, verified ? verdict.Probe : null, note);
         }
     }
@@ -720,12 +556,4 @@ internal sealed class DestinationPlanner
 
     private static string Describe(SourceDeviceInfo source) =>
         source.Kind == SourceDeviceKind.Mdev ? $"mdev {source.Id} (type {source.Type})" : $"PCI function {source.Id} ({source.Type})";
-
-    private static string? Join(string? first, string? second) =>
-        (first, second) switch
-        {
-            (null, _) => second,
-            (_, null) => first,
-            _ => $"{first}; {second}",
-        };
 }

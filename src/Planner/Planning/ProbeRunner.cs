@@ -72,6 +72,17 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
         return result;
     }
 
+    /// <summary>
+    /// Probes the device-level attribute of an mdev this plan has just created. Neither the memo nor
+    /// the cache answers for it or keeps its answer: its UUID may have named another device before
+    /// (a preserved UUID, created again on another parent after the first one refused).
+    /// </summary>
+    public Task<ProbeResult> ProbeCreatedAsync(SysfsPath path, string version, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(ProbePoint.MdevDevice, path, version, cancellationToken);
+    }
+
     private async Task<ProbeResult> WriteAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
     {
         counters.Probe();

@@ -9,7 +9,8 @@ namespace VfioMigration.Planner.Planning;
 /// <summary>
 /// Every mdev a plan created on one host, and how: the record rollback works from. An entry is
 /// written as soon as the device exists (or might exist, after an interrupted create), before
-/// anything else can fail.
+/// anything else can fail. Creates on different parents record concurrently; the journal lists
+/// devices in the order the planner scheduled them, whatever order they finished in.
 /// </summary>
 internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistry claims, Guid planId, PlanCounters counters, ILogger logger)
 {
@@ -24,21 +25,31 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         {
             lock (_gate)
             {
-                return [.. _entries.Select(e => e.ToPublic(host.Name))];
+                return [.. _entries.OrderBy(e => e.Order).Select(e => e.ToPublic(host.Name))];
             }
         }
     }
 
-    public void Record(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent)
+    /// <summary>Journals a device that exists, or may; <see cref="Devices"/> lists it at <paramref name="order"/>, where the planner scheduled its create.</summary>
+    public void Record(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
     {
         lock (_gate)
         {
-            _entries.Add(new Entry(uuid, parent.Name.Value, type, method, persistent));
+            _entries.Add(new Entry(uuid, parent.Name.Value, type, method, persistent, order));
         }
 
         counters.Create();
         PlannerTelemetry.Creates.Add(1);
         Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
+    }
+
+    /// <summary>True once a device with this UUID is journaled, whatever became of it since.</summary>
+    public bool Holds(MdevUuid uuid)
+    {
+        lock (_gate)
+        {
+            return _entries.Any(e => e.Uuid == uuid);
+        }
     }
 
     /// <summary>Removes one device this plan created; returns the failure, or null when it is gone.</summary>
@@ -143,9 +154,11 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         return new RemovalFailure(host.Name, entry.Uuid, error);
     }
 
-    private sealed class Entry(MdevUuid uuid, string parent, MdevTypeId type, CreationMethod method, bool persistent)
+    private sealed class Entry(MdevUuid uuid, string parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
     {
         public MdevUuid Uuid => uuid;
+
+        public int Order => order;
 
         public CreationMethod Method => method;
 

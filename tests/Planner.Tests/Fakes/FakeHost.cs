@@ -120,6 +120,12 @@ internal sealed class FakeHost
 
     public List<string> Operations { get; } = [];
 
+    /// <summary>Awaited inside every mdev create (sysfs or libvirt) before the device is made, so a test can hold creates in flight.</summary>
+    public Func<FakeType, CancellationToken, Task>? WhileCreating { get; set; }
+
+    public Task WhileCreatingAsync(FakeType type, CancellationToken cancellationToken) =>
+        WhileCreating?.Invoke(type, cancellationToken) ?? Task.CompletedTask;
+
     public MigrationHost ToHost() => new(Name, Hypervisor, FileSystem);
 
     public FakeParent AddParent(string address, string vendorId = "0x10de", bool oneTypeAtATime = false)

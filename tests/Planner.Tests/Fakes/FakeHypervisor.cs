@@ -82,7 +82,7 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         }
     }
 
-    public Task CreateMdevAsync(MdevCreation request, CancellationToken cancellationToken = default)
+    public async Task CreateMdevAsync(MdevCreation request, CancellationToken cancellationToken = default)
     {
         Call($"hv:CreateMdev {request.Uuid}", cancellationToken);
         switch (Create)
@@ -94,6 +94,7 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         }
 
         var type = host.FindType(host.Parents.First(p => p.Name == request.Parent).SysfsName.Value, request.Type.Value)!;
+        await host.WhileCreatingAsync(type, cancellationToken);
         var created = host.Create(type, request.Uuid);
         if (created != Errno.None)
         {
@@ -104,8 +105,6 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         {
             throw new HypervisorException("internal error: Unable to create mediated device: cause unknown");
         }
-
-        return Task.CompletedTask;
     }
 
     public Task DestroyMdevAsync(MdevUuid uuid, bool persistent, CancellationToken cancellationToken = default)

@@ -47,6 +47,11 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
 
+        if (path.Value.Split('/') is ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "create"] && host.FindType(parent, type) is { } created)
+        {
+            await host.WhileCreatingAsync(created, cancellationToken);
+        }
+
         if (ThrowingWrites.Contains(path.Value))
         {
             throw new IOException($"ssh: connection to {host.Name} lost");

@@ -134,6 +134,24 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
+    public async Task Preserve_ASourceUuidCreatedAgainAfterARefusal_IsProbedAfresh()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0").DeviceVersion = new FakeVersion("other");
+        scenario.DestinationType(parent: "0000:42:00.0");
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve, VerdictCacheLifetime = TimeSpan.FromMinutes(1) });
+
+        Assert.IsTrue(result.Succeeded, "the refusal of the device first made with this UUID must not answer for the second");
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.PreserveUuid, device.Action);
+        Assert.AreEqual("pci_0000_42_00_0", device.Target.Parent);
+        Assert.IsFalse(device.DecidedBy!.FromCache);
+        Assert.HasCount(2, scenario.DestinationWrites($"bus/mdev/devices/{device.Target.Id}/migration_version"));
+    }
+
+    [TestMethod]
     public async Task CreateWhoseAnswerIsLost_IsJournaled_AndRemovedWhenTheDestinationFails()
     {
         var scenario = OneDevice(CreateBehaviour.NotSupported);
