@@ -194,6 +194,13 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
             return false;
         }
 
+        if (option is PciOption pci && inventory.MdevsOn(pci.Device.Address) is { Count: > 0 } mdevs)
+        {
+            // Binding the function to vfio-pci would unbind the driver that serves these mdevs.
+            rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.InUse, $"PCI function {pci.Candidate} is the parent of {mdevs.Count} mediated device(s) on {host.Name} (e.g. {mdevs[0].Uuid}); assigning the whole function would take them away."));
+            return false;
+        }
+
         return true;
     }
 

@@ -89,11 +89,20 @@ internal sealed record OptionVerdict(VerdictKind Kind, ProbeRecord? Probe, strin
 /// <param name="SysfsOnly">The parents found in sysfs that libvirt does not list: creation there goes through sysfs.</param>
 internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwners Owners, IReadOnlySet<DeviceName> SysfsOnly)
 {
-    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// The node devices planning <paramref name="devices"/> needs: mdev parents and mdevs for mdev
+    /// sources; for PCI sources (and hybrid plans) the PCI functions too, with the parents and mdevs
+    /// that tell which functions serve mediated devices. A host lists every PCI function it has
+    /// (a server: hundreds), each one XML call more, so an mdev-only plan leaves them out.
+    /// </summary>
+    public static InventoryScope ScopeFor(IEnumerable<SourceDevice> devices, PlanOptions options) =>
+        options.AllowHybrid || devices.Any(d => d.Device is PciHostDevice) ? InventoryScope.All : InventoryScope.MdevParents | InventoryScope.Mdevs;
+
+    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
         counters.HypervisorCall();
         counters.HypervisorCall();
-        var inventoryTask = host.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken);
+        var inventoryTask = host.Hypervisor.GetInventoryAsync(scope, cancellationToken);
         var domainsTask = host.Hypervisor.ListDomainsAsync(cancellationToken);
         await Task.WhenAll(inventoryTask, domainsTask).ConfigureAwait(false);
         var listed = await inventoryTask.ConfigureAwait(false);
@@ -112,6 +121,12 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
 
     public MdevParent? ParentOf(MediatedDevice mdev) =>
         mdev.Parent is { } name ? Inventory.Parents.FirstOrDefault(p => p.Name == name) : null;
+
+    /// <summary>The mdevs on the mdev parent at <paramref name="address"/>; none when that PCI function is no parent.</summary>
+    public IReadOnlyList<MediatedDevice> MdevsOn(PciAddress address) =>
+        Inventory.Parents.FirstOrDefault(p => p.Address == address) is { } parent
+            ? [.. Inventory.Mdevs.Where(m => m.Parent == parent.Name)]
+            : [];
 
     public string? OwnerOf(TargetOption option) => option switch
     {

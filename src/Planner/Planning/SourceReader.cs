@@ -37,11 +37,14 @@ internal static class SourceReader
     /// <summary>Reads the types and versions of <paramref name="hostDevices"/> on <paramref name="source"/>.</summary>
     public static async Task<IReadOnlyList<SourceDevice>> DescribeAsync(MigrationHost source, IReadOnlyList<HostDevice> hostDevices, PlanCounters cost, CancellationToken cancellationToken)
     {
+        // Only the kinds the guest has: every other node device is one more XML call.
+        var scope = (hostDevices.Any(d => d is MdevHostDevice) ? InventoryScope.MdevParents | InventoryScope.Mdevs : 0)
+            | (hostDevices.Any(d => d is PciHostDevice) ? InventoryScope.PciDevices : 0);
         var inventory = new HostInventory([], [], []);
-        if (hostDevices.Any(d => d is MdevHostDevice or PciHostDevice))
+        if (scope != 0)
         {
             cost.HypervisorCall();
-            inventory = await source.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
+            inventory = await source.Hypervisor.GetInventoryAsync(scope, cancellationToken).ConfigureAwait(false);
         }
 
         // Every attribute the devices need, in one batch: a remote sysfs answers it in one round trip.

@@ -106,6 +106,53 @@ public sealed class DestinationsTests
     }
 
     [TestMethod]
+    public async Task PciFunctionServingMdevs_IsInUse_AndIsNeverProbed()
+    {
+        var scenario = new Scenario();
+        var pci = scenario.Source.AddPci("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, pci));
+        var gpu = scenario.Destination.AddPci("0000:41:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+        var idle = scenario.Destination.AddMdev(scenario.DestinationType(parent: "0000:41:00.0"));
+        var free = scenario.Destination.AddPci("0000:42:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual(new PciTarget(free.Address), result.Best.Devices.Single().Target.Target);
+        var inUse = result.Best.Rejections.Single(r => r.Code == RejectionCode.InUse);
+        Assert.AreEqual(gpu.Address.ToString(), inUse.Candidate);
+        StringAssert.Contains(inUse.Message, idle.Uuid.Value);
+        Assert.IsEmpty(scenario.DestinationWrites(gpu.Address.ToString()), "a function that serves mdevs is not probed");
+    }
+
+    [TestMethod]
+    public async Task InventoryAsked_IsOnlyTheKindsTheGuestHas()
+    {
+        var mdevOnly = new Scenario();
+        mdevOnly.Guest("nvidia-63");
+        mdevOnly.DestinationType();
+        await using (var result = await mdevOnly.PlanAsync())
+        {
+            Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        }
+
+        Assert.AreEqual("hv:Inventory MdevParents, Mdevs", mdevOnly.Source.Operations.Single(o => o.StartsWith("hv:Inventory", StringComparison.Ordinal)));
+        Assert.AreEqual("hv:Inventory MdevParents, Mdevs", mdevOnly.Destination.Operations.Single(o => o.StartsWith("hv:Inventory", StringComparison.Ordinal)));
+
+        var pciOnly = new Scenario();
+        var pci = pciOnly.Source.AddPci("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
+        pciOnly.Source.DefineGuest("vm1", FakeHost.PciDevice(0, pci));
+        pciOnly.Destination.AddPci("0000:5e:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
+        await using (var result = await pciOnly.PlanAsync())
+        {
+            Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        }
+
+        Assert.AreEqual("hv:Inventory PciDevices", pciOnly.Source.Operations.Single(o => o.StartsWith("hv:Inventory", StringComparison.Ordinal)));
+        Assert.AreEqual("hv:Inventory All", pciOnly.Destination.Operations.Single(o => o.StartsWith("hv:Inventory", StringComparison.Ordinal)), "PCI candidates need the parents and mdevs that say which functions serve mdevs");
+    }
+
+    [TestMethod]
     public async Task Hybrid_MdevToPhysical_OnlyWhenAllowed_AndVerified_RewritesTheHostdevKind()
     {
         var scenario = new Scenario();
