@@ -235,11 +235,18 @@ public sealed class RollbackFailedException : Exception
 {
     /// <summary>Creates the exception for the given failures.</summary>
     /// <param name="failures">The removals that failed.</param>
+    public RollbackFailedException(IReadOnlyList<RemovalFailure> failures)
+        : this(failures, null)
+    {
+    }
+
+    /// <summary>Creates the exception for the given failures, met while rolling back after <paramref name="innerException"/>.</summary>
+    /// <param name="failures">The removals that failed.</param>
     /// <param name="innerException">What made the planner roll back (a cancellation, an error), when any.</param>
-    public RollbackFailedException(IReadOnlyList<RemovalFailure> failures, Exception? innerException = null)
+    public RollbackFailedException(IReadOnlyList<RemovalFailure> failures, Exception? innerException)
         : base(Describe(failures), innerException) => Failures = failures;
 
-    /// <summary>Creates the exception with a message only.</summary>
+    /// <summary>Creates the exception with no failures listed.</summary>
     public RollbackFailedException()
         : this([])
     {
