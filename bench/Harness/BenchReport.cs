@@ -51,6 +51,7 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
                 devices = p.Devices,
                 strategy = p.Strategy,
                 complete = p.Complete,
+                candidates = p.Candidates,
                 probes = p.Counts.Probes,
                 probeBound = p.Counts.ProbeBound,
                 creates = p.Counts.Creates,
@@ -80,7 +81,20 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine();
         text.AppendLine("Largest host: 16 GPUs x 32 types, 512 existing mdevs (3/4 owned by guests), 1/4 of GPUs on an incompatible");
         text.AppendLine("driver branch, 1/2 one-type-at-a-time, 1/4 without a type-level `migration_version`; `largest-device-level` is the");
-        text.AppendLine("same host with no type-level attribute anywhere (only devices answer). Simulated latency:");
+        text.AppendLine("same host with no type-level attribute anywhere (only devices answer).");
+        var pool = BenchRunner.PoolHost;
+        text.AppendLine(CultureInfo.InvariantCulture, $"`{pool.Name}`: a pre-provisioned pool, the shape KubeVirt's `mediatedDevicesConfiguration` and Nova's pre-created");
+        text.AppendLine(CultureInfo.InvariantCulture, $"mdevs leave: {pool.Gpus} GPUs, each configured for one of {pool.PoolTypes} types ({pool.Gpus / pool.PoolTypes} GPUs per type) and filled up front to its");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{pool.MaxInstancesPerType} instances ({pool.ExistingMdevs} mdevs), {pool.OwnedFraction * 100:F0}% owned by guests and the rest idle; one driver branch, a type-level");
+        text.AppendLine("attribute on every GPU, no room to create more. Guests (1, 4, 8 devices) use the first 4 types, on both hosts.");
+        text.AppendLine();
+        text.AppendLine("*Candidates* = what the exhaustive search has to ask about for the guest on that host: for each distinct");
+        text.AppendLine("(type, version) of the guest, the idle mdevs of the type plus the parents offering it with room. It probes each");
+        text.AppendLine("once, and a parent without a type-level attribute twice (the type-level write fails with ENOENT, then");
+        text.AppendLine("create-probe-remove). The planner's floor is one probe per chosen device (each is confirmed once before it goes");
+        text.AppendLine("in the plan); at that floor, on a host with type-level attributes, the probe ratio is candidates / devices.");
+        text.AppendLine();
+        text.AppendLine("Simulated latency:");
         text.AppendLine("version write 2 ms, create 50 ms, remove 20 ms. Counts come from the simulator's operation log and the");
         text.AppendLine("libvirt connection (test driver), the same for both strategies. *Wall* includes the simulated latency;");
         text.AppendLine("*no-latency ms* is the same plan on the same host with no simulated latency (planner + libvirt test driver +");
@@ -88,22 +102,22 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("*Wasted* = mdevs created on a parent with a type-level attribute that did not end in the plan. Medians;");
         text.AppendLine("the spread is p10-p90 over the timed plans.");
         text.AppendLine();
-        text.AppendLine("| host | devices | strategy | complete | probes | bound | creates | removes | wasted | libvirt calls | wall ms (p10-p90) | no-latency ms | own ms | KiB allocated/plan |");
-        text.AppendLine("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        text.AppendLine("| host | devices | candidates | strategy | complete | probes | bound | creates | removes | wasted | libvirt calls | wall ms (p10-p90) | no-latency ms | own ms | KiB allocated/plan |");
+        text.AppendLine("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var p in Plans)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {p.Host} | {p.Devices} | {p.Strategy} | {(p.Complete ? "yes" : "no")} | {p.Counts.Probes} | {p.Counts.ProbeBound} | {p.Counts.Creates} | {p.Counts.Removes} | {p.Counts.WastedCreates} | {p.Counts.LibvirtCalls} | {p.WallMsMedian:F1} ({Statistics.Percentile(p.WallMs, 0.1):F1}-{Statistics.Percentile(p.WallMs, 0.9):F1}) | {p.CpuMsMedian:F2} | {p.OwnMsMedian:F2} | {p.AllocatedBytesPerPlan / 1024} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {p.Host} | {p.Devices} | {p.Candidates} | {p.Strategy} | {(p.Complete ? "yes" : "no")} | {p.Counts.Probes} | {p.Counts.ProbeBound} | {p.Counts.Creates} | {p.Counts.Removes} | {p.Counts.WastedCreates} | {p.Counts.LibvirtCalls} | {p.WallMsMedian:F1} ({Statistics.Percentile(p.WallMs, 0.1):F1}-{Statistics.Percentile(p.WallMs, 0.9):F1}) | {p.CpuMsMedian:F2} | {p.OwnMsMedian:F2} | {p.AllocatedBytesPerPlan / 1024} |");
         }
 
         text.AppendLine();
         text.AppendLine("Ratios, exhaustive / planner:");
         text.AppendLine();
-        text.AppendLine("| host | devices | probes | creates | removes | libvirt calls | wall time |");
-        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        text.AppendLine("| host | devices | probes | candidates / devices | creates | removes | libvirt calls | wall time |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var (host, devices) in Plans.Select(p => (p.Host, p.Devices)).Distinct())
         {
             var (planner, exhaustive) = (Row(devices, "planner", host), Row(devices, "exhaustive", host));
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {host} | {devices} | {Ratio(exhaustive.Counts.Probes, planner.Counts.Probes)} | {Ratio(exhaustive.Counts.Creates, planner.Counts.Creates)} | {Ratio(exhaustive.Counts.Removes, planner.Counts.Removes)} | {Ratio(exhaustive.Counts.LibvirtCalls, planner.Counts.LibvirtCalls)} | {Ratio(exhaustive.WallMsMedian, planner.WallMsMedian)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {host} | {devices} | {Ratio(exhaustive.Counts.Probes, planner.Counts.Probes)} | {Ratio(planner.Candidates, devices)} ({planner.Candidates}/{devices}) | {Ratio(exhaustive.Counts.Creates, planner.Counts.Creates)} | {Ratio(exhaustive.Counts.Removes, planner.Counts.Removes)} | {Ratio(exhaustive.Counts.LibvirtCalls, planner.Counts.LibvirtCalls)} | {Ratio(exhaustive.WallMsMedian, planner.WallMsMedian)} |");
         }
 
         var e = Evacuation;
@@ -122,6 +136,8 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
             text.AppendLine(CultureInfo.InvariantCulture, $"- {(met ? "met" : "NOT met")}: {goal} ({figure})");
         }
 
+        AppendPool(text);
+
         return text.ToString();
     }
 
@@ -129,8 +145,8 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
     public IEnumerable<(string Goal, bool Met, string Figure)> Goals()
     {
         var planners = Largest.Where(p => p.Strategy == "planner").ToList();
-        var worstRatio = planners.Min(p => (double)Row(p.Devices, "exhaustive").Counts.Probes / Math.Max(1, p.Counts.Probes));
-        yield return ("probes per plan on the largest host at least 10x fewer than exhaustive", worstRatio >= ProbeRatioGoal, $"smallest ratio {worstRatio:F1}x");
+        var worstRatio = planners.Min(p => ProbeRatio(p, BenchRunner.LargestHost.Name));
+        yield return ("probes per plan on the largest host at least 10x fewer than exhaustive", worstRatio >= ProbeRatioGoal, $"smallest ratio {worstRatio:F1}x; {Floor(planners)}");
         yield return ("never more than one probe per distinct (parent, type, source version) plus one per chosen device",
             planners.All(p => p.Counts.Probes <= p.Counts.ProbeBound),
             string.Join(", ", planners.Select(p => $"{p.Devices} dev: {p.Counts.Probes} <= {p.Counts.ProbeBound}")));
@@ -142,6 +158,43 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
             headline.OwnMsMedian < PlanMsGoal,
             $"own {headline.OwnMsMedian:F2} ms median; {headline.CpuMsMedian:F2} ms with the libvirt test driver's time");
         yield return ("evacuating 64 guests to 8 hosts under 2 s wall", Evacuation.WallMs < EvacuationMsGoal && Evacuation.Succeeded == Evacuation.Guests, $"{Evacuation.WallMs:F0} ms, {Evacuation.Succeeded}/{Evacuation.Guests} complete");
+    }
+
+    /// <summary>Exhaustive probes over planner probes for the planner row <paramref name="planner"/> on <paramref name="host"/>.</summary>
+    private double ProbeRatio(PlanFigures planner, string host) =>
+        (double)Row(planner.Devices, "exhaustive", host).Counts.Probes / Math.Max(1, planner.Counts.Probes);
+
+    /// <summary>Why the probe ratio is what it is: the planner at its floor (one probe per chosen device) leaves it at candidates / devices.</summary>
+    private static string Floor(IReadOnlyList<PlanFigures> planners)
+    {
+        var bounds = string.Join(", ", planners.Select(p => $"{p.Candidates}/{p.Devices}"));
+        var above = planners.Where(p => p.Counts.Probes > p.Devices).ToList();
+        return above.Count == 0
+            ? $"the planner is at its floor, one probe per chosen device (each is confirmed once), so the ratio is at most candidates / devices: {bounds}; the host does not hold enough candidates of the guests' types for 10x"
+            : $"the planner is above its floor of one probe per chosen device at {string.Join(", ", above.Select(p => $"{p.Devices} dev ({p.Counts.Probes} probes)"))}; candidates / devices: {bounds}";
+    }
+
+    /// <summary>The pre-provisioned pool's ratios, apart from the goals (which are judged on the largest host).</summary>
+    private void AppendPool(StringBuilder text)
+    {
+        var host = BenchRunner.PoolHost.Name;
+        var planners = Plans.Where(p => p.Host == host && p.Strategy == "planner").ToList();
+        if (planners.Count == 0)
+        {
+            return;
+        }
+
+        text.AppendLine();
+        text.AppendLine("## The pre-provisioned pool");
+        text.AppendLine();
+        var worst = planners.Min(p => ProbeRatio(p, host));
+        text.AppendLine(CultureInfo.InvariantCulture, $"Not the host the goals are judged on. On `{host}` the probe ratio is {string.Join(", ", planners.Select(p => Ratio(ProbeRatio(p, host), 1)))} for");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{string.Join(", ", planners.Select(p => p.Devices))} devices ({(worst >= ProbeRatioGoal ? "at least 10x on every size" : "under 10x on at least one size")}): exhaustive {string.Join(", ", planners.Select(p => Row(p.Devices, "exhaustive", host).Counts.Probes))} probes against the planner's");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{string.Join(", ", planners.Select(p => p.Counts.Probes))}; candidates / devices {string.Join(", ", planners.Select(p => $"{p.Candidates}/{p.Devices}"))}.");
+        text.AppendLine(planners.All(p => p.Counts.Probes == p.Devices)
+            ? "The planner is at the same floor as on the largest host, one probe per chosen device; the ratio is larger because a pool"
+            : "The planner is not at its floor of one probe per chosen device here; the ratio is still set mostly by the candidates: a pool");
+        text.AppendLine("holds many idle mdevs of few types, and the exhaustive search asks every one of them.");
     }
 
     private static string Ratio(double numerator, double denominator) =>
