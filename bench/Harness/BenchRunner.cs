@@ -7,7 +7,7 @@ using VfioMigration.Planner.Evacuation;
 namespace VfioMigration.Bench;
 
 /// <summary>How much to run.</summary>
-/// <param name="Quick">A reduced run (fewer iterations) that finishes within a minute.</param>
+/// <param name="Quick">A reduced run (fewer iterations), about half the time of the full one.</param>
 public sealed record BenchSettings(bool Quick)
 {
     /// <summary>Timed plans per strategy and guest size with simulated latency.</summary>
@@ -32,7 +32,7 @@ public sealed record BenchSettings(bool Quick)
 /// <param name="Counts">Operations on the destination per plan.</param>
 /// <param name="WallMs">Plan wall time with simulated latency, in plan order.</param>
 /// <param name="CpuMs">Plan time with no simulated latency (planner, libvirt test driver, simulator), in plan order.</param>
-/// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside libvirt calls (the test driver listing and formatting node devices), in plan order.</param>
+/// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside <see cref="Planner.Hypervisor.IHypervisor"/> calls (the test driver listing and formatting node devices, and <see cref="Planner.Hypervisor.LibvirtHypervisor"/> parsing that XML), in plan order.</param>
 /// <param name="AllocatedBytesPerPlan">Managed bytes allocated per plan (no simulated latency), mean.</param>
 public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, int Candidates, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
 {
