@@ -179,7 +179,7 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         var bounds = string.Join(", ", planners.Select(p => $"{p.Candidates}/{p.Devices}"));
         var above = planners.Where(p => p.Counts.Probes > p.Devices).ToList();
         return above.Count == 0
-            ? $"the planner is at its floor, one probe per chosen device (each is confirmed once), so the ratio is at most candidates / devices: {bounds}; the host does not hold enough candidates of the guests' types for 10x"
+            ? $"the planner is at its floor, one probe per chosen device, so the ratio is at most candidates / devices: {bounds}; the host does not hold enough candidates of the guests' types for 10x"
             : $"the planner is above its floor of one probe per chosen device at {string.Join(", ", above.Select(p => $"{p.Devices} dev ({p.Counts.Probes} probes)"))}; candidates / devices: {bounds}";
     }
 

@@ -97,6 +97,8 @@ public static class BenchRunner
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(progress);
+        progress("warm-up");
+        await WarmUpAsync(cancellationToken).ConfigureAwait(false);
         var plans = new List<PlanFigures>();
         foreach (var devices in settings.GuestSizes)
         {
@@ -138,6 +140,21 @@ public static class BenchRunner
             }))
             .ToList();
         return (source with { Latency = latency ?? source.Latency }, destinations);
+    }
+
+    /// <summary>
+    /// Untimed plans of both strategies before any row is measured: without them the first row pays
+    /// for the process's JIT (tiered compilation runs on the same 2 cores) and reads several times slower.
+    /// </summary>
+    private static async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        var noLatency = new LatencySpec();
+        var source = ScenarioGenerator.SingleGuestSource("bench-warm-up", 4, seed: 3) with { Latency = noLatency };
+        var destination = ScenarioGenerator.Host(LargestHost with { Latency = noLatency });
+        foreach (var strategy in new[] { "planner", "exhaustive" })
+        {
+            await RunPlansAsync(source, destination, strategy, warmUps: 10, plans: 0, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task<PlanFigures> MeasurePlansAsync(GeneratedHostOptions host, int devices, string strategy, int timedPlans, int cpuPlans, CancellationToken cancellationToken)
