@@ -18,14 +18,18 @@ public class PlanBenchmarks
 {
     private static readonly LatencySpec NoLatency = new();
     private static readonly DomainSelector Guest = DomainSelector.Parse("bench-guest");
+    private static readonly Dictionary<string, GeneratedHostOptions> Destinations = new[] { BenchRunner.LargestHost, BenchRunner.PoolHost }.ToDictionary(h => h.Name);
     private BenchHost _sourceHost = null!;
     private BenchHost _destinationHost = null!;
     private MigrationHost _source = null!;
     private MigrationHost _destination = null!;
 
-    /// <summary>The destination: <c>largest</c> or <c>pool</c> (<see cref="BenchRunner.LargestHost"/>, <see cref="BenchRunner.PoolHost"/>).</summary>
-    [Params("largest", "pool")]
-    public string Host { get; set; } = "largest";
+    /// <summary>The destinations by name: <see cref="BenchRunner.LargestHost"/> and <see cref="BenchRunner.PoolHost"/>.</summary>
+    public static IEnumerable<string> Hosts => Destinations.Keys;
+
+    /// <summary>The destination's name, one of <see cref="Hosts"/>.</summary>
+    [ParamsSource(nameof(Hosts))]
+    public string Host { get; set; } = BenchRunner.LargestHost.Name;
 
     /// <summary>Host devices of the planned guest.</summary>
     [Params(1, 4, 8)]
@@ -35,7 +39,9 @@ public class PlanBenchmarks
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        var destination = Host == BenchRunner.PoolHost.Name ? BenchRunner.PoolHost : BenchRunner.LargestHost;
+        var destination = Destinations.TryGetValue(Host, out var options)
+            ? options
+            : throw new InvalidOperationException($"Host '{Host}' is not a benchmark destination; use one of: {string.Join(", ", Hosts)}.");
         _sourceHost = new BenchHost(ScenarioGenerator.SingleGuestSource("bdn-source", Devices, seed: 3) with { Latency = NoLatency });
         _destinationHost = new BenchHost(ScenarioGenerator.Host(destination with { Latency = NoLatency }));
         _source = await RecordAsync(_sourceHost);

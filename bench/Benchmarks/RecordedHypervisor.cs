@@ -37,7 +37,7 @@ public sealed class RecordedHypervisor : IHypervisor
     {
         ArgumentNullException.ThrowIfNull(inner);
         var domains = await inner.ListDomainsAsync();
-        var definition = domains.Any(d => d.Name == guest.Value) ? await inner.GetDomainAsync(guest) : null;
+        var definition = domains.Any(d => (guest.IsUuid ? d.Uuid : d.Name) == guest.Value) ? await inner.GetDomainAsync(guest) : null;
         var inventory = await inner.GetInventoryAsync(InventoryScope.All);
         return new RecordedHypervisor(inner.Uri, inner.HostName, guest, definition, domains, inventory);
     }
