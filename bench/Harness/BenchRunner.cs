@@ -7,7 +7,7 @@ using VfioMigration.Planner.Evacuation;
 namespace VfioMigration.Bench;
 
 /// <summary>How much to run.</summary>
-/// <param name="Quick">A reduced run (fewer iterations) that finishes within a minute.</param>
+/// <param name="Quick">A reduced run (fewer iterations), about half the time of the full one.</param>
 public sealed record BenchSettings(bool Quick)
 {
     /// <summary>Timed plans per strategy and guest size with simulated latency.</summary>
@@ -24,16 +24,17 @@ public sealed record BenchSettings(bool Quick)
 }
 
 /// <summary>The figures of one strategy planning one guest size on one generated host.</summary>
-/// <param name="Host">The generated destination's name (<c>largest</c>, <c>largest-device-level</c>).</param>
+/// <param name="Host">The generated destination's name (<c>largest</c>, <c>largest-device-level</c>, <c>pool</c>).</param>
 /// <param name="Devices">Host devices of the guest.</param>
 /// <param name="Strategy"><c>planner</c> or <c>exhaustive</c>.</param>
 /// <param name="Complete">Whether every device got a target.</param>
+/// <param name="Candidates">What an exhaustive search has to ask about on this host for this guest (<see cref="ExhaustiveStrategy.CountCandidatesAsync"/>): the same for both strategies.</param>
 /// <param name="Counts">Operations on the destination per plan.</param>
 /// <param name="WallMs">Plan wall time with simulated latency, in plan order.</param>
 /// <param name="CpuMs">Plan time with no simulated latency (planner, libvirt test driver, simulator), in plan order.</param>
-/// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside libvirt calls (the test driver listing and formatting node devices), in plan order.</param>
+/// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside <see cref="Planner.Hypervisor.IHypervisor"/> calls (the test driver listing and formatting node devices, and <see cref="Planner.Hypervisor.LibvirtHypervisor"/> parsing that XML), in plan order.</param>
 /// <param name="AllocatedBytesPerPlan">Managed bytes allocated per plan (no simulated latency), mean.</param>
-public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
+public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, int Candidates, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
 {
     /// <summary>Median of <see cref="WallMs"/>.</summary>
     public double WallMsMedian => Statistics.Percentile(WallMs, 0.5);
@@ -70,11 +71,34 @@ public static class BenchRunner
     /// <summary>The largest host with no type-level attribute anywhere: the case where only a device can answer, which an exhaustive search pays for with create-probe-remove.</summary>
     public static GeneratedHostOptions DeviceLevelOnlyHost { get; } = LargestHost with { Name = "largest-device-level", DeviceLevelOnlyFraction = 1 };
 
+    /// <summary>
+    /// A pre-provisioned pool, the shape KubeVirt's <c>mediatedDevicesConfiguration</c> and Nova's
+    /// pre-created mdevs leave: 16 one-type-at-a-time GPUs, each configured for one of the 4 types
+    /// the bench guests use and filled to its 16 instances (256 mdevs), a quarter owned by guests,
+    /// one driver branch, a type-level attribute on every GPU.
+    /// </summary>
+    public static GeneratedHostOptions PoolHost { get; } = new()
+    {
+        Name = "pool",
+        Seed = 7,
+        Gpus = 16,
+        MaxInstancesPerType = 16,
+        ExistingMdevs = 16 * 16,
+        OwnedFraction = 0.25,
+        Layout = MdevLayout.PreProvisionedPool,
+        PoolTypes = 4,
+        OneTypeAtATimeFraction = 1,
+        IncompatibleFraction = 0,
+        DeviceLevelOnlyFraction = 0,
+    };
+
     /// <summary>Runs every figure; <paramref name="progress"/> hears what is running.</summary>
     public static async Task<(IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation)> RunAsync(BenchSettings settings, Action<string> progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(progress);
+        progress("warm-up");
+        await WarmUpAsync(cancellationToken).ConfigureAwait(false);
         var plans = new List<PlanFigures>();
         foreach (var devices in settings.GuestSizes)
         {
@@ -86,6 +110,13 @@ public static class BenchRunner
         progress("single guest, 4 devices, largest host without type-level attributes");
         plans.Add(await MeasurePlansAsync(DeviceLevelOnlyHost, 4, "planner", settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
         plans.Add(await MeasurePlansAsync(DeviceLevelOnlyHost, 4, "exhaustive", settings.TimedExhaustivePlans, settings.TimedExhaustivePlans, cancellationToken).ConfigureAwait(false));
+
+        foreach (var devices in settings.GuestSizes)
+        {
+            progress($"single guest, {devices} device(s), pre-provisioned pool");
+            plans.Add(await MeasurePlansAsync(PoolHost, devices, "planner", settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
+            plans.Add(await MeasurePlansAsync(PoolHost, devices, "exhaustive", settings.TimedExhaustivePlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
+        }
 
         progress("evacuation: 64 guests onto 8 hosts");
         var evacuation = await MeasureEvacuationAsync(cancellationToken).ConfigureAwait(false);
@@ -111,18 +142,33 @@ public static class BenchRunner
         return (source with { Latency = latency ?? source.Latency }, destinations);
     }
 
+    /// <summary>
+    /// Untimed plans of both strategies before any row is measured: without them the first row pays
+    /// for the process's JIT (tiered compilation runs on the same 2 cores) and reads several times slower.
+    /// </summary>
+    private static async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        var noLatency = new LatencySpec();
+        var source = ScenarioGenerator.SingleGuestSource("bench-warm-up", 4, seed: 3) with { Latency = noLatency };
+        var destination = ScenarioGenerator.Host(LargestHost with { Latency = noLatency });
+        foreach (var strategy in new[] { "planner", "exhaustive" })
+        {
+            await RunPlansAsync(source, destination, strategy, warmUps: 10, plans: 0, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private static async Task<PlanFigures> MeasurePlansAsync(GeneratedHostOptions host, int devices, string strategy, int timedPlans, int cpuPlans, CancellationToken cancellationToken)
     {
         var source = ScenarioGenerator.SingleGuestSource($"bench-source-{devices}", devices, seed: 3);
         var destination = ScenarioGenerator.Host(host);
-        var (counts, complete, wall, _, _) = await RunPlansAsync(source, destination, strategy, warmUps: 1, timedPlans, cancellationToken).ConfigureAwait(false);
+        var (counts, complete, candidates, wall, _, _) = await RunPlansAsync(source, destination, strategy, warmUps: 1, timedPlans, cancellationToken).ConfigureAwait(false);
         var noLatency = new LatencySpec();
-        var (_, _, cpu, libvirt, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, warmUps: 3, cpuPlans, cancellationToken).ConfigureAwait(false);
-        return new PlanFigures(host.Name, devices, strategy, complete, counts, wall, cpu, libvirt, allocated);
+        var (_, _, _, cpu, libvirt, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, warmUps: 3, cpuPlans, cancellationToken).ConfigureAwait(false);
+        return new PlanFigures(host.Name, devices, strategy, complete, candidates, counts, wall, cpu, libvirt, allocated);
     }
 
     /// <summary>Warm-up plans (JIT, libvirt caches), then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
-    private static async Task<(OperationCounts Counts, bool Complete, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
+    private static async Task<(OperationCounts Counts, bool Complete, int Candidates, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
     {
         using var source = new BenchHost(sourceScenario);
         using var destination = new BenchHost(destinationScenario);
@@ -130,6 +176,7 @@ public static class BenchRunner
         var guest = DomainSelector.Parse("bench-guest");
         var typeLevel = TypeLevelParents(destinationScenario);
         var devices = sourceScenario.Guests![0].Hostdevs!.Count;
+        var candidates = await ExhaustiveStrategy.CountCandidatesAsync(source.Host, guest, destination.Host, cancellationToken).ConfigureAwait(false);
         var timings = new List<double>();
         var libvirtTimings = new List<double>();
         long allocated = 0;
@@ -170,7 +217,7 @@ public static class BenchRunner
             }
         }
 
-        return (counts!, complete, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans);
+        return (counts!, complete, candidates, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans);
     }
 
     private static async Task<EvacuationFigures> MeasureEvacuationAsync(CancellationToken cancellationToken)

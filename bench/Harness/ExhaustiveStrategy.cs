@@ -25,24 +25,11 @@ public static class ExhaustiveStrategy
     /// <summary>Plans <paramref name="guest"/> of <paramref name="source"/> onto <paramref name="destination"/> exhaustively.</summary>
     public static async Task<ExhaustiveOutcome> PlanAsync(MigrationHost source, DomainSelector guest, MigrationHost destination, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(destination);
-        var definition = await source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false);
-        var sourceInventory = await source.Hypervisor.GetInventoryAsync(InventoryScope.Mdevs, cancellationToken).ConfigureAwait(false);
-        var devices = new List<(MdevTypeId Type, string Version)>();
-        foreach (var device in definition.Devices.HostDevices.OfType<MdevHostDevice>())
-        {
-            var type = sourceInventory.Mdevs.First(m => m.Uuid == device.Uuid).Type;
-            var version = await source.FileSystem.ReadAsync(SysfsPath.MdevAttribute(device.Uuid, VersionAttribute), cancellationToken).ConfigureAwait(false);
-            devices.Add((type, version.Value?.TrimEnd('\n') ?? string.Empty));
-        }
-
-        var inventory = await destination.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
-        var owners = DeviceOwners.FromDomains(await destination.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false));
+        var (devices, candidates) = await ReadCandidatesAsync(source, guest, destination, cancellationToken).ConfigureAwait(false);
         var accepted = new Dictionary<(MdevTypeId, string), (List<MdevUuid> Idle, List<(DeviceName Parent, int Available)> Parents)>();
-        foreach (var key in devices.Distinct())
+        foreach (var (key, ofKey) in candidates)
         {
-            accepted[key] = await ProbeEverythingAsync(destination, inventory, owners, key.Type, key.Version, cancellationToken).ConfigureAwait(false);
+            accepted[key] = await ProbeEverythingAsync(destination.FileSystem, ofKey, key.Type, key.Version, cancellationToken).ConfigureAwait(false);
         }
 
         var created = new List<MdevUuid>();
@@ -91,34 +78,67 @@ public static class ExhaustiveStrategy
         }
     }
 
-    private static async Task<(List<MdevUuid> Idle, List<(DeviceName Parent, int Available)> Parents)> ProbeEverythingAsync(
-        MigrationHost destination, HostInventory inventory, DeviceOwners owners, MdevTypeId type, string version, CancellationToken cancellationToken)
+    /// <summary>
+    /// How many candidates an exhaustive search has to ask about for <paramref name="guest"/> on
+    /// <paramref name="destination"/>: per distinct source (type, version), the idle mdevs of the
+    /// type plus the parents offering it with room. It probes each once, so this is its probe count
+    /// (on a parent with no type-level attribute, one create-probe-remove).
+    /// </summary>
+    public static async Task<int> CountCandidatesAsync(MigrationHost source, DomainSelector guest, MigrationHost destination, CancellationToken cancellationToken = default)
     {
-        var sysfs = destination.FileSystem;
-        var idle = new List<MdevUuid>();
-        foreach (var mdev in inventory.Mdevs.Where(m => m.Type == type && owners.OwnerOf(m.Uuid) is null))
+        var (_, candidates) = await ReadCandidatesAsync(source, guest, destination, cancellationToken).ConfigureAwait(false);
+        return candidates.Values.Sum(c => c.Idle.Count + c.Parents.Count);
+    }
+
+    /// <summary>The guest's devices as (type, version) in device order, and the destination's candidates for each distinct one.</summary>
+    private static async Task<(List<(MdevTypeId Type, string Version)> Devices, Dictionary<(MdevTypeId Type, string Version), Candidates> Candidates)> ReadCandidatesAsync(
+        MigrationHost source, DomainSelector guest, MigrationHost destination, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        var definition = await source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false);
+        var sourceInventory = await source.Hypervisor.GetInventoryAsync(InventoryScope.Mdevs, cancellationToken).ConfigureAwait(false);
+        var devices = new List<(MdevTypeId Type, string Version)>();
+        foreach (var device in definition.Devices.HostDevices.OfType<MdevHostDevice>())
         {
-            if ((await sysfs.WriteAsync(SysfsPath.MdevAttribute(mdev.Uuid, VersionAttribute), version, cancellationToken).ConfigureAwait(false)).Succeeded)
+            var type = sourceInventory.Mdevs.First(m => m.Uuid == device.Uuid).Type;
+            var version = await source.FileSystem.ReadAsync(SysfsPath.MdevAttribute(device.Uuid, VersionAttribute), cancellationToken).ConfigureAwait(false);
+            devices.Add((type, version.Value?.TrimEnd('\n') ?? string.Empty));
+        }
+
+        var inventory = await destination.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
+        var owners = DeviceOwners.FromDomains(await destination.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false));
+        var candidates = devices.Distinct().ToDictionary(key => key, key => new Candidates(
+            [.. inventory.Mdevs.Where(m => m.Type == key.Type && owners.OwnerOf(m.Uuid) is null).Select(m => m.Uuid)],
+            [.. inventory.Parents
+                .Select(p => (p.SysfsName, Offered: p.Types.FirstOrDefault(t => t.Id == key.Type)))
+                .Where(p => p.Offered is { AvailableInstances: > 0 })
+                .Select(p => (p.SysfsName, p.Offered!.AvailableInstances))]));
+        return (devices, candidates);
+    }
+
+    private static async Task<(List<MdevUuid> Idle, List<(DeviceName Parent, int Available)> Parents)> ProbeEverythingAsync(
+        IHostFileSystem sysfs, Candidates candidates, MdevTypeId type, string version, CancellationToken cancellationToken)
+    {
+        var idle = new List<MdevUuid>();
+        foreach (var uuid in candidates.Idle)
+        {
+            if ((await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, VersionAttribute), version, cancellationToken).ConfigureAwait(false)).Succeeded)
             {
-                idle.Add(mdev.Uuid);
+                idle.Add(uuid);
             }
         }
 
         var parents = new List<(DeviceName, int)>();
-        foreach (var parent in inventory.Parents)
+        foreach (var (parent, available) in candidates.Parents)
         {
-            if (parent.Types.FirstOrDefault(t => t.Id == type) is not { AvailableInstances: > 0 } offered)
-            {
-                continue;
-            }
-
-            var typeLevel = await sysfs.WriteAsync(SysfsPath.TypeAttribute(parent.SysfsName, type, VersionAttribute), version, cancellationToken).ConfigureAwait(false);
+            var typeLevel = await sysfs.WriteAsync(SysfsPath.TypeAttribute(parent, type, VersionAttribute), version, cancellationToken).ConfigureAwait(false);
             var accepts = typeLevel.Error == Errno.ENOENT
-                ? await CreateProbeRemoveAsync(sysfs, parent.SysfsName, type, version, cancellationToken).ConfigureAwait(false)
+                ? await CreateProbeRemoveAsync(sysfs, parent, type, version, cancellationToken).ConfigureAwait(false)
                 : typeLevel.Succeeded;
             if (accepts)
             {
-                parents.Add((parent.SysfsName, offered.AvailableInstances));
+                parents.Add((parent, available));
             }
         }
 
@@ -138,4 +158,7 @@ public static class ExhaustiveStrategy
         await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, "remove"), "1", cancellationToken).ConfigureAwait(false);
         return probe.Succeeded;
     }
+
+    /// <summary>What an exhaustive search asks about for one (type, version): idle mdevs of the type, and parents offering it with room (and how much).</summary>
+    private sealed record Candidates(IReadOnlyList<MdevUuid> Idle, IReadOnlyList<(DeviceName Parent, int Available)> Parents);
 }

@@ -5,7 +5,7 @@ using VfioMigration.Planner.Hypervisor;
 
 namespace VfioMigration.Bench;
 
-/// <summary>An <see cref="IHypervisor"/> that adds up the time spent inside libvirt, so a plan's own time can be told from its libvirt time.</summary>
+/// <summary>An <see cref="IHypervisor"/> that adds up the time spent inside it (libvirt, and the parsing of libvirt's XML into records), so a plan's own time can be told from its libvirt time.</summary>
 public sealed class TimedHypervisor(IHypervisor inner) : IHypervisor
 {
     private long _ticks;

@@ -45,8 +45,8 @@ public sealed class EvacuateAndBenchTests
         var exhaustive = counts with { Probes = 30, Creates = 3 };
         var plans = new[] { 1, 4, 8 }.SelectMany(d => new[]
         {
-            new PlanFigures("largest", d, "planner", true, counts, [10, 12, 14], [60, 61], [58, 59], 1000),
-            new PlanFigures("largest", d, "exhaustive", true, exhaustive, [100], [70], [60], 1000),
+            new PlanFigures("largest", d, "planner", true, 30, counts, [10, 12, 14], [60, 61], [58, 59], 1000),
+            new PlanFigures("largest", d, "exhaustive", true, 30, exhaustive, [100], [70], [60], 1000),
         }).ToList();
         var evacuation = new EvacuationFigures(64, 160, 8, 64, 3, 1500, counts);
 
@@ -64,6 +64,47 @@ public sealed class EvacuateAndBenchTests
         Assert.IsTrue(goals[1].Met);
         Assert.IsTrue(goals[3].Met, "2 ms outside libvirt");
         Assert.IsTrue(goals[4].Met);
-        StringAssert.Contains(report.ToMarkdown("cmd"), "| largest | 4 | 7.5x |");
+        StringAssert.Contains(goals[0].Figure, "above its floor of one probe per chosen device at 1 dev (4 probes); candidates");
+        var markdown = report.ToMarkdown("cmd");
+        StringAssert.Contains(markdown, "| largest | 4 | 7.5x | 7.5x (30/4) |");
+        Assert.DoesNotContain("## The pre-provisioned pool", markdown, "no pool rows, no pool section");
+    }
+
+    [TestMethod]
+    public void BenchReport_PoolRows_AreReportedApartFromTheGoals()
+    {
+        var planner = new OperationCounts(1, 0, 0, 300, 2, 0);
+        var plans = new[] { "largest", "pool" }.SelectMany(host => new[] { 1, 4, 8 }.SelectMany(d => new[]
+        {
+            new PlanFigures(host, d, "planner", true, 12 * d, planner with { Probes = d }, [10], [5], [4], 1000),
+            new PlanFigures(host, d, "exhaustive", true, 12 * d, planner with { Probes = 12 * d }, [100], [6], [4], 1000),
+        })).ToList();
+        var report = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, new EvacuationFigures(64, 160, 8, 64, 0, 1500, planner));
+
+        var markdown = report.ToMarkdown("cmd");
+
+        Assert.IsTrue(report.Goals().First().Met, "12x on the largest host");
+        StringAssert.Contains(report.Goals().First().Figure, "at its floor");
+        StringAssert.Contains(markdown, "## The pre-provisioned pool");
+        StringAssert.Contains(markdown, "probe ratio is 12.0x, 12.0x, 12.0x for");
+        StringAssert.Contains(markdown, "candidates / devices 12/1, 48/4, 96/8");
+    }
+
+    [TestMethod]
+    public async Task Exhaustive_OnAPool_ProbesEachCandidateOnce()
+    {
+        var noLatency = new HostSimulator.Scenarios.LatencySpec();
+        using var source = new BenchHost(HostSimulator.Generation.ScenarioGenerator.SingleGuestSource("candidates-source", 4, seed: 3) with { Latency = noLatency });
+        using var destination = new BenchHost(HostSimulator.Generation.ScenarioGenerator.Host(BenchRunner.PoolHost with { Gpus = 8, ExistingMdevs = 8 * 16, Latency = noLatency }));
+        var guest = Planner.DomainSelector.Parse("bench-guest");
+        var before = destination.Simulated.Snapshot();
+
+        var candidates = await ExhaustiveStrategy.CountCandidatesAsync(source.Host, guest, destination.Host);
+        var outcome = await ExhaustiveStrategy.PlanAsync(source.Host, guest, destination.Host);
+        var counts = OperationCounts.Between(before, destination.Simulated.Snapshot(), 0, 4, new HashSet<string>());
+
+        Assert.AreEqual(4, outcome.Mapped);
+        Assert.AreEqual(4 * 2 * 12, candidates, "4 types, 2 GPUs each, 12 idle mdevs per GPU");
+        Assert.AreEqual(candidates, counts.Probes);
     }
 }

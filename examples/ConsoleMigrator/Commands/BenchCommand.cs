@@ -17,7 +17,7 @@ internal sealed class BenchCommand : Command
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("--quick", null, "A reduced run (fewer iterations) that finishes within a minute."),
+        new("--quick", null, "A reduced run (fewer iterations), about half the time of the full one."),
         new("--markdown", "FILE", "Also write the figures as a Markdown page (docs/benchmarks.md)."),
     ];
 

@@ -43,6 +43,15 @@ public sealed record GeneratedHostOptions
     /// <summary>The share (0 to 1) of GPUs with no type-level <c>migration_version</c> (only their devices answer probes).</summary>
     public double DeviceLevelOnlyFraction { get; init; } = 0.25;
 
+    /// <summary>How the existing mdevs are laid out over the GPUs.</summary>
+    public MdevLayout Layout { get; init; } = MdevLayout.Mixed;
+
+    /// <summary>
+    /// With <see cref="MdevLayout.PreProvisionedPool"/>: how many types the pool is configured
+    /// with, 1 to <see cref="TypesPerGpu"/>; GPU <c>g</c> holds type <c>g mod PoolTypes</c>. Ignored otherwise.
+    /// </summary>
+    public int PoolTypes { get; init; } = 4;
+
     /// <summary>The simulated latency; <see cref="ScenarioGenerator.RealisticLatency"/> when null.</summary>
     public LatencySpec? Latency { get; init; }
 
@@ -58,6 +67,16 @@ public sealed record GeneratedHostOptions
         CheckFraction(nameof(IncompatibleFraction), IncompatibleFraction);
         CheckFraction(nameof(OneTypeAtATimeFraction), OneTypeAtATimeFraction);
         CheckFraction(nameof(DeviceLevelOnlyFraction), DeviceLevelOnlyFraction);
+        if (!Enum.IsDefined(Layout))
+        {
+            throw new ArgumentException($"GeneratedHostOptions.Layout is {(int)Layout}; it must be {nameof(MdevLayout.Mixed)} or {nameof(MdevLayout.PreProvisionedPool)}.", nameof(Layout));
+        }
+
+        if (Layout == MdevLayout.PreProvisionedPool)
+        {
+            Check(nameof(PoolTypes), PoolTypes, 1, TypesPerGpu);
+        }
+
         if (string.IsNullOrWhiteSpace(Name))
         {
             throw new ArgumentException("GeneratedHostOptions.Name: give the host a name.", nameof(Name));
@@ -81,10 +100,31 @@ public sealed record GeneratedHostOptions
     }
 }
 
+/// <summary>How a generated host's existing mdevs are laid out over its GPUs.</summary>
+public enum MdevLayout
+{
+    /// <summary>
+    /// Grown by use: each one-type-at-a-time GPU holds mdevs of one random type, each other GPU of
+    /// a few neighbouring types, and most GPUs still have room to create more.
+    /// </summary>
+    Mixed,
+
+    /// <summary>
+    /// A pre-provisioned pool, as KubeVirt's <c>mediatedDevicesConfiguration</c> and Nova's
+    /// pre-created mdevs leave a host: each GPU is configured for one type (GPU <c>g</c> for type
+    /// <c>g mod PoolTypes</c>) and its mdevs are created up front, so guests take existing mdevs
+    /// rather than create them. With <see cref="GeneratedHostOptions.ExistingMdevs"/> at
+    /// <see cref="GeneratedHostOptions.Gpus"/> × <see cref="GeneratedHostOptions.MaxInstancesPerType"/>
+    /// every GPU is full.
+    /// </summary>
+    PreProvisionedPool,
+}
+
 /// <summary>
 /// Generates simulator scenarios at fleet scale (benchmarks, evacuation tests): NVIDIA-style hosts
 /// with many GPUs and types, existing mdevs owned by guests or idle, compatible and incompatible
-/// driver branches, one-type-at-a-time cards, and GPUs that verify only at device level.
+/// driver branches, one-type-at-a-time cards, and GPUs that verify only at device level; or
+/// pre-provisioned pools (<see cref="MdevLayout.PreProvisionedPool"/>).
 /// </summary>
 public static class ScenarioGenerator
 {
@@ -102,8 +142,8 @@ public static class ScenarioGenerator
     public static string TypeId(int index) => $"nvidia-{FirstTypeNumber + index}";
 
     /// <summary>
-    /// A host shaped by <paramref name="options"/>. Existing mdevs are placed GPU by GPU (one type
-    /// per one-type-at-a-time GPU); the owned ones are grouped into guests <c>vm-0</c>, <c>vm-1</c>…
+    /// A host shaped by <paramref name="options"/>. Existing mdevs are placed GPU by GPU as
+    /// <see cref="GeneratedHostOptions.Layout"/> says; the owned ones are grouped into guests <c>vm-0</c>, <c>vm-1</c>…
     /// of 1 to <see cref="GeneratedHostOptions.MaxDevicesPerGuest"/> devices.
     /// </summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -216,16 +256,20 @@ public static class ScenarioGenerator
         };
     }
 
-    /// <summary>Spreads the mdevs over the GPUs round-robin; a one-type-at-a-time GPU gets one type, the others a few.</summary>
+    /// <summary>
+    /// Spreads the mdevs over the GPUs round-robin; a one-type-at-a-time GPU and every GPU of a
+    /// pool gets one type, the others a few.
+    /// </summary>
     private static List<MdevSpec> PlaceMdevs(GeneratedHostOptions options, IReadOnlyList<ParentSpec> parents, Random random)
     {
-        var typeOf = parents.Select(_ => random.Next(options.TypesPerGpu)).ToArray();
+        var pool = options.Layout == MdevLayout.PreProvisionedPool;
+        var typeOf = parents.Select((_, gpu) => pool ? gpu % options.PoolTypes : random.Next(options.TypesPerGpu)).ToArray();
         var perTypeCount = new Dictionary<(int Gpu, int Type), int>();
         var mdevs = new List<MdevSpec>();
         for (var i = 0; mdevs.Count < options.ExistingMdevs; i++)
         {
             var gpu = i % parents.Count;
-            var type = parents[gpu].Capacity == CapacityMode.OneTypeAtATime
+            var type = pool || parents[gpu].Capacity == CapacityMode.OneTypeAtATime
                 ? typeOf[gpu]
                 : (typeOf[gpu] + random.Next(4)) % options.TypesPerGpu;
             var count = perTypeCount.GetValueOrDefault((gpu, type));

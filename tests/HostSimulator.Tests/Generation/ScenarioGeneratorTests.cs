@@ -79,4 +79,47 @@ public sealed class ScenarioGeneratorTests
         error = Assert.ThrowsExactly<ArgumentException>(() => ScenarioGenerator.Host(new GeneratedHostOptions { Gpus = 2, MaxInstancesPerType = 4, ExistingMdevs = 9 }));
         StringAssert.Contains(error.Message, "ExistingMdevs");
     }
+
+    [TestMethod]
+    public void PreProvisionedPool_EachGpuHoldsItsPoolType_FilledAndMostlyIdle()
+    {
+        var options = new GeneratedHostOptions
+        {
+            Name = "pool",
+            Gpus = 8,
+            MaxInstancesPerType = 6,
+            ExistingMdevs = 48,
+            OwnedFraction = 0.25,
+            Layout = MdevLayout.PreProvisionedPool,
+            PoolTypes = 3,
+        };
+
+        var scenario = ScenarioGenerator.Host(options);
+        var state = SimulatedHost.FromScenario(scenario).Snapshot().State;
+
+        for (var gpu = 0; gpu < scenario.Parents!.Count; gpu++)
+        {
+            var parent = scenario.Parents[gpu].Address;
+            var types = scenario.Mdevs!.Where(m => m.Parent == parent).Select(m => m.Type).ToList();
+            Assert.HasCount(6, types, $"{parent} is filled to its instances");
+            Assert.IsTrue(types.All(t => t == ScenarioGenerator.TypeId(gpu % 3)), $"{parent} holds only its pool type");
+        }
+
+        Assert.HasCount(48, state.Mdevs);
+        Assert.AreEqual(12, scenario.Guests!.Sum(g => g.Hostdevs!.Count), "a quarter owned, the rest idle");
+    }
+
+    [TestMethod]
+    public void PreProvisionedPool_Validation_NamesPoolTypes_AndMixedLayoutIgnoresIt()
+    {
+        var pool = new GeneratedHostOptions { Gpus = 2, TypesPerGpu = 4, ExistingMdevs = 8, Layout = MdevLayout.PreProvisionedPool, PoolTypes = 5 };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => ScenarioGenerator.Host(pool));
+        StringAssert.Contains(error.Message, "PoolTypes is 5; it must be between 1 and 4");
+
+        error = Assert.ThrowsExactly<ArgumentException>(() => ScenarioGenerator.Host(pool with { Layout = (MdevLayout)7, PoolTypes = 1 }));
+        StringAssert.Contains(error.Message, "Layout is 7");
+
+        Assert.HasCount(8, ScenarioGenerator.Host(pool with { Layout = MdevLayout.Mixed }).Mdevs!);
+    }
 }
