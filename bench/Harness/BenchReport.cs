@@ -105,7 +105,7 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("version write 2 ms, create 50 ms, remove 20 ms. Counts come from the simulator's operation log and the");
         text.AppendLine("libvirt connection (test driver), the same for both strategies. *Wall* includes the simulated latency;");
         text.AppendLine("*no-latency ms* is the same plan on the same host with no simulated latency (planner + libvirt test driver +");
-        text.AppendLine("simulator); *own ms* is that minus the time inside `IHypervisor` calls, plan by plan: libvirt's, and the parsing of");
+        text.AppendLine("simulator); *own ms* is that minus the time during which an `IHypervisor` call is in flight (overlapping calls count once), plan by plan: libvirt's, and the parsing of");
         text.AppendLine("its XML into records, which `LibvirtHypervisor` does inside those calls (its cost is on the hot-path page); what is");
         text.AppendLine("left is the planner and the in-process simulator.");
         text.AppendLine("*Wasted* = mdevs created on a parent with a type-level attribute that did not end in the plan. Medians;");

@@ -8,10 +8,22 @@ namespace VfioMigration.Bench;
 /// <summary>An <see cref="IHypervisor"/> that adds up the time spent inside it (libvirt, and the parsing of libvirt's XML into records), so a plan's own time can be told from its libvirt time.</summary>
 public sealed class TimedHypervisor(IHypervisor inner) : IHypervisor
 {
+    private readonly Lock _gate = new();
     private long _ticks;
+    private int _inFlight;
+    private long _busySince;
 
-    /// <summary>Time spent inside the wrapped hypervisor so far (concurrent calls add up).</summary>
-    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks));
+    /// <summary>Time so far during which at least one call into the wrapped hypervisor was in flight (overlapping calls count once).</summary>
+    public TimeSpan Elapsed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Stopwatch.GetElapsedTime(0, _ticks);
+            }
+        }
+    }
 
     /// <inheritdoc />
     public string Uri => inner.Uri;
@@ -56,14 +68,37 @@ public sealed class TimedHypervisor(IHypervisor inner) : IHypervisor
 
     private async Task<T> TimeAsync<T>(Func<Task<T>> call)
     {
-        var started = Stopwatch.GetTimestamp();
+        Enter();
         try
         {
             return await call().ConfigureAwait(false);
         }
         finally
         {
-            Interlocked.Add(ref _ticks, Stopwatch.GetTimestamp() - started);
+            Leave();
+        }
+    }
+
+    // Calls overlap (a plan lists node devices and guests side by side): count the time at least one is in flight, once.
+    private void Enter()
+    {
+        lock (_gate)
+        {
+            if (_inFlight++ == 0)
+            {
+                _busySince = Stopwatch.GetTimestamp();
+            }
+        }
+    }
+
+    private void Leave()
+    {
+        lock (_gate)
+        {
+            if (--_inFlight == 0)
+            {
+                _ticks += Stopwatch.GetTimestamp() - _busySince;
+            }
         }
     }
 }
