@@ -293,8 +293,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             foreach (var device in devices)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var mdevs = NodeDeviceXmlReader.ReadDevice(Call("virNodeDeviceGetXMLDesc", null, device.GetXmlDescription)).Mdevs;
-                if (mdevs.Count > 0 && mdevs[0].Uuid == uuid)
+                if (ReadXmlUnlessGone(device.GetXmlDescription) is { } xml && MdevIn(xml) == uuid)
                 {
                     found = device;
                     return device;
@@ -312,9 +311,36 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         }
     }
 
+    /// <summary>The UUID of the mdev <paramref name="xml"/> describes; null for another device, or XML that cannot be read (it cannot be shown to be the one).</summary>
+    private static MdevUuid? MdevIn(string xml)
+    {
+        try
+        {
+            return NodeDeviceXmlReader.ReadDevice(xml).Mdevs is [var mdev, ..] ? mdev.Uuid : null;
+        }
+        catch (LibvirtXmlException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>An object's XML; null when the object is gone since it was listed (another client destroyed or undefined it).</summary>
+    private string? ReadXmlUnlessGone(Func<string> readXml, string function = "virNodeDeviceGetXMLDesc")
+    {
+        try
+        {
+            return Call(function, null, readXml);
+        }
+        catch (HypervisorNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// Lists objects with one call, then reads each one's XML with up to <see cref="ConcurrentCalls"/>
-    /// calls in flight; the XML comes back in the listing's order.
+    /// calls in flight; the XML comes back in the listing's order, without the objects that went
+    /// away in between (libvirt lists a snapshot; the host keeps changing).
     /// </summary>
     private string[] ReadAllXml<TObject>(string listFunction, Func<IReadOnlyList<TObject>> list, string xmlFunction, Func<TObject, string> readXml, CancellationToken cancellationToken)
         where TObject : IDisposable
@@ -322,11 +348,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         var objects = Call(listFunction, null, list);
         try
         {
-            var xmls = new string[objects.Count];
+            var xmls = new string?[objects.Count];
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentCalls, CancellationToken = cancellationToken };
             try
             {
-                Parallel.For(0, objects.Count, parallel, i => xmls[i] = Call(xmlFunction, null, () => readXml(objects[i])));
+                Parallel.For(0, objects.Count, parallel, i => xmls[i] = ReadXmlUnlessGone(() => readXml(objects[i]), xmlFunction));
             }
             catch (AggregateException e)
             {
@@ -334,7 +360,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                 ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
             }
 
-            return xmls;
+            return [.. xmls.OfType<string>()];
         }
         finally
         {

@@ -29,7 +29,6 @@ internal sealed class DestinationPlanner
     private readonly ProvisioningJournal _journal;
     private readonly RejectionLog _rejections;
     private readonly HashSet<string> _heldClaims = [];
-    private readonly List<RemovalFailure> _removalFailures = [];
 
     private SourceDevice[] _devices = [];
     private IReadOnlyList<TargetOption>[] _candidates = [];
@@ -93,8 +92,11 @@ internal sealed class DestinationPlanner
         catch (Exception error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
-            var failures = await _journal.RollbackAsync().ConfigureAwait(false);
+            await _journal.RollbackAsync().ConfigureAwait(false);
             ReleaseClaims();
+
+            // Every removal that failed in this plan, the rollback's and those of devices refused before it.
+            var failures = _journal.Failures;
             if (failures.Count > 0)
             {
                 throw new RollbackFailedException(failures, error);
@@ -285,11 +287,14 @@ internal sealed class DestinationPlanner
         switch (option)
         {
             case CreateOption create:
-                // One type per parent within a plan unless this pass mixes types (see BuildAsync).
-                return Remaining(create) > 0 && (_mixTypes || !_parentTypes.TryGetValue(create.Parent.Name, out var existing) || existing.Type == create.Type.Id);
+                // One type per parent within a plan unless this pass mixes types (see BuildAsync);
+                // never on a function this plan passes through whole.
+                return Remaining(create) > 0
+                    && (_mixTypes || !_parentTypes.TryGetValue(create.Parent.Name, out var existing) || existing.Type == create.Type.Id)
+                    && !(create.Parent.Address is { } address && _taken.Contains(TargetKeys.Pci(address)));
             default:
                 var key = option.ClaimKey!;
-                if (_taken.Contains(key))
+                if (_taken.Contains(key) || (option is PciOption pci && GetsNewMdevs(pci.Device.Address)))
                 {
                     return false;
                 }
@@ -303,6 +308,15 @@ internal sealed class DestinationPlanner
                 return true;
         }
     }
+
+    /// <summary>Whether this plan's assignment creates mdevs on the function at <paramref name="address"/> (so it cannot also pass it through whole).</summary>
+    private bool GetsNewMdevs(PciAddress address) =>
+        _assignment.Any(assigned => assigned switch
+        {
+            CreateOption create => create.Parent.Address == address,
+            ProvisionedOption made => made.Parent.Address == address,
+            _ => false,
+        });
 
     private bool TryApply(int index, TargetOption option)
     {
@@ -425,10 +439,6 @@ internal sealed class DestinationPlanner
         }
 
         _rejections.Add(result.Refusal!);
-        if (result.RemovalFailure is { } failure)
-        {
-            _removalFailures.Add(failure);
-        }
 
         if (result.DeviceRefused)
         {
@@ -479,8 +489,7 @@ internal sealed class DestinationPlanner
 
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)
     {
-        var failures = await _journal.RollbackAsync().ConfigureAwait(false);
-        _removalFailures.AddRange(failures);
+        await _journal.RollbackAsync().ConfigureAwait(false);
         ReleaseClaims();
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
@@ -491,13 +500,13 @@ internal sealed class DestinationPlanner
             }
         }
 
-        var allReasons = reasons.Concat(_removalFailures.Select(f => $"Could not remove mdev {f.Uuid} on {f.Host}: {f.Message}.")).ToList();
+        var allReasons = reasons.Concat(_journal.Failures.Select(f => $"Could not remove mdev {f.Uuid} on {f.Host}: {f.Message}.")).ToList();
         Log.PlanFailed(_services.Logger, _facts.Guest.Devices.Name, _host.Name, allReasons);
         return Content(isComplete: false, partial, allReasons, null, "the plan is not complete");
     }
 
     private PlanContent Content(bool isComplete, IReadOnlyList<PlannedDevice> devices, IReadOnlyList<string> reasons, string? xml, string? xmlNote) =>
-        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot(), [.. _removalFailures]);
+        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot(), _journal.Failures);
 
     private List<string> UnplacedReasons()
     {

@@ -18,10 +18,10 @@ internal sealed record PendingCreate(int Index, int Order, SourceDevice Source, 
 /// <summary>
 /// What creating one mdev came to: the confirmed device (<paramref name="Made"/>), or the rejection
 /// (<paramref name="Refusal"/>). <paramref name="DeviceRefused"/> tells a created device that refused
-/// the version (it was removed; <paramref name="RemovalFailure"/> when that failed) from a device
-/// that could not be made (no capacity, create failed).
+/// the version (it was removed; a failed removal stays in the journal) from a device that could not
+/// be made (no capacity, create failed).
 /// </summary>
-internal sealed record CreateResult(PendingCreate Pending, ProvisionedOption? Made, Rejection? Refusal, bool DeviceRefused, RemovalFailure? RemovalFailure);
+internal sealed record CreateResult(PendingCreate Pending, ProvisionedOption? Made, Rejection? Refusal, bool DeviceRefused);
 
 /// <summary>
 /// Creates and confirms the mdevs of one plan on one host. It does only I/O and returns what
@@ -39,8 +39,9 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
     /// and stopping at its first failure. A parent's creates wait for each other because the kernel
     /// serialises creates on a parent anyway, and each must re-read <c>available_instances</c> after
     /// the one before it; other parents do not wait. When a parent's creates throw (cancellation, the host
-    /// lost) the other parents are stopped, and every create in flight is awaited before the
-    /// exception leaves, so whatever it made is journaled before anyone rolls back.
+    /// lost) the other parents start no further create, and every create in flight is awaited (not
+    /// cut off: a create interrupted mid-write may exist unrecorded) before the exception leaves, so
+    /// whatever was made is journaled before anyone rolls back.
     /// </summary>
     /// <returns>The result of every create attempted, grouped by parent; the caller orders them.</returns>
     public async Task<IReadOnlyList<CreateResult>> CreateAllAsync(IReadOnlyList<PendingCreate> pending, CancellationToken cancellationToken)
@@ -49,21 +50,22 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
         // Task.Run: libvirt and local sysfs block the calling thread, so each parent needs one of its own.
         var parents = pending
             .GroupBy(p => p.Create.Parent.Name)
-            .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop), CancellationToken.None))
+            .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop, cancellationToken), CancellationToken.None))
             .ToList();
         // WhenAll waits for every parent, and rethrows a failure in preference to the cancellations it caused.
         await Task.WhenAll(parents).ConfigureAwait(false);
         return [.. parents.SelectMany(p => p.Result)];
     }
 
-    private async Task<List<CreateResult>> CreateInOrderAsync(IReadOnlyList<PendingCreate> creates, CancellationTokenSource stop)
+    private async Task<List<CreateResult>> CreateInOrderAsync(IReadOnlyList<PendingCreate> creates, CancellationTokenSource stop, CancellationToken cancellationToken)
     {
         var results = new List<CreateResult>(creates.Count);
         try
         {
             foreach (var pending in creates)
             {
-                var result = await CreateAndConfirmAsync(pending, stop.Token).ConfigureAwait(false);
+                stop.Token.ThrowIfCancellationRequested();
+                var result = await CreateAndConfirmAsync(pending, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
                 if (result.Made is null)
                 {
@@ -128,14 +130,17 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
         };
     }
 
-    private static CreateResult Confirmed(PendingCreate pending, ProvisionedOption made) => new(pending, made, null, DeviceRefused: false, null);
+    private static CreateResult Confirmed(PendingCreate pending, ProvisionedOption made) => new(pending, made, null, DeviceRefused: false);
 
     private static CreateResult NotMade(PendingCreate pending, RejectionCode code, string message, Errno? errno) =>
-        new(pending, null, new Rejection(pending.Source.Info.Id, pending.Create.Candidate, code, message, errno), DeviceRefused: false, null);
+        new(pending, null, new Rejection(pending.Source.Info.Id, pending.Create.Candidate, code, message, errno), DeviceRefused: false);
 
-    /// <summary>Removes a created device the confirmation refused.</summary>
-    private async Task<CreateResult> RefusedAsync(PendingCreate pending, MdevUuid uuid, Rejection rejection) =>
-        new(pending, null, rejection, DeviceRefused: true, await journal.RemoveAsync(uuid).ConfigureAwait(false));
+    /// <summary>Removes a created device the confirmation refused (a failed removal stays in the journal's <see cref="ProvisioningJournal.Failures"/>).</summary>
+    private async Task<CreateResult> RefusedAsync(PendingCreate pending, MdevUuid uuid, Rejection rejection)
+    {
+        await journal.RemoveAsync(uuid).ConfigureAwait(false);
+        return new(pending, null, rejection, DeviceRefused: true);
+    }
 
     private sealed record CreateFailure(RejectionCode Code, string Message, Errno? Errno);
 

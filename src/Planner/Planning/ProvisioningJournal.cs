@@ -43,12 +43,24 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
     }
 
-    /// <summary>True once a device with this UUID is journaled, whatever became of it since.</summary>
+    /// <summary>True while a device with this UUID is journaled and not removed (kept, or its removal failed).</summary>
     public bool Holds(MdevUuid uuid)
     {
         lock (_gate)
         {
-            return _entries.Any(e => e.Uuid == uuid);
+            return _entries.Any(e => e.Uuid == uuid && e.State != CreatedDeviceState.Removed);
+        }
+    }
+
+    /// <summary>Every device whose removal failed, in the order the planner scheduled their creates: each is still on the host.</summary>
+    public IReadOnlyList<RemovalFailure> Failures
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _entries.Where(e => e.State == CreatedDeviceState.RemoveFailed).OrderBy(e => e.Order).Select(e => new RemovalFailure(host.Name, e.Uuid, e.Error!))];
+            }
         }
     }
 
@@ -64,13 +76,14 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         return entry is null ? null : await RemoveAsync(entry).ConfigureAwait(false);
     }
 
-    /// <summary>Removes every device still kept, newest first. Never cancelled: a half-done rollback leaks devices.</summary>
+    /// <summary>Removes every device still kept, last scheduled first. Never cancelled: a half-done rollback leaks devices.</summary>
     public async Task<IReadOnlyList<RemovalFailure>> RollbackAsync()
     {
         List<Entry> kept;
         lock (_gate)
         {
-            kept = [.. _entries.Where(e => e.State == CreatedDeviceState.Kept).Reverse()];
+            // By schedule, not by finish: creates on different parents finish in any order, the rollback must not.
+            kept = [.. _entries.Where(e => e.State == CreatedDeviceState.Kept).OrderByDescending(e => e.Order)];
         }
 
         if (kept.Count > 0)

@@ -126,6 +126,28 @@ public sealed class DestinationsTests
     }
 
     [TestMethod]
+    public async Task FunctionGettingAnMdevInThisPlan_IsNotAlsoPassedThroughWhole()
+    {
+        var scenario = new Scenario();
+        var vgpu = scenario.Source.AddMdev(scenario.SourceType());
+        var gpu = scenario.Source.AddPci("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+        scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, vgpu), FakeHost.PciDevice(1, gpu));
+        foreach (var address in (string[])["0000:41:00.0", "0000:42:00.0"])
+        {
+            scenario.DestinationType(parent: address);
+            scenario.Destination.AddPci(address, "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+        }
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        var mdevParent = result.Best.Devices[0].Target.Parent;
+        var passedThrough = (PciTarget)result.Best.Devices[1].Target.Target;
+        Assert.AreEqual("pci_0000_41_00_0", mdevParent);
+        Assert.AreEqual(PciAddress.Parse("0000:42:00.0"), passedThrough.Address, "the function that gets the new mdev cannot also be assigned whole");
+    }
+
+    [TestMethod]
     public async Task InventoryAsked_IsOnlyTheKindsTheGuestHas()
     {
         var mdevOnly = new Scenario();

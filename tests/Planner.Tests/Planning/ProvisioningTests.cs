@@ -152,6 +152,24 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
+    public async Task Preserve_ASourceUuidRefusedThenNotMadeAgain_LeavesNoClaimBehind()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0").DeviceVersion = new FakeVersion("other");
+        scenario.DestinationType(parent: "0000:42:00.0");
+        scenario.Destination.FileSystem.FailingWrites["class/mdev_bus/0000:42:00.0/mdev_supported_types/nvidia-63/create"] = Errno.EIO;
+
+        await using (var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve }))
+        {
+            Assert.IsFalse(result.Succeeded);
+            Assert.IsTrue(result.Best.Rejections.Any(r => r.Code == RejectionCode.CreateFailed && r.Errno == Errno.EIO), string.Join("\n", result.Best.Rejections));
+        }
+
+        Assert.AreEqual(0, scenario.Claims.Count, "the source UUID, removed on one parent and not made on the other, must not stay claimed");
+    }
+
+    [TestMethod]
     public async Task CreateWhoseAnswerIsLost_IsJournaled_AndRemovedWhenTheDestinationFails()
     {
         var scenario = OneDevice(CreateBehaviour.NotSupported);
