@@ -4,35 +4,72 @@ namespace VfioMigration.Remote.Tests.Harness;
 
 /// <summary>
 /// Passes every call to a host's file system and runs a fault once, at a chosen point of a plan:
-/// before the first batched read, or right after the first mdev was created.
+/// before the first batched read, or after the first mdev was created. The planner creates on
+/// several parents at once, so the after-create fault waits until no call is in flight (later
+/// calls wait for it): it falls between calls, with a device already on the host.
 /// </summary>
 internal sealed class TriggeredFileSystem(IHostFileSystem inner, Action? beforeFirstBatchRead = null, Action? afterFirstCreate = null) : IHostFileSystem
 {
     private Action? _beforeRead = beforeFirstBatchRead;
     private Action? _afterCreate = afterFirstCreate;
+    private Action? _pending;
+    private Task _fault = Task.CompletedTask;
+    private int _inFlight;
 
     public string Description => inner.Description;
 
-    public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default) => inner.ReadAsync(path, cancellationToken);
+    public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default) =>
+        PassAsync(() => inner.ReadAsync(path, cancellationToken));
 
     public ValueTask<IReadOnlyList<SysfsResult<string>>> ReadManyAsync(IReadOnlyList<SysfsPath> paths, CancellationToken cancellationToken = default)
     {
         Interlocked.Exchange(ref _beforeRead, null)?.Invoke();
-        return inner.ReadManyAsync(paths, cancellationToken);
+        return PassAsync(() => inner.ReadManyAsync(paths, cancellationToken));
     }
 
     public async ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
     {
-        var result = await inner.WriteAsync(path, value, cancellationToken);
+        var result = await PassAsync(() => inner.WriteAsync(path, value, cancellationToken));
         if (result.Succeeded && path.Name == "create")
         {
-            Interlocked.Exchange(ref _afterCreate, null)?.Invoke();
+            Interlocked.CompareExchange(ref _pending, Interlocked.Exchange(ref _afterCreate, null), null);
         }
 
         return result;
     }
 
-    public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default) => inner.ListAsync(path, cancellationToken);
+    public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default) =>
+        PassAsync(() => inner.ListAsync(path, cancellationToken));
 
-    public ValueTask<SysfsResult<string>> ReadLinkAsync(SysfsPath path, CancellationToken cancellationToken = default) => inner.ReadLinkAsync(path, cancellationToken);
+    public ValueTask<SysfsResult<string>> ReadLinkAsync(SysfsPath path, CancellationToken cancellationToken = default) =>
+        PassAsync(() => inner.ReadLinkAsync(path, cancellationToken));
+
+    private async ValueTask<T> PassAsync<T>(Func<ValueTask<T>> call)
+    {
+        if (Interlocked.Exchange(ref _pending, null) is { } fault)
+        {
+            Volatile.Write(ref _fault, RunWhenIdleAsync(fault));
+        }
+
+        await Volatile.Read(ref _fault);
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            return await call();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task RunWhenIdleAsync(Action fault)
+    {
+        while (Volatile.Read(ref _inFlight) > 0)
+        {
+            await Task.Delay(1);
+        }
+
+        fault();
+    }
 }
