@@ -37,6 +37,14 @@ internal sealed class Scenario
         return Source.DefineGuest("vm1", [.. devices]);
     }
 
+    /// <summary>Defines guest "vm1" on the source owning one PCI function with a migration type and version.</summary>
+    public FakePci PciGuest(string address, string vendorId, string productId, string migrationType, string version)
+    {
+        var pci = Source.AddPci(address, vendorId, productId, migrationType, new FakeVersion(version));
+        Source.DefineGuest("vm1", FakeHost.PciDevice(0, pci));
+        return pci;
+    }
+
     /// <summary>A destination parent with one type whose type-level and device-level attributes accept <see cref="Version"/>.</summary>
     public FakeType DestinationType(string parent = "0000:41:00.0", string id = "nvidia-63", int max = 4, bool typeAttribute = true, bool deviceAttribute = true, bool oneTypeAtATime = false, string api = "vfio-pci")
     {

@@ -88,8 +88,7 @@ public sealed class DestinationsTests
     public async Task PciFunction_MatchesOnMigrationType_AndIsVerifiedOnItsVersionAttribute()
     {
         var scenario = new Scenario();
-        var pci = scenario.Source.AddPci("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, pci));
+        scenario.PciGuest("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", "mlx5-v7");
         var other = scenario.Destination.AddPci("0000:5e:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5-legacy", new FakeVersion("mlx5-v7"));
         var match = scenario.Destination.AddPci("0000:5e:00.2", "0x15b3", "0x101f", "vfio-pci:mlx5", new FakeVersion("mlx5-v8", "mlx5-v7"));
         scenario.Destination.AddPci("0000:af:00.0", "0x10de", "0x1eb8");
@@ -109,8 +108,7 @@ public sealed class DestinationsTests
     public async Task PciFunctionServingMdevs_IsInUse_AndIsNeverProbed()
     {
         var scenario = new Scenario();
-        var pci = scenario.Source.AddPci("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, pci));
+        scenario.PciGuest("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", "t4-v1");
         var gpu = scenario.Destination.AddPci("0000:41:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
         var idle = scenario.Destination.AddMdev(scenario.DestinationType(parent: "0000:41:00.0"));
         var free = scenario.Destination.AddPci("0000:42:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
@@ -162,8 +160,7 @@ public sealed class DestinationsTests
         Assert.AreEqual("hv:Inventory MdevParents, Mdevs", mdevOnly.Destination.Operations.Single(o => o.StartsWith("hv:Inventory", StringComparison.Ordinal)));
 
         var pciOnly = new Scenario();
-        var pci = pciOnly.Source.AddPci("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
-        pciOnly.Source.DefineGuest("vm1", FakeHost.PciDevice(0, pci));
+        pciOnly.PciGuest("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", "mlx5-v7");
         pciOnly.Destination.AddPci("0000:5e:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
         await using (var result = await pciOnly.PlanAsync())
         {

@@ -8,6 +8,16 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class ProvisioningTests
 {
+    /// <summary>One device; a device created on 0000:41:00.0 refuses its version (the type there says yes), one on 0000:42:00.0 accepts it.</summary>
+    private static Scenario RefusedOnTheFirstParent()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0").DeviceVersion = new FakeVersion("other");
+        scenario.DestinationType(parent: "0000:42:00.0");
+        return scenario;
+    }
+
     private static Scenario OneDevice(CreateBehaviour behaviour)
     {
         var scenario = new Scenario();
@@ -136,10 +146,7 @@ public sealed class ProvisioningTests
     [TestMethod]
     public async Task Preserve_ASourceUuidCreatedAgainAfterARefusal_IsProbedAfresh()
     {
-        var scenario = new Scenario();
-        scenario.Guest("nvidia-63");
-        scenario.DestinationType(parent: "0000:41:00.0").DeviceVersion = new FakeVersion("other");
-        scenario.DestinationType(parent: "0000:42:00.0");
+        var scenario = RefusedOnTheFirstParent();
 
         await using var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve, VerdictCacheLifetime = TimeSpan.FromMinutes(1) });
 
@@ -154,10 +161,7 @@ public sealed class ProvisioningTests
     [TestMethod]
     public async Task Preserve_ASourceUuidRefusedThenNotMadeAgain_LeavesNoClaimBehind()
     {
-        var scenario = new Scenario();
-        scenario.Guest("nvidia-63");
-        scenario.DestinationType(parent: "0000:41:00.0").DeviceVersion = new FakeVersion("other");
-        scenario.DestinationType(parent: "0000:42:00.0");
+        var scenario = RefusedOnTheFirstParent();
         scenario.Destination.FileSystem.FailingWrites["class/mdev_bus/0000:42:00.0/mdev_supported_types/nvidia-63/create"] = Errno.EIO;
 
         await using (var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve }))
