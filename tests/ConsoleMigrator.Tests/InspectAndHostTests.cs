@@ -88,6 +88,26 @@ public sealed class InspectAndHostTests
     }
 
     [TestMethod]
+    public async Task Host_NodeDeviceXmlThePlannerRefuses_FailsWithTheHostDataExitCodeNamingTheValue()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"hostile-{Guid.NewGuid():N}.xml");
+        var demo = await File.ReadAllTextAsync(ConsoleRun.HostFile("demo-host.xml"));
+        await File.WriteAllTextAsync(path, demo.Replace("<type id='nvidia-222'/>", "<type id='../../etc'/>", StringComparison.Ordinal));
+        try
+        {
+            var run = await ConsoleRun.RunAsync("host", "--connect", ConsoleRun.TestUri(path));
+
+            Assert.AreEqual(5, run.ExitCode, run.Error);
+            StringAssert.Contains(run.Error, "../../etc");
+            StringAssert.Contains(run.Error, "cannot accept");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
     public async Task UsageErrors_ExitWithTwoAndNameTheProblem()
     {
         var missing = await ConsoleRun.RunAsync("inspect", "--connect", DemoHost);

@@ -12,6 +12,7 @@ internal static class ErrorReport
     {
         OperationCanceledException => (ExitCodes.Unexpected, "cancelled."),
         LibvirtLibraryNotFoundException e => (ExitCodes.Libvirt, e.Message),
+        HypervisorException { InnerException: LibvirtXmlException } e => (ExitCodes.HostData, e.Message),
         HypervisorException e => (ExitCodes.Libvirt, e.Message),
         LibvirtException e => (ExitCodes.Libvirt, e.Message),
         LibvirtXmlException e => (ExitCodes.HostData, e.Message),

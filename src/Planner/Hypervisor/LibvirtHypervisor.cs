@@ -107,7 +107,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             // connection, which then gets the live XML: enough to read devices, not to migrate with.
             var options = ReadOnly ? DomainXmlOptions.None : DomainXmlOptions.Migratable | DomainXmlOptions.Secure;
             var xml = Call("virDomainGetXMLDesc", guest.Value, () => domain.GetXmlDescription(options));
-            return new GuestDefinition(xml, DomainXmlReader.Read(xml));
+            return new GuestDefinition(xml, Parse("virDomainGetXMLDesc", guest.Value, () => DomainXmlReader.Read(xml)));
         },
         cancellationToken);
 
@@ -116,7 +116,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         () =>
         {
             var xmls = ReadAllXml("virConnectListAllDomains", () => _connection.ListAllDomains(), "virDomainGetXMLDesc", domain => domain.GetXmlDescription(), cancellationToken);
-            return [.. xmls.Select(DomainXmlReader.Read)];
+            return Parse("virDomainGetXMLDesc", null, () => xmls.Select(DomainXmlReader.Read).ToList());
         },
         cancellationToken);
 
@@ -141,7 +141,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             }
 
             var xmls = ReadAllXml("virConnectListAllNodeDevices", () => _connection.ListAllNodeDevices(filters), "virNodeDeviceGetXMLDesc", device => device.GetXmlDescription(), cancellationToken);
-            var inventory = NodeDeviceXmlReader.ReadInventory(xmls);
+            var inventory = Parse("virNodeDeviceGetXMLDesc", null, () => NodeDeviceXmlReader.ReadInventory(xmls));
             foreach (var mdev in inventory.Mdevs)
             {
                 _mdevNames[mdev.Uuid] = mdev.Name.Value;
@@ -368,6 +368,19 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             {
                 item.Dispose();
             }
+        }
+    }
+
+    /// <summary>Reads what libvirt returned; XML the planner refuses is this host's failure (the plan for it fails with the reason), not the caller's.</summary>
+    private T Parse<T>(string function, string? subject, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (LibvirtXmlException e)
+        {
+            throw new HypervisorException($"{Describe()}: {function}{(subject is null ? string.Empty : $"('{subject}')")} returned XML the planner cannot accept: {e.Message}", e);
         }
     }
 

@@ -3,6 +3,7 @@ using VfioMigration.HostSimulator.Generation;
 using VfioMigration.HostSimulator.Scenarios;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Xml;
 
 namespace VfioMigration.Integration.Tests.Hypervisor;
 
@@ -114,6 +115,22 @@ public sealed class LibvirtHypervisorTests
 
         StringAssert.Contains(error.Message, unknown.Value);
         StringAssert.Contains(error.Message, "cannot be destroyed");
+    }
+
+    [TestMethod]
+    public async Task NodeDeviceXmlThePlannerRefuses_IsAFailureOfThatHost_NamingTheDeviceAndTheValue()
+    {
+        var type = FleetHost.Mdevs![0].Type!;
+        var hostile = File.ReadAllText(_hostFile).Replace($"<type id=\"{type}\" />", "<type id=\"../../../../etc\" />", StringComparison.Ordinal);
+        File.WriteAllText(_hostFile, hostile);
+        using var hypervisor = Open();
+
+        var error = await Assert.ThrowsExactlyAsync<HypervisorException>(() => hypervisor.GetInventoryAsync(InventoryScope.Mdevs));
+
+        StringAssert.Contains(error.Message, "fleet");
+        StringAssert.Contains(error.Message, "returned XML the planner cannot accept");
+        StringAssert.Contains(error.Message, "../../../../etc");
+        Assert.IsInstanceOfType<LibvirtXmlException>(error.InnerException);
     }
 
     private LibvirtHypervisor Open() => LibvirtHypervisor.Open($"test://{_hostFile}");
