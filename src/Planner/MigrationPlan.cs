@@ -35,7 +35,6 @@ public sealed class MigrationPlan : IAsyncDisposable
     private readonly HashSet<string> _claimKeys;
     private readonly MigrationHost _source;
     private readonly ILogger _logger;
-    private readonly List<RemovalFailure> _removalFailures;
     private readonly Lock _gate = new();
 
     internal MigrationPlan(PlanContent content, PlanResources resources)
@@ -56,7 +55,6 @@ public sealed class MigrationPlan : IAsyncDisposable
         _claimKeys = [.. resources.ClaimKeys];
         _source = resources.Source;
         _logger = resources.Logger;
-        _removalFailures = [.. content.RemovalFailures];
         State = content.IsComplete ? PlanState.Ready : PlanState.Failed;
     }
 
@@ -93,17 +91,8 @@ public sealed class MigrationPlan : IAsyncDisposable
     /// <summary>Every mdev this plan created, and what became of it.</summary>
     public IReadOnlyList<CreatedDevice> Created => _journal.Devices;
 
-    /// <summary>Devices the plan could not remove (they are still on the host).</summary>
-    public IReadOnlyList<RemovalFailure> RemovalFailures
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return [.. _removalFailures];
-            }
-        }
-    }
+    /// <summary>Devices the plan could not remove (they are still on the host); <see cref="RetryRemovalsAsync"/> tries again.</summary>
+    public IReadOnlyList<RemovalFailure> RemovalFailures => _journal.Failures;
 
     /// <summary>What the plan cost.</summary>
     public PlanStatistics Statistics { get; }
@@ -175,14 +164,17 @@ public sealed class MigrationPlan : IAsyncDisposable
         }
 
         var failures = await _journal.RollbackAsync().ConfigureAwait(false);
-        lock (_gate)
-        {
-            _removalFailures.AddRange(failures);
-        }
-
         ReleaseClaims();
         return failures;
     }
+
+    /// <summary>
+    /// Tries again to remove the devices in <see cref="RemovalFailures"/> (the host was unreachable,
+    /// say, and is back); each one removed leaves the list and frees its claim. Safe in any state:
+    /// it touches only devices the plan already gave up, never those a committed guest uses.
+    /// </summary>
+    /// <returns>The removals that still failed; empty when every device is gone.</returns>
+    public Task<IReadOnlyList<RemovalFailure>> RetryRemovalsAsync() => _journal.RetryFailedAsync();
 
     /// <summary>Releases the plan (see <see cref="ReleaseAsync"/>) unless it was committed.</summary>
     /// <exception cref="RollbackFailedException">A device could not be removed; it names each one and its host.</exception>
@@ -224,8 +216,7 @@ internal sealed record PlanContent(
     IReadOnlyList<string> Reasons,
     string? DestinationXml,
     string? DestinationXmlNote,
-    PlanStatistics Statistics,
-    IReadOnlyList<RemovalFailure> RemovalFailures);
+    PlanStatistics Statistics);
 
 /// <summary>What a plan holds on the destination (built by the planner).</summary>
 internal sealed record PlanResources(ProvisioningJournal Journal, TargetClaimRegistry Claims, Guid PlanId, IReadOnlyCollection<string> ClaimKeys, MigrationHost Source, ILogger Logger);

@@ -506,7 +506,7 @@ internal sealed class DestinationPlanner
     }
 
     private PlanContent Content(bool isComplete, IReadOnlyList<PlannedDevice> devices, IReadOnlyList<string> reasons, string? xml, string? xmlNote) =>
-        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot(), _journal.Failures);
+        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot());
 
     private List<string> UnplacedReasons()
     {

@@ -77,22 +77,28 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
     }
 
     /// <summary>Removes every device still kept, last scheduled first. Never cancelled: a half-done rollback leaks devices.</summary>
-    public async Task<IReadOnlyList<RemovalFailure>> RollbackAsync()
+    public Task<IReadOnlyList<RemovalFailure>> RollbackAsync() => RemoveEachAsync(CreatedDeviceState.Kept, descending: true);
+
+    /// <summary>Tries again to remove every device whose removal failed, in schedule order.</summary>
+    public Task<IReadOnlyList<RemovalFailure>> RetryFailedAsync() => RemoveEachAsync(CreatedDeviceState.RemoveFailed, descending: false);
+
+    private async Task<IReadOnlyList<RemovalFailure>> RemoveEachAsync(CreatedDeviceState state, bool descending)
     {
-        List<Entry> kept;
+        List<Entry> entries;
         lock (_gate)
         {
-            // By schedule, not by finish: creates on different parents finish in any order, the rollback must not.
-            kept = [.. _entries.Where(e => e.State == CreatedDeviceState.Kept).OrderByDescending(e => e.Order)];
+            // By schedule, not by finish: creates on different parents finish in any order, a rollback must not.
+            var matching = _entries.Where(e => e.State == state);
+            entries = [.. descending ? matching.OrderByDescending(e => e.Order) : matching.OrderBy(e => e.Order)];
         }
 
-        if (kept.Count > 0)
+        if (entries.Count > 0)
         {
-            Log.RollingBack(logger, kept.Count, host.Name);
+            Log.RollingBack(logger, entries.Count, host.Name);
         }
 
         var failures = new List<RemovalFailure>();
-        foreach (var entry in kept)
+        foreach (var entry in entries)
         {
             if (await RemoveAsync(entry).ConfigureAwait(false) is { } failure)
             {

@@ -241,7 +241,7 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
-    public async Task RemovalThatFails_IsReported_NotSwallowed()
+    public async Task RemovalThatFails_IsReported_NotSwallowed_AndCanBeRetried()
     {
         var scenario = OneDevice(CreateBehaviour.Works);
         var result = await scenario.PlanAsync();
@@ -258,6 +258,15 @@ public sealed class ProvisioningTests
         Assert.AreEqual(CreatedDeviceState.RemoveFailed, result.Best.Created.Single().State);
         Assert.HasCount(1, result.Best.RemovalFailures);
         Assert.AreEqual(1, scenario.Claims.Count, "the device still exists, so no other plan may be handed it");
+
+        Assert.HasCount(1, await result.Best.RetryRemovalsAsync(), "still busy: the retry fails the same way");
+        scenario.Destination.Hypervisor.DestroyFailure = null;
+        Assert.IsEmpty(await result.Best.RetryRemovalsAsync());
+
+        Assert.IsEmpty(result.Best.RemovalFailures);
+        Assert.AreEqual(CreatedDeviceState.Removed, result.Best.Created.Single().State);
+        Assert.IsFalse(scenario.Destination.Mdevs.Any(m => m.Uuid == uuid), "the retry removed the device from the host");
+        Assert.AreEqual(0, scenario.Claims.Count, "a device that is gone is no longer claimed");
     }
 
     [TestMethod]
