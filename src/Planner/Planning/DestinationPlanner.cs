@@ -288,10 +288,10 @@ internal sealed class DestinationPlanner
         {
             case CreateOption create:
                 // One type per parent within a plan unless this pass mixes types (see BuildAsync);
-                // never on a function this plan passes through whole.
+                // never on a function this plan, or another one in this process, passes through whole.
                 return Remaining(create) > 0
                     && (_mixTypes || !_parentTypes.TryGetValue(create.Parent.Name, out var existing) || existing.Type == create.Type.Id)
-                    && !(create.Parent.Address is { } address && _taken.Contains(TargetKeys.Pci(address)));
+                    && !(create.Parent.Address is { } address && PassedThrough(index, create, address));
             default:
                 var key = option.ClaimKey!;
                 if (_taken.Contains(key) || (option is PciOption pci && GetsNewMdevs(pci.Device.Address)))
@@ -307,6 +307,24 @@ internal sealed class DestinationPlanner
 
                 return true;
         }
+    }
+
+    /// <summary>Whether the function at <paramref name="address"/> is going to a guest whole: in this plan, or claimed so by another plan in this process (its guest is not defined here yet, so the inventory cannot show it).</summary>
+    private bool PassedThrough(int index, CreateOption create, PciAddress address)
+    {
+        var key = TargetKeys.Pci(address);
+        if (_taken.Contains(key))
+        {
+            return true;
+        }
+
+        if (_services.Claims.IsClaimedByOther(_host.Key, key, _planId))
+        {
+            _rejections.Add(new Rejection(_devices[index].Info.Id, create.Candidate, RejectionCode.InUse, $"PCI function {address} ({create.Parent.Name}) is being passed through whole by another plan running in this process, so no mdev is created on it."));
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Whether this plan's assignment creates mdevs on the function at <paramref name="address"/> (so it cannot also pass it through whole).</summary>

@@ -146,6 +146,30 @@ public sealed class DestinationsTests
     }
 
     [TestMethod]
+    public async Task FunctionAnotherPlanPassesThroughWhole_GetsNoMdev()
+    {
+        var scenario = new Scenario();
+        scenario.PciGuest("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", "t4-v1");
+        scenario.Source.DefineGuest("vm2", FakeHost.MdevDevice(0, scenario.Source.AddMdev(scenario.SourceType())));
+        foreach (var address in (string[])["0000:41:00.0", "0000:42:00.0"])
+        {
+            scenario.DestinationType(parent: address);
+            scenario.Destination.AddPci(address, "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+        }
+
+        var planner = scenario.Planner();
+        await using var whole = await planner.PlanAsync(scenario.Request());
+        Assert.IsTrue(whole.Succeeded, string.Join("\n", whole.Best.Reasons));
+        Assert.AreEqual(PciAddress.Parse("0000:41:00.0"), ((PciTarget)whole.Best.Devices.Single().Target.Target).Address);
+
+        await using var sliced = await planner.PlanAsync(new PlanRequest(scenario.Source.ToHost(), DomainSelector.Parse("vm2"), [scenario.Destination.ToHost()]));
+
+        Assert.IsTrue(sliced.Succeeded, string.Join("\n", sliced.Best.Reasons));
+        Assert.AreEqual("pci_0000_42_00_0", sliced.Best.Devices.Single().Target.Parent, "the whole-function plan still holds 0000:41:00.0");
+        StringAssert.Contains(sliced.Best.Rejections.Single(r => r.Code == RejectionCode.InUse).Message, "passed through whole by another plan");
+    }
+
+    [TestMethod]
     public async Task InventoryAsked_IsOnlyTheKindsTheGuestHas()
     {
         var mdevOnly = new Scenario();
