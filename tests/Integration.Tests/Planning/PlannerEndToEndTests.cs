@@ -381,26 +381,15 @@ public abstract class PlannerEndToEndTests
         using var bed = new PlanningTestBed(FrontEnd);
         var source = bed.Add(Source());
         var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 4, VgpuType)], mdevs: [Mdev(IdleMdev, ParentA, VgpuType)]));
-        var secondConnection = bed.SecondConnection(destination);
         var before = destination.Simulator.Snapshot();
 
-        var results = await Task.WhenAll(
-            PlanAsync(source, SingleGuest, [destination.Host]),
-            PlanAsync(source, SingleGuest, [secondConnection]));
-        try
+        await PlanTwiceAtOnceAsync(bed, source, destination, results =>
         {
             Assert.IsTrue(results.All(result => result.Succeeded), string.Join('\n', results.Select(Describe)));
             var targets = results.Select(result => result.Best.Devices.Single().Target.Id).ToList();
             Assert.AreNotEqual(targets[0], targets[1]);
             CollectionAssert.Contains(targets, IdleMdev);
-        }
-        finally
-        {
-            foreach (var result in results)
-            {
-                await result.DisposeAsync();
-            }
-        }
+        });
 
         AssertStateUnchanged(destination, before);
     }
@@ -473,13 +462,9 @@ public abstract class PlannerEndToEndTests
         using var bed = new PlanningTestBed(FrontEnd);
         var source = bed.Add(Source());
         var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 1, VgpuType)], mdevs: [Mdev(IdleMdev, ParentA, VgpuType)]));
-        var secondConnection = bed.SecondConnection(destination);
         var before = destination.Simulator.Snapshot();
 
-        var results = await Task.WhenAll(
-            PlanAsync(source, SingleGuest, [destination.Host]),
-            PlanAsync(source, SingleGuest, [secondConnection]));
-        try
+        await PlanTwiceAtOnceAsync(bed, source, destination, results =>
         {
             var why = string.Join('\n', results.Select(Describe));
             var winner = results.Single(result => result.Succeeded).Best;
@@ -490,14 +475,7 @@ public abstract class PlannerEndToEndTests
             Assert.IsTrue(rejections.Any(r => r.Candidate == IdleMdev && r.Code == RejectionCode.InUse), why);
             Assert.IsTrue(rejections.Where(r => r.Code != RejectionCode.InUse).All(r => r.Code == RejectionCode.NoCapacity), why);
             AssertRejectionsNameTheirCandidates(loser);
-        }
-        finally
-        {
-            foreach (var result in results)
-            {
-                await result.DisposeAsync();
-            }
-        }
+        });
 
         AssertStateUnchanged(destination, before);
     }
@@ -630,6 +608,25 @@ public abstract class PlannerEndToEndTests
         Assert.AreEqual(0, result.Best.Statistics.Creates, "22 of 24 ports are taken: one mtty-2 fits, the guest needs two");
         AssertNoCreateWrites(destination, before);
         AssertStateUnchanged(destination, before);
+    }
+
+    /// <summary>Plans the single-device guest onto <paramref name="destination"/> twice at once, through two libvirt connections, hands both results to <paramref name="check"/>, then disposes them.</summary>
+    private static async Task PlanTwiceAtOnceAsync(PlanningTestBed bed, SimulatedEndpoint source, SimulatedEndpoint destination, Action<PlanResult[]> check)
+    {
+        var results = await Task.WhenAll(
+            PlanAsync(source, SingleGuest, [destination.Host]),
+            PlanAsync(source, SingleGuest, [bed.SecondConnection(destination)]));
+        try
+        {
+            check(results);
+        }
+        finally
+        {
+            foreach (var result in results)
+            {
+                await result.DisposeAsync();
+            }
+        }
     }
 
     private static Task<PlanResult> PlanAsync(SimulatedEndpoint source, string guest, IReadOnlyList<MigrationHost> destinations, PlanOptions? options = null, CancellationToken cancellationToken = default) =>
