@@ -53,10 +53,7 @@ public sealed class RecordedHypervisor : IHypervisor
 
     /// <inheritdoc />
     public Task<HostInventory> GetInventoryAsync(InventoryScope scope, CancellationToken cancellationToken = default) =>
-        Task.FromResult(new HostInventory(
-            scope.HasFlag(InventoryScope.MdevParents) ? _inventory.Parents : [],
-            scope.HasFlag(InventoryScope.Mdevs) ? _inventory.Mdevs : [],
-            scope.HasFlag(InventoryScope.PciDevices) ? _inventory.PciDevices : []));
+        Task.FromResult(_inventory.Only(scope));
 
     /// <inheritdoc />
     public Task CreateMdevAsync(MdevCreation request, CancellationToken cancellationToken = default) =>

@@ -1,10 +1,20 @@
+using VfioMigration.Planner.Hypervisor;
+
 namespace VfioMigration.Planner.Devices;
 
 /// <summary>What a host offers, as read from libvirt's node devices.</summary>
 /// <param name="Parents">Devices that can host mediated devices (libvirt capability <c>mdev_types</c>).</param>
 /// <param name="Mdevs">Existing mediated devices.</param>
 /// <param name="PciDevices">PCI functions.</param>
-public sealed record HostInventory(IReadOnlyList<MdevParent> Parents, IReadOnlyList<MediatedDevice> Mdevs, IReadOnlyList<PciDevice> PciDevices);
+public sealed record HostInventory(IReadOnlyList<MdevParent> Parents, IReadOnlyList<MediatedDevice> Mdevs, IReadOnlyList<PciDevice> PciDevices)
+{
+    /// <summary>This inventory with only the kinds <paramref name="scope"/> asks for (the others empty).</summary>
+    /// <param name="scope">The kinds to keep.</param>
+    public HostInventory Only(InventoryScope scope) => new(
+        scope.HasFlag(InventoryScope.MdevParents) ? Parents : [],
+        scope.HasFlag(InventoryScope.Mdevs) ? Mdevs : [],
+        scope.HasFlag(InventoryScope.PciDevices) ? PciDevices : []);
+}
 
 /// <summary>A device that can create mediated devices.</summary>
 /// <param name="Name">libvirt node device name, e.g. <c>pci_0000_00_02_0</c>.</param>

@@ -150,9 +150,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             // A PCI parent matches the PCI filter too; report only the kinds asked for. libvirt lists
             // node devices in no stable order (a hash table), so sort: the same host gives the same plan.
             return new HostInventory(
-                scope.HasFlag(InventoryScope.MdevParents) ? [.. inventory.Parents.OrderBy(p => p.Name.Value, StringComparer.Ordinal)] : [],
-                scope.HasFlag(InventoryScope.Mdevs) ? [.. inventory.Mdevs.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)] : [],
-                scope.HasFlag(InventoryScope.PciDevices) ? [.. inventory.PciDevices.OrderBy(d => d.Address.ToString(), StringComparer.Ordinal)] : []);
+                [.. inventory.Parents.OrderBy(p => p.Name.Value, StringComparer.Ordinal)],
+                [.. inventory.Mdevs.OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)],
+                [.. inventory.PciDevices.OrderBy(d => d.Address.ToString(), StringComparer.Ordinal)]).Only(scope);
         },
         cancellationToken);
 
@@ -293,7 +293,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             foreach (var device in devices)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (ReadXmlUnlessGone(device.GetXmlDescription) is { } xml && MdevIn(xml) == uuid)
+                if (ReadXmlUnlessGone("virNodeDeviceGetXMLDesc", device.GetXmlDescription) is { } xml && MdevIn(xml) == uuid)
                 {
                     found = device;
                     return device;
@@ -325,7 +325,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     }
 
     /// <summary>An object's XML; null when the object is gone since it was listed (another client destroyed or undefined it).</summary>
-    private string? ReadXmlUnlessGone(Func<string> readXml, string function = "virNodeDeviceGetXMLDesc")
+    private string? ReadXmlUnlessGone(string function, Func<string> readXml)
     {
         try
         {
@@ -352,7 +352,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentCalls, CancellationToken = cancellationToken };
             try
             {
-                Parallel.For(0, objects.Count, parallel, i => xmls[i] = ReadXmlUnlessGone(() => readXml(objects[i]), xmlFunction));
+                Parallel.For(0, objects.Count, parallel, i => xmls[i] = ReadXmlUnlessGone(xmlFunction, () => readXml(objects[i])));
             }
             catch (AggregateException e)
             {
@@ -380,9 +380,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         }
         catch (LibvirtXmlException e)
         {
-            throw new HypervisorException($"{Describe()}: {function}{(subject is null ? string.Empty : $"('{subject}')")} returned XML the planner cannot accept: {e.Message}", e);
+            throw new HypervisorException($"{Describe()}: {Named(function, subject)} returned XML the planner cannot accept: {e.Message}", e);
         }
     }
+
+    private static string Named(string function, string? subject) => subject is null ? function : $"{function}('{subject}')";
 
     private T Call<T>(string function, string? subject, Func<T> call)
     {
@@ -393,11 +395,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         }
         catch (LibvirtNotFoundException e)
         {
-            throw new HypervisorNotFoundException($"{Describe()}: {function}{(subject is null ? string.Empty : $"('{subject}')")}: {e.LibvirtMessage ?? e.Message}", e);
+            throw new HypervisorNotFoundException($"{Describe()}: {Named(function, subject)}: {e.LibvirtMessage ?? e.Message}", e);
         }
         catch (LibvirtException e)
         {
-            throw new HypervisorException($"{Describe()}: {function}{(subject is null ? string.Empty : $"('{subject}')")} failed: {e.LibvirtMessage ?? e.Message}", e);
+            throw new HypervisorException($"{Describe()}: {Named(function, subject)} failed: {e.LibvirtMessage ?? e.Message}", e);
         }
     }
 

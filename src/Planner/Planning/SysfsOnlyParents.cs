@@ -100,87 +100,57 @@ internal static class SysfsOnlyParents
 
     private static async Task<List<DeviceName>> ListUnlistedAsync(MigrationHost host, HostInventory listed, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
-        var listing = await host.FileSystem.ListAsync(SysfsPath.MdevBus, cancellationToken).ConfigureAwait(false);
+        // ENOENT: no mdev support loaded, so there is nothing libvirt could have missed.
+        var parents = await ListValidAsync<DeviceName>(host, SysfsPath.MdevBus, DeviceName.TryParse, "device name", absentIsNormal: true, logger, cancellationToken).ConfigureAwait(false);
         counters.SysfsReads(1);
-        if (!listing.Succeeded)
-        {
-            // ENOENT: no mdev support loaded, so there is nothing libvirt could have missed.
-            if (listing.Error != Errno.ENOENT)
-            {
-                Log.SysfsListFailed(logger, SysfsPath.MdevBus, host.Name, listing.Error);
-            }
-
-            return [];
-        }
-
         var known = listed.Parents.Select(p => p.SysfsName).ToHashSet();
-        var unlisted = new List<DeviceName>();
-        foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
-        {
-            if (!DeviceName.TryParse(entry, out var parent))
-            {
-                Log.SysfsEntrySkipped(logger, SysfsPath.MdevBus, host.Name, MdevUuid.Shorten(entry), "not a valid device name");
-            }
-            else if (!known.Contains(parent))
-            {
-                unlisted.Add(parent);
-            }
-        }
-
-        return unlisted;
+        return [.. parents.Where(parent => !known.Contains(parent))];
     }
 
     private static async Task<List<MdevTypeId>> ListTypesAsync(MigrationHost host, DeviceName parent, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
-        var path = SysfsPath.SupportedTypes(parent);
-        var listing = await host.FileSystem.ListAsync(path, cancellationToken).ConfigureAwait(false);
+        var types = await ListValidAsync<MdevTypeId>(host, SysfsPath.SupportedTypes(parent), MdevTypeId.TryParse, "mdev type id", absentIsNormal: false, logger, cancellationToken).ConfigureAwait(false);
         counters.SysfsReads(1);
-        if (!listing.Succeeded)
-        {
-            Log.SysfsListFailed(logger, path, host.Name, listing.Error);
-            return [];
-        }
-
-        var types = new List<MdevTypeId>();
-        foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
-        {
-            if (MdevTypeId.TryParse(entry, out var type))
-            {
-                types.Add(type);
-            }
-            else
-            {
-                Log.SysfsEntrySkipped(logger, path, host.Name, MdevUuid.Shorten(entry), "not a valid mdev type id");
-            }
-        }
-
         return types;
     }
 
-    private static async Task<List<MdevUuid>> ListDevicesAsync(MigrationHost host, DeviceName parent, MdevTypeId type, ILogger logger, CancellationToken cancellationToken)
+    private static Task<List<MdevUuid>> ListDevicesAsync(MigrationHost host, DeviceName parent, MdevTypeId type, ILogger logger, CancellationToken cancellationToken) =>
+        ListValidAsync<MdevUuid>(host, SysfsPath.Type(parent, type).Append("devices"), MdevUuid.TryParse, "mdev UUID", absentIsNormal: false, logger, cancellationToken);
+
+    private delegate bool Parser<T>(string text, out T value);
+
+    /// <summary>
+    /// The entries of the directory at <paramref name="path"/> that parse as <typeparamref name="T"/>, in
+    /// ordinal order; each other entry is skipped with a warning. A listing that fails gives none, with
+    /// a warning unless it is ENOENT and <paramref name="absentIsNormal"/>.
+    /// </summary>
+    private static async Task<List<T>> ListValidAsync<T>(MigrationHost host, SysfsPath path, Parser<T> parse, string what, bool absentIsNormal, ILogger logger, CancellationToken cancellationToken)
     {
-        var path = SysfsPath.Type(parent, type).Append("devices");
         var listing = await host.FileSystem.ListAsync(path, cancellationToken).ConfigureAwait(false);
         if (!listing.Succeeded)
         {
-            Log.SysfsListFailed(logger, path, host.Name, listing.Error);
+            if (!(absentIsNormal && listing.Error == Errno.ENOENT))
+            {
+                Log.SysfsListFailed(logger, path, host.Name, listing.Error);
+            }
+
             return [];
         }
 
-        var uuids = new List<MdevUuid>();
-        foreach (var entry in listing.Value!)
+        var valid = new List<T>();
+        foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
         {
-            if (MdevUuid.TryParse(entry, out var uuid))
+            if (parse(entry, out var value))
             {
-                uuids.Add(uuid);
+                valid.Add(value);
             }
             else
             {
-                Log.SysfsEntrySkipped(logger, path, host.Name, MdevUuid.Shorten(entry), "not a valid mdev UUID");
+                Log.SysfsEntrySkipped(logger, path, host.Name, MdevUuid.Shorten(entry), $"not a valid {what}");
             }
         }
 
-        return uuids;
+        return valid;
     }
 
     /// <summary>A type from its attributes; null (with a warning) when its device API or capacity cannot be read, since nothing could be matched or counted on it.</summary>

@@ -7,6 +7,16 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class DestinationsTests
 {
+    /// <summary>Destination GPUs 0000:41:00.0 and 0000:42:00.0, each offering nvidia-63 mdevs and assignable whole as a T4 function.</summary>
+    private static void TwoGpusServingBothWays(Scenario scenario)
+    {
+        foreach (var address in (string[])["0000:41:00.0", "0000:42:00.0"])
+        {
+            scenario.DestinationType(parent: address);
+            scenario.Destination.AddPci(address, "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
+        }
+    }
+
     private static FakeHost Destination(string name, bool verifiable, bool idle)
     {
         var host = new FakeHost(name);
@@ -130,11 +140,7 @@ public sealed class DestinationsTests
         var vgpu = scenario.Source.AddMdev(scenario.SourceType());
         var gpu = scenario.Source.AddPci("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
         scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, vgpu), FakeHost.PciDevice(1, gpu));
-        foreach (var address in (string[])["0000:41:00.0", "0000:42:00.0"])
-        {
-            scenario.DestinationType(parent: address);
-            scenario.Destination.AddPci(address, "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
-        }
+        TwoGpusServingBothWays(scenario);
 
         await using var result = await scenario.PlanAsync();
 
@@ -151,11 +157,7 @@ public sealed class DestinationsTests
         var scenario = new Scenario();
         scenario.PciGuest("0000:3b:00.0", "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", "t4-v1");
         scenario.Source.DefineGuest("vm2", FakeHost.MdevDevice(0, scenario.Source.AddMdev(scenario.SourceType())));
-        foreach (var address in (string[])["0000:41:00.0", "0000:42:00.0"])
-        {
-            scenario.DestinationType(parent: address);
-            scenario.Destination.AddPci(address, "0x10de", "0x1eb8", "vfio-pci:nvidia-t4", new FakeVersion("t4-v1"));
-        }
+        TwoGpusServingBothWays(scenario);
 
         var planner = scenario.Planner();
         await using var whole = await planner.PlanAsync(scenario.Request());
