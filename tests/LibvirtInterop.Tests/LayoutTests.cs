@@ -41,7 +41,7 @@ public sealed class LayoutTests
 
         // char * (caller frees) versus const char * (libvirt keeps), as in the headers.
         var owned = new[] { "virConnectGetHostname", "virConnectGetURI", "virDomainGetXMLDesc", "virNodeDeviceGetXMLDesc" };
-        var borrowed = new[] { "virDomainGetName", "virNodeDeviceGetName", "virNodeDeviceGetParent" };
+        var borrowed = new[] { "virConnectGetType", "virDomainGetName", "virNodeDeviceGetName", "virNodeDeviceGetParent" };
         Assert.AreEqual(owned.Length + borrowed.Length, annotated.Count, string.Join(", ", annotated.Keys));
         foreach (var name in owned)
         {
