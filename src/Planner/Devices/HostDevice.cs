@@ -59,4 +59,8 @@ public sealed record GuestAddress(string Type, IReadOnlyList<KeyValuePair<string
 /// <param name="Name">The domain name.</param>
 /// <param name="Uuid">The domain UUID (lower case).</param>
 /// <param name="HostDevices">Its host devices, in document order.</param>
-public sealed record DomainHostDevices(string Name, string Uuid, IReadOnlyList<HostDevice> HostDevices);
+public sealed record DomainHostDevices(string Name, string Uuid, IReadOnlyList<HostDevice> HostDevices)
+{
+    /// <summary>Whether the domain was running when its XML was read (libvirt gives a running domain an <c>id</c>).</summary>
+    public bool IsActive { get; init; }
+}

@@ -99,10 +99,10 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
         options.AllowHybrid || devices.Any(d => d.Device is PciHostDevice) ? InventoryScope.All : InventoryScope.MdevParents | InventoryScope.Mdevs;
 
     /// <summary>
-    /// Reads the destination's devices and which guests use them. A definition there with the UUID
-    /// of <paramref name="guestUuid"/> is the migrating guest's own (left behind, shut off, by an
-    /// earlier migration that kept the source's definition): its devices are not another guest's,
-    /// so they count as free for this guest, not as in use.
+    /// Reads the destination's devices and which guests use them. A shut-off definition there with
+    /// the UUID of <paramref name="guestUuid"/> is the migrating guest's own (left behind by an earlier
+    /// migration that kept the source's definition): its devices are not another guest's, so they
+    /// count as free for this guest, not as in use. A running one still holds them.
     /// </summary>
     public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, string? guestUuid, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
@@ -115,7 +115,7 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
         var domains = await domainsTask.ConfigureAwait(false);
         var (inventory, sysfsOnly) = await SysfsOnlyParents.AddAsync(host, listed, counters, logger, cancellationToken).ConfigureAwait(false);
 
-        var others = domains.Where(d => !string.Equals(d.Uuid, guestUuid, StringComparison.OrdinalIgnoreCase));
+        var others = domains.Where(d => d.IsActive || !string.Equals(d.Uuid, guestUuid, StringComparison.OrdinalIgnoreCase));
         return new DestinationInventory(inventory, DeviceOwners.FromDomains(others), sysfsOnly);
     }
 

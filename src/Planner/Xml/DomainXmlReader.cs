@@ -25,7 +25,12 @@ public static class DomainXmlReader
             throw LibvirtXml.Error(name, "the domain name is empty.");
         }
 
-        return new DomainHostDevices(name.Value.Trim(), ReadDomainUuid(LibvirtXml.RequiredChild(domain, "uuid")), ReadHostDevices(domain));
+        // libvirt writes the domain's id only while it runs (a positive number; -1 or none when shut off).
+        var id = (string?)domain.Attribute("id");
+        return new DomainHostDevices(name.Value.Trim(), ReadDomainUuid(LibvirtXml.RequiredChild(domain, "uuid")), ReadHostDevices(domain))
+        {
+            IsActive = id is not null && int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) && number > 0,
+        };
     }
 
     /// <summary>Reads the host devices of a loaded domain; the writer uses it to check what it rewrites.</summary>

@@ -60,7 +60,7 @@ public sealed class CandidateFilterTests
     }
 
     [TestMethod]
-    public async Task TheGuestsOwnStaleDefinitionOnTheDestination_DoesNotHoldItsDevices_ButAnotherGuestOfTheSameName_Does()
+    public async Task TheGuestsOwnShutOffDefinitionOnTheDestination_DoesNotHoldItsDevices_ButANamesakeOrARunningOneDoes()
     {
         // After a --persistent migration back, the guest's old definition (same UUID, shut off)
         // still names the mdev it used there: it is this guest's own, so the device is free for it.
@@ -86,6 +86,17 @@ public sealed class CandidateFilterTests
 
         Assert.IsFalse(refused.Succeeded);
         Assert.AreEqual(taken.Uuid.Value, refused.Best.Rejections.Single(r => r.Code == RejectionCode.InUse).Candidate);
+
+        // The same guest running there holds its devices: that is no stale definition.
+        var running = new Scenario();
+        var runningUuid = running.Guest("nvidia-63");
+        var held = running.Destination.AddMdev(running.DestinationType(max: 1));
+        running.Destination.DefineGuest("vm1", runningUuid, FakeHost.MdevDevice(0, held));
+        running.Destination.Domains[^1] = running.Destination.Domains[^1] with { IsActive = true };
+
+        await using var stillHeld = await running.PlanAsync();
+
+        Assert.AreEqual(held.Uuid.Value, stillHeld.Best.Rejections.Single(r => r.Code == RejectionCode.InUse).Candidate);
     }
 
     [TestMethod]

@@ -16,6 +16,13 @@ public sealed class DomainXmlReaderTests
     }
 
     [TestMethod]
+    [DataRow("<domain type='kvm' id='5'>", true)]
+    [DataRow("<domain type='kvm' id='-1'>", false)]
+    [DataRow("<domain type='kvm'>", false)]
+    public void Read_ARunningDomainIsOneWithAnId(string root, bool active) =>
+        Assert.AreEqual(active, DomainXmlReader.Read($"{root}<name>g</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid></domain>").IsActive);
+
+    [TestMethod]
     public void Read_NumbersEveryHostdevAndHostdevInterfaceInDocumentOrder()
     {
         Assert.HasCount(9, Sample.HostDevices);
