@@ -91,8 +91,8 @@ public sealed class HostilePlanTests
         var code = await CommandRunner.RunAsync(
             [
                 "plan", "--domain", "render-1", "--probe-timeout", "2",
-                "--source", $"test://{Path.Combine(_work, "source.xml")}", "--source-sysfs", sourceRoot,
-                "--dest", $"test://{Path.Combine(_work, "dest.xml")}", "--dest-sysfs", destRoot,
+                "--source", $"test://{Path.Combine(_work, "source.xml")}", "--source-sysfs", sourceRoot, "--source-name", "source",
+                "--dest", $"test://{Path.Combine(_work, "dest.xml")}", "--dest-sysfs", destRoot, "--dest-name", "dest",
             ],
             stdout,
             stderr,
