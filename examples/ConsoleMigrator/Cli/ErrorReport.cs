@@ -7,10 +7,12 @@ namespace VfioMigration.ConsoleMigrator.Cli;
 /// <summary>Turns an exception into the exit code and the one-line message the user sees.</summary>
 internal static class ErrorReport
 {
+    private static readonly string DefaultCancellationMessage = new OperationCanceledException().Message;
+
     /// <summary>The exit code and message for <paramref name="error"/>.</summary>
     public static (int Code, string Message) Describe(Exception error) => error switch
     {
-        OperationCanceledException => (ExitCodes.Interrupted, "cancelled; the devices this command had created were removed unless an error above says otherwise."),
+        OperationCanceledException e => (ExitCodes.Interrupted, $"cancelled{(e.Message == DefaultCancellationMessage ? string.Empty : $" ({e.Message})")}; the devices this command had created were removed unless an error above says otherwise."),
         LibvirtLibraryNotFoundException e => (ExitCodes.Libvirt, e.Message),
         HypervisorException { InnerException: LibvirtXmlException } e => (ExitCodes.HostData, e.Message),
         HypervisorException e => (ExitCodes.Libvirt, e.Message),

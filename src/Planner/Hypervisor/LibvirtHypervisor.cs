@@ -40,6 +40,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     private long _calls;
     private HypervisorVersions? _versions;
 
+    /// <summary>The libvirt calls running now, by call number: named when a cancelled plan stops waiting for one.</summary>
+    private readonly ConcurrentDictionary<long, string> _inFlight = new();
+
     private LibvirtHypervisor(LibvirtConnection connection, string uri, string hostName, bool readOnly)
     {
         _connection = connection;
@@ -305,8 +308,38 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     private LibvirtDomain LookupDomain(DomainSelector guest) =>
         Call(guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName", guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
 
-    /// <summary>Runs blocking libvirt calls on the thread pool; a cancelled token stops them before the first call.</summary>
-    private static Task<T> RunAsync<T>(Func<T> calls, CancellationToken cancellationToken) => Task.Run(calls, cancellationToken);
+    /// <summary>
+    /// Waits for <paramref name="work"/>, or, when <paramref name="cancellationToken"/> is cancelled first,
+    /// stops waiting and throws an <see cref="OperationCanceledException"/> whose message names what is
+    /// still running (<paramref name="stillRunning"/>): a call inside libvirt cannot be interrupted, so
+    /// the caller gives it up and goes on (to its rollback) while it runs on.
+    /// </summary>
+    internal static async Task<T> AbandonOnCancellationAsync<T>(Task<T> work, Func<string> stillRunning, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await work.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!work.IsCompleted)
+        {
+            // The abandoned call's eventual failure is observed here rather than left unobserved.
+            _ = work.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw new OperationCanceledException($"stopped waiting for libvirt: {stillRunning()} is still running inside libvirt, which cannot interrupt it", null, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Runs blocking libvirt calls on the thread pool: a cancelled token stops them before the first
+    /// call, and stops the waiting (not the call) while one runs; the exception then names the call.
+    /// </summary>
+    private Task<T> RunAsync<T>(Func<T> calls, CancellationToken cancellationToken) =>
+        AbandonOnCancellationAsync(Task.Run(calls, cancellationToken), DescribeCallsInFlight, cancellationToken);
+
+    private string DescribeCallsInFlight()
+    {
+        var calls = _inFlight.Values.Order(StringComparer.Ordinal).ToList();
+        return $"{(calls.Count == 0 ? "a call" : string.Join(", ", calls))} on {Describe()}";
+    }
 
     /// <summary>
     /// The mdev's node device: by the name this connection saw it under (one lookup), else by
@@ -428,7 +461,8 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
     private T Call<T>(string function, string? subject, Func<T> call)
     {
-        Interlocked.Increment(ref _calls);
+        var id = Interlocked.Increment(ref _calls);
+        _inFlight[id] = Named(function, subject);
         try
         {
             return call();
@@ -440,6 +474,10 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         catch (LibvirtException e)
         {
             throw new HypervisorException($"{Describe()}: {Named(function, subject)} failed: {e.LibvirtMessage ?? e.Message}", e);
+        }
+        finally
+        {
+            _inFlight.TryRemove(id, out _);
         }
     }
 
