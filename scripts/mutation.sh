@@ -13,12 +13,17 @@ cd "$(dirname "$0")/.."
 output=$(realpath -m "${1:-artifacts/mutation}")
 mkdir -p "$output"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# Stryker's project analysis (Buildalyzer) gives `dotnet --info` 10 s by default, too little on a
+# loaded machine ("Could not find build environment"); it does not read TargetFramework from
+# Directory.Build.props, so the framework is named.
+export DOTNET_INFO_WAIT_TIME=${DOTNET_INFO_WAIT_TIME:-120000}
 dotnet tool restore > /dev/null
 cd tests/Planner.Tests
 timeout --kill-after=60s "${MUTATION_TIMEOUT:-4h}" dotnet stryker \
     --project VfioMigration.Planner.csproj \
     --test-runner mtp \
     --configuration Release \
+    --target-framework net10.0 \
     --mutate 'Planning/**/*.cs' \
     --concurrency "${MUTATION_CONCURRENCY:-2}" \
     --reporter json --reporter html --reporter progress \

@@ -23,7 +23,10 @@ public sealed class EvacuateAndBenchTests
         var guest = document["guests"]!.AsArray().Single()!;
         Assert.AreEqual("render-1", (string?)guest["guest"]);
         Assert.AreEqual("render-1", (string?)guest["plan"]!["domain"]);
-        Assert.IsNotEmpty(guest["plan"]!["devices"]!.AsArray());
+        Assert.AreEqual("demo-dest-a", (string?)guest["plan"]!["destination"]);
+        CollectionAssert.AreEqual(
+            new[] { "create", "create", "create", "reuse" },
+            guest["plan"]!["devices"]!.AsArray().Select(d => (string?)d!["action"]).ToArray());
     }
 
     [TestMethod]

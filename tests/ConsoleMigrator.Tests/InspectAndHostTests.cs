@@ -15,17 +15,18 @@ public sealed class InspectAndHostTests
         Assert.AreEqual(0, run.ExitCode, run.Error);
         var json = JsonNode.Parse(run.Out)!;
         Assert.AreEqual("vgpu-desktop", (string?)json["domain"]!["name"]);
-        Assert.IsNotNull((string?)json["domain"]!["uuid"]);
-        var hostdevs = json["hostdevs"]!.AsArray();
-        var kinds = hostdevs.Select(h => (string?)h!["kind"]).ToList();
-        CollectionAssert.Contains(kinds, "mdev");
-        CollectionAssert.Contains(kinds, "pci");
-        var mdev = hostdevs.First(h => (string?)h!["kind"] == "mdev")!;
-        StringAssert.Matches((string?)mdev["uuid"], new System.Text.RegularExpressions.Regex("^[0-9a-f-]{36}$"));
-        Assert.AreEqual("vfio-pci", (string?)mdev["model"]);
-        var pci = hostdevs.First(h => (string?)h!["kind"] == "pci" && (string?)h!["form"] == "hostdev")!;
-        StringAssert.Matches((string?)pci["address"], new System.Text.RegularExpressions.Regex("^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$"));
-        Assert.IsNotNull(pci["managed"]);
+        Assert.AreEqual("2f7e1c84-3b5a-4d69-8e0f-1a2b3c4d5e6f", (string?)json["domain"]!["uuid"]);
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "pci interface 0000:5e:02.1 managed=true ua-sriov-net0",
+                "mdev 4b20d080-1b54-4048-85b3-a6a62d165c01 vfio-pci ua-gvt0",
+                "mdev 9e8b2c4a-6f1d-4c3e-a5b7-0d2f6e1c8a93 vfio-pci ua-t4-0",
+                "pci hostdev 0000:af:00.0 managed=true ua-nvme0",
+            },
+            json["hostdevs"]!.AsArray().Select(h => (string?)h!["kind"] == "mdev"
+                ? $"mdev {(string?)h["uuid"]} {(string?)h["model"]} {(string?)h["alias"]}"
+                : $"pci {(string?)h["form"]} {(string?)h["address"]} managed={((bool)h["managed"]!).ToString().ToLowerInvariant()} {(string?)h["alias"]}").ToArray());
     }
 
     [TestMethod]
@@ -35,17 +36,26 @@ public sealed class InspectAndHostTests
 
         Assert.AreEqual(0, run.ExitCode, run.Error);
         var json = JsonNode.Parse(run.Out)!;
-        var parents = json["parents"]!.AsArray();
-        Assert.IsTrue(parents.Count > 0);
-        var gvt = parents.First(p => (string?)p!["address"] == "0000:00:02.0")!;
-        Assert.AreEqual("pci_0000_00_02_0", (string?)gvt["name"]);
-        var type = gvt["types"]!.AsArray().First(t => (string?)t!["id"] == "i915-GVTg_V5_4")!;
-        Assert.AreEqual("vfio-pci", (string?)type["deviceApi"]);
-        Assert.IsNotNull((int?)type["availableInstances"]);
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "pci_0000_00_02_0 0000:00:02.0 i915-GVTg_V5_4=1 i915-GVTg_V5_8=2",
+                "pci_0000_3b_00_0 0000:3b:00.0 nvidia-222=15 nvidia-223=0 nvidia-224=0 nvidia-230=0",
+            },
+            json["parents"]!.AsArray().Select(p => $"{(string?)p!["name"]} {(string?)p["address"]} {string.Join(' ', p["types"]!.AsArray().Select(t => $"{(string?)t!["id"]}={(int)t["availableInstances"]!}"))}").ToArray());
+        var gvt = json["parents"]!.AsArray()[0]!;
+        Assert.IsTrue(gvt["types"]!.AsArray().All(t => (string?)t!["deviceApi"] == "vfio-pci"));
 
-        var mdevs = json["mdevs"]!.AsArray();
-        Assert.IsTrue(mdevs.Any(m => (string?)m!["inUseBy"] == "vgpu-desktop"));
-        Assert.IsTrue(json["pciDevices"]!.AsArray().All(p => p!["name"] is not null && p["address"] is not null));
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "4b20d080-1b54-4048-85b3-a6a62d165c01 i915-GVTg_V5_4 on pci_0000_00_02_0 used by vgpu-desktop",
+                "9e8b2c4a-6f1d-4c3e-a5b7-0d2f6e1c8a93 nvidia-222 on pci_0000_3b_00_0 used by vgpu-desktop",
+            },
+            json["mdevs"]!.AsArray().Select(m => $"{(string?)m!["uuid"]} {(string?)m["type"]} on {(string?)m["parent"]} used by {(string?)m["inUseBy"]}").ToArray());
+        CollectionAssert.AreEqual(
+            new[] { "0000:00:02.0 -", "0000:3b:00.0 -", "0000:5e:00.0 -", "0000:5e:02.0 -", "0000:5e:02.1 vgpu-desktop", "0000:af:00.0 vgpu-desktop", "0000:d8:00.0 -" },
+            json["pciDevices"]!.AsArray().Select(p => $"{(string?)p!["address"]} {(string?)p["inUseBy"] ?? "-"}").ToArray());
     }
 
     [TestMethod]

@@ -20,29 +20,45 @@ public sealed class PlanCommandTests
         Assert.AreEqual(0, run.ExitCode, run.Error);
         var plan = JsonNode.Parse(run.Out)!;
         Assert.AreEqual("render-1", (string?)plan["domain"]);
-        Assert.IsNotNull(plan["destination"]);
+        Assert.IsTrue((bool)plan["ok"]!);
+        Assert.AreEqual("demo-dest-a", (string?)plan["destination"]);
+
+        // The demo's guest: two nvidia-223 vGPUs, one GVT-g mdev, one VF; on demo-dest-a the three mdevs are created, the VF reused.
         var devices = plan["devices"]!.AsArray();
-        Assert.IsTrue(devices.Count > 0);
-        foreach (var device in devices)
+        var mapping = devices.Select(d => $"{(string?)d!["source"]!["kind"]} {(string?)d["source"]!["type"]} -> {(string?)d["target"]!["parent"] ?? (string?)d["target"]!["address"]} {(string?)d["action"]} {(string?)d["verification"]}").ToArray();
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "mdev nvidia-223 -> pci_0000_5e_00_0 create verified",
+                "mdev nvidia-223 -> pci_0000_5e_00_0 create verified",
+                "mdev i915-GVTg_V5_4 -> pci_0000_00_02_0 create verified",
+                "pci vfio-pci:mlx5 -> 0000:d8:00.2 reuse verified",
+            },
+            mapping);
+
+        var created = plan["created"]!.AsArray();
+        CollectionAssert.AreEqual(
+            devices.Take(3).Select(d => (string?)d!["target"]!["uuid"]).ToArray(),
+            created.Select(c => (string?)c!["uuid"]).ToArray(),
+            "the created mdevs are the three targets, in order");
+        Assert.IsTrue(created.All(c => (string?)c!["host"] == "demo-dest-a" && (string?)c["state"] == "removed"), "without --keep the command releases the plan before printing it");
+        foreach (var uuid in created.Select(c => (string?)c!["uuid"]))
         {
-            Assert.IsNotNull(device!["source"]!["kind"]);
-            Assert.IsNotNull(device["target"]);
-            CollectionAssert.Contains(new[] { "reuse", "create", "preserve-uuid" }, (string?)device["action"]);
-            CollectionAssert.Contains(new[] { "verified", "unverified" }, (string?)device["verification"]);
+            StringAssert.Contains((string?)plan["destinationXml"], $"<address uuid='{uuid}'/>");
         }
 
-        StringAssert.Contains((string?)plan["destinationXml"], "<domain");
-        Assert.IsNotNull(plan["rejections"]!.AsArray());
-        Assert.IsNotNull(plan["created"]!.AsArray());
+        CollectionAssert.AreEqual(
+            new[] { "a001 TYPE_MISMATCH", "a001 NO_CAPACITY", "a002 TYPE_MISMATCH", "a002 NO_CAPACITY", "a003 TYPE_MISMATCH", "a003 TYPE_MISMATCH", "a003 TYPE_MISMATCH" },
+            plan["rejections"]!.AsArray().Select(r => $"{((string?)r!["source"])![^4..]} {(string?)r["code"]}").ToArray());
         var stats = plan["stats"]!;
-        foreach (var key in new[] { "probes", "creates", "removes", "libvirtCalls", "elapsedMs" })
-        {
-            Assert.IsNotNull(stats[key], key);
-        }
+        Assert.AreEqual(6, (int)stats["probes"]!);
+        Assert.AreEqual(3, (int)stats["creates"]!);
+        Assert.AreEqual(0, (int)stats["removes"]!);
+        Assert.AreEqual(7, (int)stats["libvirtCalls"]!);
 
-        var alternatives = plan["alternatives"]!.AsArray();
-        Assert.AreEqual(1, alternatives.Count);
-        Assert.IsNotNull(alternatives[0]!["ok"]);
+        var alternative = plan["alternatives"]!.AsArray().Single()!;
+        Assert.AreEqual("demo-dest-b", (string?)alternative["destination"]);
+        Assert.IsFalse((bool)alternative["ok"]!);
     }
 
     [TestMethod]
@@ -55,8 +71,21 @@ public sealed class PlanCommandTests
 
         Assert.AreEqual(3, run.ExitCode, run.Error);
         var plan = JsonNode.Parse(run.Out)!;
-        Assert.IsTrue(plan["rejections"]!.AsArray().Count > 0);
-        Assert.IsTrue(plan["rejections"]!.AsArray().All(r => r!["code"] is not null && r["message"] is not null));
+        Assert.IsFalse((bool)plan["ok"]!);
+        var rejections = plan["rejections"]!.AsArray();
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "a001 pci_0000_00_02_0 TYPE_MISMATCH",
+                "a002 pci_0000_00_02_0 TYPE_MISMATCH",
+                "a003 pci_0000_3b_00_0 TYPE_MISMATCH",
+                "a003 pci_0000_5e_00_0 TYPE_MISMATCH",
+                "a001 pci_0000_3b_00_0/nvidia-223 VERSION_REJECTED",
+                "a001 pci_0000_5e_00_0/nvidia-223 VERSION_REJECTED",
+                "a001 - NOT_PLACED",
+            },
+            rejections.Select(r => $"{((string?)r!["source"])![^4..]} {(string?)r["candidate"] ?? "-"} {(string?)r["code"]}").ToArray());
+        Assert.IsTrue(rejections.All(r => ((string?)r!["message"])!.Length > 0));
     }
 
     [TestMethod]

@@ -26,6 +26,25 @@ public sealed class AssignmentTests
     }
 
     [TestMethod]
+    public async Task ReusedIdleMdev_IsTheUuidTheDestinationXmlNames()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var idle = scenario.Destination.AddMdev(scenario.DestinationType());
+
+        await using var result = await scenario.PlanAsync();
+
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.Reuse, device.Action);
+        Assert.AreEqual(idle.Uuid.Value, device.Target.Id);
+        Assert.AreEqual(
+            scenario.Source.GuestXml["vm1"].Replace($"<address uuid='{device.Source.Id}'/>", $"<address uuid='{idle.Uuid.Value}'/>", StringComparison.Ordinal),
+            result.Best.DestinationXml,
+            "only the mdev's UUID changes, to the idle device's");
+        Assert.IsFalse(result.Best.DestinationXml!.Contains(device.Source.Id, StringComparison.Ordinal));
+    }
+
+    [TestMethod]
     public async Task OneTypeAtATimeCard_NeverGetsTwoTypesFromOnePlan()
     {
         var scenario = new Scenario();

@@ -117,4 +117,23 @@ public sealed class CandidateFilterTests
         Assert.IsEmpty(scenario.DestinationWrites("/create"));
         Assert.IsEmpty(scenario.DestinationWrites("mdev_supported_types"), "the type-level probe is not needed once an idle device accepted");
     }
+
+    [TestMethod]
+    public async Task IdleMdevOfTheSameTypeUnderAnotherDeviceApi_IsNeverReused_Rule0()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var ccw = scenario.DestinationType(api: "vfio-ccw");
+        var idle = scenario.Destination.AddMdev(ccw, new FakeVersion(Scenario.Version));
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded, "the only idle mdev has the source's type name but another device API");
+        Assert.IsEmpty(result.Best.Devices);
+        Assert.IsFalse(result.Best.Rejections.Any(r => r.Candidate == idle.Uuid.Value), "an mdev of another device API is no candidate at all");
+        var mismatch = result.Best.Rejections.Single(r => r.Code == RejectionCode.TypeMismatch);
+        Assert.AreEqual("Type nvidia-63 on pci_0000_41_00_0 has device API vfio-ccw, the source has vfio-pci; rule 0 requires both to match.", mismatch.Message);
+        Assert.IsEmpty(scenario.DestinationWrites(idle.Uuid.Value), "never probed");
+        Assert.IsEmpty(result.Best.Created);
+    }
 }

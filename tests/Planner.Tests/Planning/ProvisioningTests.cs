@@ -301,6 +301,36 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
+    public async Task Rollback_WhoseFirstRemovalFails_StillRemovesEveryOtherDevice()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63", "nvidia-63");
+        scenario.DestinationType(max: 4);
+        var result = await scenario.PlanAsync();
+        Assert.HasCount(3, result.Best.Created);
+        string? failed = null;
+        scenario.Destination.BeforeOperation = operation =>
+        {
+            if (failed is null && operation.StartsWith("write bus/mdev/devices/", StringComparison.Ordinal) && operation.EndsWith("/remove 1", StringComparison.Ordinal))
+            {
+                failed = operation["write ".Length..^" 1".Length];
+                scenario.Destination.FileSystem.FailingWrites[failed] = Errno.EBUSY;
+            }
+        };
+
+        var error = await Assert.ThrowsExactlyAsync<RollbackFailedException>(async () => await result.DisposeAsync());
+
+        var failure = error.Failures.Single();
+        Assert.AreEqual($"bus/mdev/devices/{failure.Uuid}/remove", failed);
+        Assert.AreEqual(result.Best.Created[^1].Uuid, failure.Uuid, "the last created is removed first");
+        CollectionAssert.AreEqual(
+            new[] { CreatedDeviceState.Removed, CreatedDeviceState.Removed, CreatedDeviceState.RemoveFailed },
+            result.Best.Created.Select(c => c.State).ToArray(),
+            "the removals after the one that failed still happen");
+        Assert.AreEqual(failure.Uuid, scenario.Destination.Mdevs.Single().Uuid, "only the device whose removal failed is left");
+    }
+
+    [TestMethod]
     public async Task RemovalOfARefusedDeviceThatFails_IsInThePlan()
     {
         var scenario = new Scenario();
