@@ -144,6 +144,16 @@ static struct migref_parent {
 
 /* --- versions ---------------------------------------------------------- */
 
+static bool migref_canonical_number(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!isdigit(*p))
+			return false;
+	return p != s && (s[0] != '0' || !s[1]);
+}
+
 /* Parses "MAJOR.MINOR" of exactly len bytes. */
 static int migref_parse_version(const char *s, size_t len,
 				struct migref_version *v)
@@ -159,8 +169,11 @@ static int migref_parse_version(const char *s, size_t len,
 	if (!dot || dot == buf || !dot[1])
 		return -EINVAL;
 	*dot = '\0';
-	/* kstrtou16 accepts a leading '+' and one trailing newline: refuse. */
-	if (!isdigit(buf[0]) || !isdigit(dot[1]) || strchr(dot + 1, '\n'))
+	/*
+	 * One spelling per version: digits only, no leading zero (kstrtou16
+	 * alone would take "+2", "02" and a trailing newline).
+	 */
+	if (!migref_canonical_number(buf) || !migref_canonical_number(dot + 1))
 		return -EINVAL;
 	if (kstrtou16(buf, 10, &v->major) || kstrtou16(dot + 1, 10, &v->minor))
 		return -EINVAL;
