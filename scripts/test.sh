@@ -51,7 +51,7 @@ fi
 
 echo "== simulator (FUSE) versus the real kernel's transcripts"
 export VFIO_MIGRATOR="$PWD/examples/ConsoleMigrator/bin/Release/net10.0/vfio-migrator"
-for scenario in examples/scenarios/mtty.json examples/scenarios/mdpy.json examples/scenarios/kernel/mtty-mdpy.json; do
+for scenario in examples/scenarios/mtty.json examples/scenarios/mdpy.json examples/scenarios/kernel/mtty-mdpy.json examples/scenarios/migref.json; do
     mount_dir=$(mktemp -d)
     bash scripts/real-kernel/compare-simulator.sh "$scenario" "$mount_dir" > "$log" 2>&1
     status=$?

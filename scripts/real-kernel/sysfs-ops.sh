@@ -316,13 +316,16 @@ write_with_reason() {
 }
 
 # Write and ask: writes version $2 to the parent's query attribute $1, reads the answer (the
-# rest of the file after the question), and the reason when nothing accepts.
+# rest of the file after the question), and the reason when nothing accepts. Answers are read with
+# dd (read(2)), not cat: busybox cat uses sendfile, which on a FUSE mount goes through the page
+# cache that two open files of one attribute share, so the simulator would show one file's answer
+# through the other.
 ask() {
     open_rw "$1"
     [ "$status" -eq 0 ] || return 0
     write_fd "$1" "$2"
     if [ "$status" -eq 0 ]; then
-        cat <&3 > "$out" 2> "$err"
+        dd bs=4096 count=1 <&3 > "$out" 2> "$err"
         status=$?
         join_file "$out" '|'
         report answer "$1" "" "$status" "$joined"
@@ -401,11 +404,11 @@ if [ -n "$migration_types" ]; then
     { echo -n "$other" >&4; } 2> "$err"
     status=$?
     report write "$query" "'$other' (a second open file)" "$status"
-    cat <&3 > "$out" 2> "$err"
+    dd bs=4096 count=1 <&3 > "$out" 2> "$err"
     status=$?
     join_file "$out" '|'
     report answer "$query" "" "$status" "$joined"
-    cat <&4 > "$out" 2> "$err"
+    dd bs=4096 count=1 <&4 > "$out" 2> "$err"
     status=$?
     join_file "$out" '|'
     report answer "$query" "" "$status" "$joined"
