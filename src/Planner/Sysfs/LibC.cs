@@ -13,6 +13,8 @@ internal static unsafe partial class LibC
 
     internal const int O_RDONLY = 0;
     internal const int O_WRONLY = 1;
+    internal const int O_RDWR = 2;
+    internal const int EACCES = 13;
     internal const int O_CLOEXEC = 0x80000;
     internal const int EINTR = 4;
 
@@ -24,6 +26,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "pread", SetLastError = true)]
+    internal static partial nint PRead(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
