@@ -98,7 +98,7 @@ compare_scenario() {
     return "$status"
 }
 export -f compare_scenario
-for scenario in examples/scenarios/mtty.json examples/scenarios/mdpy.json examples/scenarios/kernel/mtty-mdpy.json; do
+for scenario in examples/scenarios/mtty.json examples/scenarios/mdpy.json examples/scenarios/kernel/mtty-mdpy.json examples/scenarios/migref.json; do
     run_stage "simulator-vs-kernel $(basename "$scenario")" 5m bash -c 'compare_scenario "$1"' _ "$scenario"
 done
 

@@ -1,8 +1,10 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
 # /init of the test initramfs (busybox sh as PID 1). Loads the modules named in /modules.order,
-# runs /sysfs-ops.sh against the real /sys once per driver (only that driver loaded) and once with
-# every driver loaded, and writes the transcripts to the second serial port between markers:
+# runs /sysfs-ops.sh against the real /sys once per driver of /drivers (only that driver loaded)
+# and once with the drivers of /together loaded, each with its parameters from /params
+# ("DRIVER ARGS..." lines), plus /DRIVER-migrations.sh where there is one (real VFIO migrations
+# between migref mdevs), and writes the transcripts to the second serial port between markers:
 #   @@begin NAME
 #   ...transcript...
 #   @@end NAME status=N
@@ -24,16 +26,24 @@ results=/dev/ttyS1
 stty -F "$results" raw -echo 2>/dev/null
 
 load() {
-    if ! insmod "/modules/$1.ko"; then
+    params=
+    while read -r name args; do
+        if [ "$name" = "$1" ]; then params=$args; fi
+    done < /params
+    # shellcheck disable=SC2086  # the parameters are words
+    if ! insmod "/modules/$1.ko" $params; then
         echo "real-kernel: insmod $1 failed" >&2
         return 1
     fi
 }
 
+# Runs transcript $1: "sh /sysfs-ops.sh /sys", or the script and arguments that follow.
 run_ops() {
     name=$1
+    shift
+    if [ "$#" -eq 0 ]; then set -- /sysfs-ops.sh /sys; fi
     echo "@@begin $name" > "$results"
-    sh /sysfs-ops.sh /sys > "$results" 2>/dev/console
+    sh "$@" > "$results" 2>/dev/console
     echo "@@end $name status=$?" > "$results"
 }
 
@@ -90,11 +100,14 @@ main() {
     for driver in $drivers; do
         load "$driver" || return 1
         run_ops "$driver"
+        # A driver's real migrations, where it has a script for them (migref).
+        if [ -f "/$driver-migrations.sh" ]; then run_ops "$driver-migrations" "/$driver-migrations.sh" /sys /migref-migrate; fi
         rmmod "$driver" || return 1
     done
-    for driver in $drivers; do load "$driver" || return 1; done
-    run_ops "$(echo "$drivers" | tr ' ' '-')"
-    for driver in $drivers; do rmmod "$driver" || return 1; done
+    read -r together < /together
+    for driver in $together; do load "$driver" || return 1; done
+    run_ops "$(echo "$together" | tr ' ' '-')"
+    for driver in $together; do rmmod "$driver" || return 1; done
 }
 
 main

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Boots Debian 12's stock kernel under qemu (software emulation, no KVM), loads the kernel's
-# sample mdev drivers mtty and mdpy (built out of tree for that kernel), runs sysfs-ops.sh
-# against the real /sys inside the guest and compares the transcripts with the references in
-# tests/RealKernel/expected/.
+# sample mdev drivers mtty and mdpy and this project's reference driver migref (drivers/migref),
+# all built out of tree for that kernel, runs sysfs-ops.sh against the real /sys inside the guest
+# and compares the transcripts with the references in tests/RealKernel/expected/.
 #
 # Usage: scripts/real-kernel/run.sh [--kernel 6.12|6.1] [--work-dir DIR] [--boot-timeout S]
 #                                   [--update-expected | --planner]
@@ -49,7 +49,15 @@ if [[ -z $boot_timeout ]]; then
 fi
 [[ $boot_timeout =~ ^[1-9][0-9]*$ ]] || die "--boot-timeout needs a whole number of seconds, not '$boot_timeout'"
 meta_package=$(kernel_meta_package "$series")
+# Each driver runs alone; the kernel's samples also run together (transcript mtty-mdpy).
 drivers=(mtty mdpy)
+samples=(mtty mdpy)
+# The reference driver uses VFIO API of 6.3+ (migration data size, iommufd emulated access): 6.12 only.
+with_migref=false
+if [[ $series == 6.12 ]]; then drivers+=(migref); with_migref=true; fi
+# The reference driver runs as "driver branch" 2.1, which also loads 2.0's state.
+migref_params="version=2.1 accepts=2.0,2.1"
+migref_sources=("$REPO_ROOT/drivers/migref/migref.c" "$REPO_ROOT/drivers/migref/Kbuild" "$REPO_ROOT/tests/RealKernel/migref-migrate.c")
 # What the guest needs to mount the host's root over 9p (--planner); virtio_pci is built into 6.12.
 virtfs_modules=(virtio_pci 9pnet_virtio 9p)
 started=$(date +%s)
@@ -189,6 +197,7 @@ build_drivers() {
     rm -rf "$build_dir"
     mkdir -p "$build_dir"
     cp "$work"/samples/* "$build_dir/"
+    if $with_migref; then cp "$REPO_ROOT/drivers/migref/migref.c" "$build_dir/"; fi
     echo "obj-m += ${drivers[*]/%/.o}" > "$build_dir/Kbuild"
     make -s -C "$kernel_build" M="$build_dir" modules >"$tmp/build.log" 2>&1 || {
         cat "$tmp/build.log" >&2
@@ -204,7 +213,29 @@ build_drivers() {
                 die "$driver.ko needs module $dependency, which fetch_image did not take from the image"
         done
     done
+    # The guest's migration helper: static, the initramfs has no C library.
+    if $with_migref; then
+        gcc-12 -static -O2 -Wall -Wextra -Werror -o "$build_dir/migref-migrate" \
+            "$REPO_ROOT/tests/RealKernel/migref-migrate.c" 2>"$tmp/build.log" || {
+            cat "$tmp/build.log" >&2
+            die "building tests/RealKernel/migref-migrate.c failed (needs gcc-12 and libc6-dev)"
+        }
+    fi
+    sources_key > "$build_dir/.sources"
     log "built ${drivers[*]} for $release; vermagic matches vfio.ko: $expected"
+}
+
+# What the cached build was made from: the reference driver's sources change with the checkout.
+sources_key() {
+    sha256sum "${migref_sources[@]}" | awk '{ print $1 }'
+}
+
+# Drops the build stamp when the reference driver's sources differ from those of the cached build.
+invalidate_stale_build() {
+    [[ -f $work/.done-build_drivers ]] || return 0
+    if [[ ! -f $work/build/.sources || $(cat "$work/build/.sources") != "$(sources_key)" ]]; then
+        rm -f "$work/.done-build_drivers"
+    fi
 }
 
 # --- initramfs and boot ------------------------------------------------------------------------
@@ -214,12 +245,18 @@ make_initramfs() {
     cp /bin/busybox "$staging/bin/busybox"
     cp "$REAL_KERNEL_DIR/guest-init.sh" "$staging/init"
     cp "$REAL_KERNEL_DIR/sysfs-ops.sh" "$staging/sysfs-ops.sh"
+    if $with_migref; then
+        cp "$REAL_KERNEL_DIR/migref-migrations.sh" "$staging/migref-migrations.sh"
+        cp "$work/build/migref-migrate" "$staging/migref-migrate"
+    fi
     chmod 755 "$staging/init"
     cp "$work"/image/modules/*.ko "$staging/modules/"
     cp "$work/image/modules.order" "$work/image/virtfs.order" "$staging/"
     local driver
     for driver in "${drivers[@]}"; do cp "$work/build/$driver.ko" "$staging/modules/"; done
     echo "${drivers[*]}" > "$staging/drivers"
+    echo "${samples[*]}" > "$staging/together"
+    echo "migref $migref_params" > "$staging/params"
     # Its presence switches the guest to the planner run; the paths are the host's, seen in the chroot.
     if $planner; then
         printf 'repo=%s\ngenerated_host=%s\n' "$REPO_ROOT" "$tmp/generated-host.xml" > "$staging/planner.env"
@@ -396,6 +433,7 @@ main() {
     cached fetch_samples
     locate_headers
     t1=$(date +%s)
+    invalidate_stale_build
     cached build_drivers
     t2=$(date +%s)
     if $planner; then prepare_planner; fi

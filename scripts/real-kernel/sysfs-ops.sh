@@ -10,6 +10,8 @@
 # step prints one line: "<op> <path relative to the root> [<value>] => <status> [<ERRNO>|<data>]".
 # Error messages differ between busybox, coreutils and shells, so only the errno NAME is kept.
 # Every mdev parent found under class/mdev_bus is exercised; its devices are all removed at the end.
+# Where a type has the proposed migration_version attribute (the reference driver migref), a last
+# section probes it, the device-level one and the parent's migration_query (write and ask).
 #
 # The shell must report the errno of a failed write: busybox sh and bash do, dash does not
 # (its echo says "I/O error" for every failure), so dash is refused below.
@@ -69,6 +71,7 @@ errno_name() {
         *"Read-only file system"*) errno=EROFS ;;
         *"Cannot allocate memory"*) errno=ENOMEM ;;
         *"Bad address"*) errno=EFAULT ;;
+        *"No data available"*) errno=ENODATA ;;
         *) errno="E?($1)" ;;
     esac
 }
@@ -270,3 +273,152 @@ for device_dir in "$root"/bus/mdev/devices/*; do
 done
 list bus/mdev/devices
 show_instances
+
+# --- the proposed migration attributes (only where a type has migration_version) -------------
+# The reference driver's probe vocabulary: version strings written into the attributes. They are
+# test inputs, not parsed here; a parent of another vendor would refuse them all.
+migration_probes="migref-large:2.0 migref-large:2.1 migref-large:2.2 migref-large:1.9 migref-large:3.0 migref-small:2.1 migref-nomig:2.1 other-vendor-large:2.1 migref-large:02.1 migref-large:2.1.0 migref-large:+2.1 migref-large:2.01"
+
+# Opens $1 read-write as fd 3 (one open file for several steps); "command" keeps a failed
+# redirection from ending the script.
+open_rw() {
+    command exec 3<> "$root/$1" 2> "$err"
+    status=$?
+    report open "$1" "" "$status"
+}
+
+# Writes $2 (no newline) to the open fd 3 of attribute $1; sets $status and $written (the file's
+# position afterwards: a refused write does not move it).
+write_fd() {
+    # shellcheck disable=SC3037,SC2320
+    { echo -n "$2" >&3; } 2> "$err"
+    status=$?
+    report write "$1" "'$2'" "$status"
+    if [ "$status" -eq 0 ]; then written=${#2}; else written=0; fi
+}
+
+# The reason of the last refusal on fd 3: the bytes at offset 4096 of that open file, read from
+# position $1 (dd skips relative to the current position).
+read_reason() {
+    dd bs=$((4096 - $1)) skip=1 count=1 <&3 > "$out" 2> "$err"
+    status=$?
+    join_file "$out" '|'
+    report reason "$2" "" "$status" "$joined"
+}
+
+# Writes $2 to attribute $1 on a fresh open file, then reads that file's reason.
+write_with_reason() {
+    open_rw "$1"
+    [ "$status" -eq 0 ] || return 0
+    write_fd "$1" "$2"
+    read_reason "$written" "$1"
+    exec 3>&-
+}
+
+# Write and ask: writes version $2 to the parent's query attribute $1, reads the answer (the
+# rest of the file after the question), and the reason when nothing accepts. Answers are read with
+# dd (read(2)), not cat: busybox cat uses sendfile, which on a FUSE mount goes through the page
+# cache that two open files of one attribute share, so the simulator would show one file's answer
+# through the other.
+ask() {
+    open_rw "$1"
+    [ "$status" -eq 0 ] || return 0
+    write_fd "$1" "$2"
+    if [ "$status" -eq 0 ]; then
+        dd bs=4096 count=1 <&3 > "$out" 2> "$err"
+        status=$?
+        join_file "$out" '|'
+        report answer "$1" "" "$status" "$joined"
+        if [ -z "$joined" ]; then read_reason "$written" "$1"; fi
+    else
+        read_reason 0 "$1"
+    fi
+    exec 3>&-
+}
+
+migration_types=
+for path in $type_paths; do
+    if [ -e "$root/class/mdev_bus/${path%%/*}/mdev_supported_types/${path#*/}/migration_version" ]; then
+        migration_types="$migration_types $path"
+    fi
+done
+if [ -n "$migration_types" ]; then
+    echo "# migration_version on the types"
+    for path in $type_paths; do
+        exists "class/mdev_bus/${path%%/*}/mdev_supported_types/${path#*/}/migration_version"
+    done
+    # shellcheck disable=SC2086  # split into words on purpose
+    set -- $migration_types
+    mig_parent=${1%%/*}
+    mig_dir=class/mdev_bus/$mig_parent/mdev_supported_types/${1#*/}
+    other_mig_dir=class/mdev_bus/${2%%/*}/mdev_supported_types/${2#*/}
+    read_attr "$mig_dir/migration_version"
+    own=$joined
+    read_attr "$other_mig_dir/migration_version"
+    other=$joined
+    write_attr "$mig_dir/migration_version" "$own" -n
+    write_attr "$mig_dir/migration_version" "$own"
+    write_attr "$mig_dir/migration_version" "$other" -n
+    for probe in $migration_probes; do write_attr "$mig_dir/migration_version" "$probe" -n; done
+    write_attr "$mig_dir/migration_version" "not a version"
+    write_attr "$mig_dir/migration_version" "$own$own$own$own$own" -n "<own version x5>"
+
+    echo "# the reason for a refusal, per open file"
+    write_with_reason "$mig_dir/migration_version" "migref-large:3.0"
+    write_with_reason "$mig_dir/migration_version" "$other"
+    write_with_reason "$mig_dir/migration_version" "garbage"
+    write_with_reason "$mig_dir/migration_version" "$own"
+
+    echo "# migration_version on the devices"
+    write_attr "$mig_dir/create" "$u1"
+    exists "bus/mdev/devices/$u1/migration_version"
+    read_attr "bus/mdev/devices/$u1/migration_version"
+    write_attr "bus/mdev/devices/$u1/migration_version" "$own" -n
+    write_attr "bus/mdev/devices/$u1/migration_version" "$other" -n
+    write_with_reason "bus/mdev/devices/$u1/migration_version" "migref-large:1.9"
+    for path in $type_paths; do
+        case " $migration_types " in *" $path "*) continue ;; esac
+        case $path in "$mig_parent"/*) ;; *) continue ;; esac
+        write_attr "class/mdev_bus/$mig_parent/mdev_supported_types/${path#*/}/create" "$u2_lower"
+        exists "bus/mdev/devices/$u2_lower/migration_version"
+        break
+    done
+    show_instances
+
+    echo "# write and ask (the parent's migration_query)"
+    query=class/mdev_bus/$mig_parent/migration_query
+    exists "$query"
+    read_attr "$query"
+    ask "$query" "$own"
+    ask "$query" "$other"
+    ask "$query" "migref-large:3.0"
+    ask "$query" "migref-nomig:2.1"
+    ask "$query" "garbage"
+    write_attr "bus/mdev/devices/$u1/remove" 1
+    ask "$query" "$own"
+    echo "# each open file keeps its own question"
+    open_rw "$query"
+    write_fd "$query" "$own"
+    command exec 4<> "$root/$query" 2> "$err"
+    # shellcheck disable=SC3037,SC2320
+    { echo -n "$other" >&4; } 2> "$err"
+    status=$?
+    report write "$query" "'$other' (a second open file)" "$status"
+    dd bs=4096 count=1 <&3 > "$out" 2> "$err"
+    status=$?
+    join_file "$out" '|'
+    report answer "$query" "" "$status" "$joined"
+    dd bs=4096 count=1 <&4 > "$out" 2> "$err"
+    status=$?
+    join_file "$out" '|'
+    report answer "$query" "" "$status" "$joined"
+    exec 3>&- 4>&-
+
+    echo "# clean-up of the migration section"
+    for device_dir in "$root"/bus/mdev/devices/*; do
+        [ -e "$device_dir" ] || continue
+        write_attr "bus/mdev/devices/${device_dir##*/}/remove" 1
+    done
+    list bus/mdev/devices
+    show_instances
+fi

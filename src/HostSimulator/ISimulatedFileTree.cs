@@ -22,6 +22,17 @@ public enum SimulatedNodeKind
 public readonly record struct SimulatedNodeStat(SimulatedNodeKind Kind, int Mode, long Size);
 
 /// <summary>
+/// What one write leaves on the open file it was made through, for the per-open attributes of the
+/// reference driver migref (docs/reference-driver.md): the reason of a refusal, read at offset 4096
+/// of the same open file, and for write and ask the file's new content (the question followed by
+/// its answer).
+/// </summary>
+/// <param name="Error">The write's errno, as <see cref="ISimulatedFileTree.WriteAsync"/> returns it.</param>
+/// <param name="Reason">The reason the driver keeps for a refusal (or an empty answer); null when it keeps none.</param>
+/// <param name="Content">The open file's content from now on (write and ask); null when reads stay the attribute's own.</param>
+public readonly record struct SimulatedWriteOutcome(Errno Error, string? Reason, byte[]? Content);
+
+/// <summary>
 /// The simulated host seen as a file tree, with a kernel's semantics. Both front ends sit on it:
 /// the in-process <see cref="IHostFileSystem"/> and the FUSE mount. Paths are relative to the
 /// sysfs root, <c>/</c>-separated, <c>""</c> for the root. Intermediate symbolic links are followed
@@ -49,4 +60,12 @@ public interface ISimulatedFileTree
 
     /// <summary><c>open(O_WRONLY)</c> + one <c>write</c> of <paramref name="data"/>: the errno the kernel or vendor driver would return, after the simulated latency.</summary>
     ValueTask<SysfsResult> WriteAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <see cref="WriteAsync"/>, with what the write leaves on its open file (see
+    /// <see cref="SimulatedWriteOutcome"/>). The default keeps nothing: a tree without per-open
+    /// attributes needs no more.
+    /// </summary>
+    async ValueTask<SimulatedWriteOutcome> WriteForOpenFileAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        new((await WriteAsync(path, data, cancellationToken).ConfigureAwait(false)).Error, null, null);
 }

@@ -26,7 +26,20 @@ public sealed class InProcessHostFileSystem(ISimulatedFileTree tree, string desc
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException"><paramref name="value"/> is not ASCII or is longer than one page; refused before the model sees it, exactly as <see cref="LocalHostFileSystem"/> refuses it before any system call.</exception>
-    public ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    public ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default) =>
+        tree.WriteAsync(path.Value, CheckedValue(path, value), cancellationToken);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException"><paramref name="value"/> is not ASCII or is longer than one page.</exception>
+    public async ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    {
+        var data = CheckedValue(path, value);
+        var outcome = await tree.WriteForOpenFileAsync(path.Value, data, cancellationToken).ConfigureAwait(false);
+        var reply = outcome.Content is { } content && content.Length > data.Length ? Latin1.GetString(content, data.Length, content.Length - data.Length) : null;
+        return new SysfsExchange(outcome.Error, reply, string.IsNullOrEmpty(outcome.Reason) ? null : outcome.Reason);
+    }
+
+    private static byte[] CheckedValue(SysfsPath path, string value)
     {
         ArgumentNullException.ThrowIfNull(value);
         if (!Ascii.IsValid(value))
@@ -39,7 +52,7 @@ public sealed class InProcessHostFileSystem(ISimulatedFileTree tree, string desc
             throw new ArgumentException($"The value written to '{path}' is {value.Length} bytes; sysfs accepts at most {LocalHostFileSystem.MaxWriteLength} bytes (one page) per write.", nameof(value));
         }
 
-        return tree.WriteAsync(path.Value, Encoding.ASCII.GetBytes(value), cancellationToken);
+        return Encoding.ASCII.GetBytes(value);
     }
 
     /// <inheritdoc />

@@ -42,6 +42,10 @@ public sealed partial class SimulatedHost
         return Errno.None;
     }
 
+    /// <summary>Whether a running guest holds mdev <paramref name="uuid"/> (under the lock): write and ask lists only the others.</summary>
+    private bool IsHeldByRunningGuest(MdevUuid uuid) =>
+        _guests.Any(guest => guest.Running && guest.Hostdevs.Any(hostdev => hostdev.Mdev == uuid));
+
     /// <summary>Called by <c>remove</c>'s store, under the lock: <c>kstrtoul</c>, then 0 does nothing and anything else removes.</summary>
     internal Errno RemoveFromSysfs(MdevModel mdev, ReadOnlySpan<byte> data)
     {
@@ -98,6 +102,11 @@ public sealed partial class SimulatedHost
 
                 parent.Types.Add(type);
                 BuildTypeDirectory(parent, type);
+            }
+
+            if (MigrationQuery.From(spec.MigrationQuery, parent, IsHeldByRunningGuest, $"{path}.migrationQuery") is { } query)
+            {
+                parent.Directory.Add("migration_query", new QueryAttribute(new AttributeOwner(parent.Name.Value, null, parent.Name.Value), query));
             }
         }
     }

@@ -50,6 +50,9 @@ public enum ProbePoint
 
     /// <summary>A PCI function's <c>vfio_migration_version</c> (<c>pci</c>).</summary>
     PciDevice,
+
+    /// <summary>A parent's <c>migration_query</c>, write and ask (<c>query</c>): one question per parent and source version answers for all its types and idle devices.</summary>
+    ParentQuery,
 }
 
 /// <summary>The probe that decided a verdict.</summary>

@@ -3,7 +3,7 @@ using VfioMigration.HostSimulator.Tests.Fuse;
 namespace VfioMigration.HostSimulator.Tests;
 
 /// <summary>
-/// The kernel-sample scenarios, mounted with FUSE, give the same transcript of
+/// The kernel-sample scenarios and the reference driver migref's, mounted with FUSE, give the same transcript of
 /// <c>scripts/real-kernel/sysfs-ops.sh</c> as the real kernels did (tests/RealKernel/expected).
 /// </summary>
 [TestClass]
@@ -16,6 +16,7 @@ public sealed class RealKernelTranscriptTests
     [DataRow("mdpy", "6.12")]
     [DataRow("mtty-mdpy", "6.1")]
     [DataRow("mtty-mdpy", "6.12")]
+    [DataRow("migref", "6.12")]
     public void SysfsOpsTranscript_MatchesTheRealKernel(string scenario, string kernel)
     {
         TemporaryMount.RequireFuse();

@@ -109,6 +109,7 @@ internal static class PlanPrinter
         {
             ProbePoint.MdevType => "type-level probe",
             ProbePoint.MdevDevice => "device-level probe",
+            ProbePoint.ParentQuery => "write and ask",
             _ => "PCI device probe",
         } + (probe.FromCache ? ", cached" : string.Empty);
 }

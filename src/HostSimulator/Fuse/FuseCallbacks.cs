@@ -132,8 +132,8 @@ internal static unsafe class FuseCallbacks
 
     [UnmanagedCallersOnly]
     private static int Write(byte* path, byte* buffer, nuint size, long offset, FuseFileInfo* file) =>
-        Guard(path, ((nint)buffer, (int)Math.Min(size, int.MaxValue)), static (adapter, treePath, state) =>
-            adapter.Write(treePath, new ReadOnlySpan<byte>((byte*)state.Item1, state.Item2)));
+        Guard(path, ((nint)buffer, (int)Math.Min(size, int.MaxValue), file->FileHandle), static (adapter, treePath, state) =>
+            adapter.Write(treePath, state.Item3, new ReadOnlySpan<byte>((byte*)state.Item1, state.Item2)));
 
     [UnmanagedCallersOnly]
     private static int Truncate(byte* path, long size, FuseFileInfo* file) =>

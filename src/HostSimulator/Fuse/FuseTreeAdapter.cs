@@ -25,6 +25,9 @@ internal sealed class FuseTreeAdapter
     private const int ReadOnlyAccess = 0;
     private const int ReadWriteAccess = 2;
 
+    /// <summary>Where the reference driver serves the reason of the last refusal on an open file.</summary>
+    private const long ReasonOffset = 4096;
+
     /// <summary>EBADF: a read on a handle this mount never opened (a libfuse bug if it ever happens).</summary>
     private const int EBADF = 9;
 
@@ -131,8 +134,15 @@ internal sealed class FuseTreeAdapter
             return -EBADF;
         }
 
+        // The reference driver's per-open reason sits at offset 4096 of the same open file.
+        if (offset >= ReasonOffset)
+        {
+            var reason = file.Reason ?? [];
+            return CopyFrom(reason, offset - ReasonOffset, destination);
+        }
+
         var content = file.Content;
-        if (content is null || offset == 0)
+        if (content is null || (offset == 0 && !file.Asked))
         {
             var result = Wait(_tree.ReadAsync(path));
             if (!result.Succeeded)
@@ -143,6 +153,36 @@ internal sealed class FuseTreeAdapter
             content = file.Content = result.Value!;
         }
 
+        return CopyFrom(content, offset, destination);
+    }
+
+    /// <summary>
+    /// <c>write</c>: one write system call is one tree write of the whole buffer (sysfs ignores the
+    /// offset); the tree refuses more than a page (E2BIG) as kernfs does. What the write leaves on
+    /// its open file (a refusal's reason; write and ask's question and answer) is kept with the
+    /// handle, as the reference driver keeps it per open file.
+    /// </summary>
+    internal int Write(string path, ulong handle, ReadOnlySpan<byte> data)
+    {
+        if (!_openFiles.TryGetValue(handle, out var file))
+        {
+            return -EBADF;
+        }
+
+        var outcome = Wait(_tree.WriteForOpenFileAsync(path, data.ToArray()));
+        file.Reason = outcome.Reason is null ? null : Encoding.ASCII.GetBytes(outcome.Reason);
+        if (outcome.Content is not null || file.Asked)
+        {
+            // A new question replaces the last; a refused one leaves nothing asked (reads fail again).
+            file.Asked = outcome.Content is not null;
+            file.Content = outcome.Content;
+        }
+
+        return outcome.Error == Errno.None ? data.Length : -(int)outcome.Error;
+    }
+
+    private static int CopyFrom(byte[] content, long offset, Span<byte> destination)
+    {
         if (offset >= content.Length)
         {
             return 0;
@@ -151,16 +191,6 @@ internal sealed class FuseTreeAdapter
         var count = (int)Math.Min(destination.Length, content.Length - offset);
         content.AsSpan((int)offset, count).CopyTo(destination);
         return count;
-    }
-
-    /// <summary>
-    /// <c>write</c>: one write system call is one tree write of the whole buffer (sysfs ignores the
-    /// offset); the tree refuses more than a page (E2BIG) as kernfs does.
-    /// </summary>
-    internal int Write(string path, ReadOnlySpan<byte> data)
-    {
-        var result = Wait(_tree.WriteAsync(path, data.ToArray()));
-        return result.Succeeded ? data.Length : -(int)result.Error;
     }
 
     /// <summary><c>truncate</c>/<c>ftruncate</c>: accepted and ignored on a writable attribute, as sysfs does.</summary>
@@ -177,7 +207,13 @@ internal sealed class FuseTreeAdapter
 
     private sealed class OpenFile
     {
-        /// <summary>The snapshot taken at the read from offset 0; racing reads of one descriptor may each take one.</summary>
+        /// <summary>The snapshot taken at the read from offset 0 (racing reads of one descriptor may each take one), or the question and answer of write and ask.</summary>
         public volatile byte[]? Content;
+
+        /// <summary>The reason the last write on this open file left (read at offset 4096); null for none.</summary>
+        public volatile byte[]? Reason;
+
+        /// <summary>Set while <see cref="Content"/> is write and ask's question and answer, which reads never replace.</summary>
+        public volatile bool Asked;
     }
 }

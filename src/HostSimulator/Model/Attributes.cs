@@ -46,4 +46,18 @@ internal sealed class VersionAttribute(AttributeOwner owner, VersionBehaviour be
     public override SysfsResult<byte[]> Show() => behaviour.Read();
 
     public override Errno Store(ReadOnlySpan<byte> data) => behaviour.Write(data);
+
+    public override SimulatedWriteOutcome StoreForOpenFile(ReadOnlySpan<byte> data) => new(behaviour.Write(data, out var reason), reason, null);
+}
+
+/// <summary>A parent's <c>migration_query</c> (write and ask, 0600): a read before any question fails ENODATA; a write asks.</summary>
+internal sealed class QueryAttribute(AttributeOwner owner, MigrationQuery query) : AttributeNode(owner, 0b110_000_000)
+{
+    public override SimulatedOperation? WriteOperation => SimulatedOperation.VersionWrite;
+
+    public override SysfsResult<byte[]> Show() => SysfsResult.Failed<byte[]>(Errno.ENODATA);
+
+    public override Errno Store(ReadOnlySpan<byte> data) => query.Ask(data).Error;
+
+    public override SimulatedWriteOutcome StoreForOpenFile(ReadOnlySpan<byte> data) => query.Ask(data);
 }

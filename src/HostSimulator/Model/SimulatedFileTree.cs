@@ -89,18 +89,25 @@ internal sealed class SimulatedFileTree(SimulatedHost host, OperationLatency lat
 
     public async ValueTask<SysfsResult<byte[]>> ReadAsync(string path, CancellationToken cancellationToken = default)
     {
-        var (errno, content) = await RunAsync(path, write: false, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        var (errno, _, content) = await RunAsync(path, write: false, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
         return errno == Errno.None ? SysfsResult.Of(content!) : SysfsResult.Failed<byte[]>(errno);
     }
 
-    public async ValueTask<SysfsResult> WriteAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    public async ValueTask<SysfsResult> WriteAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        new((await WriteForOpenFileAsync(path, data, cancellationToken).ConfigureAwait(false)).Error);
+
+    public async ValueTask<SimulatedWriteOutcome> WriteForOpenFileAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
-        var (errno, _) = await RunAsync(path, write: true, data, cancellationToken).ConfigureAwait(false);
-        return new SysfsResult(errno);
+        var (errno, reason, content) = await RunAsync(path, write: true, data, cancellationToken).ConfigureAwait(false);
+        return new(errno, reason, content);
     }
 
-    /// <summary>open, then (outside the lock) the simulated latency and any hang, then show/store under the lock; every outcome is logged.</summary>
-    private async ValueTask<(Errno Error, byte[]? Content)> RunAsync(string path, bool write, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>
+    /// open, then (outside the lock) the simulated latency and any hang, then show/store under the
+    /// lock; every outcome is logged. Content is what a read shows, or what a write leaves on its
+    /// open file; Reason what a write's refusal leaves there.
+    /// </summary>
+    private async ValueTask<(Errno Error, string? Reason, byte[]? Content)> RunAsync(string path, bool write, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         cancellationToken.ThrowIfCancellationRequested();
@@ -123,7 +130,7 @@ internal sealed class SimulatedFileTree(SimulatedHost host, OperationLatency lat
             if (errno != Errno.None)
             {
                 host.RecordLocked(path, logged, errno);
-                return (errno, null);
+                return (errno, null, null);
             }
 
             attribute = opened!;
@@ -156,32 +163,38 @@ internal sealed class SimulatedFileTree(SimulatedHost host, OperationLatency lat
                 host.DetachParentLocked(fault.DisappearingParent!);
             }
 
-            var (errno, content) = Complete(attribute, write, data.Span, fired.Find(f => f.Errno != Errno.None)?.Errno);
+            var (errno, reason, content) = Complete(attribute, write, data.Span, fired.Find(f => f.Errno != Errno.None)?.Errno);
             host.RecordLocked(path, logged, errno);
-            return (errno, content);
+            return (errno, reason, content);
         }
     }
 
-    private static (Errno Error, byte[]? Content) Complete(AttributeNode attribute, bool write, ReadOnlySpan<byte> data, Errno? injected)
+    private static (Errno Error, string? Reason, byte[]? Content) Complete(AttributeNode attribute, bool write, ReadOnlySpan<byte> data, Errno? injected)
     {
         if (injected is { } errno)
         {
-            return (errno, null);
+            return (errno, null, null);
         }
 
         if (attribute.Detached)
         {
-            return (Errno.ENODEV, null); // kernfs: the file was opened, then its node was removed
+            return (Errno.ENODEV, null, null); // kernfs: the file was opened, then its node was removed
         }
 
         if (!write)
         {
             var shown = attribute.Show();
-            return (shown.Error, shown.Value);
+            return (shown.Error, null, shown.Value);
         }
 
         // sysfs_kf_write returns 0 for an empty write without calling the store.
-        return (data.IsEmpty ? Errno.None : attribute.Store(data), null);
+        if (data.IsEmpty)
+        {
+            return (Errno.None, null, null);
+        }
+
+        var stored = attribute.StoreForOpenFile(data);
+        return (stored.Error, stored.Reason, stored.Content);
     }
 
     /// <summary>The checks of <c>open</c>; <paramref name="attribute"/> is null for a directory opened for reading.</summary>

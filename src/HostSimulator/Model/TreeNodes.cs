@@ -103,4 +103,7 @@ internal abstract class AttributeNode(AttributeOwner owner, int mode) : TreeNode
 
     /// <summary>The <c>store</c> callback: called under the host's lock with the bytes of one <c>write</c> (never empty, at most a page).</summary>
     public virtual Errno Store(ReadOnlySpan<byte> data) => Errno.EACCES;
+
+    /// <summary><see cref="Store"/>, with what the write leaves on its open file (a per-open attribute overrides this).</summary>
+    public virtual SimulatedWriteOutcome StoreForOpenFile(ReadOnlySpan<byte> data) => new(Store(data), null, null);
 }

@@ -13,8 +13,6 @@ namespace VfioMigration.HostSimulator.Model;
 /// </summary>
 internal sealed class VersionBehaviour
 {
-    private static readonly TimeSpan PatternTimeout = TimeSpan.FromMilliseconds(200);
-
     private readonly string? _version;
     private readonly Errno _readErrno;
     private readonly Errno _writeErrno;
@@ -25,6 +23,7 @@ internal sealed class VersionBehaviour
     private readonly string? _rangePrefix;
     private readonly int[]? _rangeMin;
     private readonly int[]? _rangeMax;
+    private readonly ReasonRules? _reasons;
 
     private VersionBehaviour(MigrationSpec spec, string path)
     {
@@ -37,6 +36,7 @@ internal sealed class VersionBehaviour
             _accepted.Add(_version);
         }
 
+        _reasons = ReasonRules.From(spec.Reasons, $"{path}.reasons");
         if (spec.Accepts is { } accepts)
         {
             var acceptsPath = $"{path}.accepts";
@@ -48,14 +48,7 @@ internal sealed class VersionBehaviour
             _prefix = accepts.Prefix is null ? null : ScenarioValues.AttributeText(accepts.Prefix, $"{acceptsPath}.prefix");
             if (accepts.Pattern is not null)
             {
-                try
-                {
-                    _pattern = new Regex($"^(?:{accepts.Pattern})\\z", RegexOptions.CultureInvariant, PatternTimeout);
-                }
-                catch (ArgumentException e)
-                {
-                    throw new ScenarioException($"{acceptsPath}.pattern", $"is not a valid .NET regular expression: {e.Message}", e);
-                }
+                _pattern = ReasonRules.Compile(accepts.Pattern, $"{acceptsPath}.pattern");
             }
 
             if (accepts.Range is { } range)
@@ -78,13 +71,30 @@ internal sealed class VersionBehaviour
     public SysfsResult<byte[]> Read() =>
         _readErrno != Errno.None ? SysfsResult.Failed<byte[]>(_readErrno) : SysfsResult.Of(Encoding.ASCII.GetBytes(_version + "\n"));
 
-    public Errno Write(ReadOnlySpan<byte> data)
+    public Errno Write(ReadOnlySpan<byte> data) => Write(data, out _);
+
+    /// <summary>The write, and the reason the driver keeps on the open file when it refuses (null when it has none).</summary>
+    public Errno Write(ReadOnlySpan<byte> data, out string? reason)
     {
+        reason = null;
         if (_writeErrno != Errno.None)
         {
             return _writeErrno;
         }
 
+        var text = Text(data);
+        if (text is not null && Accepts(text))
+        {
+            return Errno.None;
+        }
+
+        reason = _reasons?.For(text ?? Encoding.Latin1.GetString(data));
+        return _rejectErrno;
+    }
+
+    /// <summary>The written text without one trailing newline, or null when it is not printable ASCII.</summary>
+    public static string? Text(ReadOnlySpan<byte> data)
+    {
         if (data.Length > 0 && data[^1] == (byte)'\n')
         {
             data = data[..^1];
@@ -94,11 +104,11 @@ internal sealed class VersionBehaviour
         {
             if (b is < 0x20 or > 0x7e)
             {
-                return _rejectErrno;
+                return null;
             }
         }
 
-        return Accepts(Encoding.ASCII.GetString(data)) ? Errno.None : _rejectErrno;
+        return Encoding.ASCII.GetString(data);
     }
 
     private bool Accepts(string source)
@@ -108,19 +118,9 @@ internal sealed class VersionBehaviour
             return true;
         }
 
-        if (_pattern is not null)
+        if (_pattern is not null && ReasonRules.Matches(_pattern, source, out _))
         {
-            try
-            {
-                if (_pattern.IsMatch(source))
-                {
-                    return true;
-                }
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                return false;
-            }
+            return true;
         }
 
         return _rangePrefix is not null

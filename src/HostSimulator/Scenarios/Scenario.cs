@@ -90,6 +90,44 @@ public sealed record ParentSpec
 
     /// <summary>The parent's mdev types.</summary>
     public IReadOnlyList<MdevTypeSpec>? Types { get; init; }
+
+    /// <summary>Write and ask: the parent's per-open <c>migration_query</c> attribute (as the reference driver migref has it); no attribute when absent.</summary>
+    public MigrationQuerySpec? MigrationQuery { get; init; }
+}
+
+/// <summary>
+/// A parent's <c>migration_query</c> (write and ask, docs/reference-driver.md): a write of a source
+/// version asks which configurations accept it; the same open file then reads as the question
+/// followed by one line per accepting configuration (<c>mdev &lt;uuid&gt;</c> for an instance no
+/// running guest uses, then <c>type &lt;id&gt;</c> when the type has an instance left).
+/// </summary>
+public sealed record MigrationQuerySpec
+{
+    /// <summary>A .NET regular expression the whole written text (without one trailing newline) must match to be a question; any other write fails with <see cref="RejectErrno"/>.</summary>
+    public string? Questions { get; init; }
+
+    /// <summary>The errno of a write that is not a question: <c>EINVAL</c> when absent.</summary>
+    public string? RejectErrno { get; init; }
+
+    /// <summary>The reason kept for a refused write or an empty answer: the first rule whose pattern matches the written text.</summary>
+    public IReadOnlyList<ReasonSpec>? Reasons { get; init; }
+
+    /// <summary>The reason when a type accepts the state but has no idle instance and no capacity left; <c>{type}</c> stands for the type id.</summary>
+    public string? NoCapacityReason { get; init; }
+}
+
+/// <summary>
+/// One rule of a driver's human-readable reasons: when <see cref="Match"/> (a .NET regular
+/// expression) matches the whole written text, the reason is <see cref="Reason"/> with <c>$1</c>,
+/// <c>$2</c>... replaced by the match's groups.
+/// </summary>
+public sealed record ReasonSpec
+{
+    /// <summary>The pattern the whole written text (without one trailing newline) must match.</summary>
+    public string? Match { get; init; }
+
+    /// <summary>The reason text, one line; <c>$n</c> is group n of the match.</summary>
+    public string? Reason { get; init; }
 }
 
 /// <summary>One mdev type of a parent.</summary>
@@ -140,6 +178,9 @@ public sealed record MigrationSpec
 
     /// <summary>The errno of a rejected write: <c>EINVAL</c> when absent.</summary>
     public string? RejectErrno { get; init; }
+
+    /// <summary>The reason a rejected write leaves on its open file (read at offset 4096, as the reference driver migref does): the first rule whose pattern matches the written text. No reason when absent.</summary>
+    public IReadOnlyList<ReasonSpec>? Reasons { get; init; }
 }
 
 /// <summary>Source versions a version write accepts; a version matching any rule is accepted.</summary>

@@ -61,6 +61,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
     internal const string RequireVerifiedRefusal = "and the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified)";
 
     private const string MigrationVersion = "migration_version";
+    private const string MigrationQuery = "migration_query";
     private readonly Dictionary<string, SourceVersion> _pciTypes = [];
 
     public DestinationInventory Inventory => inventory;
@@ -217,6 +218,15 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         switch (option)
         {
             case ExistingMdevOption mdev:
+                if (mdev.Match == MatchKind.SameType && inventory.ParentOf(mdev.Mdev) is { } parent
+                    && await AskAsync(source, parent.SysfsName, cancellationToken).ConfigureAwait(false) is { } answer
+                    && !answer.Mdevs.Contains(mdev.Mdev.Uuid))
+                {
+                    // The parent answered for all its idle devices at once: no probe for one it left out.
+                    rejections.Add(QueryRejection(source, option.Candidate, answer, $"device {mdev.Mdev.Uuid}"));
+                    return OptionVerdict.Rejected;
+                }
+
                 return await DeviceLevelAsync(source, option, ProbePoint.MdevDevice, SysfsPath.MdevAttribute(mdev.Mdev.Uuid, MigrationVersion), mdev.Match, cancellationToken).ConfigureAwait(false);
             case PciOption pci:
                 if (pci.Match == MatchKind.SameType && source.PciMigrationType is { } wanted)
@@ -276,6 +286,18 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
             return new OptionVerdict(VerdictKind.Unverified, null, $"not verified: {source.Version.Reason}");
         }
 
+        if (await AskAsync(source, create.Parent.SysfsName, cancellationToken).ConfigureAwait(false) is { } answer)
+        {
+            // Write and ask stands in for the type-level probe; the created device confirms, as after a type-level yes.
+            if (answer.Types.Contains(create.Type.Id))
+            {
+                return new OptionVerdict(VerdictKind.Verified, answer.Record, null);
+            }
+
+            rejections.Add(QueryRejection(source, create.Candidate, answer, $"type {create.Type.Id}"));
+            return OptionVerdict.Rejected;
+        }
+
         var path = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, MigrationVersion);
         var probe = await probes.ProbeAsync(ProbePoint.MdevType, path, version, cancellationToken).ConfigureAwait(false);
         switch (probe.Outcome)
@@ -290,10 +312,28 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         }
     }
 
+    /// <summary>The answer of the parent's write and ask for the source's version; null when the parent has none (or the source no version).</summary>
+    private async Task<QueryAnswer?> AskAsync(SourceDevice source, DeviceName parent, CancellationToken cancellationToken) =>
+        source.Version.Value is { } version
+            ? await probes.AskAsync(SysfsPath.Parent(parent).Append(MigrationQuery), version, cancellationToken).ConfigureAwait(false)
+            : null;
+
+    /// <summary>The rejection of a candidate the parent's write and ask left out.</summary>
+    private static Rejection QueryRejection(SourceDevice source, string candidate, QueryAnswer answer, string what) => new(
+        source.Info.Id,
+        candidate,
+        RejectionCode.VersionRejected,
+        answer.Record.Errno == Errno.None
+            ? $"Asked which configurations accept the source's migration version, {answer.Record.Path} did not list {what}, so the vendor driver says this device's state cannot be loaded there{DriverSays(answer.Reason)}."
+            : $"Asking {answer.Record.Path} which configurations accept the source's migration version failed with {answer.Record.Errno}, so nothing on that parent accepts it{DriverSays(answer.Reason)}.",
+        answer.Record.Errno == Errno.None ? null : answer.Record.Errno);
+
+    private static string DriverSays(string? reason) => reason is null ? string.Empty : $" (the driver says: \"{reason}\")";
+
     /// <summary>The rejection for a probe that refused, timed out or failed.</summary>
     public Rejection ProbeRejection(SourceDevice source, string candidate, ProbeResult probe, string what) => probe.Outcome switch
     {
-        ProbeOutcome.Rejected => new Rejection(source.Info.Id, candidate, RejectionCode.VersionRejected, $"{Capitalise(what)} refused the source's migration version: writing it to {probe.Record.Path} failed with {probe.Record.Errno}, so the vendor driver says this device's state cannot be loaded there.", probe.Record.Errno),
+        ProbeOutcome.Rejected => new Rejection(source.Info.Id, candidate, RejectionCode.VersionRejected, $"{Capitalise(what)} refused the source's migration version: writing it to {probe.Record.Path} failed with {probe.Record.Errno}{DriverSays(probe.Reason)}, so the vendor driver says this device's state cannot be loaded there.", probe.Record.Errno),
         ProbeOutcome.TimedOut => new Rejection(source.Info.Id, candidate, RejectionCode.ProbeTimeout, $"Writing the source version to {probe.Record.Path} got {probe.Error}; the answer is unknown, so {what} is not used.", Errno.ETIMEDOUT),
         _ => new Rejection(source.Info.Id, candidate, RejectionCode.ProbeFailed, $"Writing the source version to {probe.Record.Path} on {host.Name} failed: {probe.Error}."),
     };

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Sysfs;
 
@@ -23,8 +24,41 @@ internal enum ProbeOutcome
     Failed,
 }
 
-/// <summary>A probe's result.</summary>
-internal sealed record ProbeResult(ProbeOutcome Outcome, ProbeRecord Record, string? Error);
+/// <summary>A probe's result; <paramref name="Reason"/> is the driver's own words for a refusal, checked printable text.</summary>
+internal sealed record ProbeResult(ProbeOutcome Outcome, ProbeRecord Record, string? Error, string? Reason = null);
+
+/// <summary>
+/// A parent's answer to write and ask: the idle devices and the types that accept a source version,
+/// the errno of the question, and the driver's reason when nothing accepts.
+/// </summary>
+internal sealed record QueryAnswer(ProbeRecord Record, IReadOnlySet<MdevUuid> Mdevs, IReadOnlySet<MdevTypeId> Types, string? Reason)
+{
+    /// <summary>Reads the reply's lines (<c>mdev &lt;uuid&gt;</c>, <c>type &lt;id&gt;</c>); anything else is ignored, never interpreted.</summary>
+    public static QueryAnswer From(ProbeRecord record, string? reply, string? reason)
+    {
+        var mdevs = new HashSet<MdevUuid>();
+        var types = new HashSet<MdevTypeId>();
+        foreach (var line in (reply ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length != 2)
+            {
+                continue;
+            }
+
+            if (parts[0] == "mdev" && MdevUuid.TryParse(parts[1], out var uuid))
+            {
+                mdevs.Add(uuid);
+            }
+            else if (parts[0] == "type" && MdevTypeId.TryParse(parts[1], out var type))
+            {
+                types.Add(type);
+            }
+        }
+
+        return new QueryAnswer(record, mdevs, types, reason);
+    }
+}
 
 /// <summary>
 /// Writes a source version into a target's attribute, once per (attribute, version) per plan, cut off
@@ -33,7 +67,11 @@ internal sealed record ProbeResult(ProbeOutcome Outcome, ProbeRecord Record, str
 /// </summary>
 internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerdictCache cache, TimeProvider time, PlanCounters counters, ILogger logger)
 {
+    /// <summary>The longest driver reason shown; a longer one is cut.</summary>
+    private const int ReasonLength = 200;
+
     private readonly Dictionary<(SysfsPath Path, string Version), ProbeResult> _memo = [];
+    private readonly Dictionary<(SysfsPath Path, string Version), Task<QueryAnswer?>> _answers = [];
     private readonly Lock _gate = new();
 
     public async Task<ProbeResult> ProbeAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
@@ -83,36 +121,111 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
         return WriteAsync(ProbePoint.MdevDevice, path, version, cancellationToken);
     }
 
+    /// <summary>
+    /// Write and ask: one question to a parent's <c>migration_query</c> per (parent, version) per
+    /// plan. Null when the parent has no such attribute, the file system cannot keep the file open
+    /// for the answer, or the question got no answer in time: then the per-candidate probes decide.
+    /// </summary>
+    public Task<QueryAnswer?> AskAsync(SysfsPath path, string version, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_answers.TryGetValue((path, version), out var answer))
+            {
+                answer = AskOnceAsync(path, version, cancellationToken);
+                _answers[(path, version)] = answer;
+            }
+
+            return answer;
+        }
+    }
+
+    private async Task<QueryAnswer?> AskOnceAsync(SysfsPath path, string version, CancellationToken cancellationToken)
+    {
+        SysfsExchange? asked;
+        try
+        {
+            asked = await ExchangeAsync(ProbePoint.ParentQuery, path, version, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return null;
+        }
+
+        // A parent without the attribute costs no probe: nothing was written.
+        if (asked?.Error != Errno.ENOENT)
+        {
+            counters.Probe();
+        }
+
+        if (asked is not { } exchange || exchange.Error == Errno.ENOENT || (exchange.Error == Errno.None && exchange.Reply is null && exchange.Reason is null))
+        {
+            return null;
+        }
+
+        return QueryAnswer.From(new ProbeRecord(ProbePoint.ParentQuery, path, exchange.Error, false), exchange.Reply, CheckedReason(exchange.Reason));
+    }
+
     private async Task<ProbeResult> WriteAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
     {
         counters.Probe();
+        try
+        {
+            var written = await ExchangeAsync(point, path, version, cancellationToken).ConfigureAwait(false);
+            if (written is not { } exchange)
+            {
+                return new ProbeResult(ProbeOutcome.TimedOut, new ProbeRecord(point, path, Errno.ETIMEDOUT, false), $"no answer within {options.ProbeTimeout.TotalSeconds:0.###} s");
+            }
+
+            var result = FromErrno(point, path, exchange.Error, fromCache: false);
+            return result.Outcome == ProbeOutcome.Rejected ? result with { Reason = CheckedReason(exchange.Reason) } : result;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return new ProbeResult(ProbeOutcome.Failed, new ProbeRecord(point, path, Errno.EIO, false), error.Message);
+        }
+    }
+
+    /// <summary>The reason's first line, printable ASCII only and at most <see cref="ReasonLength"/> characters; null when nothing is left.</summary>
+    private static string? CheckedReason(string? raw)
+    {
+        if (raw is null)
+        {
+            return null;
+        }
+
+        var line = raw.Split('\n')[0];
+        var kept = new string([.. line.Where(c => c is >= ' ' and <= '~').Take(ReasonLength)]);
+        return kept.Length == 0 ? null : kept;
+    }
+
+    /// <summary>One write on an open file and what it says afterwards, bounded by the probe timeout; null when the bound cut it off.</summary>
+    private async Task<SysfsExchange?> ExchangeAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
+    {
         PlannerTelemetry.Probes.Add(1, new KeyValuePair<string, object?>("point", point.ToString()));
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // On a thread of its own: a sysfs write can block inside the vendor driver (local sysfs writes
         // synchronously), and the bound below must cut off the wait however the file system behaves.
-        var write = Task.Run(() => host.FileSystem.WriteAsync(path, version, bound.Token).AsTask(), CancellationToken.None);
+        var write = Task.Run(() => host.FileSystem.ExchangeAsync(path, version, bound.Token).AsTask(), CancellationToken.None);
         try
         {
             // WaitAsync cuts the wait off even when the file system ignores its token.
             var written = await write.WaitAsync(options.ProbeTimeout, time, cancellationToken).ConfigureAwait(false);
             Log.Probe(logger, path, host.Name, written.Error);
-            return FromErrno(point, path, written.Error, fromCache: false);
+            return written;
         }
         catch (TimeoutException)
         {
             await bound.CancelAsync().ConfigureAwait(false);
             Observe(write);
             Log.ProbeTimedOut(logger, path, host.Name, options.ProbeTimeout);
-            return new ProbeResult(ProbeOutcome.TimedOut, new ProbeRecord(point, path, Errno.ETIMEDOUT, false), $"no answer within {options.ProbeTimeout.TotalSeconds:0.###} s");
+            return null;
         }
         catch (OperationCanceledException)
         {
             Observe(write);
             throw;
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidOperationException)
-        {
-            return new ProbeResult(ProbeOutcome.Failed, new ProbeRecord(point, path, Errno.EIO, false), error.Message);
         }
     }
 

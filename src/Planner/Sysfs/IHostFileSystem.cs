@@ -31,6 +31,19 @@ public interface IHostFileSystem
     /// <param name="cancellationToken">Cancels the wait; the write may still reach the kernel.</param>
     ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Writes <paramref name="value"/> as <see cref="WriteAsync"/> does, but on a file opened for
+    /// reading and writing, then reads on that same open file what a per-open attribute keeps for
+    /// it: the reply after the write and the reason at offset 4096 (see <see cref="SysfsExchange"/>).
+    /// The default makes a plain <see cref="WriteAsync"/> and reads nothing, which is what a file
+    /// system that cannot keep one file open across calls (a remote one) can offer.
+    /// </summary>
+    /// <param name="path">The attribute.</param>
+    /// <param name="value">ASCII text, at most 4096 bytes (one page).</param>
+    /// <param name="cancellationToken">Cancels the wait; the write may still reach the kernel.</param>
+    async ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default) =>
+        new((await WriteAsync(path, value, cancellationToken).ConfigureAwait(false)).Error, null, null);
+
     /// <summary>Lists the entry names of a directory (not <c>.</c> and <c>..</c>), in no particular order.</summary>
     ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default);
 

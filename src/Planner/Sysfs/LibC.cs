@@ -13,6 +13,7 @@ internal static unsafe partial class LibC
 
     internal const int O_RDONLY = 0;
     internal const int O_WRONLY = 1;
+    internal const int O_RDWR = 2;
     internal const int O_NOCTTY = 0x100;
     internal const int O_NONBLOCK = 0x800;
     internal const int O_DIRECTORY = 0x10000;
@@ -21,6 +22,7 @@ internal static unsafe partial class LibC
     internal const int O_PATH = 0x200000;
     internal const int AT_EMPTY_PATH = 0x1000;
     internal const int EINTR = 4;
+    internal const int EACCES = 13;
     internal const int EAGAIN = 11;
     internal const int EINVAL = 22;
     internal const int ENOSYS = 38;
@@ -63,6 +65,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "pread", SetLastError = true)]
+    internal static partial nint PRead(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);

@@ -35,6 +35,9 @@ public sealed class LocalHostFileSystem : IHostFileSystem
     /// <summary>The most a sysfs attribute holds, and accepts in one write: one page.</summary>
     public const int MaxWriteLength = 4096;
 
+    /// <summary>Where a per-open attribute keeps the reason of a refusal (the reference driver migref).</summary>
+    private const long ReasonOffset = 4096;
+
     /// <summary>The most entries a listing returns; a directory with more fails with <see cref="Errno.EFBIG"/>.</summary>
     public const int MaxListingEntries = 65536;
 
@@ -82,6 +85,24 @@ public sealed class LocalHostFileSystem : IHostFileSystem
     /// <exception cref="ArgumentException"><paramref name="value"/> is not ASCII or is longer than <see cref="MaxWriteLength"/> bytes; no system call is made.</exception>
     public ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
     {
+        var data = CheckedValue(path, value);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(path, data));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>An attribute that cannot be opened for reading and writing (EACCES) gets a plain write and no reply.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is not ASCII or is longer than <see cref="MaxWriteLength"/> bytes; no system call is made.</exception>
+    public ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    {
+        var data = CheckedValue(path, value);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Exchange(path, data));
+    }
+
+    /// <summary>The bytes of a value one write may carry, or the <see cref="ArgumentException"/>.</summary>
+    private static byte[] CheckedValue(SysfsPath path, string value)
+    {
         ArgumentNullException.ThrowIfNull(value);
         if (!Ascii.IsValid(value))
         {
@@ -93,8 +114,7 @@ public sealed class LocalHostFileSystem : IHostFileSystem
             throw new ArgumentException($"The value written to '{path}' is {value.Length} bytes; sysfs accepts at most {MaxWriteLength} bytes (one page) per write.", nameof(value));
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Write(path, Encoding.ASCII.GetBytes(value)));
+        return Encoding.ASCII.GetBytes(value);
     }
 
     /// <inheritdoc />
@@ -239,6 +259,64 @@ public sealed class LocalHostFileSystem : IHostFileSystem
         {
             _ = LibC.Close(fd);
         }
+    }
+
+    private unsafe SysfsExchange Exchange(SysfsPath path, byte[] data)
+    {
+        var fd = OpenFile(path, LibC.O_RDWR);
+        if (fd < 0)
+        {
+            return fd == -LibC.EACCES ? new SysfsExchange(Write(path, data).Error, null, null) : new SysfsExchange((Errno)(-fd), null, null);
+        }
+
+        try
+        {
+            nint written;
+            fixed (byte* start = data)
+            {
+                do
+                {
+                    written = LibC.Write(fd, start, (nuint)data.Length);
+                }
+                while (written < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR);
+            }
+
+            var error = written < 0 ? LastErrno() : Errno.None;
+            var reply = error == Errno.None ? ReadFrom(fd, offset: null) : null;
+            return new SysfsExchange(error, reply, ReadFrom(fd, ReasonOffset));
+        }
+        finally
+        {
+            _ = LibC.Close(fd);
+        }
+    }
+
+    /// <summary>Up to one page from the file's position (<paramref name="offset"/> null) or from an offset; null when empty or failing.</summary>
+    private static unsafe string? ReadFrom(int fd, long? offset)
+    {
+        var buffer = new byte[MaxWriteLength];
+        var length = 0;
+        fixed (byte* start = buffer)
+        {
+            while (length < buffer.Length)
+            {
+                var free = (nuint)(buffer.Length - length);
+                var count = offset is { } at ? LibC.PRead(fd, start + length, free, at + length) : LibC.Read(fd, start + length, free);
+                if (count < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR)
+                {
+                    continue;
+                }
+
+                if (count <= 0)
+                {
+                    break;
+                }
+
+                length += (int)count;
+            }
+        }
+
+        return length == 0 ? null : Encoding.Latin1.GetString(buffer, 0, length);
     }
 
     private unsafe SysfsResult<IReadOnlyList<string>> List(SysfsPath path)

@@ -26,3 +26,13 @@ public readonly record struct SysfsResult<T>(T? Value, Errno Error)
     /// <summary>True when the operation succeeded (then <see cref="Value"/> is set).</summary>
     public bool Succeeded => Error == Errno.None;
 }
+
+/// <summary>
+/// One write and what the same open file says afterwards, for per-open attributes such as the
+/// reference driver migref's (docs/reference-driver.md): the rest of the file after the write (write
+/// and ask's answer) and the reason of a refusal (the file's text at offset 4096).
+/// </summary>
+/// <param name="Error">The errno of <c>open</c> or of the <c>write</c>, as <see cref="IHostFileSystem.WriteAsync"/> reports it.</param>
+/// <param name="Reply">What reading on after a successful write returned (raw, unchecked); null when nothing was read.</param>
+/// <param name="Reason">The text at offset 4096 of the same open file (raw, unchecked); null when empty or not read.</param>
+public readonly record struct SysfsExchange(Errno Error, string? Reply, string? Reason);
