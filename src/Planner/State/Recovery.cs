@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Diagnostics;
+using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Planning;
+
+namespace VfioMigration.Planner.State;
+
+/// <summary>What recovery did to one journaled device.</summary>
+public enum RecoveryAction
+{
+    /// <summary>No defined guest used it: it was removed (or was already gone).</summary>
+    Removed,
+
+    /// <summary>Removing it failed: it is still on the host, and stays journaled for the next recovery.</summary>
+    RemoveFailed,
+
+    /// <summary>A defined guest uses it: it was left alone and its entry marked committed.</summary>
+    UsedByGuest,
+}
+
+/// <summary>One device recovery looked at.</summary>
+/// <param name="Plan">The plan that journaled it.</param>
+/// <param name="Guest">The guest that plan was for.</param>
+/// <param name="Uuid">The device.</param>
+/// <param name="Action">What was done.</param>
+/// <param name="Detail">The guest using it, or why its removal failed.</param>
+public sealed record RecoveredDevice(Guid Plan, string Guest, MdevUuid Uuid, RecoveryAction Action, string? Detail);
+
+/// <summary>What recovery did on one host.</summary>
+/// <param name="Host">The host's name.</param>
+/// <param name="Devices">Each device looked at, by plan and schedule order; empty when nothing was pending.</param>
+public sealed record RecoveryReport(string Host, IReadOnlyList<RecoveredDevice> Devices);
+
+/// <summary>Acts on the journal entries of dead plans on one host (see <see cref="MigrationPlanner.RecoverAsync"/>).</summary>
+internal static class Recovery
+{
+    public static async Task<RecoveryReport> RunAsync(MigrationHost host, IPlannerStateStore store, bool includeCommitted, ILogger logger)
+    {
+        var plans = store.PlansToRecover(host.Key, includeCommitted);
+        if (plans.Count == 0)
+        {
+            return new RecoveryReport(host.Name, []);
+        }
+
+        // Never cancelled once started: a recovery cut off half-way leaves the entries it did not reach, which is safe, but a removal cut off mid-write is not.
+        var owners = DeviceOwners.FromDomains(await host.Hypervisor.ListDomainsAsync(CancellationToken.None).ConfigureAwait(false));
+        var listed = await ListedByLibvirtAsync(host, plans).ConfigureAwait(false);
+        var report = new List<RecoveredDevice>();
+        foreach (var plan in plans)
+        {
+            var entries = plan.Entries.Where(e => e.HostKey == host.Key).ToList();
+            if (plan.Owner == PlanOwnerState.Committed)
+            {
+                // A kept plan is forgotten once guests use every device it created: they are the guests' now.
+                var committed = entries.Where(e => e.State == JournalState.Committed).ToList();
+                if (committed.Count > 0 && committed.All(e => owners.OwnerOf(e.Uuid) is not null) && !entries.Any(e => e.IsOpen))
+                {
+                    report.AddRange(committed.Select(e => new RecoveredDevice(plan.Id, plan.Guest, e.Uuid, RecoveryAction.UsedByGuest, owners.OwnerOf(e.Uuid))));
+                    store.ForgetPlan(plan.Id);
+                }
+
+                continue;
+            }
+
+            var stillOpen = false;
+            foreach (var entry in entries.Where(e => e.IsOpen))
+            {
+                var done = await RecoverAsync(host, store, entry, owners, listed).ConfigureAwait(false);
+                stillOpen |= done.Action == RecoveryAction.RemoveFailed;
+                Log.Recovered(logger, host.Name, entry.Uuid, plan.Id, plan.Guest, plan.Where, done.Action == RecoveryAction.RemoveFailed ? $"removal failed: {done.Detail}" : done.Action.ToString());
+                report.Add(done with { Plan = plan.Id, Guest = plan.Guest });
+            }
+
+            if (!stillOpen && !plan.Entries.Any(e => e.HostKey != host.Key && e.IsOpen))
+            {
+                store.ForgetPlan(plan.Id);
+            }
+        }
+
+        return new RecoveryReport(host.Name, report);
+    }
+
+    private static async Task<RecoveredDevice> RecoverAsync(MigrationHost host, IPlannerStateStore store, JournalEntry entry, DeviceOwners owners, IReadOnlySet<MdevUuid> listed)
+    {
+        if (owners.OwnerOf(entry.Uuid) is { } guest)
+        {
+            // The migration finished but its commit was not recorded: the device is the guest's.
+            store.Journal(entry with { State = JournalState.Committed, Error = null });
+            return new RecoveredDevice(entry.Plan, "", entry.Uuid, RecoveryAction.UsedByGuest, guest);
+        }
+
+        // An intent whose create went through libvirt shows there; one libvirt does not list is removed (or found absent) through sysfs.
+        var method = entry.Method == CreationMethod.Libvirt && listed.Contains(entry.Uuid) ? CreationMethod.Libvirt : CreationMethod.Sysfs;
+        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, method, entry.Persistent).ConfigureAwait(false);
+        store.Journal(entry with { State = error is null ? JournalState.Removed : JournalState.RemoveFailed, Error = error });
+        return new RecoveredDevice(entry.Plan, "", entry.Uuid, error is null ? RecoveryAction.Removed : RecoveryAction.RemoveFailed, error);
+    }
+
+    private static async Task<IReadOnlySet<MdevUuid>> ListedByLibvirtAsync(MigrationHost host, IReadOnlyList<StoredPlan> plans)
+    {
+        if (!plans.SelectMany(p => p.Entries).Any(e => e.HostKey == host.Key && e.IsOpen && e.Method == CreationMethod.Libvirt))
+        {
+            return new HashSet<MdevUuid>();
+        }
+
+        var inventory = await host.Hypervisor.GetInventoryAsync(InventoryScope.Mdevs, CancellationToken.None).ConfigureAwait(false);
+        return inventory.Mdevs.Select(m => m.Uuid).ToHashSet();
+    }
+}
