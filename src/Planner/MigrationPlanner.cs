@@ -177,6 +177,26 @@ public sealed class MigrationPlanner
         return Recovery.RunAsync(host, _claims, includeCommitted, _logger);
     }
 
+    /// <summary>
+    /// Releases a kept plan (one committed without a migration, e.g. the console's <c>--keep</c>):
+    /// removes each mdev it created on <paramref name="host"/> unless a defined guest uses it, and
+    /// forgets the plan, with its claims, once none of its devices is left.
+    /// </summary>
+    /// <param name="plan">The plan's id, as <see cref="IPlannerStateStore.ListPlans"/> lists it.</param>
+    /// <param name="host">A host the plan created devices on.</param>
+    /// <param name="cancellationToken">Cancels before the work starts; removals, once started, are not cut off.</param>
+    /// <returns>What was done to each device.</returns>
+    /// <exception cref="InvalidOperationException">The store holds no such plan, or its process still runs.</exception>
+    /// <exception cref="StateStoreException">The store cannot be read or written.</exception>
+    /// <exception cref="Hypervisor.HypervisorException">The host's guests cannot be listed.</exception>
+    public Task<RecoveryReport> ReleaseKeptPlanAsync(Guid plan, MigrationHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        host.Validate(nameof(host));
+        cancellationToken.ThrowIfCancellationRequested();
+        return Recovery.ReleaseAsync(host, _claims, plan, _logger);
+    }
+
     private PlanOptions OptionsFor(PlanOptions? requested)
     {
         var options = (requested ?? _defaults).Clone();

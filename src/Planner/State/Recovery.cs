@@ -32,7 +32,7 @@ public sealed record RecoveredDevice(Guid Plan, string Guest, MdevUuid Uuid, Rec
 /// <param name="Devices">Each device looked at, by plan and schedule order; empty when nothing was pending.</param>
 public sealed record RecoveryReport(string Host, IReadOnlyList<RecoveredDevice> Devices);
 
-/// <summary>Acts on the journal entries of dead plans on one host (see <see cref="MigrationPlanner.RecoverAsync"/>).</summary>
+/// <summary>Acts on the journal entries of dead plans on one host (see <see cref="MigrationPlanner.RecoverAsync"/>), and releases kept plans.</summary>
 internal static class Recovery
 {
     public static async Task<RecoveryReport> RunAsync(MigrationHost host, IPlannerStateStore store, bool includeCommitted, ILogger logger)
@@ -43,9 +43,7 @@ internal static class Recovery
             return new RecoveryReport(host.Name, []);
         }
 
-        // Never cancelled once started: a recovery cut off half-way leaves the entries it did not reach, which is safe, but a removal cut off mid-write is not.
-        var owners = DeviceOwners.FromDomains(await host.Hypervisor.ListDomainsAsync(CancellationToken.None).ConfigureAwait(false));
-        var listed = await ListedByLibvirtAsync(host, plans).ConfigureAwait(false);
+        var devices = await HostDevicesAsync(host, plans).ConfigureAwait(false);
         var report = new List<RecoveredDevice>();
         foreach (var plan in plans)
         {
@@ -54,57 +52,84 @@ internal static class Recovery
             {
                 // A kept plan is forgotten once guests use every device it created: they are the guests' now.
                 var committed = entries.Where(e => e.State == JournalState.Committed).ToList();
-                if (committed.Count > 0 && committed.All(e => owners.OwnerOf(e.Uuid) is not null) && !entries.Any(e => e.IsOpen))
+                if (committed.Count > 0 && committed.All(e => devices.Owners.OwnerOf(e.Uuid) is not null) && !entries.Any(e => e.IsOpen))
                 {
-                    report.AddRange(committed.Select(e => new RecoveredDevice(plan.Id, plan.Guest, e.Uuid, RecoveryAction.UsedByGuest, owners.OwnerOf(e.Uuid))));
+                    report.AddRange(committed.Select(e => new RecoveredDevice(plan.Id, plan.Guest, e.Uuid, RecoveryAction.UsedByGuest, devices.Owners.OwnerOf(e.Uuid))));
                     store.ForgetPlan(plan.Id);
                 }
 
                 continue;
             }
 
-            var stillOpen = false;
-            foreach (var entry in entries.Where(e => e.IsOpen))
-            {
-                var done = await RecoverAsync(host, store, entry, owners, listed).ConfigureAwait(false);
-                stillOpen |= done.Action == RecoveryAction.RemoveFailed;
-                Log.Recovered(logger, host.Name, entry.Uuid, plan.Id, plan.Guest, plan.Where, done.Action == RecoveryAction.RemoveFailed ? $"removal failed: {done.Detail}" : done.Action.ToString());
-                report.Add(done with { Plan = plan.Id, Guest = plan.Guest });
-            }
-
-            if (!stillOpen && !plan.Entries.Any(e => e.HostKey != host.Key && e.IsOpen))
-            {
-                store.ForgetPlan(plan.Id);
-            }
+            await ResolveAsync(host, store, plan, [.. entries.Where(e => e.IsOpen)], devices, logger, report).ConfigureAwait(false);
         }
 
         return new RecoveryReport(host.Name, report);
     }
 
-    private static async Task<RecoveredDevice> RecoverAsync(MigrationHost host, IPlannerStateStore store, JournalEntry entry, DeviceOwners owners, IReadOnlySet<MdevUuid> listed)
+    /// <summary>Removes what a kept (committed) plan created on <paramref name="host"/>, except devices a defined guest uses, and forgets the plan when nothing of it is left.</summary>
+    public static async Task<RecoveryReport> ReleaseAsync(MigrationHost host, IPlannerStateStore store, Guid planId, ILogger logger)
     {
-        if (owners.OwnerOf(entry.Uuid) is { } guest)
+        var plan = store.ListPlans().FirstOrDefault(p => p.Id == planId)
+            ?? throw new InvalidOperationException($"The state store {store.Location} holds no plan {planId}.");
+        if (plan.Owner == PlanOwnerState.Alive)
         {
-            // The migration finished but its commit was not recorded: the device is the guest's.
+            throw new InvalidOperationException($"Plan {planId} (guest {plan.Guest}) is running, {plan.Where}; it is not released from outside.");
+        }
+
+        var entries = plan.Entries.Where(e => e.HostKey == host.Key && (e.IsOpen || e.State == JournalState.Committed)).ToList();
+        var report = new List<RecoveredDevice>();
+        await ResolveAsync(host, store, plan, entries, await HostDevicesAsync(host, [plan]).ConfigureAwait(false), logger, report).ConfigureAwait(false);
+        return new RecoveryReport(host.Name, report);
+    }
+
+    /// <summary>Leaves each entry's device to the guest that uses it, or removes it; forgets the plan when none of its devices is left on any host.</summary>
+    private static async Task ResolveAsync(MigrationHost host, IPlannerStateStore store, StoredPlan plan, IReadOnlyList<JournalEntry> entries, HostDevices devices, ILogger logger, List<RecoveredDevice> report)
+    {
+        var stillOpen = false;
+        foreach (var entry in entries)
+        {
+            var done = await ResolveAsync(host, store, entry, devices).ConfigureAwait(false);
+            stillOpen |= done.Action == RecoveryAction.RemoveFailed;
+            Log.Recovered(logger, host.Name, entry.Uuid, plan.Id, plan.Guest, plan.Where, done.Action == RecoveryAction.RemoveFailed ? $"removal failed: {done.Detail}" : done.Action.ToString());
+            report.Add(done with { Plan = plan.Id, Guest = plan.Guest });
+        }
+
+        var elsewhere = plan.Entries.Any(e => e.HostKey != host.Key && (e.IsOpen || (plan.Owner == PlanOwnerState.Committed && e.State == JournalState.Committed)));
+        if (!stillOpen && !elsewhere)
+        {
+            store.ForgetPlan(plan.Id);
+        }
+    }
+
+    private static async Task<RecoveredDevice> ResolveAsync(MigrationHost host, IPlannerStateStore store, JournalEntry entry, HostDevices devices)
+    {
+        if (devices.Owners.OwnerOf(entry.Uuid) is { } guest)
+        {
+            // The migration finished but its commit was not recorded (or a kept device was given to a guest): the device is the guest's.
             store.Journal(entry with { State = JournalState.Committed, Error = null });
             return new RecoveredDevice(entry.Plan, "", entry.Uuid, RecoveryAction.UsedByGuest, guest);
         }
 
         // An intent whose create went through libvirt shows there; one libvirt does not list is removed (or found absent) through sysfs.
-        var method = entry.Method == CreationMethod.Libvirt && listed.Contains(entry.Uuid) ? CreationMethod.Libvirt : CreationMethod.Sysfs;
+        var method = entry.Method == CreationMethod.Libvirt && devices.ListedByLibvirt.Contains(entry.Uuid) ? CreationMethod.Libvirt : CreationMethod.Sysfs;
         var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, method, entry.Persistent).ConfigureAwait(false);
         store.Journal(entry with { State = error is null ? JournalState.Removed : JournalState.RemoveFailed, Error = error });
         return new RecoveredDevice(entry.Plan, "", entry.Uuid, error is null ? RecoveryAction.Removed : RecoveryAction.RemoveFailed, error);
     }
 
-    private static async Task<IReadOnlySet<MdevUuid>> ListedByLibvirtAsync(MigrationHost host, IReadOnlyList<StoredPlan> plans)
+    /// <summary>Which guests use which devices, and which mdevs libvirt lists (read only when an entry was made through libvirt). Never cancelled: a removal cut off mid-write is not safe.</summary>
+    private static async Task<HostDevices> HostDevicesAsync(MigrationHost host, IReadOnlyList<StoredPlan> plans)
     {
-        if (!plans.SelectMany(p => p.Entries).Any(e => e.HostKey == host.Key && e.IsOpen && e.Method == CreationMethod.Libvirt))
+        var owners = DeviceOwners.FromDomains(await host.Hypervisor.ListDomainsAsync(CancellationToken.None).ConfigureAwait(false));
+        if (!plans.SelectMany(p => p.Entries).Any(e => e.HostKey == host.Key && e.Method == CreationMethod.Libvirt))
         {
-            return new HashSet<MdevUuid>();
+            return new HostDevices(owners, new HashSet<MdevUuid>());
         }
 
         var inventory = await host.Hypervisor.GetInventoryAsync(InventoryScope.Mdevs, CancellationToken.None).ConfigureAwait(false);
-        return inventory.Mdevs.Select(m => m.Uuid).ToHashSet();
+        return new HostDevices(owners, inventory.Mdevs.Select(m => m.Uuid).ToHashSet());
     }
+
+    private sealed record HostDevices(DeviceOwners Owners, IReadOnlySet<MdevUuid> ListedByLibvirt);
 }

@@ -10,9 +10,11 @@ namespace VfioMigration.Planner.Tests.State;
 /// what recovery, and the next plan, make of what it left.
 /// </summary>
 [TestClass]
-public sealed class RecoveryTests
+public sealed class RecoveryTests : IDisposable
 {
     private string _directory = null!;
+
+    private SqliteStateStore? _dead;
 
     public TestContext TestContext { get; set; } = null!;
 
@@ -22,8 +24,15 @@ public sealed class RecoveryTests
     [TestCleanup]
     public void DeleteDirectory()
     {
+        Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
+    }
+
+    public void Dispose()
+    {
+        _dead?.Dispose();
+        _dead = null;
     }
 
     private static Scenario NeedsTwoCreates(CreateBehaviour behaviour)
@@ -38,8 +47,8 @@ public sealed class RecoveryTests
     /// <summary>Plans with a store of a process that is gone and leaves the plan as a SIGKILL would: neither released nor committed.</summary>
     private async Task<MigrationPlan> PlanAndDieAsync(Scenario scenario)
     {
-        using var dead = new SqliteStateStore(_directory, SqliteStateStoreTests.Gone);
-        var result = await new MigrationPlanner(claims: dead).PlanAsync(scenario.Request(), TestContext.CancellationToken);
+        _dead = new SqliteStateStore(_directory, SqliteStateStoreTests.Gone);
+        var result = await new MigrationPlanner(claims: _dead).PlanAsync(scenario.Request(), TestContext.CancellationToken);
         Assert.IsTrue(result.Succeeded);
         Assert.HasCount(2, result.Best.Created);
         return result.Best;
@@ -102,6 +111,31 @@ public sealed class RecoveryTests
         Assert.AreEqual("vm1", kept.Detail);
         Assert.AreEqual(RecoveryAction.Removed, report.Devices.Single(d => d.Uuid != used.Uuid).Action);
         Assert.AreEqual(used.Uuid, scenario.Destination.Mdevs.Single().Uuid);
+    }
+
+    [TestMethod]
+    public async Task AKeptPlan_SurvivesRecovery_AndIsRemovedByRelease()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var before = scenario.Destination.Snapshot();
+        var kept = await PlanAndDieAsync(scenario);
+        kept.Commit();
+
+        using var store = new SqliteStateStore(_directory);
+        var planner = new MigrationPlanner(claims: store);
+        var recovered = await planner.RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+        Assert.IsEmpty(recovered.Devices, "a kept plan whose devices no guest uses is left alone");
+        var listed = store.ListPlans().Single();
+        Assert.AreEqual(PlanOwnerState.Committed, listed.Owner);
+        var id = listed.Id;
+
+        var released = await planner.ReleaseKeptPlanAsync(id, scenario.Destination.ToHost(), TestContext.CancellationToken);
+
+        Assert.HasCount(2, released.Devices);
+        Assert.IsTrue(released.Devices.All(d => d.Action == RecoveryAction.Removed));
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.IsEmpty(store.ListPlans());
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => planner.ReleaseKeptPlanAsync(id, scenario.Destination.ToHost(), TestContext.CancellationToken));
     }
 
     [TestMethod]
