@@ -42,6 +42,9 @@ internal sealed class HostSet : IDisposable
     /// <summary>The destination hosts, <c>--dest</c> ones first, then <c>--dest-scenario</c> ones.</summary>
     public IReadOnlyList<MigrationHost> Destinations => _destinations;
 
+    /// <summary>True when a destination is simulated in this process (a scenario): nothing of it outlives the process, so neither should state about it.</summary>
+    public bool Ephemeral { get; private set; }
+
     /// <summary>Builds the hosts the options describe.</summary>
     /// <exception cref="UsageException">The options do not describe exactly one source and at least one destination.</exception>
     public static HostSet FromArguments(Arguments args)
@@ -66,12 +69,7 @@ internal sealed class HostSet : IDisposable
             throw new UsageException($"{destSysfs.Count} --dest-sysfs given for {destUris.Count} --dest: give one per --dest, in the same order.");
         }
 
-        var remote = new RemoteHostDefaults
-        {
-            KeyFile = args.Value("--ssh-key"),
-            KnownHostsFile = args.Value("--known-hosts"),
-            HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
-        };
+        var remote = RemoteDefaults(args);
         var hosts = new HostSet();
         try
         {
@@ -86,6 +84,38 @@ internal sealed class HostSet : IDisposable
             foreach (var scenario in destScenarios)
             {
                 hosts._destinations.Add(hosts.FromScenario(scenario));
+                hosts.Ephemeral = true;
+            }
+
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Builds the hosts a state command names: each URI with the sysfs root at the same position in
+    /// <paramref name="sysfsRoots"/> (or the default: /sys locally, SSH remotely), as <see cref="Destinations"/>;
+    /// the SSH options are read from <paramref name="args"/>. No source.
+    /// </summary>
+    /// <exception cref="UsageException">More sysfs roots than URIs, or a URI that cannot be parsed.</exception>
+    public static HostSet FromUris(IReadOnlyList<string> uris, IReadOnlyList<string> sysfsRoots, Arguments args)
+    {
+        if (sysfsRoots.Count > uris.Count)
+        {
+            throw new UsageException($"{sysfsRoots.Count} sysfs directories given for {uris.Count} hosts: give one per host, in the same order.");
+        }
+
+        var remote = RemoteDefaults(args);
+        var hosts = new HostSet();
+        try
+        {
+            for (var i = 0; i < uris.Count; i++)
+            {
+                hosts._destinations.Add(hosts.FromUri($"host {i + 1}", uris[i], i < sysfsRoots.Count ? sysfsRoots[i] : null, remote));
             }
 
             return hosts;
@@ -105,6 +135,7 @@ internal sealed class HostSet : IDisposable
         {
             hosts.Source = hosts.FromSimulator(source);
             hosts._destinations.AddRange(destinations.Select(hosts.FromSimulator));
+            hosts.Ephemeral = true;
             return hosts;
         }
         catch
@@ -157,6 +188,13 @@ internal sealed class HostSet : IDisposable
         _owned.Add(connected);
         return connected.Host;
     }
+
+    private static RemoteHostDefaults RemoteDefaults(Arguments args) => new()
+    {
+        KeyFile = args.Value("--ssh-key"),
+        KnownHostsFile = args.Value("--known-hosts"),
+        HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
+    };
 
     private MigrationHost FromScenario(string scenarioPath) => FromSimulator(SimCommands.Load(scenarioPath));
 

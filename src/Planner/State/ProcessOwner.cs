@@ -44,7 +44,7 @@ internal sealed record ProcessOwner(string Node, string BootId, int Pid, long St
         return ParseStartTicks(stat);
     }
 
-    /// <summary>Field 22 of a <c>/proc/PID/stat</c> line. The command name (field 2) is in parentheses and may hold spaces and parentheses, so fields are counted after its last ')'.</summary>
+    /// <summary>Field 22 of a <c>/proc/PID/stat</c> line; null for a zombie or dead process. The command name (field 2) is in parentheses and may hold spaces and parentheses, so fields are counted after its last ')'.</summary>
     public static long? ParseStartTicks(string stat)
     {
         var close = stat.LastIndexOf(')');
@@ -53,9 +53,9 @@ internal sealed record ProcessOwner(string Node, string BootId, int Pid, long St
             return null;
         }
 
-        // After ')' come field 3 (state) onwards: field 22 is the 20th.
+        // After ')' come field 3 (state) onwards: field 22 is the 20th. A zombie (Z) or dead (X) process is gone.
         var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+        return fields.Length > 19 && fields[0] is not ("Z" or "X") && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
     }
 
     private static string ReadBootId()

@@ -111,9 +111,15 @@ internal static class Recovery
             return new RecoveredDevice(entry.Plan, "", entry.Uuid, RecoveryAction.UsedByGuest, guest);
         }
 
-        // An intent whose create went through libvirt shows there; one libvirt does not list is removed (or found absent) through sysfs.
-        var method = entry.Method == CreationMethod.Libvirt && devices.ListedByLibvirt.Contains(entry.Uuid) ? CreationMethod.Libvirt : CreationMethod.Sysfs;
-        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, method, entry.Persistent).ConfigureAwait(false);
+        // A device libvirt lists goes through libvirt first (it undefines a persistent one). The sysfs
+        // remove follows in every case: an intent does not say whether libvirt or the sysfs fallback
+        // made the device, and ENOENT there (gone, or never made) counts as removed.
+        if (entry.Method == CreationMethod.Libvirt && devices.ListedByLibvirt.Contains(entry.Uuid))
+        {
+            await MdevRemoval.RemoveAsync(host, entry.Uuid, CreationMethod.Libvirt, entry.Persistent).ConfigureAwait(false);
+        }
+
+        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, CreationMethod.Sysfs, persistent: false).ConfigureAwait(false);
         store.Journal(entry with { State = error is null ? JournalState.Removed : JournalState.RemoveFailed, Error = error });
         return new RecoveredDevice(entry.Plan, "", entry.Uuid, error is null ? RecoveryAction.Removed : RecoveryAction.RemoveFailed, error);
     }

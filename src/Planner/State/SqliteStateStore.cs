@@ -301,8 +301,22 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         }
 
         var (guest, where, owner) = Describe(reader, 1);
-        return owner == PlanOwnerState.Gone ? null : new ClaimHolder(Guid.Parse(reader.GetString(0)), guest, where);
+        var holder = new ClaimHolder(Guid.Parse(reader.GetString(0)), guest, where);
+        return owner != PlanOwnerState.Gone ? holder
+            // A gone plan's claim is free, except on a device it journaled that may still exist: that one waits for recovery.
+            : AwaitsRecovery(transaction, hostKey, device, holder.Plan) ? holder with { Where = $"{where}; its device awaits recovery" }
+            : null;
     }
+
+    private bool AwaitsRecovery(SqliteTransaction? transaction, string hostKey, string device, Guid plan) =>
+        Convert.ToInt64(
+            Command(
+                transaction,
+                "SELECT count(*) FROM journal WHERE plan = $plan AND host = $host AND 'mdev:' || uuid = $device AND state IN ('intent', 'created', 'remove_failed')",
+                ("$plan", Text(plan)),
+                ("$host", hostKey),
+                ("$device", device)).ExecuteScalar(),
+            CultureInfo.InvariantCulture) > 0;
 
     private void EnsurePlan(SqliteTransaction transaction, Guid plan)
     {

@@ -180,6 +180,7 @@ public sealed class SqliteStateStoreTests
         const string stat = "4242 (a b) c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
         Assert.AreEqual(987654L, ProcessOwner.ParseStartTicks(stat));
         Assert.IsNull(ProcessOwner.ParseStartTicks("garbage"));
+        Assert.IsNull(ProcessOwner.ParseStartTicks(stat.Replace(" S 1 ", " Z 1 ", StringComparison.Ordinal)), "a zombie is gone");
     }
 
     [TestMethod]
