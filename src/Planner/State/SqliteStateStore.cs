@@ -7,7 +7,8 @@ namespace VfioMigration.Planner.State;
 /// <summary>
 /// The embedded <see cref="IPlannerStateStore"/>: one SQLite file (<c>state.db</c>) in a state
 /// directory, in WAL mode, shared by every planner process on the node that opens the same
-/// directory. Journal writes and commits are durable (<c>synchronous=FULL</c>) when they return; a
+/// directory. Intents and commits are durable (<c>synchronous=FULL</c>) when they return, every other
+/// write survives the crash of the process (<c>synchronous=NORMAL</c>); a
 /// write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
 /// gone lose their claims and are recovered. Schema and guarantees: docs/state.md.
 /// </summary>
@@ -152,7 +153,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     public void Journal(JournalEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        Write(durable: true, transaction =>
+        // The intent is what recovery needs after a power loss; an outcome lost with it leaves the intent, which recovery resolves the same way.
+        Write(durable: entry.State == JournalState.Intent, transaction =>
         {
             EnsurePlan(transaction, entry.Plan);
             return Command(
@@ -191,7 +193,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         ("$plan", Text(plan))).ExecuteNonQuery());
 
     /// <inheritdoc />
-    public void ForgetPlan(Guid plan) => Write(durable: true, transaction => Command(
+    public void ForgetPlan(Guid plan) => Write(durable: false, transaction => Command(
         transaction,
         "DELETE FROM claims WHERE plan = $plan; DELETE FROM journal WHERE plan = $plan; DELETE FROM plans WHERE id = $plan;",
         ("$plan", Text(plan))).ExecuteNonQuery());
@@ -338,7 +340,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture))).ExecuteNonQuery();
     }
 
-    /// <summary>One write transaction (<c>BEGIN IMMEDIATE</c>): durable ones sync the WAL to disk before returning (FULL), the others survive a process crash (NORMAL).</summary>
+    /// <summary>One write transaction (<c>BEGIN IMMEDIATE</c>): durable ones sync the WAL to disk before returning (FULL, survives a power loss), the others survive the crash of the process (NORMAL).</summary>
     private T Write<T>(bool durable, Func<SqliteTransaction, T> work)
     {
         lock (_gate)
