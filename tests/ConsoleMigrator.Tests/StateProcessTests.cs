@@ -154,13 +154,18 @@ public sealed class StateProcessTests
         Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
     }
 
-    /// <summary>8 processes race for 1 idle mdev: exactly one wins. VFIO_RACE_TRIALS sets the number of trials (default 20).</summary>
+    /// <summary>
+    /// 8 processes race for 1 idle mdev: exactly one wins. VFIO_RACE_TRIALS sets the number of trials
+    /// (default 5, about 12 s each on the 2-core VM; at most 100, which the 30-minute limit of this test allows).
+    /// </summary>
     [TestMethod]
+    [Timeout(1_800_000, CooperativeCancellation = true)]
     public async Task EightProcesses_OneIdleTarget_ExactlyOneWins()
     {
-        var trials = int.TryParse(Environment.GetEnvironmentVariable("VFIO_RACE_TRIALS"), CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 1000) : 20;
+        var trials = int.TryParse(Environment.GetEnvironmentVariable("VFIO_RACE_TRIALS"), CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : 5;
         for (var trial = 0; trial < trials; trial++)
         {
+            TestContext.CancellationToken.ThrowIfCancellationRequested();
             using var bed = new Bed(OneIdleDestination(), Source(devices: 1));
             var runs = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => bed.RunAsync("plan", "--domain", "vm1", "--keep")));
 
