@@ -30,9 +30,6 @@ public enum PlanState
 public sealed class MigrationPlan : IAsyncDisposable
 {
     private readonly ProvisioningJournal _journal;
-    private readonly TargetClaimRegistry _claims;
-    private readonly Guid _id;
-    private readonly HashSet<string> _claimKeys;
     private readonly MigrationHost _source;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
@@ -51,9 +48,6 @@ public sealed class MigrationPlan : IAsyncDisposable
         Statistics = content.Statistics;
         Preflight = content.Preflight;
         _journal = resources.Journal;
-        _claims = resources.Claims;
-        _id = resources.PlanId;
-        _claimKeys = [.. resources.ClaimKeys];
         _source = resources.Source;
         _logger = resources.Logger;
         State = content.IsComplete ? PlanState.Ready : PlanState.Failed;
@@ -117,7 +111,9 @@ public sealed class MigrationPlan : IAsyncDisposable
 
     /// <summary>
     /// Keeps the devices the plan created: after a successful migration they belong to the guest.
-    /// Releases the plan's claims; disposing it afterwards removes nothing.
+    /// The commit is journaled; the in-memory store releases the plan's claims, a durable one keeps
+    /// them until the plan is released or its devices are used by a defined guest (docs/state.md).
+    /// Disposing the plan afterwards removes nothing.
     /// </summary>
     /// <exception cref="InvalidOperationException">The plan is not <see cref="PlanState.Ready"/>.</exception>
     public void Commit()
@@ -128,7 +124,7 @@ public sealed class MigrationPlan : IAsyncDisposable
             State = PlanState.Committed;
         }
 
-        ReleaseClaims();
+        _journal.Commit();
     }
 
     /// <summary>
@@ -178,7 +174,7 @@ public sealed class MigrationPlan : IAsyncDisposable
         }
 
         var failures = await _journal.RollbackAsync().ConfigureAwait(false);
-        ReleaseClaims();
+        _journal.End();
         return failures;
     }
 
@@ -208,16 +204,6 @@ public sealed class MigrationPlan : IAsyncDisposable
             throw new InvalidOperationException($"Cannot {what} the plan for {GuestName} on {Destination.Name}: it is {State}, not Ready.");
         }
     }
-
-    private void ReleaseClaims()
-    {
-        // A device that could not be removed still exists: its claim stays so no other plan is handed it.
-        var stuck = _journal.Stuck;
-        foreach (var key in _claimKeys.Where(k => !stuck.Contains(k)))
-        {
-            _claims.Release(Destination.Key, key, _id);
-        }
-    }
 }
 
 /// <summary>What a plan says (built by the planner).</summary>
@@ -234,7 +220,7 @@ internal sealed record PlanContent(
     IReadOnlyList<PreflightCheck> Preflight);
 
 /// <summary>What a plan holds on the destination (built by the planner).</summary>
-internal sealed record PlanResources(ProvisioningJournal Journal, TargetClaimRegistry Claims, Guid PlanId, IReadOnlyCollection<string> ClaimKeys, MigrationHost Source, ILogger Logger);
+internal sealed record PlanResources(ProvisioningJournal Journal, MigrationHost Source, ILogger Logger);
 
 /// <summary>Devices created by the planner could not be removed; each is still on its host.</summary>
 public sealed class RollbackFailedException : Exception

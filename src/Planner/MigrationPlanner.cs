@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.State;
 using VfioMigration.Planner.Xml;
 
 namespace VfioMigration.Planner;
@@ -19,15 +20,15 @@ public sealed class MigrationPlanner
     private readonly ILogger _logger;
     private readonly IVerdictCache _verdictCache;
     private readonly TimeProvider _time;
-    private readonly TargetClaimRegistry _claims;
+    private readonly IPlannerStateStore _claims;
 
     /// <summary>Creates a planner.</summary>
     /// <param name="options">Default options for requests that carry none; <see cref="PlanOptions"/>' defaults when null.</param>
     /// <param name="logger">Where the planner logs; nowhere when null.</param>
     /// <param name="verdictCache">The cross-plan verdict cache used when <see cref="PlanOptions.VerdictCacheLifetime"/> is set; a new in-memory one when null.</param>
     /// <param name="timeProvider">The clock for probe time-outs and cache expiry; the system clock when null.</param>
-    /// <param name="claims">The registry of targets handed out; <see cref="TargetClaimRegistry.Shared"/> when null.</param>
-    public MigrationPlanner(IOptions<PlanOptions>? options = null, ILogger<MigrationPlanner>? logger = null, IVerdictCache? verdictCache = null, TimeProvider? timeProvider = null, TargetClaimRegistry? claims = null)
+    /// <param name="claims">The state store: claims on targets and the provisioning journal (docs/state.md); the in-memory <see cref="TargetClaimRegistry.Shared"/> when null, <see cref="SqliteStateStore"/> for one that outlives the process.</param>
+    public MigrationPlanner(IOptions<PlanOptions>? options = null, ILogger<MigrationPlanner>? logger = null, IVerdictCache? verdictCache = null, TimeProvider? timeProvider = null, IPlannerStateStore? claims = null)
     {
         _defaults = options?.Value ?? new PlanOptions();
         _defaults.Validate();
@@ -139,9 +140,9 @@ public sealed class MigrationPlanner
                 : candidates;
             foreach (var candidate in ordered)
             {
-                if (candidate.ClaimKey is { } key && _claims.IsClaimedByOther(destination.Key, key, Guid.Empty))
+                if (candidate.ClaimKey is { } key && _claims.HolderOf(destination.Key, key, Guid.Empty) is { } holder)
                 {
-                    rejections.Add(new Rejection(described.Info.Id, candidate.Candidate, RejectionCode.InUse, $"{candidate.Candidate} is claimed by a plan running in this process."));
+                    rejections.Add(new Rejection(described.Info.Id, candidate.Candidate, RejectionCode.InUse, $"{candidate.Candidate} is claimed by a plan ({holder})."));
                     continue;
                 }
 
@@ -154,6 +155,47 @@ public sealed class MigrationPlanner
         }
 
         return new CompatibleTargets(described.Info, targets, rejections.Items, counters.Snapshot());
+    }
+
+    /// <summary>
+    /// Recovers what dead plans left on a host: every mdev journaled by a plan whose owner is gone
+    /// (and which was not committed) is removed unless a defined guest uses it, in which case its
+    /// entry is marked committed; with <paramref name="includeCommitted"/>, committed plans whose
+    /// devices are all used by defined guests are forgotten too. Every plan does the former for each
+    /// destination before reading its inventory. See docs/state.md.
+    /// </summary>
+    /// <param name="host">The host to recover.</param>
+    /// <param name="includeCommitted">Also forget committed plans whose devices guests now use (one more libvirt call when there are any).</param>
+    /// <param name="cancellationToken">Cancels before the work starts; removals, once started, are not cut off.</param>
+    /// <returns>What was done to each device.</returns>
+    /// <exception cref="StateStoreException">The store cannot be read or written.</exception>
+    /// <exception cref="Hypervisor.HypervisorException">The host's guests cannot be listed.</exception>
+    public Task<RecoveryReport> RecoverAsync(MigrationHost host, bool includeCommitted = true, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        host.Validate(nameof(host));
+        cancellationToken.ThrowIfCancellationRequested();
+        return Recovery.RunAsync(host, _claims, includeCommitted, _logger);
+    }
+
+    /// <summary>
+    /// Releases a kept plan (one committed without a migration, e.g. the console's <c>--keep</c>):
+    /// removes each mdev it created on <paramref name="host"/> unless a defined guest uses it, and
+    /// forgets the plan, with its claims, once none of its devices is left.
+    /// </summary>
+    /// <param name="plan">The plan's id, as <see cref="IPlannerStateStore.ListPlans"/> lists it.</param>
+    /// <param name="host">A host the plan created devices on.</param>
+    /// <param name="cancellationToken">Cancels before the work starts; removals, once started, are not cut off.</param>
+    /// <returns>What was done to each device.</returns>
+    /// <exception cref="InvalidOperationException">The store holds no such plan, or its process still runs.</exception>
+    /// <exception cref="StateStoreException">The store cannot be read or written.</exception>
+    /// <exception cref="Hypervisor.HypervisorException">The host's guests cannot be listed.</exception>
+    public Task<RecoveryReport> ReleaseKeptPlanAsync(Guid plan, MigrationHost host, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        host.Validate(nameof(host));
+        cancellationToken.ThrowIfCancellationRequested();
+        return Recovery.ReleaseAsync(host, _claims, plan, _logger);
     }
 
     private PlanOptions OptionsFor(PlanOptions? requested)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VfioMigration.Planner.State;
 
 namespace VfioMigration.Planner;
 
@@ -10,7 +11,7 @@ public static class PlannerServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="MigrationPlanner"/> (singleton), its default <see cref="PlanOptions"/>, an
-    /// in-memory <see cref="IVerdictCache"/>, the process-wide <see cref="TargetClaimRegistry"/> and
+    /// in-memory <see cref="IVerdictCache"/>, the process-wide <see cref="TargetClaimRegistry"/> (also as the <see cref="IPlannerStateStore"/>; register a <see cref="SqliteStateStore"/> first for durable state) and
     /// <see cref="TimeProvider.System"/>, each only when not registered already.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -35,12 +36,13 @@ public static class PlannerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IVerdictCache>(provider => new InMemoryVerdictCache(provider.GetService<TimeProvider>()));
         services.TryAddSingleton(TargetClaimRegistry.Shared);
+        services.TryAddSingleton<IPlannerStateStore>(provider => provider.GetRequiredService<TargetClaimRegistry>());
         services.TryAddSingleton(provider => new MigrationPlanner(
             provider.GetRequiredService<IOptions<PlanOptions>>(),
             provider.GetService<ILogger<MigrationPlanner>>(),
             provider.GetService<IVerdictCache>(),
             provider.GetService<TimeProvider>(),
-            provider.GetService<TargetClaimRegistry>()));
+            provider.GetService<IPlannerStateStore>()));
         return services;
     }
 }

@@ -18,6 +18,7 @@ internal sealed class EvacuateCommand : Command
     [
         .. HostSet.Options,
         .. PlanOptionsParser.Options,
+        .. StateOption.Options,
         new("--plans-per-host", "N", "Guests each destination plans at once, 1-16 (default 1: strictly one after the other)."),
         new("--keep", null, "Keep the mdevs the plans created when every guest has a plan (default: remove them when the command ends)."),
     ];
@@ -29,9 +30,11 @@ internal sealed class EvacuateCommand : Command
     {
         var options = PlanOptionsParser.Parse(args);
         using var hosts = HostSet.FromArguments(args);
+        using var state = StateOption.Open(args, hosts);
         var planner = new MigrationPlanner(
             Microsoft.Extensions.Options.Options.Create(options),
-            context.Logging.CreateLogger<MigrationPlanner>());
+            context.Logging.CreateLogger<MigrationPlanner>(),
+            claims: state.Store);
         var result = await new HostEvacuator(planner)
             .EvacuateAsync(new EvacuationRequest(hosts.Source, hosts.Destinations, Options: options, PlansPerHost: PlansPerHost(args)), cancellationToken)
             .ConfigureAwait(false);

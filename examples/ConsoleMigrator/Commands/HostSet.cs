@@ -49,6 +49,9 @@ internal sealed class HostSet : IDisposable
     /// <summary>The destination hosts, <c>--dest</c> ones first, then <c>--dest-scenario</c> ones.</summary>
     public IReadOnlyList<MigrationHost> Destinations => _destinations;
 
+    /// <summary>True when a destination is simulated in this process (a scenario): nothing of it outlives the process, so neither should state about it.</summary>
+    public bool Ephemeral { get; private set; }
+
     /// <summary>Builds the hosts the options describe.</summary>
     /// <exception cref="UsageException">The options do not describe exactly one source and at least one destination.</exception>
     public static HostSet FromArguments(Arguments args)
@@ -71,19 +74,8 @@ internal sealed class HostSet : IDisposable
         var destSsh = PerHost(args, "--dest-ssh", destUris.Count, "--dest");
         var destKeys = PerHost(args, "--dest-ssh-key", destUris.Count, "--dest");
         var destNames = PerHost(args, "--dest-name", destUris.Count, "--dest");
-        var names = new SettingNames
-        {
-            KeyFile = "--ssh-key FILE (or --source-ssh-key / --dest-ssh-key FILE for one host)",
-            AcceptUnknownHostKey = "--accept-new-host-key",
-            CommandTimeout = "the time-out (vfio-migrator keeps the library's 60 s per command)",
-        };
-        var remote = new RemoteHostDefaults
-        {
-            KeyFile = args.Value("--ssh-key"),
-            KnownHostsFile = args.Value("--known-hosts"),
-            HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
-            SettingNames = names,
-        };
+        var remote = RemoteDefaults(args);
+        var names = remote.SettingNames;
         var hosts = new HostSet();
         try
         {
@@ -102,6 +94,7 @@ internal sealed class HostSet : IDisposable
             foreach (var scenario in destScenarios)
             {
                 hosts._destinations.Add(hosts.FromScenario(scenario));
+                hosts.Ephemeral = true;
             }
 
             hosts.RequireDistinctNames();
@@ -127,6 +120,37 @@ internal sealed class HostSet : IDisposable
             : throw new UsageException($"{values.Count} {option} given for {hostCount} {hostOption}: give at most one per {hostOption}, in the same order.");
     }
 
+    /// <summary>
+    /// Builds the hosts a state command names: each URI with the sysfs root at the same position in
+    /// <paramref name="sysfsRoots"/> (or the default: /sys locally, SSH remotely), as <see cref="Destinations"/>;
+    /// the SSH options are read from <paramref name="args"/>. No source.
+    /// </summary>
+    /// <exception cref="UsageException">More sysfs roots than URIs, or a URI that cannot be parsed.</exception>
+    public static HostSet FromUris(IReadOnlyList<string> uris, IReadOnlyList<string> sysfsRoots, Arguments args)
+    {
+        if (sysfsRoots.Count > uris.Count)
+        {
+            throw new UsageException($"{sysfsRoots.Count} sysfs directories given for {uris.Count} hosts: give one per host, in the same order.");
+        }
+
+        var remote = RemoteDefaults(args);
+        var hosts = new HostSet();
+        try
+        {
+            for (var i = 0; i < uris.Count; i++)
+            {
+                hosts._destinations.Add(hosts.FromUri(new HostOptions($"host {i + 1}", uris[i], At(sysfsRoots, i), null, null, null), remote));
+            }
+
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Builds hosts from simulated hosts already loaded (the demo's bundled scenarios).</summary>
     public static HostSet FromSimulated(SimulatedHost source, IEnumerable<SimulatedHost> destinations)
     {
@@ -135,6 +159,7 @@ internal sealed class HostSet : IDisposable
         {
             hosts.Source = hosts.FromSimulator(source);
             hosts._destinations.AddRange(destinations.Select(hosts.FromSimulator));
+            hosts.Ephemeral = true;
             return hosts;
         }
         catch
@@ -224,6 +249,20 @@ internal sealed class HostSet : IDisposable
         _owned.Add(hypervisor);
         return (hypervisor, Stopwatch.GetElapsedTime(started));
     }
+
+    /// <summary>The SSH settings every remote host shares, with the option names that set them.</summary>
+    private static RemoteHostDefaults RemoteDefaults(Arguments args) => new()
+    {
+        KeyFile = args.Value("--ssh-key"),
+        KnownHostsFile = args.Value("--known-hosts"),
+        HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
+        SettingNames = new SettingNames
+        {
+            KeyFile = "--ssh-key FILE (or --source-ssh-key / --dest-ssh-key FILE for one host)",
+            AcceptUnknownHostKey = "--accept-new-host-key",
+            CommandTimeout = "the time-out (vfio-migrator keeps the library's 60 s per command)",
+        },
+    };
 
     /// <summary>Refuses hosts that would look the same in every line of output.</summary>
     private void RequireDistinctNames()

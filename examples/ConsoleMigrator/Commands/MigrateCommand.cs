@@ -18,6 +18,7 @@ internal sealed class MigrateCommand : Command
         .. HostSet.Options,
         new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
         .. PlanOptionsParser.Options,
+        .. StateOption.Options,
         new("--dry-run", null, "Stop after the plan (and remove what it created)."),
         new("--offline", null, "Migrate a paused or shut-off guest without VIR_MIGRATE_LIVE."),
         new("--peer-to-peer", null, "Let the source host's libvirtd reach the destination itself (VIR_MIGRATE_PEER2PEER), at --desturi or else the --dest URI. Default: client-driven through this program's own --dest connection."),
@@ -41,7 +42,11 @@ internal sealed class MigrateCommand : Command
         }
 
         using var hosts = HostSet.FromArguments(args);
-        var planner = new MigrationPlanner(Microsoft.Extensions.Options.Options.Create(options), context.Logging.CreateLogger<MigrationPlanner>());
+        using var state = StateOption.Open(args, hosts);
+        var planner = new MigrationPlanner(
+            Microsoft.Extensions.Options.Options.Create(options),
+            context.Logging.CreateLogger<MigrationPlanner>(),
+            claims: state.Store);
         PlanResult result;
         using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
         {

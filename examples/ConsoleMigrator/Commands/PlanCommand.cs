@@ -17,6 +17,7 @@ internal sealed class PlanCommand : Command
         .. HostSet.Options,
         new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
         .. PlanOptionsParser.Options,
+        .. StateOption.Options,
         new("--keep", null, "Keep the mdevs the plan created (default: remove them when the command ends)."),
     ];
 
@@ -28,9 +29,11 @@ internal sealed class PlanCommand : Command
         var options = PlanOptionsParser.Parse(args);
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));
         using var hosts = HostSet.FromArguments(args);
+        using var state = StateOption.Open(args, hosts);
         var planner = new MigrationPlanner(
             Microsoft.Extensions.Options.Options.Create(options),
-            context.Logging.CreateLogger<MigrationPlanner>());
+            context.Logging.CreateLogger<MigrationPlanner>(),
+            claims: state.Store);
         PlanResult result;
         using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
         {

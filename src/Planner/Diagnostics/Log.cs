@@ -63,4 +63,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Could not list {Path} on {Host} ({Errno}); parents libvirt does not list are not looked for there")]
     public static partial void SysfsListFailed(ILogger logger, SysfsPath path, string host, Errno errno);
+
+    [LoggerMessage(EventId = 1018, Level = LogLevel.Warning, Message = "Could not record in the state store that mdev {Uuid} on {Host} was removed (recovery will find it gone): {Reason}")]
+    public static partial void StateStoreWriteFailed(ILogger logger, MdevUuid uuid, string host, string reason);
+
+    [LoggerMessage(EventId = 1019, Level = LogLevel.Warning, Message = "Recovery on {Host}: mdev {Uuid} of plan {Plan} (guest {Guest}, {Where}): {Outcome}")]
+    public static partial void Recovered(ILogger logger, string host, MdevUuid uuid, Guid plan, string guest, string where, string outcome);
 }

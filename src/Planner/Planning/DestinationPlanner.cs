@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.State;
 
 namespace VfioMigration.Planner.Planning;
 
@@ -10,7 +11,7 @@ namespace VfioMigration.Planner.Planning;
 internal delegate string DestinationXmlRewrite(string sourceDomainXml, IReadOnlyDictionary<int, DeviceTarget> targetsByOrdinal);
 
 /// <summary>What every destination plan shares: the planner's services.</summary>
-internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider Time, TargetClaimRegistry Claims, ILogger Logger, DestinationXmlRewrite RewriteXml);
+internal sealed record PlannerServices(IVerdictCache VerdictCache, TimeProvider Time, IPlannerStateStore Claims, ILogger Logger, DestinationXmlRewrite RewriteXml);
 
 /// <summary>
 /// Plans one guest onto one destination: candidates, verdicts, an assignment of distinct targets,
@@ -62,6 +63,7 @@ internal sealed class DestinationPlanner
         _services = services;
         _counters.Add(facts.Cost);
         _journal = new ProvisioningJournal(destination, services.Claims, _planId, _counters, services.Logger);
+        services.Claims.BeginPlan(_planId, facts.Guest.Devices.Name);
         _rejections = new RejectionLog(destination.Name, services.Logger);
     }
 
@@ -81,20 +83,20 @@ internal sealed class DestinationPlanner
             var content = await BuildAsync(cancellationToken).ConfigureAwait(false);
             activity?.SetTag("vfio_migration.complete", content.IsComplete);
             Log.PlanFinished(_services.Logger, content.GuestName, _host.Name, content.IsComplete, content.Devices.Count, content.Statistics.Probes, content.Statistics.Creates, content.Statistics.ElapsedMs);
-            return new MigrationPlan(content, new PlanResources(_journal, _services.Claims, _planId, _heldClaims, _source, _services.Logger));
+            return new MigrationPlan(content, new PlanResources(_journal, _source, _services.Logger));
         }
         catch (Exception error) when (error is HypervisorException or IOException)
         {
             // This destination cannot be planned (unreachable, libvirt refusing): it becomes a failed plan with the reason, so the other destinations still count.
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
             var content = await FailAsync([$"Planning on {_host.Name} stopped: {error.Message}"]).ConfigureAwait(false);
-            return new MigrationPlan(content, new PlanResources(_journal, _services.Claims, _planId, _heldClaims, _source, _services.Logger));
+            return new MigrationPlan(content, new PlanResources(_journal, _source, _services.Logger));
         }
         catch (Exception error)
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
             await _journal.RollbackAsync().ConfigureAwait(false);
-            ReleaseClaims();
+            EndPlan();
 
             // Every removal that failed in this plan, the rollback's and those of devices refused before it.
             var failures = _journal.Failures;
@@ -128,6 +130,8 @@ internal sealed class DestinationPlanner
             return await FailAsync(failed).ConfigureAwait(false);
         }
 
+        // An orphan of a dead plan is removed before the inventory is read, so it is never taken as reuse.
+        await Recovery.RunAsync(_host, _services.Claims, includeCommitted: false, _services.Logger).ConfigureAwait(false);
         var inventory = await DestinationInventory.LoadAsync(_host, DestinationInventory.ScopeFor(plannable, _options), _facts.Guest.Devices.Uuid, _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
         var probes = new ProbeRunner(_host, _options, _services.VerdictCache, _services.Time, _counters, _services.Logger);
         _evaluator = new CandidateEvaluator(_host, _options, inventory, probes, _rejections, _counters);
@@ -308,9 +312,9 @@ internal sealed class DestinationPlanner
                     return false;
                 }
 
-                if (_services.Claims.IsClaimedByOther(_host.Key, key, _planId))
+                if (_services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
                 {
-                    _rejections.Add(new Rejection(_devices[index].Info.Id, option.Candidate, RejectionCode.InUse, $"{option.Candidate} is claimed by another plan running in this process."));
+                    _rejections.Add(InUse(index, option.Candidate, holder));
                     return false;
                 }
 
@@ -327,9 +331,9 @@ internal sealed class DestinationPlanner
             return true;
         }
 
-        if (_services.Claims.IsClaimedByOther(_host.Key, key, _planId))
+        if (_services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
         {
-            _rejections.Add(new Rejection(_devices[index].Info.Id, create.Candidate, RejectionCode.InUse, $"PCI function {address} ({create.Parent.Name}) is being passed through whole by another plan running in this process, so no mdev is created on it."));
+            _rejections.Add(new Rejection(_devices[index].Info.Id, create.Candidate, RejectionCode.InUse, $"PCI function {address} ({create.Parent.Name}) is being passed through whole by another plan ({holder}), so no mdev is created on it."));
             return true;
         }
 
@@ -355,9 +359,9 @@ internal sealed class DestinationPlanner
         else
         {
             var key = option.ClaimKey!;
-            if (!_services.Claims.TryClaim(_host.Key, key, _planId))
+            if (_services.Claims.TryClaim(_host.Key, key, _planId) is { } holder)
             {
-                _rejections.Add(new Rejection(_devices[index].Info.Id, option.Candidate, RejectionCode.InUse, $"{option.Candidate} is claimed by another plan running in this process."));
+                _rejections.Add(InUse(index, option.Candidate, holder));
                 return false;
             }
 
@@ -368,6 +372,9 @@ internal sealed class DestinationPlanner
         _assignment[index] = option;
         return true;
     }
+
+    private Rejection InUse(int index, string candidate, ClaimHolder holder) =>
+        new(_devices[index].Info.Id, candidate, RejectionCode.InUse, $"{candidate} is claimed by another plan ({holder}).");
 
     private void Undo(int index, TargetOption option)
     {
@@ -412,15 +419,10 @@ internal sealed class DestinationPlanner
         }
     }
 
-    /// <summary>Releases every claim except those of devices that could not be removed.</summary>
-    private void ReleaseClaims()
+    /// <summary>Ends the plan in the store: every claim goes except those of devices that could not be removed.</summary>
+    private void EndPlan()
     {
-        var stuck = _journal.Stuck;
-        foreach (var key in _heldClaims.Where(k => !stuck.Contains(k)))
-        {
-            _services.Claims.Release(_host.Key, key, _planId);
-        }
-
+        _journal.End();
         _heldClaims.Clear();
     }
 
@@ -489,7 +491,7 @@ internal sealed class DestinationPlanner
     {
         if (_options.UuidStrategy == UuidStrategy.Preserve && source.Info.Uuid is { } own)
         {
-            if (Evaluator.Inventory.Inventory.Mdevs.Any(m => m.Uuid == own) || _services.Claims.IsClaimedByOther(_host.Key, TargetKeys.Mdev(own), _planId) || _heldClaims.Contains(TargetKeys.Mdev(own)))
+            if (Evaluator.Inventory.Inventory.Mdevs.Any(m => m.Uuid == own) || _services.Claims.HolderOf(_host.Key, TargetKeys.Mdev(own), _planId) is not null || _heldClaims.Contains(TargetKeys.Mdev(own)))
             {
                 return (MdevUuid.NewRandom(), DeviceAction.Create, $"the source UUID {own} is taken on {_host.Name}, so a new UUID is used");
             }
@@ -517,7 +519,7 @@ internal sealed class DestinationPlanner
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)
     {
         await _journal.RollbackAsync().ConfigureAwait(false);
-        ReleaseClaims();
+        EndPlan();
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
         {

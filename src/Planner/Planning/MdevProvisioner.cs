@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.State;
 using VfioMigration.Planner.Sysfs;
 
 namespace VfioMigration.Planner.Planning;
@@ -30,7 +31,7 @@ internal sealed record CreateResult(PendingCreate Pending, ProvisionedOption? Ma
 /// while creates run is safe to share: the journal, the claim registry, the counters and the probe
 /// runner lock or use interlocked updates.
 /// </summary>
-internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, TargetClaimRegistry claims, Guid planId, ProvisioningJournal journal, PlanCounters counters, ProbeRunner probes, CandidateEvaluator evaluator, ILogger logger)
+internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, IPlannerStateStore claims, Guid planId, ProvisioningJournal journal, PlanCounters counters, ProbeRunner probes, CandidateEvaluator evaluator, ILogger logger)
 {
     private const string MigrationVersion = "migration_version";
 
@@ -144,27 +145,52 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
 
     private sealed record CreateFailure(RejectionCode Code, string Message, Errno? Errno);
 
-    /// <summary>Creates the mdev through libvirt, or through sysfs where libvirt cannot; journals it as soon as it exists. Null when it exists.</summary>
+    /// <summary>
+    /// Claims the UUID, makes the intent to create it durable, then creates the mdev through libvirt,
+    /// or through sysfs where libvirt cannot; journals it as soon as it exists. Null when it exists.
+    /// </summary>
+    /// <exception cref="StateStoreException">The intent could not be recorded: nothing was created.</exception>
     private async Task<CreateFailure?> CreateDeviceAsync(PendingCreate pending, MdevUuid uuid, CancellationToken cancellationToken)
     {
         var key = TargetKeys.Mdev(uuid);
-        if (!claims.TryClaim(host.Key, key, planId))
+        if (claims.TryClaim(host.Key, key, planId) is { } holder)
         {
-            return new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan running in this process.", Errno.EEXIST);
+            return new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan ({holder}).", Errno.EEXIST);
         }
 
+        var create = pending.Create;
+        var made = false;
         try
         {
-            return await CreateClaimedAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
+            var method = evaluator.Inventory.IsSysfsOnly(create.Parent) ? CreationMethod.Sysfs : CreationMethod.Libvirt;
+            journal.Intend(uuid, create.Parent, create.Type.Id, method, persistent: method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);
+            var failure = await CreateClaimedAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
+            made = failure is null;
+            return failure;
         }
         finally
         {
             // Once the device is journaled the journal owns its claim: removing it releases the claim, failing to keeps it.
-            if (!journal.Holds(uuid))
+            if (!made && !journal.Holds(uuid))
             {
-                claims.Release(host.Key, key, planId);
+                CloseIntent(pending, uuid, key);
             }
         }
+    }
+
+    /// <summary>A create that made nothing: its intent is closed and its claim released. A store failure here leaves the intent for recovery, which finds nothing to remove.</summary>
+    private void CloseIntent(PendingCreate pending, MdevUuid uuid, string key)
+    {
+        try
+        {
+            journal.NotMade(uuid, pending.Create.Parent, pending.Create.Type.Id, pending.Order);
+        }
+        catch (StateStoreException error)
+        {
+            Log.StateStoreWriteFailed(logger, uuid, host.Name, error.Message);
+        }
+
+        claims.Release(host.Key, key, planId);
     }
 
     private async Task<CreateFailure?> CreateClaimedAsync(PendingCreate pending, MdevUuid uuid, CancellationToken cancellationToken)

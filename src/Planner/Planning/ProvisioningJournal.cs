@@ -2,17 +2,19 @@ using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
 using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.State;
 using VfioMigration.Planner.Sysfs;
 
 namespace VfioMigration.Planner.Planning;
 
 /// <summary>
-/// Every mdev a plan created on one host, and how: the record rollback works from. An entry is
-/// written as soon as the device exists (or might exist, after an interrupted create), before
-/// anything else can fail. Creates on different parents record concurrently; the journal lists
-/// devices in the order the planner scheduled them, whatever order they finished in.
+/// Every mdev a plan created on one host, and how: the record rollback works from. Each change is
+/// written through to the state store: the intent before the create is issued (<see cref="Intend"/>),
+/// the device as soon as it exists (or might exist, after an interrupted create), each removal, and
+/// the commit. Creates on different parents record concurrently; the journal lists devices in the
+/// order the planner scheduled them, whatever order they finished in.
 /// </summary>
-internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistry claims, Guid planId, PlanCounters counters, ILogger logger)
+internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore store, Guid planId, PlanCounters counters, ILogger logger)
 {
     private readonly List<Entry> _entries = [];
     private readonly Lock _gate = new();
@@ -30,17 +32,30 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         }
     }
 
+    /// <summary>Makes the intent to create a device durable; the create must not be issued before this returns.</summary>
+    /// <exception cref="StateStoreException">The store cannot record it: the create must not be issued.</exception>
+    public void Intend(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order) =>
+        store.Journal(new JournalEntry(planId, host.Key, host.Name, uuid, parent.Name.Value, type, method, persistent, order, JournalState.Intent));
+
+    /// <summary>Closes the intent of a create that made nothing.</summary>
+    public void NotMade(MdevUuid uuid, MdevParent parent, MdevTypeId type, int order) =>
+        store.Journal(new JournalEntry(planId, host.Key, host.Name, uuid, parent.Name.Value, type, CreationMethod.Sysfs, false, order, JournalState.Removed));
+
     /// <summary>Journals a device that exists, or may; <see cref="Devices"/> lists it at <paramref name="order"/>, where the planner scheduled its create.</summary>
     public void Record(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
     {
+        var entry = new Entry(uuid, parent.Name.Value, type, method, persistent, order);
         lock (_gate)
         {
-            _entries.Add(new Entry(uuid, parent.Name.Value, type, method, persistent, order));
+            _entries.Add(entry);
         }
 
         counters.Create();
         PlannerTelemetry.Creates.Add(1);
         Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
+
+        // In memory first: should the store fail here, the rollback still knows the device.
+        Write(entry);
     }
 
     /// <summary>True while a device with this UUID is journaled and not removed (kept, or its removal failed).</summary>
@@ -109,59 +124,30 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         return failures;
     }
 
-    /// <summary>The claim keys of devices whose removal failed: they still exist, so their claims must outlive the plan.</summary>
-    public IReadOnlySet<string> Stuck
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _entries.Where(e => e.State == CreatedDeviceState.RemoveFailed).Select(e => TargetKeys.Mdev(e.Uuid)).ToHashSet();
-            }
-        }
-    }
+    /// <summary>Hands the kept devices over to the caller (they are no longer the plan's to remove) and records the commit.</summary>
+    public void Commit() => store.CommitPlan(planId);
 
-    /// <summary>Hands the kept devices over to the caller: they are no longer the plan's to remove.</summary>
-    public IReadOnlyList<MdevUuid> Kept()
-    {
-        lock (_gate)
-        {
-            return [.. _entries.Where(e => e.State == CreatedDeviceState.Kept).Select(e => e.Uuid)];
-        }
-    }
+    /// <summary>Ends the plan in the store: its claims and closed entries go, a device whose removal failed keeps both.</summary>
+    public void End() => store.EndPlan(planId);
 
     private async Task<RemovalFailure?> RemoveAsync(Entry entry)
     {
-        string? error;
-        try
+        if (entry.Method == CreationMethod.Libvirt)
         {
-            if (entry.Method == CreationMethod.Libvirt)
-            {
-                counters.HypervisorCall();
-                await host.Hypervisor.DestroyMdevAsync(entry.Uuid, entry.Persistent, CancellationToken.None).ConfigureAwait(false);
-                error = null;
-            }
-            else
-            {
-                var written = await host.FileSystem.WriteAsync(SysfsPath.MdevAttribute(entry.Uuid, "remove"), "1", CancellationToken.None).ConfigureAwait(false);
-                // ENOENT: the device is already gone (or a create cut off mid-write never made it).
-                error = written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {SysfsPath.MdevAttribute(entry.Uuid, "remove")} failed with {written.Error}";
-            }
-        }
-        catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)
-        {
-            error = exception.Message;
+            counters.HypervisorCall();
         }
 
+        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Method, entry.Persistent).ConfigureAwait(false);
         lock (_gate)
         {
             entry.State = error is null ? CreatedDeviceState.Removed : CreatedDeviceState.RemoveFailed;
             entry.Error = error;
         }
 
+        WriteDuringRemoval(entry);
         if (error is null)
         {
-            claims.Release(host.Key, TargetKeys.Mdev(entry.Uuid), planId);
+            store.Release(host.Key, TargetKeys.Mdev(entry.Uuid), planId);
             counters.Remove();
             PlannerTelemetry.Removes.Add(1);
             Log.MdevRemoved(logger, entry.Uuid, host.Name);
@@ -173,9 +159,36 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         return new RemovalFailure(host.Name, entry.Uuid, error);
     }
 
+    private void Write(Entry entry) =>
+        store.Journal(new JournalEntry(planId, host.Key, host.Name, entry.Uuid, entry.Parent, entry.Type, entry.Method, entry.Persistent, entry.Order, entry.JournalState, entry.Error));
+
+    /// <summary>A removal is recorded if the store allows; a store failure must not stop a rollback (recovery later finds the device gone).</summary>
+    private void WriteDuringRemoval(Entry entry)
+    {
+        try
+        {
+            Write(entry);
+        }
+        catch (StateStoreException error)
+        {
+            Log.StateStoreWriteFailed(logger, entry.Uuid, host.Name, error.Message);
+        }
+    }
+
     private sealed class Entry(MdevUuid uuid, string parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
     {
         public MdevUuid Uuid => uuid;
+
+        public string Parent => parent;
+
+        public MdevTypeId Type => type;
+
+        public JournalState JournalState => State switch
+        {
+            CreatedDeviceState.Kept => JournalState.Created,
+            CreatedDeviceState.Removed => JournalState.Removed,
+            _ => JournalState.RemoveFailed,
+        };
 
         public int Order => order;
 
@@ -188,6 +201,32 @@ internal sealed class ProvisioningJournal(MigrationHost host, TargetClaimRegistr
         public string? Error { get; set; }
 
         public CreatedDevice ToPublic(string hostName) => new(hostName, uuid, parent, type, method, persistent, State, Error);
+    }
+}
+
+/// <summary>Removes one planner-created mdev the way it was made.</summary>
+internal static class MdevRemoval
+{
+    /// <summary>Removes the device through libvirt or its sysfs <c>remove</c> attribute; returns the error, or null when it is gone (ENOENT counts as gone). Never cancelled.</summary>
+    public static async Task<string?> RemoveAsync(MigrationHost host, MdevUuid uuid, CreationMethod method, bool persistent)
+    {
+        try
+        {
+            if (method == CreationMethod.Libvirt)
+            {
+                await host.Hypervisor.DestroyMdevAsync(uuid, persistent, CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
+
+            var path = SysfsPath.MdevAttribute(uuid, "remove");
+            var written = await host.FileSystem.WriteAsync(path, "1", CancellationToken.None).ConfigureAwait(false);
+            // ENOENT: the device is already gone (or a create cut off mid-write never made it).
+            return written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {path} failed with {written.Error}";
+        }
+        catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)
+        {
+            return exception.Message;
+        }
     }
 }
 

@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.Planner;
+using VfioMigration.Planner.State;
+
+namespace VfioMigration.ConsoleMigrator.Commands;
+
+/// <summary>The state store the planning commands share (docs/state.md): SQLite in the state directory, unless a host is simulated in this process.</summary>
+internal static class StateOption
+{
+    /// <summary>The environment variable that overrides the default state directory.</summary>
+    public const string EnvironmentVariable = "VFIO_MIGRATION_STATE_DIR";
+
+    /// <summary>The option that names the state directory.</summary>
+    public static readonly IReadOnlyList<OptionSpec> Options =
+    [
+        new("--state-dir", "DIR", $"Where claims and the journal of created mdevs are kept, shared by every vfio-migrator on this node (default ${EnvironmentVariable}, else /var/lib/vfio-migration as root, $XDG_STATE_HOME/vfio-migration otherwise)."),
+    ];
+
+    /// <summary>The durable store in the state directory the arguments name.</summary>
+    public static SqliteStateStore OpenDurable(Arguments args) =>
+        new(args.Value("--state-dir") ?? NonEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? SqliteStateStore.DefaultDirectory());
+
+    /// <summary>The store for a planning command: the durable one, or the process's in-memory registry when a host is a scenario (nothing of it outlives the process).</summary>
+    public static OpenedState Open(Arguments args, HostSet hosts) =>
+        hosts.Ephemeral ? new OpenedState(TargetClaimRegistry.Shared, null) : new OpenedState(null, OpenDurable(args));
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}
+
+/// <summary>A state store a command opened; disposing closes it when it is the durable one.</summary>
+internal sealed class OpenedState(TargetClaimRegistry? memory, SqliteStateStore? durable) : IDisposable
+{
+    /// <summary>The store.</summary>
+    public IPlannerStateStore Store => (IPlannerStateStore?)durable ?? memory!;
+
+    /// <summary>Closes the durable store.</summary>
+    public void Dispose() => durable?.Dispose();
+}
+
+/// <summary><c>recover</c>: removes what dead plans left on hosts (docs/state.md).</summary>
+internal sealed class RecoverCommand : Command
+{
+    /// <summary>The options that name the hosts of a state command.</summary>
+    public static readonly IReadOnlyList<OptionSpec> HostOptions =
+    [
+        new("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for).", Repeatable: true),
+        new("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely).", Repeatable: true),
+        .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key"),
+        .. StateOption.Options,
+    ];
+
+    public override string Name => "recover";
+
+    public override string Summary => "Remove the mdevs of plans whose process is gone (a device a guest now uses is kept), and forget kept plans guests now use.";
+
+    public override IReadOnlyList<OptionSpec> Options => HostOptions;
+
+    public override string Example => "vfio-migrator recover --host qemu:///system";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        using var store = StateOption.OpenDurable(args);
+        var uris = args.Values("--host");
+        if (uris.Count == 0)
+        {
+            uris = [.. store.ListPlans().Where(p => p.Owner != PlanOwnerState.Alive).SelectMany(p => p.Entries).Select(e => e.HostKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        }
+
+        using var hosts = HostSet.FromUris(uris, args.Values("--host-sysfs"), args);
+        var planner = new MigrationPlanner(logger: context.Logging.CreateLogger<MigrationPlanner>(), claims: store);
+        var reports = new List<RecoveryReport>();
+        foreach (var host in hosts.Destinations)
+        {
+            reports.Add(await planner.RecoverAsync(host, includeCommitted: true, cancellationToken).ConfigureAwait(false));
+        }
+
+        await context.Out.WriteAsync(context.Json ? StateOutput.Json(reports) : StateOutput.Text(reports)).ConfigureAwait(false);
+        return reports.SelectMany(r => r.Devices).Any(d => d.Action == RecoveryAction.RemoveFailed) ? ExitCodes.Unexpected : ExitCodes.Success;
+    }
+}
+
+/// <summary><c>plans</c>: lists the plans the state store holds.</summary>
+internal sealed class PlansCommand : Command
+{
+    public override string Name => "plans";
+
+    public override string Summary => "List the plans the state store holds: kept plans, running ones, and entries recovery has not yet resolved.";
+
+    public override IReadOnlyList<OptionSpec> Options => StateOption.Options;
+
+    public override string Example => "vfio-migrator plans --json";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        using var store = StateOption.OpenDurable(args);
+        var plans = store.ListPlans();
+        await context.Out.WriteAsync(context.Json ? StateOutput.Json(plans) : StateOutput.Text(plans)).ConfigureAwait(false);
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary><c>plans release ID</c>: removes what a kept plan created and forgets it.</summary>
+internal sealed class PlansReleaseCommand : Command
+{
+    public override string Name => "plans release";
+
+    public override string Summary => "Remove the mdevs a kept plan created (a device a guest uses stays) and forget the plan and its claims.";
+
+    public override string Positionals => "ID";
+
+    public override int PositionalCount => 1;
+
+    public override IReadOnlyList<OptionSpec> Options => RecoverCommand.HostOptions;
+
+    public override string Example => "vfio-migrator plans release 3f2a9c1e-0000-4000-8000-000000000000";
+
+    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(args.Positionals[0], out var id))
+        {
+            throw new UsageException($"'{args.Positionals[0]}' is not a plan id (a UUID, as 'vfio-migrator plans' lists it).");
+        }
+
+        using var store = StateOption.OpenDurable(args);
+        var plan = store.ListPlans().FirstOrDefault(p => p.Id == id) ?? throw new UsageException($"the state store {store.Location} holds no plan {id}.");
+        if (plan.Owner == PlanOwnerState.Alive)
+        {
+            throw new UsageException($"plan {id} is running ({plan.Where}); it is not released from outside.");
+        }
+
+        var uris = args.Values("--host");
+        if (uris.Count == 0)
+        {
+            uris = [.. plan.Entries.Select(e => e.HostKey).Distinct(StringComparer.Ordinal)];
+        }
+
+        var reports = new List<RecoveryReport>();
+        if (plan.Entries.Count == 0)
+        {
+            // Only claims (it reused existing devices): nothing to remove.
+            store.ForgetPlan(id);
+        }
+        else
+        {
+            using var hosts = HostSet.FromUris(uris, args.Values("--host-sysfs"), args);
+            var planner = new MigrationPlanner(logger: context.Logging.CreateLogger<MigrationPlanner>(), claims: store);
+            foreach (var host in hosts.Destinations)
+            {
+                reports.Add(await planner.ReleaseKeptPlanAsync(id, host, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        await context.Out.WriteAsync(context.Json ? StateOutput.Json(reports) : StateOutput.Text(reports)).ConfigureAwait(false);
+        return reports.SelectMany(r => r.Devices).Any(d => d.Action == RecoveryAction.RemoveFailed) ? ExitCodes.Unexpected : ExitCodes.Success;
+    }
+}
+
+/// <summary>How the state commands print plans and recovery reports.</summary>
+internal static class StateOutput
+{
+    public static string Text(IReadOnlyList<RecoveryReport> reports)
+    {
+        var text = new StringBuilder();
+        foreach (var report in reports)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"{report.Host}: {(report.Devices.Count == 0 ? "nothing pending" : $"{report.Devices.Count} device(s)")}");
+            foreach (var device in report.Devices)
+            {
+                var what = device.Action switch
+                {
+                    RecoveryAction.Removed => "removed",
+                    RecoveryAction.UsedByGuest => $"kept: guest {device.Detail} uses it",
+                    _ => $"could not remove it ({device.Detail}); still journaled",
+                };
+                text.AppendLine(CultureInfo.InvariantCulture, $"  mdev {device.Uuid} of plan {device.Plan} (guest {device.Guest}): {what}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    public static string Json(IReadOnlyList<RecoveryReport> reports) =>
+        new JsonArray([.. reports.Select(r => (JsonNode)new JsonObject
+        {
+            ["host"] = r.Host,
+            ["devices"] = new JsonArray([.. r.Devices.Select(d => (JsonNode)new JsonObject
+            {
+                ["plan"] = d.Plan.ToString("D"),
+                ["guest"] = d.Guest,
+                ["uuid"] = d.Uuid.Value,
+                ["action"] = d.Action.ToString(),
+                ["detail"] = d.Detail,
+            })]),
+        })]).ToJsonString() + Environment.NewLine;
+
+    public static string Text(IReadOnlyList<StoredPlan> plans)
+    {
+        if (plans.Count == 0)
+        {
+            return "no plans in the state store" + Environment.NewLine;
+        }
+
+        var text = new StringBuilder();
+        foreach (var plan in plans)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"plan {plan.Id}  guest {plan.Guest}  {plan.Owner.ToString().ToLowerInvariant()}  {plan.Where}  {plan.Claims.Count} claim(s)");
+            foreach (var entry in plan.Entries)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  mdev {entry.Uuid} on {entry.HostName} ({entry.HostKey}) {entry.Type} via {entry.Method.ToString().ToLowerInvariant()}: {State(entry.State)}{(entry.Error is null ? "" : $" ({entry.Error})")}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    public static string Json(IReadOnlyList<StoredPlan> plans) =>
+        new JsonArray([.. plans.Select(p => (JsonNode)new JsonObject
+        {
+            ["id"] = p.Id.ToString("D"),
+            ["guest"] = p.Guest,
+            ["owner"] = p.Owner.ToString(),
+            ["where"] = p.Where,
+            ["claims"] = new JsonArray([.. p.Claims.Select(c => (JsonNode)new JsonObject { ["host"] = c.Key, ["device"] = c.Value })]),
+            ["entries"] = new JsonArray([.. p.Entries.Select(e => (JsonNode)new JsonObject
+            {
+                ["host"] = e.HostKey,
+                ["uuid"] = e.Uuid.Value,
+                ["type"] = e.Type.Value,
+                ["state"] = e.State switch
+                {
+                    JournalState.Intent => "intent",
+                    JournalState.Created => "created",
+                    JournalState.Removed => "removed",
+                    JournalState.RemoveFailed => "remove_failed",
+                    _ => "committed",
+                },
+                ["error"] = e.Error,
+            })]),
+        })]).ToJsonString() + Environment.NewLine;
+
+    private static string State(JournalState state) => state switch
+    {
+        JournalState.Intent => "intent (create issued, outcome not recorded)",
+        JournalState.Created => "created",
+        JournalState.Removed => "removed",
+        JournalState.RemoveFailed => "removal failed",
+        _ => "committed",
+    };
+}

@@ -1,0 +1,169 @@
+using VfioMigration.Planner.Devices;
+
+namespace VfioMigration.Planner.State;
+
+/// <summary>
+/// Where the planner keeps what must outlive one plan, and possibly its process: claims on
+/// destination devices and the provisioning journal (see docs/state.md). Implementations:
+/// <see cref="TargetClaimRegistry"/> (in memory, one process) and <see cref="SqliteStateStore"/>
+/// (a file every process on a management node can share). Implementations are safe for concurrent
+/// use. A method that cannot reach the store throws <see cref="StateStoreException"/>.
+/// </summary>
+public interface IPlannerStateStore
+{
+    /// <summary>Where the state lives, for messages (e.g. <c>SQLite /var/lib/vfio-migration/state.db</c>).</summary>
+    string Location { get; }
+
+    /// <summary>Names the guest a plan is for, for listings and for the reason another plan is refused a target. Writes nothing by itself.</summary>
+    /// <param name="plan">The plan (one guest on one destination).</param>
+    /// <param name="guest">The guest's name.</param>
+    void BeginPlan(Guid plan, string guest);
+
+    /// <summary>Claims a device for a plan, atomically with respect to every user of the store.</summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="device">The device: <c>mdev:&lt;uuid&gt;</c> or <c>pci:&lt;address&gt;</c>.</param>
+    /// <param name="plan">The plan claiming it.</param>
+    /// <returns>Null when the plan now holds the claim (it was free, the plan already held it, or its holder is gone); otherwise the plan that holds it.</returns>
+    ClaimHolder? TryClaim(string hostKey, string device, Guid plan);
+
+    /// <summary>The plan other than <paramref name="plan"/> that holds a claim on the device and is alive or committed; null when none does.</summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="device">The device key.</param>
+    /// <param name="plan">The asking plan (<see cref="Guid.Empty"/> for none).</param>
+    ClaimHolder? HolderOf(string hostKey, string device, Guid plan);
+
+    /// <summary>Releases one claim of a plan; nothing when the plan does not hold it.</summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="device">The device key.</param>
+    /// <param name="plan">The plan.</param>
+    void Release(string hostKey, string device, Guid plan);
+
+    /// <summary>Records one journal entry, replacing the plan's entry for the same host and UUID; durable when this returns.</summary>
+    /// <param name="entry">The entry.</param>
+    void Journal(JournalEntry entry);
+
+    /// <summary>
+    /// Records that a plan is committed (migrated, or kept): its created devices are no longer the
+    /// plan's to remove. A durable store keeps its claims until the plan is released or recovery sees
+    /// a defined guest using its devices; the in-memory store releases them.
+    /// </summary>
+    /// <param name="plan">The plan.</param>
+    void CommitPlan(Guid plan);
+
+    /// <summary>
+    /// Ends a plan that was released or failed: forgets its claims and its closed entries, except a
+    /// device whose removal failed, which keeps its entry and claim until it is removed.
+    /// </summary>
+    /// <param name="plan">The plan.</param>
+    void EndPlan(Guid plan);
+
+    /// <summary>Forgets a plan entirely: its claims and journal entries.</summary>
+    /// <param name="plan">The plan.</param>
+    void ForgetPlan(Guid plan);
+
+    /// <summary>Every plan the store holds something for (claims or journal entries), with its owner's state.</summary>
+    IReadOnlyList<StoredPlan> ListPlans();
+
+    /// <summary>
+    /// The plans with journal entries on a host that recovery must look at: those whose owner is
+    /// gone and which are not committed, and (when <paramref name="includeCommitted"/>) the committed
+    /// ones. Cheap when there are none.
+    /// </summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="includeCommitted">Also list committed plans.</param>
+    IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted);
+}
+
+/// <summary>Where a journaled device is in its life.</summary>
+public enum JournalState
+{
+    /// <summary>Its create is about to be issued (or was, and the outcome is not recorded): it may exist.</summary>
+    Intent,
+
+    /// <summary>It exists and belongs to its plan.</summary>
+    Created,
+
+    /// <summary>It is gone (removed, or never made).</summary>
+    Removed,
+
+    /// <summary>Removing it failed: it is still on the host.</summary>
+    RemoveFailed,
+
+    /// <summary>Its plan was committed: it belongs to a guest (or the caller), not to the plan.</summary>
+    Committed,
+}
+
+/// <summary>Whose plan this is, as far as the store can tell.</summary>
+public enum PlanOwnerState
+{
+    /// <summary>The process that runs it is alive (or on another node, where the store cannot tell).</summary>
+    Alive,
+
+    /// <summary>The process that ran it is gone: recovery acts on its entries, and its claims are free.</summary>
+    Gone,
+
+    /// <summary>The plan was committed: it has no owner, and its claims hold until it is released.</summary>
+    Committed,
+}
+
+/// <summary>One journaled mdev.</summary>
+/// <param name="Plan">The plan that creates it.</param>
+/// <param name="HostKey">The host (its hypervisor URI).</param>
+/// <param name="HostName">The host's name, for messages.</param>
+/// <param name="Uuid">The device's UUID.</param>
+/// <param name="Parent">Its parent (libvirt node device name).</param>
+/// <param name="Type">Its type.</param>
+/// <param name="Method">How it is created (and so how it is removed).</param>
+/// <param name="Persistent">Whether it is defined (persistent) in libvirt.</param>
+/// <param name="Order">Where the planner scheduled its create among the plan's creates.</param>
+/// <param name="State">Where it is in its life.</param>
+/// <param name="Error">Why its removal failed, when it did.</param>
+public sealed record JournalEntry(Guid Plan, string HostKey, string HostName, MdevUuid Uuid, string Parent, MdevTypeId Type, CreationMethod Method, bool Persistent, int Order, JournalState State, string? Error = null)
+{
+    /// <summary>True while the device may exist and belongs to the plan (intent, created, or a removal that failed).</summary>
+    public bool IsOpen => State is JournalState.Intent or JournalState.Created or JournalState.RemoveFailed;
+}
+
+/// <summary>The plan that holds a claim.</summary>
+/// <param name="Plan">The plan.</param>
+/// <param name="Guest">The guest it is for (empty when unknown).</param>
+/// <param name="Where">Where it runs, e.g. <c>process 4242 on node mgmt1</c>, or <c>committed</c>.</param>
+public sealed record ClaimHolder(Guid Plan, string Guest, string Where)
+{
+    /// <summary>The holder in words: <c>plan … for guest vm1, process 4242 on node mgmt1</c>.</summary>
+    public override string ToString() => $"plan {Plan} for guest {(Guest.Length == 0 ? "?" : Guest)}, {Where}";
+}
+
+/// <summary>A plan the store holds something for.</summary>
+/// <param name="Id">The plan.</param>
+/// <param name="Guest">The guest it is for.</param>
+/// <param name="Where">Where it runs or ran.</param>
+/// <param name="Owner">Whether its owner is alive, gone, or the plan is committed.</param>
+/// <param name="Entries">Its journal entries, in schedule order.</param>
+/// <param name="Claims">Its claims, as <c>host device</c> pairs.</param>
+public sealed record StoredPlan(Guid Id, string Guest, string Where, PlanOwnerState Owner, IReadOnlyList<JournalEntry> Entries, IReadOnlyList<KeyValuePair<string, string>> Claims);
+
+/// <summary>The state store could not be read or written; a plan that needed it stopped before creating anything more.</summary>
+public sealed class StateStoreException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public StateStoreException()
+        : this("The planner's state store failed.")
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">What failed.</param>
+    public StateStoreException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and its cause.</summary>
+    /// <param name="message">What failed.</param>
+    /// <param name="innerException">The store's own error.</param>
+    public StateStoreException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,424 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using VfioMigration.Planner.Devices;
+
+namespace VfioMigration.Planner.State;
+
+/// <summary>
+/// The embedded <see cref="IPlannerStateStore"/>: one SQLite file (<c>state.db</c>) in a state
+/// directory, in WAL mode, shared by every planner process on the node that opens the same
+/// directory. Intents and commits are durable (<c>synchronous=FULL</c>) when they return, every other
+/// write survives the crash of the process (<c>synchronous=NORMAL</c>); a
+/// write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
+/// gone lose their claims and are recovered. Schema and guarantees: docs/state.md.
+/// </summary>
+public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
+{
+    /// <summary>The schema version this code writes; a file with a higher one is refused.</summary>
+    public const int SchemaVersion = 1;
+
+    /// <summary>How long a write waits for another process's transaction before it fails.</summary>
+    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(5);
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS plans(id TEXT PRIMARY KEY, guest TEXT NOT NULL, node TEXT NOT NULL, boot_id TEXT NOT NULL,
+            pid INTEGER NOT NULL, start_ticks INTEGER NOT NULL, committed INTEGER NOT NULL DEFAULT 0, created_utc TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS claims(host TEXT NOT NULL, device TEXT NOT NULL, plan TEXT NOT NULL, PRIMARY KEY(host, device));
+        CREATE INDEX IF NOT EXISTS claims_plan ON claims(plan);
+        CREATE TABLE IF NOT EXISTS journal(plan TEXT NOT NULL, host TEXT NOT NULL, uuid TEXT NOT NULL, host_name TEXT NOT NULL,
+            parent TEXT NOT NULL, type TEXT NOT NULL, method TEXT NOT NULL, persistent INTEGER NOT NULL, ord INTEGER NOT NULL,
+            state TEXT NOT NULL, error TEXT, PRIMARY KEY(plan, host, uuid));
+        CREATE INDEX IF NOT EXISTS journal_host_state ON journal(host, state);
+        """;
+
+    private const string PlanColumns = "p.id, p.guest, p.node, p.boot_id, p.pid, p.start_ticks, p.committed";
+
+    private readonly SqliteConnection _connection;
+    private readonly Dictionary<Guid, string> _guests = [];
+    private readonly ProcessOwner _owner;
+    private readonly Lock _gate = new();
+
+    /// <summary>Opens (creating when needed) the store in <paramref name="directory"/>.</summary>
+    /// <param name="directory">The state directory; created with mode 0700 when absent.</param>
+    /// <exception cref="StateStoreException">The directory or file cannot be created or opened, or its schema is newer than this code.</exception>
+    public SqliteStateStore(string directory)
+        : this(directory, ProcessOwner.Current)
+    {
+    }
+
+    /// <summary>Opens the store as <paramref name="owner"/> (tests stand in for a process that is gone).</summary>
+    internal SqliteStateStore(string directory, ProcessOwner owner)
+    {
+        _owner = owner;
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        var full = Path.GetFullPath(directory);
+        FilePath = Path.Combine(full, "state.db");
+        try
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(full);
+            }
+            else
+            {
+                Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+
+            _connection = new SqliteConnection(new SqliteConnectionStringBuilder
+            {
+                DataSource = FilePath,
+                Mode = SqliteOpenMode.ReadWriteCreate,
+                Pooling = false,
+                DefaultTimeout = (int)BusyTimeout.TotalSeconds,
+            }.ToString());
+            _connection.Open();
+            Execute($"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA journal_mode = WAL;");
+            Write(durable: true, transaction =>
+            {
+                var version = Convert.ToInt32(Scalar(transaction, "PRAGMA user_version"), CultureInfo.InvariantCulture);
+                if (version > SchemaVersion)
+                {
+                    throw new StateStoreException($"The state store {FilePath} has schema version {version}; this planner knows version {SchemaVersion} and leaves it alone.");
+                }
+
+                Command(transaction, Schema + $"PRAGMA user_version = {SchemaVersion};").ExecuteNonQuery();
+                return 0;
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
+        {
+            _connection?.Dispose();
+            throw new StateStoreException($"Cannot open the planner's state store in {full}: {e.Message}", e);
+        }
+        catch (StateStoreException)
+        {
+            _connection?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The database file.</summary>
+    public string FilePath { get; }
+
+    /// <inheritdoc />
+    public string Location => $"SQLite {FilePath}";
+
+    /// <summary>
+    /// The default state directory: <c>/var/lib/vfio-migration</c> as root, otherwise
+    /// <c>$XDG_STATE_HOME/vfio-migration</c> (<c>~/.local/state/vfio-migration</c> when unset).
+    /// </summary>
+    public static string DefaultDirectory() =>
+        DefaultDirectory(Environment.UserName == "root" || Environment.IsPrivilegedProcess, Environment.GetEnvironmentVariable("XDG_STATE_HOME"), Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+
+    /// <summary>The default state directory for the given facts (see <see cref="DefaultDirectory()"/>).</summary>
+    /// <param name="root">Whether the process runs as root.</param>
+    /// <param name="xdgStateHome">The value of <c>XDG_STATE_HOME</c>, when set.</param>
+    /// <param name="home">The user's home directory.</param>
+    public static string DefaultDirectory(bool root, string? xdgStateHome, string home) =>
+        root ? "/var/lib/vfio-migration"
+        : Path.Combine(string.IsNullOrEmpty(xdgStateHome) || !Path.IsPathRooted(xdgStateHome) ? Path.Combine(home, ".local", "state") : xdgStateHome, "vfio-migration");
+
+    /// <inheritdoc />
+    public void BeginPlan(Guid plan, string guest)
+    {
+        lock (_gate)
+        {
+            _guests[plan] = guest;
+        }
+    }
+
+    /// <inheritdoc />
+    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => Write(durable: false, transaction =>
+    {
+        if (Holder(transaction, hostKey, device, plan) is { } holder)
+        {
+            return holder;
+        }
+
+        EnsurePlan(transaction, plan);
+
+        // Free, ours, or held by a plan whose owner is gone: take it.
+        Command(transaction, "INSERT OR REPLACE INTO claims(host, device, plan) VALUES ($host, $device, $plan)", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery();
+        return null;
+    });
+
+    /// <inheritdoc />
+    public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Read(() => Holder(null, hostKey, device, plan));
+
+    /// <inheritdoc />
+    public void Release(string hostKey, string device, Guid plan) => Write(durable: false, transaction =>
+        Command(transaction, "DELETE FROM claims WHERE host = $host AND device = $device AND plan = $plan", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery());
+
+    /// <inheritdoc />
+    public void Journal(JournalEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        // The intent is what recovery needs after a power loss; an outcome lost with it leaves the intent, which recovery resolves the same way.
+        Write(durable: entry.State == JournalState.Intent, transaction =>
+        {
+            EnsurePlan(transaction, entry.Plan);
+            return Command(
+                transaction,
+                "INSERT OR REPLACE INTO journal(plan, host, uuid, host_name, parent, type, method, persistent, ord, state, error) VALUES ($plan, $host, $uuid, $hostName, $parent, $type, $method, $persistent, $ord, $state, $error)",
+                ("$plan", Text(entry.Plan)),
+                ("$host", entry.HostKey),
+                ("$uuid", entry.Uuid.Value),
+                ("$hostName", entry.HostName),
+                ("$parent", entry.Parent),
+                ("$type", entry.Type.Value),
+                ("$method", entry.Method == CreationMethod.Libvirt ? "libvirt" : "sysfs"),
+                ("$persistent", entry.Persistent ? 1 : 0),
+                ("$ord", entry.Order),
+                ("$state", StateText(entry.State)),
+                ("$error", entry.Error)).ExecuteNonQuery();
+        });
+    }
+
+    /// <inheritdoc />
+    public void CommitPlan(Guid plan) => Write(durable: true, transaction =>
+    {
+        EnsurePlan(transaction, plan);
+        Command(transaction, "UPDATE plans SET committed = 1 WHERE id = $plan", ("$plan", Text(plan))).ExecuteNonQuery();
+        return Command(transaction, "UPDATE journal SET state = 'committed' WHERE plan = $plan AND state = 'created'", ("$plan", Text(plan))).ExecuteNonQuery();
+    });
+
+    /// <inheritdoc />
+    public void EndPlan(Guid plan) => Write(durable: false, transaction => Command(
+        transaction,
+        """
+        DELETE FROM claims WHERE plan = $plan AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.plan = $plan AND j.state = 'remove_failed' AND j.host = claims.host AND 'mdev:' || j.uuid = claims.device);
+        DELETE FROM journal WHERE plan = $plan AND state <> 'remove_failed';
+        DELETE FROM plans WHERE id = $plan AND NOT EXISTS (SELECT 1 FROM journal WHERE plan = $plan) AND NOT EXISTS (SELECT 1 FROM claims WHERE plan = $plan);
+        """,
+        ("$plan", Text(plan))).ExecuteNonQuery());
+
+    /// <inheritdoc />
+    public void ForgetPlan(Guid plan) => Write(durable: false, transaction => Command(
+        transaction,
+        "DELETE FROM claims WHERE plan = $plan; DELETE FROM journal WHERE plan = $plan; DELETE FROM plans WHERE id = $plan;",
+        ("$plan", Text(plan))).ExecuteNonQuery());
+
+    /// <inheritdoc />
+    public IReadOnlyList<StoredPlan> ListPlans() => Read(() =>
+        Plans("SELECT DISTINCT plan FROM claims UNION SELECT DISTINCT plan FROM journal UNION SELECT id FROM plans", []));
+
+    /// <inheritdoc />
+    public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => Read<IReadOnlyList<StoredPlan>>(() =>
+        [.. Plans(
+                $"SELECT DISTINCT plan FROM journal WHERE host = $host AND state IN ('intent', 'created', 'remove_failed'{(includeCommitted ? ", 'committed'" : "")})",
+                [("$host", hostKey)])
+            .Where(p => p.Owner == PlanOwnerState.Gone || (includeCommitted && p.Owner == PlanOwnerState.Committed))]);
+
+    /// <summary>Closes the database.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _connection.Dispose();
+        }
+    }
+
+    private List<StoredPlan> Plans(string selectIds, (string Name, object? Value)[] parameters)
+    {
+        var ids = new List<string>();
+        using (var reader = Command(null, selectIds, parameters).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        return [.. ids.Select(Plan)];
+    }
+
+    private StoredPlan Plan(string id)
+    {
+        var plan = Guid.Parse(id);
+        var (guest, where, owner) = Describe(plan);
+        var entries = new List<JournalEntry>();
+        using (var reader = Command(null, "SELECT host, host_name, uuid, parent, type, method, persistent, ord, state, error FROM journal WHERE plan = $plan ORDER BY ord", ("$plan", id)).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                entries.Add(new JournalEntry(
+                    plan,
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    MdevUuid.Parse(reader.GetString(2), FilePath),
+                    reader.GetString(3),
+                    MdevTypeId.Parse(reader.GetString(4), FilePath),
+                    reader.GetString(5) == "libvirt" ? CreationMethod.Libvirt : CreationMethod.Sysfs,
+                    reader.GetInt64(6) != 0,
+                    reader.GetInt32(7),
+                    ParseState(reader.GetString(8)),
+                    reader.IsDBNull(9) ? null : reader.GetString(9)));
+            }
+        }
+
+        var claims = new List<KeyValuePair<string, string>>();
+        using (var reader = Command(null, "SELECT host, device FROM claims WHERE plan = $plan ORDER BY host, device", ("$plan", id)).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                claims.Add(KeyValuePair.Create(reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        return new StoredPlan(plan, guest, where, owner, entries, claims);
+    }
+
+    /// <summary>The guest, where-it-runs text and owner state of a plan; a plan without a row counts as gone.</summary>
+    private (string Guest, string Where, PlanOwnerState Owner) Describe(Guid plan)
+    {
+        using var reader = Command(null, $"SELECT {PlanColumns} FROM plans p WHERE p.id = $plan", ("$plan", Text(plan))).ExecuteReader();
+        return reader.Read() ? Describe(reader, 0) : ("", "no owner recorded", PlanOwnerState.Gone);
+    }
+
+    private static (string Guest, string Where, PlanOwnerState Owner) Describe(SqliteDataReader reader, int first)
+    {
+        var owner = new ProcessOwner(reader.GetString(first + 2), reader.GetString(first + 3), reader.GetInt32(first + 4), reader.GetInt64(first + 5));
+        var state = reader.GetInt64(first + 6) != 0 ? PlanOwnerState.Committed
+            : ProcessOwner.IsAlive(owner) ? PlanOwnerState.Alive
+            : PlanOwnerState.Gone;
+        var where = state switch
+        {
+            PlanOwnerState.Committed => $"committed (kept) by {owner.Where}",
+            PlanOwnerState.Gone => $"{owner.Where}, which is gone",
+            _ => owner.Where,
+        };
+        return (reader.GetString(first + 1), where, state);
+    }
+
+    private ClaimHolder? Holder(SqliteTransaction? transaction, string hostKey, string device, Guid plan)
+    {
+        using var reader = Command(
+            transaction,
+            $"SELECT c.plan, {PlanColumns} FROM claims c LEFT JOIN plans p ON p.id = c.plan WHERE c.host = $host AND c.device = $device",
+            ("$host", hostKey),
+            ("$device", device)).ExecuteReader();
+        if (!reader.Read() || reader.GetString(0) == Text(plan) || reader.IsDBNull(1))
+        {
+            return null;
+        }
+
+        var (guest, where, owner) = Describe(reader, 1);
+        var holder = new ClaimHolder(Guid.Parse(reader.GetString(0)), guest, where);
+        return owner != PlanOwnerState.Gone ? holder
+            // A gone plan's claim is free, except on a device it journaled that may still exist: that one waits for recovery.
+            : AwaitsRecovery(transaction, hostKey, device, holder.Plan) ? holder with { Where = $"{where}; its device awaits recovery" }
+            : null;
+    }
+
+    private bool AwaitsRecovery(SqliteTransaction? transaction, string hostKey, string device, Guid plan) =>
+        Convert.ToInt64(
+            Command(
+                transaction,
+                "SELECT count(*) FROM journal WHERE plan = $plan AND host = $host AND 'mdev:' || uuid = $device AND state IN ('intent', 'created', 'remove_failed')",
+                ("$plan", Text(plan)),
+                ("$host", hostKey),
+                ("$device", device)).ExecuteScalar(),
+            CultureInfo.InvariantCulture) > 0;
+
+    private void EnsurePlan(SqliteTransaction transaction, Guid plan)
+    {
+        string guest;
+        lock (_gate)
+        {
+            guest = _guests.GetValueOrDefault(plan, "");
+        }
+
+        Command(
+            transaction,
+            "INSERT OR IGNORE INTO plans(id, guest, node, boot_id, pid, start_ticks, committed, created_utc) VALUES ($plan, $guest, $node, $boot, $pid, $start, 0, $now)",
+            ("$plan", Text(plan)),
+            ("$guest", guest),
+            ("$node", _owner.Node),
+            ("$boot", _owner.BootId),
+            ("$pid", _owner.Pid),
+            ("$start", _owner.StartTicks),
+            ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture))).ExecuteNonQuery();
+    }
+
+    /// <summary>One write transaction (<c>BEGIN IMMEDIATE</c>): durable ones sync the WAL to disk before returning (FULL, survives a power loss), the others survive the crash of the process (NORMAL).</summary>
+    private T Write<T>(bool durable, Func<SqliteTransaction, T> work)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                Execute(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+                using var transaction = _connection.BeginTransaction(deferred: false);
+                var result = work(transaction);
+                transaction.Commit();
+                return result;
+            }
+            catch (SqliteException e)
+            {
+                throw new StateStoreException($"The planner's state store {FilePath} failed: {e.Message}", e);
+            }
+        }
+    }
+
+    private T Read<T>(Func<T> work)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                return work();
+            }
+            catch (SqliteException e)
+            {
+                throw new StateStoreException($"The planner's state store {FilePath} failed: {e.Message}", e);
+            }
+        }
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private object? Scalar(SqliteTransaction transaction, string sql)
+    {
+        using var command = Command(transaction, sql);
+        return command.ExecuteScalar();
+    }
+
+    private SqliteCommand Command(SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
+    private static string Text(Guid plan) => plan.ToString("D");
+
+    private static string StateText(JournalState state) => state switch
+    {
+        JournalState.Intent => "intent",
+        JournalState.Created => "created",
+        JournalState.Removed => "removed",
+        JournalState.RemoveFailed => "remove_failed",
+        _ => "committed",
+    };
+
+    private static JournalState ParseState(string text) => text switch
+    {
+        "intent" => JournalState.Intent,
+        "created" => JournalState.Created,
+        "removed" => JournalState.Removed,
+        "remove_failed" => JournalState.RemoveFailed,
+        "committed" => JournalState.Committed,
+        _ => throw new StateStoreException($"The state store has a journal entry in an unknown state '{text}'."),
+    };
+}

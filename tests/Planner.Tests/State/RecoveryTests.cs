@@ -1,0 +1,183 @@
+using Microsoft.Data.Sqlite;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.State;
+using VfioMigration.Planner.Tests.Fakes;
+
+namespace VfioMigration.Planner.Tests.State;
+
+/// <summary>
+/// A plan whose process is gone (its store opened as a dead owner, the plan never disposed) and
+/// what recovery, and the next plan, make of what it left.
+/// </summary>
+[TestClass]
+public sealed class RecoveryTests : IDisposable
+{
+    private string _directory = null!;
+
+    private SqliteStateStore? _dead;
+
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestInitialize]
+    public void CreateDirectory() => _directory = Directory.CreateTempSubdirectory("vfio-state-").FullName;
+
+    [TestCleanup]
+    public void DeleteDirectory()
+    {
+        Dispose();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    public void Dispose()
+    {
+        _dead?.Dispose();
+        _dead = null;
+    }
+
+    private static Scenario NeedsTwoCreates(CreateBehaviour behaviour)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        scenario.DestinationType(max: 4);
+        scenario.Destination.Hypervisor.Create = behaviour;
+        return scenario;
+    }
+
+    /// <summary>Plans with a store of a process that is gone and leaves the plan as a SIGKILL would: neither released nor committed.</summary>
+    private async Task<MigrationPlan> PlanAndDieAsync(Scenario scenario)
+    {
+        _dead = new SqliteStateStore(_directory, SqliteStateStoreTests.Gone);
+        var result = await new MigrationPlanner(claims: _dead).PlanAsync(scenario.Request(), TestContext.CancellationToken);
+        Assert.IsTrue(result.Succeeded);
+        Assert.HasCount(2, result.Best.Created);
+        return result.Best;
+    }
+
+    [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public async Task Recovery_RemovesWhatADeadPlanCreated_AndForgetsThePlan(bool libvirtCreates)
+    {
+        var scenario = NeedsTwoCreates(libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported);
+        var before = scenario.Destination.Snapshot();
+        var orphan = await PlanAndDieAsync(scenario);
+        Assert.AreNotEqual(before, scenario.Destination.Snapshot());
+
+        using var store = new SqliteStateStore(_directory);
+        var report = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+
+        CollectionAssert.AreEquivalent(orphan.Created.Select(c => c.Uuid).ToList(), report.Devices.Select(d => d.Uuid).ToList());
+        Assert.IsTrue(report.Devices.All(d => d.Action == RecoveryAction.Removed && d.Guest == "vm1"));
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.IsEmpty(store.ListPlans());
+        var again = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+        Assert.IsEmpty(again.Devices, "nothing is pending any more");
+    }
+
+    [TestMethod]
+    public async Task TheNextPlan_RecoversFirst_SoItNeverAdoptsAnOrphanAsReuse()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var before = scenario.Destination.Snapshot();
+        var orphan = await PlanAndDieAsync(scenario);
+        var orphans = orphan.Created.Select(c => c.Uuid.Value).ToHashSet();
+
+        using var store = new SqliteStateStore(_directory);
+        await using (var next = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request(), TestContext.CancellationToken))
+        {
+            Assert.IsTrue(next.Succeeded);
+            Assert.IsTrue(next.Best.Devices.All(d => d.Action == DeviceAction.Create), string.Join(", ", next.Best.Devices.Select(d => d.Action)));
+            Assert.IsFalse(next.Best.Devices.Any(d => orphans.Contains(((MdevTarget)d.Target.Target).Uuid.Value)));
+        }
+
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.IsEmpty(store.ListPlans());
+    }
+
+    [TestMethod]
+    public async Task ADeviceAGuestNowUses_IsMarkedCommitted_AndLeftAlone()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var orphan = await PlanAndDieAsync(scenario);
+        var used = scenario.Destination.Mdevs.Single(m => m.Uuid == orphan.Created[0].Uuid);
+        scenario.Destination.DefineGuest("vm1", FakeHost.MdevDevice(0, used));
+
+        using var store = new SqliteStateStore(_directory);
+        var report = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+
+        var kept = report.Devices.Single(d => d.Uuid == used.Uuid);
+        Assert.AreEqual(RecoveryAction.UsedByGuest, kept.Action);
+        Assert.AreEqual("vm1", kept.Detail);
+        Assert.AreEqual(RecoveryAction.Removed, report.Devices.Single(d => d.Uuid != used.Uuid).Action);
+        Assert.AreEqual(used.Uuid, scenario.Destination.Mdevs.Single().Uuid);
+    }
+
+    [TestMethod]
+    public async Task AKeptPlan_SurvivesRecovery_AndIsRemovedByRelease()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var before = scenario.Destination.Snapshot();
+        var kept = await PlanAndDieAsync(scenario);
+        kept.Commit();
+
+        using var store = new SqliteStateStore(_directory);
+        var planner = new MigrationPlanner(claims: store);
+        var recovered = await planner.RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+        Assert.IsEmpty(recovered.Devices, "a kept plan whose devices no guest uses is left alone");
+        var listed = store.ListPlans().Single();
+        Assert.AreEqual(PlanOwnerState.Committed, listed.Owner);
+        var id = listed.Id;
+
+        var released = await planner.ReleaseKeptPlanAsync(id, scenario.Destination.ToHost(), TestContext.CancellationToken);
+
+        Assert.HasCount(2, released.Devices);
+        Assert.IsTrue(released.Devices.All(d => d.Action == RecoveryAction.Removed));
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.IsEmpty(store.ListPlans());
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => planner.ReleaseKeptPlanAsync(id, scenario.Destination.ToHost(), TestContext.CancellationToken));
+    }
+
+    [TestMethod]
+    public async Task AStoreThatCannotJournal_StopsThePlanBeforeAnyCreate()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var before = scenario.Destination.Snapshot();
+        var store = new UnwritableJournal();
+
+        var error = await Assert.ThrowsExactlyAsync<StateStoreException>(() => new MigrationPlanner(claims: store).PlanAsync(scenario.Request(), TestContext.CancellationToken));
+
+        Assert.AreEqual("disk full", error.Message);
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.IsFalse(scenario.Destination.Operations.Any(o => o.Contains("create", StringComparison.OrdinalIgnoreCase)), string.Join("\n", scenario.Destination.Operations));
+        Assert.AreEqual(0, store.Claims.Count);
+    }
+
+    /// <summary>The in-memory store, except that no journal entry can be written.</summary>
+    private sealed class UnwritableJournal : IPlannerStateStore
+    {
+        public TargetClaimRegistry Claims { get; } = new();
+
+        public string Location => "a full disk";
+
+        public void BeginPlan(Guid plan, string guest) => Claims.BeginPlan(plan, guest);
+
+        public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => Claims.TryClaim(hostKey, device, plan);
+
+        public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Claims.HolderOf(hostKey, device, plan);
+
+        public void Release(string hostKey, string device, Guid plan) => Claims.Release(hostKey, device, plan);
+
+        public void Journal(JournalEntry entry) => throw new StateStoreException("disk full");
+
+        public void CommitPlan(Guid plan) => Claims.CommitPlan(plan);
+
+        public void EndPlan(Guid plan) => Claims.EndPlan(plan);
+
+        public void ForgetPlan(Guid plan) => Claims.ForgetPlan(plan);
+
+        public IReadOnlyList<StoredPlan> ListPlans() => Claims.ListPlans();
+
+        public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => Claims.PlansToRecover(hostKey, includeCommitted);
+    }
+}
