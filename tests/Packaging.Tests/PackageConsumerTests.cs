@@ -47,12 +47,41 @@ public sealed class PackageConsumerTests
             var run = await RunAsync(Dotnet, [program, "--source-scenario", sourceScenario, "--dest-scenario", Path.Combine(scenarios, "demo-dest-a.json"), "--domain", Guest], consumer, RunTimeout, expectedExitCode: null);
             CheckPlan(run, sourceScenario);
 
-            TestContext.WriteLine($"packaging test: pack {pack.Elapsed.TotalSeconds:0} s, restore {restore.Elapsed.TotalSeconds:0} s, build {build.Elapsed.TotalSeconds:0} s, run {run.Elapsed.TotalSeconds:0} s, total {clock.Elapsed.TotalSeconds:0} s");
+            var unitTests = Directory.CreateDirectory(Path.Combine(work.FullName, "unit-tests")).FullName;
+            ConsumerProject.WriteUnitTests(unitTests, repository, packages, cache, version);
+            await RunAsync(Dotnet, ["restore", "--disable-build-servers"], unitTests, RestoreTimeout, cache);
+            await RunAsync(Dotnet, ["build", "--no-restore", "-c", "Release", "--disable-build-servers"], unitTests, BuildTimeout, cache);
+            var tests = await RunUnitTestsWithoutLibvirtAsync(Path.Combine(unitTests, "bin", "Release", "net10.0", $"{ConsumerProject.UnitTestsName}.dll"), unitTests, scenarios);
+
+            TestContext.WriteLine($"packaging test: pack {pack.Elapsed.TotalSeconds:0} s, restore {restore.Elapsed.TotalSeconds:0} s, build {build.Elapsed.TotalSeconds:0} s, run {run.Elapsed.TotalSeconds:0} s, unit tests without libvirt {tests.Elapsed.TotalSeconds:0} s, total {clock.Elapsed.TotalSeconds:0} s");
         }
         finally
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs the consumer's unit tests in a private mount namespace where an empty file is bind-mounted
+    /// over the real <c>libvirt.so.0</c> (which the prerequisites install): a test that loaded
+    /// libvirt would fail there. Every test must pass, and the run must say so for all of them.
+    /// </summary>
+    private async Task<ProcessOutcome> RunUnitTestsWithoutLibvirtAsync(string testAssembly, string workingDirectory, string scenarios)
+    {
+        var library = new[] { "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib" }
+            .Select(d => Path.Combine(d, "libvirt.so.0"))
+            .FirstOrDefault(File.Exists);
+        Assert.IsNotNull(library, "libvirt.so.0 is not installed (scripts/prerequisites.sh installs libvirt0); without it there is nothing to hide");
+        var real = File.ResolveLinkTarget(library, returnFinalTarget: true)?.FullName ?? library;
+        var empty = Path.Combine(workingDirectory, "empty-libvirt.so");
+        await File.WriteAllBytesAsync(empty, Array.Empty<byte>(), TestContext.CancellationToken);
+
+        // unshare -m makes mounts private to the child; the bind mount vanishes with it.
+        const string Script = """mount --bind "$1" "$2" && test ! -s "$2" && VFIO_SCENARIOS="$3" exec "$4" "$5" """;
+        var outcome = await RunAsync("unshare", ["-m", "bash", "-c", Script, "hide-libvirt", empty, real, scenarios, Dotnet, testAssembly], workingDirectory, RunTimeout, expectedExitCode: null);
+        Assert.AreEqual(0, outcome.ExitCode, $"the consumer's unit tests failed with {real} hidden:\n{outcome.Tail()}");
+        StringAssert.Contains(outcome.Out, $"succeeded: {ConsumerProject.UnitTestCount}", $"every unit test of the consumer ran and passed:\n{outcome.Tail()}");
+        return outcome;
     }
 
     private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
