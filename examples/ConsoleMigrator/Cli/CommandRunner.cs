@@ -15,6 +15,8 @@ internal static class CommandRunner
         new Commands.HostCommand(),
         new Commands.PlanCommand(),
         new Commands.MigrateCommand(),
+        new Commands.CheckCommand(),
+        new Commands.AskCommand(),
         new Commands.EvacuateCommand(),
         new Commands.BenchCommand(),
         new Commands.SimMountCommand(),
@@ -108,7 +110,7 @@ internal static class CommandRunner
         }
 
         text.AppendLine();
-        text.AppendLine("Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs).");
+        text.AppendLine("Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs); check: 10 incompatible, 11 unknown.");
         return text.ToString();
     }
 }

@@ -10,7 +10,7 @@ namespace VfioMigration.Integration.Tests.Planning;
 [TestClass]
 public sealed class SimulatedPlanningTests
 {
-    private static string ScenarioPath(string name)
+    internal static string ScenarioPath(string name)
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
