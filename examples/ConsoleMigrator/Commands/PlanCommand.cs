@@ -18,6 +18,7 @@ internal sealed class PlanCommand : Command
         new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
         .. PlanOptionsParser.Options,
         new("--keep", null, "Keep the mdevs the plan created (default: remove them when the command ends)."),
+        PlanReport.Option,
     ];
 
     public override string Example =>
@@ -48,6 +49,7 @@ internal sealed class PlanCommand : Command
                 await context.Out.WriteAsync(PlanPrinter.Render(result)).ConfigureAwait(false);
             }
 
+            await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);
             if (result.Succeeded && args.Flag("--keep"))
             {
                 result.Best.Commit();
