@@ -5,14 +5,17 @@ using System.Text.Json;
 namespace VfioMigration.Packaging.Tests;
 
 /// <summary>
-/// Packs the four packages with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
-/// version into a fresh program outside the repository, builds it and plans a migration with it.
+/// Packs the four packages and the tool with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
+/// version into a fresh program outside the repository, builds it and plans a migration with it; builds
+/// a fresh MSTest project whose tests migrate on the mocked libvirt with <c>libvirt.so.0</c> hidden; and
+/// installs the tool into a fresh tool path and runs its demo.
 /// Slow (a pack, a restore and two builds): one test, so the cost is paid once.
 /// </summary>
 [TestClass]
 public sealed class PackageConsumerTests
 {
     private const string Guest = "render-1";
+    private const string ToolPackage = "VfioMigration.Console";
     private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan RestoreTimeout = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
@@ -53,7 +56,9 @@ public sealed class PackageConsumerTests
             await RunAsync(Dotnet, ["build", "--no-restore", "-c", "Release", "--disable-build-servers"], unitTests, BuildTimeout, cache);
             var tests = await RunUnitTestsWithoutLibvirtAsync(Path.Combine(unitTests, "bin", "Release", "net10.0", $"{ConsumerProject.UnitTestsName}.dll"), unitTests, scenarios);
 
-            TestContext.WriteLine($"packaging test: pack {pack.Elapsed.TotalSeconds:0} s, restore {restore.Elapsed.TotalSeconds:0} s, build {build.Elapsed.TotalSeconds:0} s, run {run.Elapsed.TotalSeconds:0} s, unit tests without libvirt {tests.Elapsed.TotalSeconds:0} s, total {clock.Elapsed.TotalSeconds:0} s");
+            var tool = await InstallAndRunToolAsync(packages, version, work.FullName, cache);
+
+            TestContext.WriteLine($"packaging test: pack {pack.Elapsed.TotalSeconds:0} s, restore {restore.Elapsed.TotalSeconds:0} s, build {build.Elapsed.TotalSeconds:0} s, run {run.Elapsed.TotalSeconds:0} s, unit tests without libvirt {tests.Elapsed.TotalSeconds:0} s, tool install + demo {tool.Elapsed.TotalSeconds:0} s, total {clock.Elapsed.TotalSeconds:0} s");
         }
         finally
         {
@@ -82,6 +87,25 @@ public sealed class PackageConsumerTests
         Assert.AreEqual(0, outcome.ExitCode, $"the consumer's unit tests failed with {real} hidden:\n{outcome.Tail()}");
         StringAssert.Contains(outcome.Out, $"succeeded: {ConsumerProject.UnitTestCount}", $"every unit test of the consumer ran and passed:\n{outcome.Tail()}");
         return outcome;
+    }
+
+    /// <summary>
+    /// The console packed as a .NET tool: it installs from the packed folder into a fresh tool path
+    /// (as <c>dotnet tool install --tool-path</c> does for an operator), and <c>vfio-migrator demo</c>
+    /// run from there plans the demo guest onto demo-dest-a.
+    /// </summary>
+    private async Task<ProcessOutcome> InstallAndRunToolAsync(string packages, string version, string work, string cache)
+    {
+        var package = PackedPackage.Read(packages, ToolPackage);
+        Assert.AreEqual(version, package.Version, "the tool has the libraries' version");
+        Assert.Contains("tools/net10.0/any/vfio-migrator.dll", package.Entries, $"the tool package lacks the program; it has: {string.Join(", ", package.Entries)}");
+        Assert.Contains("tools/net10.0/any/DotnetToolSettings.xml", package.Entries, "a .NET tool package names its command in DotnetToolSettings.xml");
+
+        var toolPath = Directory.CreateDirectory(Path.Combine(work, "tools")).FullName;
+        await RunAsync(Dotnet, ["tool", "install", ToolPackage, "--version", version, "--tool-path", toolPath, "--add-source", packages], work, RestoreTimeout, cache);
+        var demo = await RunAsync(Path.Combine(toolPath, "vfio-migrator"), ["demo"], work, RunTimeout);
+        StringAssert.Contains(demo.Out, "Verdict: demo-dest-a wins", $"the installed tool's demo did not plan onto demo-dest-a:\n{demo.Tail()}");
+        return demo;
     }
 
     private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
