@@ -12,6 +12,7 @@ need fuse3             # fusermount3, for the mounted host simulator
 need libfuse3-3        # libfuse3.so.3, the P/Invoke target of the FUSE front end
 need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as the system service)
 need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
+need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
 
 if ((${#missing[@]})); then
     echo "Installing Debian packages: ${missing[*]}" >&2
