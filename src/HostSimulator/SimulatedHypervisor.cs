@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Xml.Linq;
 using VfioMigration.Planner;
@@ -20,33 +19,28 @@ namespace VfioMigration.HostSimulator;
 /// <para><see cref="CreateMdevAsync"/> and <see cref="DestroyMdevAsync"/> go through the host's sysfs
 /// tree (as libvirt does through mdevctl), so the host's faults, capacity and operation log apply;
 /// a persistent device is created like a transient one (the simulator has no defined-but-stopped mdevs).</para>
-/// <para><see cref="MigrateAsync"/> moves the guest to the destination registered on the same
-/// <see cref="SimulatedNetwork"/> under <see cref="MigrationCall.DestinationUri"/>, after checking the
+/// <para><see cref="MigrateAsync"/> moves the guest to <see cref="MigrationCall.Destination"/> (another
+/// <see cref="SimulatedHypervisor"/>; client-driven and peer-to-peer alike), after checking the
 /// destination XML against the destination's devices as libvirt's prepare step does: an mdev UUID or
 /// PCI address the destination lacks, or one another guest there uses, fails the call and leaves both hosts as they were.</para>
 /// </remarks>
 public sealed class SimulatedHypervisor : IHypervisor
 {
-    private readonly SimulatedNetwork? _network;
     private long _calls;
 
-    /// <summary>Connects to <paramref name="host"/>; with a <paramref name="network"/>, the connection can migrate to the others on it.</summary>
+    /// <summary>Connects to <paramref name="host"/>.</summary>
     /// <param name="host">The simulated host this connection serves.</param>
-    /// <param name="network">The hosts reachable for migration, or null for a connection that cannot migrate.</param>
-    /// <exception cref="ArgumentException">Another connection on <paramref name="network"/> already has this host's URI.</exception>
-    public SimulatedHypervisor(SimulatedHost host, SimulatedNetwork? network = null)
+    public SimulatedHypervisor(SimulatedHost host)
     {
         ArgumentNullException.ThrowIfNull(host);
         Host = host;
-        Uri = UriOf(host.Name);
-        _network = network;
-        network?.Add(this);
+        Uri = $"sim:///{host.Name}";
     }
 
     /// <summary>The simulated host behind this connection.</summary>
     public SimulatedHost Host { get; }
 
-    /// <summary>The connection URI, <c>sim:///NAME</c>: what a <see cref="MigrationCall"/> names as its destination.</summary>
+    /// <summary>The connection URI, <c>sim:///NAME</c>.</summary>
     public string Uri { get; }
 
     /// <inheritdoc />
@@ -54,9 +48,6 @@ public sealed class SimulatedHypervisor : IHypervisor
 
     /// <summary>How many calls this connection has served.</summary>
     public long LibvirtCalls => Interlocked.Read(ref _calls);
-
-    /// <summary>The URI a connection to the host named <paramref name="hostName"/> has.</summary>
-    public static string UriOf(string hostName) => $"sim:///{hostName}";
 
     /// <inheritdoc />
     /// <exception cref="HypervisorNotFoundException">No guest has that name or UUID.</exception>
@@ -132,15 +123,15 @@ public sealed class SimulatedHypervisor : IHypervisor
 
     /// <inheritdoc />
     /// <exception cref="HypervisorNotFoundException">The guest is not on this host.</exception>
-    /// <exception cref="HypervisorException">The destination is not on this connection's network, or its prepare step refused the destination XML.</exception>
+    /// <exception cref="HypervisorException">The destination is not a simulated host, or its prepare step refused the destination XML.</exception>
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(migration);
         Count(cancellationToken);
         var guest = Host.FindGuest(migration.Guest)
             ?? throw new HypervisorNotFoundException($"{Uri}: Domain not found: no domain with matching name or uuid '{migration.Guest}'");
-        var destination = _network?.Find(migration.DestinationUri)
-            ?? throw new HypervisorException($"{Uri}: operation failed: cannot reach destination '{migration.DestinationUri}': no simulated host with that URI on this connection's network");
+        var destination = migration.Destination as SimulatedHypervisor
+            ?? throw new HypervisorException($"{Uri}: operation failed: cannot migrate to '{migration.Destination.Uri}': a simulated host migrates only to another simulated host");
         DomainHostDevices devices;
         try
         {
@@ -177,23 +168,4 @@ public sealed class SimulatedHypervisor : IHypervisor
         cancellationToken.ThrowIfCancellationRequested();
         Interlocked.Increment(ref _calls);
     }
-}
-
-/// <summary>The simulated hosts that can reach each other for migration: each <see cref="SimulatedHypervisor"/> made with this network joins it under its URI.</summary>
-public sealed class SimulatedNetwork
-{
-    private readonly ConcurrentDictionary<string, SimulatedHypervisor> _hosts = new(StringComparer.Ordinal);
-
-    /// <summary>The connections on this network.</summary>
-    public IReadOnlyCollection<SimulatedHypervisor> Hosts => [.. _hosts.Values];
-
-    internal void Add(SimulatedHypervisor hypervisor)
-    {
-        if (!_hosts.TryAdd(hypervisor.Uri, hypervisor))
-        {
-            throw new ArgumentException($"A simulated host with URI {hypervisor.Uri} is already on this network.", nameof(hypervisor));
-        }
-    }
-
-    internal SimulatedHypervisor? Find(string uri) => _hosts.GetValueOrDefault(uri);
 }

@@ -71,9 +71,8 @@ internal static class ConsumerProject
                 [TestMethod]
                 public async Task Guest_plans_and_migrates_on_mocked_libvirt()
                 {
-                    var network = new SimulatedNetwork();
-                    var source = new SimulatedHypervisor(SimulatedHost.Load(Scenario("demo-source.json")), network);
-                    var destination = new SimulatedHypervisor(SimulatedHost.Load(Scenario("demo-dest-a.json")), network);
+                    var source = new SimulatedHypervisor(SimulatedHost.Load(Scenario("demo-source.json")));
+                    var destination = new SimulatedHypervisor(SimulatedHost.Load(Scenario("demo-dest-a.json")));
                     var planner = new MigrationPlanner(claims: new TargetClaimRegistry());
 
                     await using var result = await planner.PlanAsync(new PlanRequest(
@@ -81,7 +80,7 @@ internal static class ConsumerProject
                         DomainSelector.Parse("render-1"),
                         [new MigrationHost("demo-dest-a", destination, destination.Host.CreateFileSystem())]));
                     Assert.IsTrue(result.Succeeded, string.Join("; ", result.Best.Reasons));
-                    await result.Best.ExecuteAsync(MigrationMode.Live);
+                    await result.Best.ExecuteAsync();
 
                     Assert.AreEqual(0, (await source.ListDomainsAsync()).Count, "the guest left the source");
                     Assert.AreEqual(4, (await destination.GetDomainAsync(DomainSelector.Parse("render-1"))).Devices.HostDevices.Count);
