@@ -13,6 +13,7 @@ need libfuse3-3        # libfuse3.so.3, the P/Invoke target of the FUSE front en
 need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as the system service)
 need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
 need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
+need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
 
 if ((${#missing[@]})); then
     echo "Installing Debian packages: ${missing[*]}" >&2

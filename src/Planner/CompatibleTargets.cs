@@ -58,3 +58,25 @@ public sealed record CompatibleTarget(CompatibleTargetKind Kind, DeviceTarget? E
 /// <param name="Rejections">Every candidate that did not accept, with a reason.</param>
 /// <param name="Statistics">What answering cost (no creates, no removes).</param>
 public sealed record CompatibleTargets(SourceDeviceInfo Source, IReadOnlyList<CompatibleTarget> Targets, IReadOnlyList<Rejection> Rejections, PlanStatistics Statistics);
+
+/// <summary>The answer of <see cref="MigrationPlanner.CheckCompatibilityAsync"/>.</summary>
+public enum CompatibilityOutcome
+{
+    /// <summary>The target's migration version attribute accepted the source's version.</summary>
+    Compatible,
+
+    /// <summary>The target refused: its attribute rejected the source version (the probe and errno say so), its type differs, or the source cannot migrate at all.</summary>
+    Incompatible,
+
+    /// <summary>Nothing could verify without creating a device or changing the host: no attribute, the probe failed or timed out, the target is in use.</summary>
+    Unknown,
+}
+
+/// <summary>Whether one source device is compatible with one target, and what decided it.</summary>
+/// <param name="Source">The device asked about.</param>
+/// <param name="Target">The target as asked (mdev UUID, PCI address or <c>PARENT/TYPE</c>).</param>
+/// <param name="Outcome">Compatible, incompatible or unknown.</param>
+/// <param name="DecidedBy">The probe that decided (its path and errno), when one was made.</param>
+/// <param name="Reason">Why, in a sentence.</param>
+/// <param name="Statistics">What answering cost: at most one probe, no creates.</param>
+public sealed record CompatibilityCheck(SourceDeviceInfo Source, string Target, CompatibilityOutcome Outcome, ProbeRecord? DecidedBy, string Reason, PlanStatistics Statistics);

@@ -14,7 +14,7 @@ namespace VfioMigration.Planner;
 /// needed, creates a target for each of its host devices on one or more destinations, and returns
 /// the best plan. Safe for concurrent use; concurrent plans never hand out the same target.
 /// </summary>
-public sealed class MigrationPlanner
+public sealed partial class MigrationPlanner
 {
     private readonly PlanOptions _defaults;
     private readonly ILogger _logger;

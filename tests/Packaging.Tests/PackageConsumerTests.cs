@@ -5,14 +5,17 @@ using System.Text.Json;
 namespace VfioMigration.Packaging.Tests;
 
 /// <summary>
-/// Packs the four packages with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
-/// version into a fresh program outside the repository, builds it and plans a migration with it.
+/// Packs the four packages and the tool with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
+/// version into a fresh program outside the repository, builds it and plans a migration with it; builds
+/// a fresh MSTest project whose tests migrate on the mocked libvirt with <c>libvirt.so.0</c> hidden; and
+/// installs the tool into a fresh tool path and runs its demo.
 /// Slow (a pack, a restore and two builds): one test, so the cost is paid once.
 /// </summary>
 [TestClass]
 public sealed class PackageConsumerTests
 {
     private const string Guest = "render-1";
+    private const string ToolPackage = "VfioMigration.Console";
     private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan RestoreTimeout = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
@@ -49,12 +52,62 @@ public sealed class PackageConsumerTests
             var run = await RunAsync(Dotnet, [program, "--source-scenario", sourceScenario, "--dest-scenario", Path.Combine(scenarios, "demo-dest-a.json"), "--domain", Guest], consumer, RunTimeout, expectedExitCode: null);
             CheckPlan(run, sourceScenario);
 
-            TestContext.WriteLine($"packaging test: pack {pack.Elapsed.TotalSeconds:0} s, restore {restore.Elapsed.TotalSeconds:0} s, build {build.Elapsed.TotalSeconds:0} s, run {run.Elapsed.TotalSeconds:0} s, total {clock.Elapsed.TotalSeconds:0} s");
+            var unitTests = Directory.CreateDirectory(Path.Combine(work.FullName, "unit-tests")).FullName;
+            ConsumerProject.WriteUnitTests(unitTests, repository, packages, cache, version);
+            await RunAsync(Dotnet, ["restore", "--disable-build-servers"], unitTests, RestoreTimeout, cache);
+            await RunAsync(Dotnet, ["build", "--no-restore", "-c", "Release", "--disable-build-servers"], unitTests, BuildTimeout, cache);
+            var tests = await RunUnitTestsWithoutLibvirtAsync(Path.Combine(unitTests, "bin", "Release", "net10.0", $"{ConsumerProject.UnitTestsName}.dll"), unitTests, scenarios);
+
+            var tool = await InstallAndRunToolAsync(packages, version, work.FullName, cache);
+
+            TestContext.WriteLine($"packaging test: pack {pack.Elapsed.TotalSeconds:0} s, restore {restore.Elapsed.TotalSeconds:0} s, build {build.Elapsed.TotalSeconds:0} s, run {run.Elapsed.TotalSeconds:0} s, unit tests without libvirt {tests.Elapsed.TotalSeconds:0} s, tool install + demo {tool.Elapsed.TotalSeconds:0} s, total {clock.Elapsed.TotalSeconds:0} s");
         }
         finally
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs the consumer's unit tests in a private mount namespace where an empty file is bind-mounted
+    /// over the real <c>libvirt.so.0</c> (which the prerequisites install): a test that loaded
+    /// libvirt would fail there. Every test must pass, and the run must say so for all of them.
+    /// </summary>
+    private async Task<ProcessOutcome> RunUnitTestsWithoutLibvirtAsync(string testAssembly, string workingDirectory, string scenarios)
+    {
+        var library = new[] { "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib" }
+            .Select(d => Path.Combine(d, "libvirt.so.0"))
+            .FirstOrDefault(File.Exists);
+        Assert.IsNotNull(library, "libvirt.so.0 is not installed (scripts/prerequisites.sh installs libvirt0); without it there is nothing to hide");
+        var real = File.ResolveLinkTarget(library, returnFinalTarget: true)?.FullName ?? library;
+        var empty = Path.Combine(workingDirectory, "empty-libvirt.so");
+        await File.WriteAllBytesAsync(empty, Array.Empty<byte>(), TestContext.CancellationToken);
+
+        // unshare -m makes mounts private to the child; the bind mount vanishes with it.
+        const string Script = """mount --bind "$1" "$2" && test ! -s "$2" && VFIO_SCENARIOS="$3" exec "$4" "$5" """;
+        var outcome = await RunAsync("unshare", ["-m", "bash", "-c", Script, "hide-libvirt", empty, real, scenarios, Dotnet, testAssembly], workingDirectory, RunTimeout, expectedExitCode: null);
+        Assert.AreEqual(0, outcome.ExitCode, $"the consumer's unit tests failed with {real} hidden:\n{outcome.Tail()}");
+        StringAssert.Contains(outcome.Out, $"succeeded: {ConsumerProject.UnitTestCount}", $"every unit test of the consumer ran and passed:\n{outcome.Tail()}");
+        return outcome;
+    }
+
+    /// <summary>
+    /// The console packed as a .NET tool: it installs from the packed folder into a fresh tool path
+    /// (as <c>dotnet tool install --tool-path</c> does for an operator), and <c>vfio-migrator demo</c>
+    /// run from there plans the demo guest onto demo-dest-a.
+    /// </summary>
+    private async Task<ProcessOutcome> InstallAndRunToolAsync(string packages, string version, string work, string cache)
+    {
+        var package = PackedPackage.Read(packages, ToolPackage);
+        Assert.AreEqual(version, package.Version, "the tool has the libraries' version");
+        Assert.Contains("tools/net10.0/any/vfio-migrator.dll", package.Entries, $"the tool package lacks the program; it has: {string.Join(", ", package.Entries)}");
+        Assert.Contains("tools/net10.0/any/DotnetToolSettings.xml", package.Entries, "a .NET tool package names its command in DotnetToolSettings.xml");
+
+        var toolPath = Directory.CreateDirectory(Path.Combine(work, "tools")).FullName;
+        await RunAsync(Dotnet, ["tool", "install", ToolPackage, "--version", version, "--tool-path", toolPath, "--add-source", packages], work, RestoreTimeout, cache);
+        var demo = await RunAsync(Path.Combine(toolPath, "vfio-migrator"), ["demo"], work, RunTimeout);
+        StringAssert.Contains(demo.Out, "Verdict: demo-dest-a wins", $"the installed tool's demo did not plan onto demo-dest-a:\n{demo.Tail()}");
+        return demo;
     }
 
     private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";

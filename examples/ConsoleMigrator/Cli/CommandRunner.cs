@@ -15,6 +15,8 @@ internal static class CommandRunner
         new Commands.HostCommand(),
         new Commands.PlanCommand(),
         new Commands.MigrateCommand(),
+        new Commands.CheckCommand(),
+        new Commands.AskCommand(),
         new Commands.EvacuateCommand(),
         new Commands.RecoverCommand(),
         new Commands.PlansCommand(),
@@ -137,7 +139,7 @@ internal static class CommandRunner
         }
 
         text.AppendLine();
-        text.AppendLine("Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs), 130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP (after rollback).");
+        text.AppendLine("Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs), 130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP (after rollback); check: 10 incompatible, 11 unknown.");
         return text.ToString();
     }
 }

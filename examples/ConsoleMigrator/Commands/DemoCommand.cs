@@ -21,7 +21,7 @@ internal sealed class DemoCommand : Command
 
     public override string Summary => "Plan a guest's migration on bundled simulated hosts (a source, two destinations) and show every decision.";
 
-    public override IReadOnlyList<OptionSpec> Options { get; } = [];
+    public override IReadOnlyList<OptionSpec> Options { get; } = [PlanReport.Option];
 
     public override string Example => "vfio-migrator demo";
 
@@ -53,6 +53,8 @@ internal sealed class DemoCommand : Command
             {
                 await WriteStoryAsync(context.Out, hosts, result, sourceXml).ConfigureAwait(false);
             }
+
+            await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -19,6 +19,7 @@ internal sealed class PlanCommand : Command
         .. PlanOptionsParser.Options,
         .. StateOption.Options,
         new("--keep", null, "Keep the mdevs the plan created (default: remove them when the command ends)."),
+        PlanReport.Option,
     ];
 
     public override string Example =>
@@ -62,6 +63,7 @@ internal sealed class PlanCommand : Command
                 await context.Out.WriteAsync(PlanPrinter.Render(result, options.VerificationPolicy)).ConfigureAwait(false);
             }
 
+            await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);
             if (keep)
             {
                 foreach (var created in result.Best.Created)

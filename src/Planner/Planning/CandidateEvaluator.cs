@@ -275,7 +275,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 return RejectUnverifiable(source, option, match, $"{path} does not exist");
             default:
                 rejections.Add(ProbeRejection(source, option.Candidate, probe, "the target"));
-                return OptionVerdict.Rejected;
+                return new OptionVerdict(VerdictKind.Rejected, probe.Record, null);
         }
     }
 
@@ -308,7 +308,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 return new OptionVerdict(VerdictKind.NeedsCreation, null, $"{path} does not exist: only a created device can say");
             default:
                 rejections.Add(ProbeRejection(source, create.Candidate, probe, $"type {create.Type.Id} on {create.Parent.Name}"));
-                return OptionVerdict.Rejected;
+                return new OptionVerdict(VerdictKind.Rejected, probe.Record, null);
         }
     }
 

@@ -77,7 +77,7 @@ internal enum VerdictKind
     Rejected,
 }
 
-/// <summary>A candidate's verdict, and the probe that decided it.</summary>
+/// <summary>A candidate's verdict, and the probe that decided it (also for a rejection a probe decided).</summary>
 internal sealed record OptionVerdict(VerdictKind Kind, ProbeRecord? Probe, string? Note)
 {
     public static OptionVerdict Rejected { get; } = new(VerdictKind.Rejected, null, null);

@@ -27,7 +27,7 @@ public sealed class SimulatedPlanningTests
     private static (SimulatedHost Simulated, MigrationHost Host) Load(string scenario)
     {
         var simulated = SimulatedHost.Load(ScenarioPath(scenario));
-        return (simulated, new MigrationHost(simulated.Name, new SimulatorHypervisor(simulated), simulated.CreateFileSystem()));
+        return (simulated, new MigrationHost(simulated.Name, new SimulatedHypervisor(simulated), simulated.CreateFileSystem()));
     }
 
     [TestMethod]
