@@ -98,9 +98,9 @@ public sealed partial class MigrationPlanner
             }
         }
 
-        if (candidate.ClaimKey is { } key && _claims.IsClaimedByOther(destination.Key, key, Guid.Empty))
+        if (candidate.ClaimKey is { } key && _claims.HolderOf(destination.Key, key, Guid.Empty) is { } holder)
         {
-            return Answer(CompatibilityOutcome.Unknown, null, $"{candidate.Candidate} is claimed by a plan running in this process; not probed.");
+            return Answer(CompatibilityOutcome.Unknown, null, $"{candidate.Candidate} is claimed by a plan ({holder}); not probed.");
         }
 
         var before = rejections.Items.Count;

@@ -77,9 +77,9 @@ public sealed class WriteAndAskEconomyTests
         var planner = new MigrationPlanner(claims: new TargetClaimRegistry());
 
         await using var result = await planner.PlanAsync(new PlanRequest(
-            new MigrationHost(source.Name, new SimulatorHypervisor(source), source.CreateFileSystem()),
+            new MigrationHost(source.Name, new SimulatedHypervisor(source), source.CreateFileSystem()),
             DomainSelector.Parse("migrating"),
-            [new MigrationHost(destination.Name, new SimulatorHypervisor(destination), destination.CreateFileSystem())]));
+            [new MigrationHost(destination.Name, new SimulatedHypervisor(destination), destination.CreateFileSystem())]));
 
         var versionWrites = destination.Snapshot().Operations
             .Where(o => o.IsWrite && (o.Path.EndsWith("/migration_version", StringComparison.Ordinal) || o.Path.EndsWith("/migration_query", StringComparison.Ordinal)))
