@@ -22,7 +22,11 @@ bash scripts/prerequisites.sh || exit 1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The console's planning commands keep a SQLite state store (docs/state.md); tests that run them
+# use one of their own instead of the machine's /var/lib/vfio-migration.
+VFIO_MIGRATION_STATE_DIR=$(mktemp -d)
+export VFIO_MIGRATION_STATE_DIR
+trap 'rm -f "$log"; rm -rf "$VFIO_MIGRATION_STATE_DIR"' EXIT
 passed=0 failed=0 skipped=0
 stage_lines=() skipped_stages=()
 
