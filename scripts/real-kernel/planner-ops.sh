@@ -37,7 +37,7 @@ plan_step() {
     echo "step $name before=$(listing)"
     started=$(now_ms)
     dotnet "$app" plan --source-scenario "$source_scenario" --dest "test://$dest_host" --dest-sysfs /sys \
-        --domain "$domain" --json "$@" > "/tmp/$name.json" 2> "/tmp/$name.err"
+        --state-dir /tmp/vfio-state --domain "$domain" --json "$@" > "/tmp/$name.json" 2> "/tmp/$name.err"
     status=$?
     echo "step $name wall-ms=$(($(now_ms) - started))"
     echo "step $name exit=$status"

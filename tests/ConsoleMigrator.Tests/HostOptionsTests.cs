@@ -54,6 +54,18 @@ public sealed class HostOptionsTests
     }
 
     [TestMethod]
+    public async Task A_state_directory_that_cannot_be_used_stops_the_plan_with_its_own_exit_code()
+    {
+        var notADirectory = Path.Combine(_emptySysfs, "state-file");
+        await File.WriteAllTextAsync(notADirectory, "a file, not a directory");
+
+        var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--state-dir", notADirectory);
+
+        Assert.AreEqual(6, run.ExitCode, run.Error);
+        StringAssert.StartsWith(run.Error, $"error: Cannot open the planner's state store in {notADirectory}: ");
+    }
+
+    [TestMethod]
     public async Task A_given_name_is_the_hosts_name_in_every_line()
     {
         var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--dest-name", "host-b");

@@ -24,7 +24,7 @@ internal static class ErrorReport
         FormatException e => (ExitCodes.HostData, e.Message),
         IOException e => (ExitCodes.HostData, e.Message),
         UnauthorizedAccessException e => (ExitCodes.HostData, e.Message),
-        Planner.State.StateStoreException e => (ExitCodes.Unexpected, e.Message),
+        Planner.State.StateStoreException e => (ExitCodes.StateStore, e.Message),
         _ => (ExitCodes.Unexpected, $"{error.GetType().Name}: {error.Message} (run with --verbose for details)"),
     };
 }

@@ -21,6 +21,9 @@ internal static class ExitCodes
     /// <summary>Bad input data or a host-side failure: broken XML, a bad scenario, a sysfs or simulator error.</summary>
     public const int HostData = 5;
 
+    /// <summary>The planner's state store cannot be used (unwritable or unreachable, or written by a newer version): nothing was created.</summary>
+    public const int StateStore = 6;
+
     /// <summary>
     /// Cancelled by SIGINT (Ctrl-C) after rolling back: 128 + 2. SIGTERM gives 143 and SIGHUP 129
     /// (<see cref="SignalCancellation"/>); a second signal exits at once with the same code.

@@ -146,7 +146,7 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
         SysfsExchange? asked;
         try
         {
-            asked = await ExchangeAsync(ProbePoint.ParentQuery, path, version, cancellationToken).ConfigureAwait(false);
+            asked = await ExchangeAsync(path, version, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
@@ -156,7 +156,7 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
         // A parent without the attribute costs no probe: nothing was written.
         if (asked?.Error != Errno.ENOENT)
         {
-            counters.Probe();
+            CountProbe(ProbePoint.ParentQuery);
         }
 
         if (asked is not { } exchange || exchange.Error == Errno.ENOENT || (exchange.Error == Errno.None && exchange.Reply is null && exchange.Reason is null))
@@ -169,10 +169,10 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
 
     private async Task<ProbeResult> WriteAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
     {
-        counters.Probe();
+        CountProbe(point);
         try
         {
-            var written = await ExchangeAsync(point, path, version, cancellationToken).ConfigureAwait(false);
+            var written = await ExchangeAsync(path, version, cancellationToken).ConfigureAwait(false);
             if (written is not { } exchange)
             {
                 return new ProbeResult(ProbeOutcome.TimedOut, new ProbeRecord(point, path, Errno.ETIMEDOUT, false), $"no answer within {options.ProbeTimeout.TotalSeconds:0.###} s");
@@ -185,6 +185,13 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
         {
             return new ProbeResult(ProbeOutcome.Failed, new ProbeRecord(point, path, Errno.EIO, false), error.Message);
         }
+    }
+
+    /// <summary>Counts one probe in the plan's statistics and in the planner's meter alike.</summary>
+    private void CountProbe(ProbePoint point)
+    {
+        counters.Probe();
+        PlannerTelemetry.Probes.Add(1, new KeyValuePair<string, object?>("point", point.ToString()));
     }
 
     /// <summary>The reason's first line, printable ASCII only and at most <see cref="ReasonLength"/> characters; null when nothing is left.</summary>
@@ -201,9 +208,8 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
     }
 
     /// <summary>One write on an open file and what it says afterwards, bounded by the probe timeout; null when the bound cut it off.</summary>
-    private async Task<SysfsExchange?> ExchangeAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
+    private async Task<SysfsExchange?> ExchangeAsync(SysfsPath path, string version, CancellationToken cancellationToken)
     {
-        PlannerTelemetry.Probes.Add(1, new KeyValuePair<string, object?>("point", point.ToString()));
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // On a thread of its own: a sysfs write can block inside the vendor driver (local sysfs writes
         // synchronously), and the bound below must cut off the wait however the file system behaves.
