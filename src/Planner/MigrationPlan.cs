@@ -123,16 +123,21 @@ public sealed class MigrationPlan : IAsyncDisposable
     }
 
     /// <summary>
-    /// Migrates the guest with this plan's destination XML through the source host's hypervisor,
-    /// then commits the plan. On failure the plan stays <see cref="PlanState.Ready"/> so that
-    /// disposing it removes what it created.
+    /// Migrates the guest with this plan's destination XML from the source host to
+    /// <see cref="Destination"/>, then commits the plan. Client-driven through the destination's
+    /// connection unless <paramref name="settings"/> asks for peer-to-peer (see
+    /// <see cref="MigrationSettings"/>). On failure the plan stays <see cref="PlanState.Ready"/> so
+    /// that disposing it removes what it created.
     /// </summary>
-    /// <param name="flags">Migration flags; <see cref="MigrationMode.Live"/> | <see cref="MigrationMode.PeerToPeer"/> is typical.</param>
+    /// <param name="settings">Flags and addresses; <see cref="MigrationSettings"/>' defaults (live, client-driven, persisted on the destination) when null.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="InvalidOperationException">The plan is not ready, or has no destination XML.</exception>
+    /// <exception cref="ArgumentException">The settings are not valid (see <see cref="MigrationSettings.Validate"/>); nothing was migrated.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>
-    public async Task ExecuteAsync(MigrationMode flags, CancellationToken cancellationToken = default)
+    public async Task ExecuteAsync(MigrationSettings? settings = null, CancellationToken cancellationToken = default)
     {
+        settings ??= new MigrationSettings();
+        settings.Validate();
         string xml;
         lock (_gate)
         {
@@ -142,7 +147,7 @@ public sealed class MigrationPlan : IAsyncDisposable
 
         Log.Migrating(_logger, GuestName, Destination.Name);
         var guest = DomainSelector.Parse(GuestUuid);
-        await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor.Uri, xml, flags), cancellationToken).ConfigureAwait(false);
+        await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor, xml, settings), cancellationToken).ConfigureAwait(false);
         Commit();
     }
 

@@ -11,7 +11,7 @@ internal sealed class MigrateCommand : Command
 {
     public override string Name => "migrate";
 
-    public override string Summary => "Plan, then live-migrate the guest with the rewritten XML (virDomainMigrateToURI3); never post-copy.";
+    public override string Summary => "Plan, then live-migrate the guest with the rewritten XML (client-driven virDomainMigrate3, or peer-to-peer); never post-copy.";
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -20,7 +20,9 @@ internal sealed class MigrateCommand : Command
         .. PlanOptionsParser.Options,
         new("--dry-run", null, "Stop after the plan (and remove what it created)."),
         new("--offline", null, "Migrate a paused or shut-off guest without VIR_MIGRATE_LIVE."),
-        new("--peer-to-peer", null, "Let the source libvirtd reach the destination itself (VIR_MIGRATE_PEER2PEER)."),
+        new("--peer-to-peer", null, "Let the source host's libvirtd reach the destination itself (VIR_MIGRATE_PEER2PEER), at --desturi or else the --dest URI. Default: client-driven through this program's own --dest connection."),
+        new("--desturi", "URI", "Peer-to-peer: the destination's libvirt URI as the source host reaches it (e.g. qemu+tcp://10.0.0.2/system); implies --peer-to-peer. One per destination, in the order of --dest (then --dest-scenario).", Repeatable: true),
+        new("--migrateuri", "URI", "Where the migration data goes (libvirt's migrate_uri, e.g. tcp://10.0.0.2), for a migration network; default: the destination's host name. One per destination, as --desturi.", Repeatable: true),
         new("--undefine-source", null, "Undefine the guest on the source after success (VIR_MIGRATE_UNDEFINE_SOURCE)."),
     ];
 
@@ -31,6 +33,13 @@ internal sealed class MigrateCommand : Command
     {
         var options = PlanOptionsParser.Parse(args);
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));
+        var destinationUris = PerDestination(args, "--desturi");
+        var migrateUris = PerDestination(args, "--migrateuri");
+        for (var i = 0; i < Math.Max(destinationUris.Count, migrateUris.Count); i++)
+        {
+            Settings(args, destinationUris, migrateUris, i);
+        }
+
         using var hosts = HostSet.FromArguments(args);
         var planner = new MigrationPlanner(Microsoft.Extensions.Options.Options.Create(options), context.Logging.CreateLogger<MigrationPlanner>());
         PlanResult result;
@@ -49,18 +58,15 @@ internal sealed class MigrateCommand : Command
 
             // Persisting on the destination keeps the rewritten XML as the guest's definition there;
             // post-copy is never requested: VFIO devices cannot be migrated post-copy.
-            var flags = MigrationMode.PersistDestination
-                | (args.Flag("--offline") ? MigrationMode.None : MigrationMode.Live)
-                | (args.Flag("--peer-to-peer") ? MigrationMode.PeerToPeer : MigrationMode.None)
-                | (args.Flag("--undefine-source") ? MigrationMode.UndefineSource : MigrationMode.None);
+            var settings = Settings(args, destinationUris, migrateUris, hosts.Destinations.ToList().IndexOf(result.Best.Destination));
             if (!context.Json)
             {
-                await context.Error.WriteLineAsync($"migrating {result.Best.GuestName} to {result.Best.Destination.Name} ({result.Best.Destination.Hypervisor.Uri})...").ConfigureAwait(false);
+                await context.Error.WriteLineAsync($"migrating {result.Best.GuestName} to {result.Best.Destination.Name}: {Describe(settings, result.Best.Destination.Hypervisor.Uri)}...").ConfigureAwait(false);
             }
 
             try
             {
-                await result.Best.ExecuteAsync(flags, cancellationToken).ConfigureAwait(false);
+                await result.Best.ExecuteAsync(settings, cancellationToken).ConfigureAwait(false);
             }
             catch (HypervisorException e) when (e is not HypervisorNotSupportedException)
             {
@@ -79,6 +85,53 @@ internal sealed class MigrateCommand : Command
         {
             await PlanCommand.ReleaseAsync(result, context).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The values of a per-destination option; at most one per destination, in the order of <see cref="HostSet.Destinations"/>.</summary>
+    private static IReadOnlyList<string> PerDestination(Arguments args, string option)
+    {
+        var values = args.Values(option);
+        var destinations = args.Values("--dest").Count + args.Values("--dest-scenario").Count;
+        if (values.Count > destinations)
+        {
+            throw new UsageException($"{values.Count} {option} given for {destinations} destination(s): give at most one per destination, in the order of --dest (then --dest-scenario).");
+        }
+
+        return values;
+    }
+
+    /// <summary>The migration settings for the destination at <paramref name="index"/> among the hosts, checked.</summary>
+    /// <exception cref="UsageException">A URI is not one.</exception>
+    private static MigrationSettings Settings(Arguments args, IReadOnlyList<string> destinationUris, IReadOnlyList<string> migrateUris, int index)
+    {
+        var settings = new MigrationSettings
+        {
+            Flags = MigrationMode.PersistDestination
+                | (args.Flag("--offline") ? MigrationMode.None : MigrationMode.Live)
+                | (args.Flag("--peer-to-peer") || destinationUris.Count > 0 ? MigrationMode.PeerToPeer : MigrationMode.None)
+                | (args.Flag("--undefine-source") ? MigrationMode.UndefineSource : MigrationMode.None),
+            DestinationUri = index >= 0 && index < destinationUris.Count ? destinationUris[index] : null,
+            MigrateUri = index >= 0 && index < migrateUris.Count ? migrateUris[index] : null,
+        };
+        try
+        {
+            settings.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.ParamName == nameof(MigrationSettings.MigrateUri) ? $"--migrateuri: {e.Message}" : $"--desturi: {e.Message}");
+        }
+
+        return settings;
+    }
+
+    /// <summary>How the migration goes, in the words of the options.</summary>
+    private static string Describe(MigrationSettings settings, string destinationUri)
+    {
+        var control = settings.IsPeerToPeer
+            ? $"peer-to-peer, the source's libvirtd connects to {settings.DestinationUri ?? destinationUri}"
+            : $"client-driven through {destinationUri}";
+        return settings.MigrateUri is null ? control : $"{control}, data to {settings.MigrateUri}";
     }
 
     private static Task WritePlanAsync(CommandContext context, PlanResult result) =>

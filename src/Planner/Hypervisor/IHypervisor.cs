@@ -44,7 +44,13 @@ public interface IHypervisor
     /// <exception cref="HypervisorException">The device could not be destroyed or undefined.</exception>
     Task DestroyMdevAsync(MdevUuid uuid, bool persistent, CancellationToken cancellationToken = default);
 
-    /// <summary>Migrates a guest from this host to another (<c>virDomainMigrateToURI3</c> with <c>destination_xml</c>).</summary>
+    /// <summary>
+    /// Migrates a guest from this host to <see cref="MigrationCall.Destination"/> with <c>destination_xml</c>:
+    /// client-driven through the destination's connection (<c>virDomainMigrate3</c>), or peer-to-peer
+    /// when <see cref="MigrationSettings.Flags"/> has <see cref="MigrationMode.PeerToPeer"/>
+    /// (<c>virDomainMigrateToURI3</c> to <see cref="MigrationSettings.DestinationUri"/>).
+    /// </summary>
+    /// <exception cref="HypervisorNotSupportedException">This driver cannot migrate, or cannot migrate this way.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>
     Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default);
 }
@@ -100,7 +106,7 @@ public enum MigrationMode
 
 /// <summary>One migration call.</summary>
 /// <param name="Guest">The guest on the source host.</param>
-/// <param name="DestinationUri">The destination connection URI.</param>
+/// <param name="Destination">The destination host's hypervisor: the connection a client-driven migration goes through, and the default peer-to-peer URI.</param>
 /// <param name="DestinationXml">The guest XML to use on the destination (<c>destination_xml</c>; also <c>persistent_xml</c> with <see cref="MigrationMode.PersistDestination"/>).</param>
-/// <param name="Flags">Migration flags. VFIO devices cannot use post-copy, so it is not offered.</param>
-public sealed record MigrationCall(DomainSelector Guest, string DestinationUri, string DestinationXml, MigrationMode Flags);
+/// <param name="Settings">Flags and addresses. VFIO devices cannot use post-copy, so it is not offered.</param>
+public sealed record MigrationCall(DomainSelector Guest, IHypervisor Destination, string DestinationXml, MigrationSettings Settings);

@@ -99,8 +99,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     public Task<GuestDefinition> GetDomainAsync(DomainSelector guest, CancellationToken cancellationToken = default) => RunAsync(
         () =>
         {
-            var call = guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName";
-            using var domain = Call(call, guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
+            using var domain = LookupDomain(guest);
 
             // SECURE keeps secrets such as graphics passwords: without them the destination guest would
             // silently lose its password. libvirt refuses both SECURE and MIGRATABLE on a read-only
@@ -233,28 +232,57 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(migration);
+        var settings = migration.Settings;
+        settings.Validate();
+
+        // Client-driven: this process runs the protocol through both connections, so the hosts need
+        // not reach each other's management addresses (only the migration data flows host to host).
+        LibvirtHypervisor? destination = null;
+        if (!settings.IsPeerToPeer)
+        {
+            destination = migration.Destination as LibvirtHypervisor
+                ?? throw new HypervisorNotSupportedException($"{Describe()}: a client-driven migration needs a libvirt connection to the destination, and {migration.Destination.HostName} ({migration.Destination.Uri}) has none here; migrate peer-to-peer instead.");
+            if (destination.ReadOnly)
+            {
+                throw new HypervisorException($"{Describe()}: the connection to the destination {destination.HostName} ({destination.Uri}) is read-only; a migration needs a read-write one.");
+            }
+        }
+
         return RunAsync(
             () =>
             {
                 var guest = migration.Guest;
-                using var domain = Call(guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName", guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
-                var persist = migration.Flags.HasFlag(MigrationMode.PersistDestination);
+                using var domain = LookupDomain(guest);
                 var parameters = new MigrationParameters
                 {
                     DestinationXml = migration.DestinationXml,
-                    PersistentXml = persist ? migration.DestinationXml : null,
+                    PersistentXml = settings.Flags.HasFlag(MigrationMode.PersistDestination) ? migration.DestinationXml : null,
+                    MigrateUri = settings.MigrateUri,
                 };
+                var flags = (MigrationOptions)(uint)settings.Flags;
                 try
                 {
-                    Call("virDomainMigrateToURI3", guest.Value, () =>
+                    if (destination is null)
                     {
-                        domain.MigrateToUri(migration.DestinationUri, parameters, (MigrationOptions)(uint)migration.Flags);
-                        return true;
-                    });
+                        var peerUri = settings.DestinationUri ?? migration.Destination.Uri;
+                        Call("virDomainMigrateToURI3", $"{guest.Value}', '{peerUri}", () =>
+                        {
+                            domain.MigrateToUri(peerUri, parameters, flags);
+                            return true;
+                        });
+                    }
+                    else
+                    {
+                        Call("virDomainMigrate3", $"{guest.Value}', '{destination.Uri}", () =>
+                        {
+                            using var migrated = domain.Migrate(destination._connection, parameters, flags);
+                            return true;
+                        });
+                    }
                 }
                 catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException unsupported)
                 {
-                    throw new HypervisorNotSupportedException($"{Describe()}: this libvirt driver cannot migrate guests: {unsupported.LibvirtMessage ?? unsupported.Message}", unsupported);
+                    throw new HypervisorNotSupportedException($"{e.Message} (this libvirt driver cannot migrate guests this way)", unsupported);
                 }
 
                 return true;
@@ -264,6 +292,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
     /// <summary>Closes the connection.</summary>
     public void Dispose() => _connection.Dispose();
+
+    private LibvirtDomain LookupDomain(DomainSelector guest) =>
+        Call(guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName", guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
 
     /// <summary>Runs blocking libvirt calls on the thread pool; a cancelled token stops them before the first call.</summary>
     private static Task<T> RunAsync<T>(Func<T> calls, CancellationToken cancellationToken) => Task.Run(calls, cancellationToken);

@@ -1,6 +1,8 @@
 using VfioMigration.HostSimulator;
 using VfioMigration.HostSimulator.Generation;
 using VfioMigration.HostSimulator.Scenarios;
+using VfioMigration.Libvirt;
+using VfioMigration.Planner;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Xml;
@@ -131,6 +133,46 @@ public sealed class LibvirtHypervisorTests
         StringAssert.Contains(error.Message, "returned XML the planner cannot accept");
         StringAssert.Contains(error.Message, "../../../../etc");
         Assert.IsInstanceOfType<LibvirtXmlException>(error.InnerException);
+    }
+
+    [TestMethod]
+    public async Task Migrate_ByDefault_IsClientDrivenThroughTheDestinationConnection()
+    {
+        using var source = Open();
+        using var destination = LibvirtHypervisor.Open("test:///default");
+        var guest = DomainSelector.Parse(FleetHost.Guests![0].Name!);
+
+        var error = await Assert.ThrowsExactlyAsync<HypervisorNotSupportedException>(() => source.MigrateAsync(new MigrationCall(guest, destination, "<domain/>", new MigrationSettings())));
+
+        StringAssert.Contains(error.Message, $"virDomainMigrate3('{guest.Value}', 'test:///default')");
+        Assert.AreEqual("virDomainMigrate3", ((LibvirtException)error.InnerException!).Function);
+    }
+
+    [TestMethod]
+    public async Task Migrate_PeerToPeer_GoesToTheHostToHostUri_NotTheManagementOne()
+    {
+        using var source = Open();
+        using var destination = LibvirtHypervisor.Open("test:///default");
+        var guest = DomainSelector.Parse(FleetHost.Guests![0].Name!);
+        var settings = new MigrationSettings { Flags = MigrationMode.Live | MigrationMode.PeerToPeer, DestinationUri = "test+tcp://10.0.0.2/default", MigrateUri = "tcp://10.0.0.2" };
+
+        var error = await Assert.ThrowsExactlyAsync<HypervisorNotSupportedException>(() => source.MigrateAsync(new MigrationCall(guest, destination, "<domain/>", settings)));
+
+        StringAssert.Contains(error.Message, $"virDomainMigrateToURI3('{guest.Value}', 'test+tcp://10.0.0.2/default')");
+        Assert.AreEqual("virDomainMigrateToURI3", ((LibvirtException)error.InnerException!).Function);
+    }
+
+    [TestMethod]
+    public async Task Migrate_ClientDrivenToAReadOnlyDestination_IsRefusedBeforeAnyCall()
+    {
+        using var source = Open();
+        using var destination = LibvirtHypervisor.Open("test:///default", readOnly: true);
+        var before = source.LibvirtCalls;
+
+        var error = await Assert.ThrowsExactlyAsync<HypervisorException>(() => source.MigrateAsync(new MigrationCall(DomainSelector.Parse(FleetHost.Guests![0].Name!), destination, "<domain/>", new MigrationSettings())));
+
+        StringAssert.Contains(error.Message, "read-only");
+        Assert.AreEqual(before, source.LibvirtCalls);
     }
 
     private LibvirtHypervisor Open() => LibvirtHypervisor.Open($"test://{_hostFile}");

@@ -69,7 +69,7 @@ internal sealed class SimulatorHypervisor(SimulatedHost host) : IHypervisor
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
         Count(cancellationToken);
-        throw new HypervisorNotSupportedException("this function is not supported by the connection driver: virDomainMigrateToURI3");
+        throw new HypervisorNotSupportedException("this function is not supported by the connection driver: virDomainMigrate3");
     }
 
     private XElement Node() => XElement.Parse(host.ToLibvirtXml());

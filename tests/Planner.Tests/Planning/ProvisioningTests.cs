@@ -226,18 +226,49 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
-    public async Task Execute_MigratesWithTheDestinationXml_AndCommits()
+    public async Task Execute_ByDefault_IsALiveClientDrivenMigrationThroughTheDestinationConnection_AndCommits()
     {
         var scenario = OneDevice(CreateBehaviour.NotSupported);
         await using var result = await scenario.PlanAsync();
 
-        await result.Best.ExecuteAsync(MigrationMode.Live | MigrationMode.PeerToPeer);
+        await result.Best.ExecuteAsync();
 
         var migration = scenario.Source.Hypervisor.Migrations.Single();
-        Assert.AreEqual("test:///dest", migration.DestinationUri);
+        Assert.AreSame(scenario.Destination.Hypervisor, migration.Destination);
+        Assert.AreEqual(MigrationMode.Live | MigrationMode.PersistDestination, migration.Settings.Flags);
+        Assert.IsFalse(migration.Settings.IsPeerToPeer);
         Assert.AreEqual(result.Best.DestinationXml, migration.DestinationXml);
         Assert.AreEqual(PlanState.Committed, result.Best.State);
         Assert.HasCount(1, scenario.Destination.Mdevs);
+    }
+
+    [TestMethod]
+    public async Task Execute_PeerToPeer_CarriesTheHostToHostAddresses()
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+        await using var result = await scenario.PlanAsync();
+        var settings = new MigrationSettings { Flags = MigrationMode.Live | MigrationMode.PeerToPeer, DestinationUri = "qemu+tcp://10.0.0.2/system", MigrateUri = "tcp://10.0.0.2" };
+
+        await result.Best.ExecuteAsync(settings);
+
+        Assert.AreSame(settings, scenario.Source.Hypervisor.Migrations.Single().Settings);
+    }
+
+    [TestMethod]
+    [DataRow(MigrationMode.Live, "qemu+tcp://10.0.0.2/system", null, "DestinationUri")]
+    [DataRow(MigrationMode.Live | MigrationMode.PeerToPeer, "qemu+tcp://10.0.0.2/ system", null, "DestinationUri")]
+    [DataRow(MigrationMode.Live, null, "10.0.0.2", "MigrateUri")]
+    [DataRow(MigrationMode.Live | (MigrationMode)(1 << 15), null, null, "Flags")]
+    public async Task Execute_WithSettingsThatCannotBeRight_MigratesNothing_AndTheDevicesStayTheGuests(MigrationMode flags, string? destinationUri, string? migrateUri, string refused)
+    {
+        var scenario = OneDevice(CreateBehaviour.NotSupported);
+        await using var result = await scenario.PlanAsync();
+
+        var error = await Assert.ThrowsExactlyAsync<ArgumentException>(() => result.Best.ExecuteAsync(new MigrationSettings { Flags = flags, DestinationUri = destinationUri, MigrateUri = migrateUri }));
+
+        Assert.AreEqual(refused, error.ParamName);
+        Assert.IsEmpty(scenario.Source.Hypervisor.Migrations);
+        Assert.AreEqual(PlanState.Ready, result.Best.State);
     }
 
     [TestMethod]
