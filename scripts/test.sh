@@ -7,13 +7,16 @@
 #
 #   scripts/test.sh              everything (about 5 minutes warm, 10 on a fresh machine)
 #   scripts/test.sh --no-kernel  only the .NET tests and the simulator comparison (no qemu)
+#   scripts/test.sh --no-two-host  everything but the two-host live migrations (scripts/two-host:
+#                                  two qemu L1 hosts; about 7 minutes warm, 15 with an empty cache)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-kernel=1
+kernel=1 two_host=1
 for arg in "$@"; do
     case $arg in
         --no-kernel) kernel=0 ;;
-        *) echo "usage: scripts/test.sh [--no-kernel]" >&2; exit 2 ;;
+        --no-two-host) two_host=0 ;;
+        *) echo "usage: scripts/test.sh [--no-kernel] [--no-two-host]" >&2; exit 2 ;;
     esac
 done
 bash scripts/prerequisites.sh || exit 1
@@ -64,6 +67,12 @@ done
 if ((kernel)); then
     echo "== real kernel under qemu"
     bash scripts/real-kernel/ci.sh 2>&1 | tee "$log"
+    count_stage "${PIPESTATUS[0]}"
+fi
+
+if ((two_host)); then
+    echo "== two hosts under qemu: real live migrations (scripts/two-host)"
+    bash scripts/two-host/run.sh 2>&1 | tee "$log"
     count_stage "${PIPESTATUS[0]}"
 fi
 
