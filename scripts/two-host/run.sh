@@ -132,8 +132,8 @@ free_port() {
     python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
 }
 
-# Decides $accel_args: KVM when the L1 kernel, booted briefly under KVM, reaches the point where
-# it looks for init (proof that it decompressed and started), TCG otherwise. The verdict is
+# Decides $accel_args: KVM when the L1 kernel, booted briefly under KVM without a root file
+# system, gets as far as looking for one (proof that it decompressed and started), TCG otherwise. The verdict is
 # cached per kernel, qemu and machine kernel.
 choose_accel() {
     local tcg=(-accel tcg,tb-size=256 -cpu max) kvm=(-accel kvm -cpu host)
@@ -144,9 +144,9 @@ choose_accel() {
     local verdict=$work_root/kvm-$release-$(qemu-system-x86_64 --version | head -n 1 | tr -cd '0-9.')-$(uname -r)
     if [[ ! -f $verdict ]]; then
         if [[ -w /dev/kvm ]] && timeout --kill-after=5 30 qemu-system-x86_64 "${kvm[@]}" -m 512 -smp 1 \
-            -display none -no-reboot -kernel "$image_dir/vmlinuz" -append 'console=ttyS0 panic=-1 rdinit=/none init=/none' \
+            -display none -no-reboot -kernel "$image_dir/vmlinuz" -append 'console=ttyS0 panic=-1' \
             -serial "file:$tmp/kvm-probe.log" -nic none </dev/null >/dev/null 2>&1 &&
-            grep -q 'No working init found' "$tmp/kvm-probe.log"; then
+            grep -Eq 'VFS: Unable to mount root|No working init found' "$tmp/kvm-probe.log"; then
             echo kvm > "$verdict"
         else
             echo tcg > "$verdict"
@@ -189,12 +189,12 @@ stop_hosts() {
     local host pid
     for host in "${hosts[@]}"; do
         pid=${qemu_pid[$host]:-}
-        [[ -n $pid ]] && kill "$pid" 2>/dev/null
+        if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
     done
     for host in "${hosts[@]}"; do
         pid=${qemu_pid[$host]:-}
         [[ -n $pid ]] || continue
-        timeout 20 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -9 "$pid" 2>/dev/null
+        timeout 20 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
         qemu_pid[$host]=
     done
@@ -276,28 +276,29 @@ main() {
     done
     t2=$(date +%s)
     log "both hosts up: $(on_host a 'uname -r; virsh -c qemu:///system version --daemon | tr -s " " | paste -sd";"' | paste -sd' ')"
-    local status=0 counts
+    local counts
+    command_status=0
     set -a
     # shellcheck source=/dev/null
     source "$run_dir/hosts.env"
     set +a
     if ((${#command[@]})); then
-        "${command[@]}" || status=$?
+        "${command[@]}" || command_status=$?
     else
         bash "$TWO_HOST_DIR/scenarios.sh" 2>&1 | tee "$run_dir/scenarios.log"
-        status=${PIPESTATUS[0]}
+        command_status=${PIPESTATUS[0]}
     fi
     t3=$(date +%s)
     stop_hosts
     log "timings image=$((t1 - t0))s boot=$((t2 - t1))s ($accel_name) scenarios=$((t3 - t2))s total=$(($(date +%s) - started))s"
-    if ((status != 0)); then
+    if ((command_status != 0)); then
         for host in "${hosts[@]}"; do print_console_log "twohost-$host" "$run_dir/console-$host.log"; done
     fi
     if [[ -f $run_dir/scenarios.log ]]; then
         counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$run_dir/scenarios.log" | tail -n 1)
         echo "${counts:-0 passed, 1 failed}"
     fi
-    return "$status"
+    return "$command_status"
 }
 
 main

@@ -78,11 +78,11 @@ internal sealed class L1Host : IDisposable
             .ToList();
     }
 
-    /// <summary>The live XML of guest <paramref name="name"/>.</summary>
-    public string LiveXml(string name)
+    /// <summary>The live XML of guest <paramref name="name"/>; <see cref="DomainXmlOptions.Migratable"/> for a migration's destination XML.</summary>
+    public string LiveXml(string name, DomainXmlOptions options = DomainXmlOptions.None)
     {
         using var domain = Libvirt.LookupDomainByName(name);
-        return domain.GetXmlDescription();
+        return domain.GetXmlDescription(options);
     }
 
     /// <summary>The <c>available_instances</c> of mtty type <paramref name="type"/>.</summary>

@@ -137,7 +137,7 @@ public sealed class MigrationScenarioTests : IDisposable
 
         // The same mapping forced through libvirt: the destination QEMU starts, then mtty's load
         // side refuses the mtty-1 state inside the stream.
-        var forced = _a.LiveXml(Guest).Replace(source, offered, StringComparison.Ordinal);
+        var forced = _a.LiveXml(Guest, DomainXmlOptions.Migratable).Replace(source, offered, StringComparison.Ordinal);
         using var domain = _a.Libvirt.LookupDomainByName(Guest);
         var failure = Assert.ThrowsExactly<LibvirtException>(() => domain.Migrate(_b.Libvirt, new MigrationParameters { DestinationXml = forced }, MigrationOptions.Live));
         TestContext.WriteLine($"forced migration: {failure.Message}");
