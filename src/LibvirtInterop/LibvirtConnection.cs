@@ -57,6 +57,15 @@ public sealed class LibvirtConnection : IDisposable
     /// <summary>The version of libvirt behind this connection (<c>virConnectGetLibVersion</c>): the daemon's for a remote URI.</summary>
     public Version GetLibraryVersion() => LibvirtLibrary.DecodeVersion(Proxy.virConnectGetLibVersion(handle));
 
+    /// <summary>
+    /// The version of the hypervisor behind this connection (<c>virConnectGetVersion</c>): QEMU's for
+    /// the qemu driver; the test driver reports its own (2.0.0).
+    /// </summary>
+    public Version GetHypervisorVersion() => LibvirtLibrary.DecodeVersion(Proxy.virConnectGetVersion(handle));
+
+    /// <summary>The name of the driver behind this connection (<c>virConnectGetType</c>), e.g. <c>QEMU</c> or <c>Test</c>.</summary>
+    public string GetDriverName() => Proxy.virConnectGetType(handle);
+
     /// <summary>The hypervisor host's name (<c>virConnectGetHostname</c>).</summary>
     public string GetHostname() => Proxy.virConnectGetHostname(handle);
 

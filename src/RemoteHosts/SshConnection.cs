@@ -56,7 +56,7 @@ internal sealed class SshConnection : IDisposable
         {
             // A stalled connection would stall every later command too: drop it, the next one reconnects.
             await DropAsync().ConfigureAwait(false);
-            throw new RemoteHostException(_options.Target, operation, $"the host stopped answering: no answer within the {_options.CommandTimeout.TotalSeconds:0.#} s command time-out ({timeout.Message}). A slow link or a hung host; raise SshHostOptions.CommandTimeout if the link is known to be slow.", timeout);
+            throw new RemoteHostException(_options.Target, operation, $"the host stopped answering: no answer within the {_options.CommandTimeout.TotalSeconds:0.#} s command time-out ({timeout.Message}). A slow link or a hung host; raise {_options.SettingNames.CommandTimeout} if the link is known to be slow.", timeout);
         }
         finally
         {
@@ -220,7 +220,7 @@ internal sealed class SshConnection : IDisposable
             (KnownHostVerdict.Revoked, _) => $"the host key ({key.HostKeyName} SHA256:{key.FingerPrintSHA256}) is marked @revoked in {_options.KnownHostsFile}; refusing to connect.",
             (KnownHostVerdict.Unknown, HostKeyPolicy.AcceptUnknown or HostKeyPolicy.AcceptAny) => null,
             (KnownHostVerdict.Changed, HostKeyPolicy.AcceptAny) => null,
-            (KnownHostVerdict.Unknown, _) => $"the host key ({key.HostKeyName} SHA256:{key.FingerPrintSHA256}) is unknown: '{name}' is not in {_options.KnownHostsFile}. Check the fingerprint and add the key (ssh-keyscan), or opt in with HostKeyPolicy.AcceptUnknown.",
+            (KnownHostVerdict.Unknown, _) => $"the host key ({key.HostKeyName} SHA256:{key.FingerPrintSHA256}) is unknown: '{name}' is not in {_options.KnownHostsFile}. Check the fingerprint and add the key (ssh-keyscan), or opt in with {_options.SettingNames.AcceptUnknownHostKey}.",
             _ => $"the host key CHANGED: {_options.KnownHostsFile} lists other keys for '{name}', the host presented {key.HostKeyName} SHA256:{key.FingerPrintSHA256}. Someone may be intercepting the connection; if the host was reinstalled, replace its line in known_hosts.",
         };
     }

@@ -36,6 +36,9 @@ public sealed record SshHostOptions
     /// <summary>Commands run at once on the one connection; 8 by default (OpenSSH's MaxSessions is 10).</summary>
     public int MaxConcurrentCommands { get; init; } = 8;
 
+    /// <summary>How messages name the settings that fix what they report (a tool names its own options).</summary>
+    public SettingNames SettingNames { get; init; } = new();
+
     /// <summary><c>user@host:port</c>, for messages.</summary>
     public string Target => Port == 22 ? $"{User}@{Host}" : $"{User}@{Host}:{Port}";
 

@@ -52,8 +52,8 @@ public sealed class MigrateCommandTests
     }
 
     [TestMethod]
-    [DataRow("--desturi", "test+tcp://a/default", "2 --desturi given for 1 destination(s)")]
-    [DataRow("--migrateuri", "tcp://a", "2 --migrateuri given for 1 destination(s)")]
+    [DataRow("--desturi", "test+tcp://a/default", "2 --desturi given for 1 destination (--dest, then --dest-scenario)")]
+    [DataRow("--migrateuri", "tcp://a", "2 --migrateuri given for 1 destination (--dest, then --dest-scenario)")]
     public async Task Migrate_MoreHostToHostAddressesThanDestinations_IsAUsageError(string option, string value, string message)
     {
         var run = await ConsoleRun.RunAsync("migrate", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", option, value, option, value);

@@ -49,6 +49,16 @@ public sealed partial class ConnectionTests : LibvirtTestBase
     }
 
     [TestMethod]
+    public void TheTestDriver_NamesItself_AndReportsItsOwnHypervisorVersion()
+    {
+        using var connection = LibvirtConnection.Open("test:///default");
+
+        // virsh -c test:///default version: "Running hypervisor: TEST 0.0.2".
+        Assert.AreEqual("TEST", connection.GetDriverName().ToUpperInvariant());
+        Assert.AreEqual(new Version(0, 0, 2), connection.GetHypervisorVersion());
+    }
+
+    [TestMethod]
     [DataRow(9_000_000UL, "9.0.0")]
     [DataRow(10_002_003UL, "10.2.3")]
     [DataRow(7_003_000UL, "7.3.0")]

@@ -28,6 +28,11 @@ public sealed class FaultTests
 
         StringAssert.Contains(refused.Message, $"root@127.0.0.1:{ssh.Port}");
         StringAssert.Contains(refused.Message, "is unknown");
+        StringAssert.Contains(refused.Message, "opt in with HostKeyPolicy.AcceptUnknown.");
+        using var named = new SshHostFileSystem(ssh.Options(_host.SysfsRoot) with { SettingNames = new SettingNames { AcceptUnknownHostKey = "--accept-new-host-key" } });
+        var refusedByATool = await Assert.ThrowsAsync<RemoteHostException>(() => named.ListAsync(SysfsPath.MdevBus).AsTask());
+        StringAssert.Contains(refusedByATool.Message, "opt in with --accept-new-host-key.");
+        Assert.IsFalse(refusedByATool.Message.Contains("HostKeyPolicy", StringComparison.Ordinal), refusedByATool.Message);
         using var trusting = new SshHostFileSystem(ssh.Options(_host.SysfsRoot) with { HostKeyPolicy = HostKeyPolicy.AcceptUnknown });
         Assert.IsTrue((await trusting.ListAsync(SysfsPath.MdevBus)).Succeeded);
     }

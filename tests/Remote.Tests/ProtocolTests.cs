@@ -118,7 +118,7 @@ public sealed class ProtocolTests
         var home = Home();
         var host = HostDescription.Parse("qemu+ssh://admin@node7:2222/system", new RemoteHostDefaults { HomeDirectory = home });
 
-        Assert.AreEqual("node7", host.Name);
+        Assert.IsNull(host.Name, "the name is the one libvirt reports, once connected");
         Assert.AreEqual("admin@node7:2222", host.Ssh!.Target);
         Assert.AreEqual(Path.Combine(home, ".ssh", "id_ed25519"), host.Ssh.KeyFile);
         Assert.AreEqual(Path.Combine(home, ".ssh", "known_hosts"), host.Ssh.KnownHostsFile);
@@ -150,11 +150,92 @@ public sealed class ProtocolTests
 
             StringAssert.Contains(error.Message, "id_ed25519");
             StringAssert.Contains(error.Message, "RemoteHostDefaults.KeyFile");
+            var named = Assert.ThrowsExactly<ArgumentException>(() => HostDescription.Parse("qemu+ssh://node9/system", new RemoteHostDefaults { HomeDirectory = empty, SettingNames = new SettingNames { KeyFile = "--ssh-key FILE" } }));
+            StringAssert.Contains(named.Message, "Give one with --ssh-key FILE.");
         }
         finally
         {
             Directory.Delete(empty, recursive: true);
         }
+    }
+
+    [TestMethod]
+    [DataRow("qemu+tcp://127.0.0.1:16510/system", "through this machine's loopback address 127.0.0.1")]
+    [DataRow("qemu+tls://localhost/system", "through this machine's loopback address localhost")]
+    [DataRow("qemu+tcp://gateway:16600/system", "on port 16600, not libvirt's 16509")]
+    [DataRow("qemu://gateway:2000/system", "on port 2000, not libvirt's 16514")]
+    public void A_non_ssh_uri_that_may_lead_elsewhere_is_refused_without_an_ssh_endpoint(string uri, string why)
+    {
+        var defaults = new RemoteHostDefaults { HomeDirectory = Home(), SettingNames = new SettingNames { SshEndpoint = "--dest-ssh" } };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => HostDescription.Parse(uri, defaults));
+
+        Assert.AreEqual("sshEndpoint", error.ParamName);
+        StringAssert.Contains(error.Message, why);
+        StringAssert.Contains(error.Message, "Give the host's SSH endpoint with --dest-ssh.");
+    }
+
+    [TestMethod]
+    public void An_ssh_endpoint_gives_user_host_port_and_key_of_the_sysfs()
+    {
+        var defaults = new RemoteHostDefaults { HomeDirectory = Home(), KeyFile = "/keys/everyone" };
+
+        var forwarded = HostDescription.Parse("qemu+tcp://127.0.0.1:16510/system", defaults, SshEndpoint.Parse("admin@127.0.0.1:2222", "/keys/host-b"));
+        var plainTcp = HostDescription.Parse("qemu+tcp://node8/system", defaults);
+        var standardPort = HostDescription.Parse("qemu+tcp://node8:16509/system", defaults);
+        var overSsh = HostDescription.Parse("qemu+ssh://root@127.0.0.1:2201/system", defaults, SshEndpoint.Parse("[::1]:2202"));
+
+        Assert.AreEqual("admin@127.0.0.1:2222", forwarded.Ssh!.Target);
+        Assert.AreEqual("/keys/host-b", forwarded.Ssh.KeyFile);
+        Assert.AreEqual("root@node8", plainTcp.Ssh!.Target, "a tcp URI on libvirt's own port keeps the documented default");
+        Assert.AreEqual("root@node8", standardPort.Ssh!.Target);
+        Assert.AreEqual(("root", "::1", 2202), (overSsh.Ssh!.User, overSsh.Ssh.Host, overSsh.Ssh.Port), "the endpoint wins over the URI's host and port; the URI's user stays");
+        Assert.AreEqual("/keys/everyone", overSsh.Ssh.KeyFile);
+    }
+
+    [TestMethod]
+    public void An_ssh_endpoint_for_a_local_uri_is_refused()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => HostDescription.Parse("qemu:///system", new RemoteHostDefaults { HomeDirectory = Home() }, new SshEndpoint("node8")));
+
+        Assert.AreEqual("sshEndpoint", error.ParamName);
+    }
+
+    [TestMethod]
+    [DataRow("node7", "node7", null, null)]
+    [DataRow("admin@node7", "node7", null, "admin")]
+    [DataRow("admin@node7:2222", "node7", 2222, "admin")]
+    [DataRow("[fd00::7]:22", "fd00::7", 22, null)]
+    public void Ssh_endpoints_parse(string text, string host, int? port, string? user)
+    {
+        Assert.AreEqual(new SshEndpoint(host, port, user), SshEndpoint.Parse(text));
+    }
+
+    [TestMethod]
+    [DataRow("")]
+    [DataRow("node7:")]
+    [DataRow("node7:99999")]
+    [DataRow("node7:22x")]
+    [DataRow("@node7")]
+    [DataRow("a b@node7")]
+    [DataRow("[fd00::7")]
+    [DataRow("node7/x")]
+    public void Malformed_ssh_endpoints_are_refused(string text)
+    {
+        var error = Assert.ThrowsExactly<FormatException>(() => SshEndpoint.Parse(text));
+
+        StringAssert.Contains(error.Message, "[user@]host[:port]");
+    }
+
+    [TestMethod]
+    public void Connected_without_a_given_name_a_host_is_named_as_its_libvirt_reports()
+    {
+        using var libvirt = VfioMigration.Libvirt.LibvirtConnection.Open("test:///default");
+        using var unnamed = HostDescription.Parse("test:///default").Connect(readOnly: true);
+        using var named = (HostDescription.Parse("test:///default") with { Name = "host-b" }).Connect(readOnly: true);
+
+        Assert.AreEqual(libvirt.GetHostname(), unnamed.Host.Name);
+        Assert.AreEqual("host-b", named.Host.Name);
     }
 
     private static byte[] Record(char kind, byte[] content) =>

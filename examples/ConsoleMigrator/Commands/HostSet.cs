@@ -21,7 +21,13 @@ internal sealed class HostSet : IDisposable
         new("--dest", "URI", "libvirt URI of a destination host.", Repeatable: true),
         new("--source-sysfs", "DIR", "The source host's sysfs as a local directory (default: /sys for a local URI, SSH to the URI's host for a remote one)."),
         new("--dest-sysfs", "DIR", "A destination's sysfs as a local directory, in the order of --dest (default as for --source-sysfs).", Repeatable: true),
+        new("--source-ssh", "[USER@]HOST[:PORT]", "Where the source host's sysfs is reached over SSH (default: the user, host and port of a +ssh URI; USER@HOST:22 for +tcp/+tls, refused when that URI goes through a loopback address or another port than libvirt's, as a port-forward does)."),
+        new("--dest-ssh", "[USER@]HOST[:PORT]", "As --source-ssh, for a destination; one per --dest, in the same order.", Repeatable: true),
+        new("--source-name", "NAME", "The source host's name in the output (default: the host name its libvirt reports)."),
+        new("--dest-name", "NAME", "As --source-name, for a destination; one per --dest, in the same order.", Repeatable: true),
         new("--ssh-key", "FILE", "Private key for the SSH sysfs of remote hosts (default ~/.ssh/id_ed25519, then id_rsa)."),
+        new("--source-ssh-key", "FILE", "Private key for the source host only (default --ssh-key)."),
+        new("--dest-ssh-key", "FILE", "Private key for one destination only (default --ssh-key); one per --dest, in the same order.", Repeatable: true),
         new("--known-hosts", "FILE", "known_hosts file that remote host keys are checked against (default ~/.ssh/known_hosts)."),
         new("--accept-new-host-key", null, "Accept (and do not record) a remote host key that known_hosts does not list; a changed key is still refused."),
         new("--source-scenario", "FILE", "Simulate the source host from a scenario instead (libvirt test driver + in-process sysfs)."),
@@ -54,33 +60,42 @@ internal sealed class HostSet : IDisposable
         }
 
         var destUris = args.Values("--dest");
-        var destSysfs = args.Values("--dest-sysfs");
         var destScenarios = args.Values("--dest-scenario");
         if (destUris.Count + destScenarios.Count == 0)
         {
             throw new UsageException("give at least one destination host (--dest URI or --dest-scenario FILE).");
         }
 
-        if (destSysfs.Count > destUris.Count)
+        var destSysfs = PerHost(args, "--dest-sysfs", destUris.Count, "--dest");
+        var destSsh = PerHost(args, "--dest-ssh", destUris.Count, "--dest");
+        var destKeys = PerHost(args, "--dest-ssh-key", destUris.Count, "--dest");
+        var destNames = PerHost(args, "--dest-name", destUris.Count, "--dest");
+        var names = new SettingNames
         {
-            throw new UsageException($"{destSysfs.Count} --dest-sysfs given for {destUris.Count} --dest: give one per --dest, in the same order.");
-        }
-
+            KeyFile = "--ssh-key FILE (or --source-ssh-key / --dest-ssh-key FILE for one host)",
+            AcceptUnknownHostKey = "--accept-new-host-key",
+            CommandTimeout = "the time-out (vfio-migrator keeps the library's 60 s per command)",
+        };
         var remote = new RemoteHostDefaults
         {
             KeyFile = args.Value("--ssh-key"),
             KnownHostsFile = args.Value("--known-hosts"),
             HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
+            SettingNames = names,
         };
         var hosts = new HostSet();
         try
         {
             hosts.Source = sourceScenario is null
-                ? hosts.FromUri("source", sourceUri!, args.Value("--source-sysfs"), remote)
+                ? hosts.FromUri(
+                    new HostOptions("source", sourceUri!, args.Value("--source-sysfs"), args.Value("--source-ssh"), args.Value("--source-ssh-key"), args.Value("--source-name")),
+                    remote with { SettingNames = names with { SshEndpoint = "--source-ssh [USER@]HOST[:PORT]" } })
                 : hosts.FromScenario(sourceScenario);
+            var destinationRemote = remote with { SettingNames = names with { SshEndpoint = "--dest-ssh [USER@]HOST[:PORT] (one per --dest, in order)" } };
             for (var i = 0; i < destUris.Count; i++)
             {
-                hosts._destinations.Add(hosts.FromUri($"destination {i + 1}", destUris[i], i < destSysfs.Count ? destSysfs[i] : null, remote));
+                var options = new HostOptions($"destination {i + 1}", destUris[i], At(destSysfs, i), At(destSsh, i), At(destKeys, i), At(destNames, i));
+                hosts._destinations.Add(hosts.FromUri(options, destinationRemote));
             }
 
             foreach (var scenario in destScenarios)
@@ -88,6 +103,7 @@ internal sealed class HostSet : IDisposable
                 hosts._destinations.Add(hosts.FromScenario(scenario));
             }
 
+            hosts.RequireDistinctNames();
             return hosts;
         }
         catch
@@ -95,6 +111,19 @@ internal sealed class HostSet : IDisposable
             hosts.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The values of an option given once per host of a kind (<paramref name="hostOption"/>), in their
+    /// order; fewer is fine (the rest take the default).
+    /// </summary>
+    /// <exception cref="UsageException">More values than hosts.</exception>
+    public static IReadOnlyList<string> PerHost(Arguments args, string option, int hostCount, string hostOption)
+    {
+        var values = args.Values(option);
+        return values.Count <= hostCount
+            ? values
+            : throw new UsageException($"{values.Count} {option} given for {hostCount} {hostOption}: give at most one per {hostOption}, in the same order.");
     }
 
     /// <summary>Builds hosts from simulated hosts already loaded (the demo's bundled scenarios).</summary>
@@ -128,10 +157,34 @@ internal sealed class HostSet : IDisposable
         }
     }
 
-    private MigrationHost FromUri(string role, string uri, string? sysfsRoot, RemoteHostDefaults remote)
+    private static string? At(IReadOnlyList<string> values, int index) => index < values.Count ? values[index] : null;
+
+    /// <summary>A host name an operator gave: what the output shows, so printable and short.</summary>
+    private static string CheckName(string option, string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_')
+            ? name
+            : throw new UsageException($"{option}: a host name is 1 to 64 letters, digits, '.', '-' or '_'.");
+
+    /// <summary>An <see cref="ArgumentException"/>'s sentence without the "(Parameter 'x')" the runtime appends: the operator typed no parameter.</summary>
+    private static string Sentence(ArgumentException error) =>
+        error.ParamName is { } name ? error.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal) : error.Message;
+
+    private MigrationHost FromUri(HostOptions options, RemoteHostDefaults remote)
     {
+        var (role, uri, sysfsRoot, sshText, keyFile, name) = options;
+        var prefix = role == "source" ? "--source" : "--dest";
+        if (name is not null)
+        {
+            CheckName($"{prefix}-name", name);
+        }
+
         if (sysfsRoot is not null)
         {
+            if (sshText is not null || keyFile is not null)
+            {
+                throw new UsageException($"{role}: {prefix}-sysfs reads a local directory, {prefix}-ssh{(sshText is null ? "-key" : string.Empty)} the host over SSH; give one.");
+            }
+
             if (!Directory.Exists(sysfsRoot))
             {
                 throw new HostDataException($"{role} sysfs root '{sysfsRoot}' is not a directory.");
@@ -139,23 +192,38 @@ internal sealed class HostSet : IDisposable
 
             var hypervisor = LibvirtHypervisor.Open(uri);
             _owned.Add(hypervisor);
-            return new MigrationHost(hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
+            return new MigrationHost(name ?? hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
         }
 
-        // No directory given: the local /sys for a local URI, SSH to the same host for a remote one.
+        // No directory given: the local /sys for a local URI, SSH to the host for a remote one.
         HostDescription description;
         try
         {
-            description = HostDescription.Parse(uri, remote);
+            var endpoint = sshText is null ? (keyFile is null ? null : throw new UsageException($"{role}: {prefix}-ssh-key names the key for {prefix}-ssh; give both.")) : SshEndpoint.Parse(sshText, keyFile);
+            description = HostDescription.Parse(uri, remote, endpoint) with { Name = name };
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{prefix}-ssh: {e.Message}");
         }
         catch (ArgumentException e)
         {
-            throw new UsageException($"{role} '{uri}': {e.Message}");
+            throw new UsageException($"{role} '{uri}': {Sentence(e)}");
         }
 
         var connected = description.Connect();
         _owned.Add(connected);
         return connected.Host;
+    }
+
+    /// <summary>Refuses hosts that would look the same in every line of output.</summary>
+    private void RequireDistinctNames()
+    {
+        var clash = _destinations.Prepend(Source).GroupBy(h => h.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (clash is not null)
+        {
+            throw new UsageException($"{clash.Count()} hosts are named '{clash.Key}' ({string.Join(", ", clash.Select(h => h.Hypervisor.Uri))}), so the output could not tell them apart: name them with --source-name / --dest-name.");
+        }
     }
 
     private MigrationHost FromScenario(string scenarioPath) => FromSimulator(SimCommands.Load(scenarioPath));
@@ -170,3 +238,12 @@ internal sealed class HostSet : IDisposable
         return new MigrationHost(simulated.Name, hypervisor, simulated.CreateFileSystem());
     }
 }
+
+/// <summary>What the options say about one host given by URI.</summary>
+/// <param name="Role">"source" or "destination N", for messages.</param>
+/// <param name="Uri">The libvirt URI.</param>
+/// <param name="SysfsRoot">A local directory standing for its sysfs.</param>
+/// <param name="Ssh">Its SSH endpoint, <c>[user@]host[:port]</c>.</param>
+/// <param name="KeyFile">Its own private key.</param>
+/// <param name="Name">Its name in the output.</param>
+internal sealed record HostOptions(string Role, string Uri, string? SysfsRoot, string? Ssh, string? KeyFile, string? Name);

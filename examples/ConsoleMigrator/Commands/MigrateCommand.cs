@@ -88,17 +88,8 @@ internal sealed class MigrateCommand : Command
     }
 
     /// <summary>The values of a per-destination option; at most one per destination, in the order of <see cref="HostSet.Destinations"/>.</summary>
-    private static IReadOnlyList<string> PerDestination(Arguments args, string option)
-    {
-        var values = args.Values(option);
-        var destinations = args.Values("--dest").Count + args.Values("--dest-scenario").Count;
-        if (values.Count > destinations)
-        {
-            throw new UsageException($"{values.Count} {option} given for {destinations} destination(s): give at most one per destination, in the order of --dest (then --dest-scenario).");
-        }
-
-        return values;
-    }
+    private static IReadOnlyList<string> PerDestination(Arguments args, string option) =>
+        HostSet.PerHost(args, option, args.Values("--dest").Count + args.Values("--dest-scenario").Count, "destination (--dest, then --dest-scenario)");
 
     /// <summary>The migration settings for the destination at <paramref name="index"/> among the hosts, checked.</summary>
     /// <exception cref="UsageException">A URI is not one.</exception>

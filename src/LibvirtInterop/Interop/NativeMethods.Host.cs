@@ -34,6 +34,15 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     internal static partial int virConnectGetLibVersion(LibvirtConnectionHandle conn, CULong* libVer);
 
+    /// <summary><c>int virConnectGetVersion(virConnectPtr conn, unsigned long *hvVer)</c>: the hypervisor's version (QEMU's for the qemu driver).</summary>
+    [LibraryImport(LibraryName)]
+    internal static partial int virConnectGetVersion(LibvirtConnectionHandle conn, CULong* hvVer);
+
+    /// <summary><c>const char *virConnectGetType(virConnectPtr conn)</c>: the driver's name (<c>QEMU</c>, <c>Test</c>); not to be freed.</summary>
+    [LibraryImport(LibraryName)]
+    [return: MarshalUsing(typeof(BorrowedUtf8StringMarshaller))]
+    internal static partial string? virConnectGetType(LibvirtConnectionHandle conn);
+
     /// <summary><c>char *virConnectGetHostname(virConnectPtr conn)</c></summary>
     [LibraryImport(LibraryName)]
     [return: MarshalUsing(typeof(OwnedUtf8StringMarshaller))]

@@ -75,6 +75,18 @@ internal static unsafe partial class Proxy
         return version.Value;
     }
 
+    /// <inheritdoc cref="NativeMethods.virConnectGetVersion"/>
+    internal static ulong virConnectGetVersion(LibvirtConnectionHandle conn)
+    {
+        CULong version;
+        Check(NativeMethods.virConnectGetVersion(conn, &version), nameof(NativeMethods.virConnectGetVersion));
+        return version.Value;
+    }
+
+    /// <inheritdoc cref="NativeMethods.virConnectGetType"/>
+    internal static string virConnectGetType(LibvirtConnectionHandle conn) =>
+        Check(NativeMethods.virConnectGetType(conn), nameof(NativeMethods.virConnectGetType));
+
     /// <inheritdoc cref="NativeMethods.virConnectGetHostname"/>
     internal static string virConnectGetHostname(LibvirtConnectionHandle conn) =>
         Check(NativeMethods.virConnectGetHostname(conn), nameof(NativeMethods.virConnectGetHostname));

@@ -98,7 +98,13 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
     public static InventoryScope ScopeFor(IEnumerable<SourceDevice> devices, PlanOptions options) =>
         options.AllowHybrid || devices.Any(d => d.Device is PciHostDevice) ? InventoryScope.All : InventoryScope.MdevParents | InventoryScope.Mdevs;
 
-    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the destination's devices and which guests use them. A definition there with the UUID
+    /// of <paramref name="guestUuid"/> is the migrating guest's own (left behind, shut off, by an
+    /// earlier migration that kept the source's definition): its devices are not another guest's,
+    /// so they count as free for this guest, not as in use.
+    /// </summary>
+    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, string? guestUuid, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
         counters.HypervisorCall();
         counters.HypervisorCall();
@@ -109,7 +115,8 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
         var domains = await domainsTask.ConfigureAwait(false);
         var (inventory, sysfsOnly) = await SysfsOnlyParents.AddAsync(host, listed, counters, logger, cancellationToken).ConfigureAwait(false);
 
-        return new DestinationInventory(inventory, DeviceOwners.FromDomains(domains), sysfsOnly);
+        var others = domains.Where(d => !string.Equals(d.Uuid, guestUuid, StringComparison.OrdinalIgnoreCase));
+        return new DestinationInventory(inventory, DeviceOwners.FromDomains(others), sysfsOnly);
     }
 
     /// <summary>Whether <paramref name="parent"/> was found only in sysfs (libvirt cannot create mdevs on it).</summary>

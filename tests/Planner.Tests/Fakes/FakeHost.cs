@@ -158,10 +158,13 @@ internal sealed class FakeHost
         return pci;
     }
 
-    /// <summary>Defines a guest owning <paramref name="devices"/> (rendered as libvirt XML, then read back by the real reader); returns its UUID.</summary>
-    public string DefineGuest(string name, params HostDevice[] devices)
+    /// <summary>Defines a guest owning <paramref name="devices"/> (rendered as libvirt XML, then read back by the real reader); returns its UUID, which no guest of another host has.</summary>
+    public string DefineGuest(string name, params HostDevice[] devices) =>
+        DefineGuest(name, string.Create(CultureInfo.InvariantCulture, $"{Name.GetHashCode(StringComparison.Ordinal) & 0x7fffffff:x8}-0000-4000-9000-{++_counter:x12}"), devices);
+
+    /// <summary>Defines a guest with a given UUID (the same guest defined on two hosts); returns the UUID.</summary>
+    public string DefineGuest(string name, string uuid, params HostDevice[] devices)
     {
-        var uuid = string.Create(CultureInfo.InvariantCulture, $"00000000-0000-4000-8000-{++_counter:x12}");
         var xml = $"""
             <domain type='kvm'>
               <name>{name}</name>

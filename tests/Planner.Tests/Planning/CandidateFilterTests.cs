@@ -60,6 +60,35 @@ public sealed class CandidateFilterTests
     }
 
     [TestMethod]
+    public async Task TheGuestsOwnStaleDefinitionOnTheDestination_DoesNotHoldItsDevices_ButAnotherGuestOfTheSameName_Does()
+    {
+        // After a --persistent migration back, the guest's old definition (same UUID, shut off)
+        // still names the mdev it used there: it is this guest's own, so the device is free for it.
+        var own = new Scenario();
+        var uuid = own.Guest("nvidia-63");
+        var type = own.DestinationType(max: 1);
+        var former = own.Destination.AddMdev(type);
+        own.Destination.DefineGuest("vm1", uuid, FakeHost.MdevDevice(0, former));
+
+        await using var result = await own.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("; ", result.Best.Reasons));
+        var planned = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.Reuse, planned.Action);
+        Assert.AreEqual(former.Uuid.Value, planned.Target.Id);
+
+        var namesake = new Scenario();
+        namesake.Guest("nvidia-63");
+        var taken = namesake.Destination.AddMdev(namesake.DestinationType(max: 1));
+        namesake.Destination.DefineGuest("vm1", "00000000-0000-4000-8000-0000000000ff", FakeHost.MdevDevice(0, taken));
+
+        await using var refused = await namesake.PlanAsync();
+
+        Assert.IsFalse(refused.Succeeded);
+        Assert.AreEqual(taken.Uuid.Value, refused.Best.Rejections.Single(r => r.Code == RejectionCode.InUse).Candidate);
+    }
+
+    [TestMethod]
     public async Task IdleMdev_IsReusedBeforeAnythingIsCreated()
     {
         var scenario = new Scenario();

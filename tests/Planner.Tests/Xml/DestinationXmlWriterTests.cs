@@ -33,6 +33,46 @@ public sealed partial class DestinationXmlWriterTests
         StringAssert.Contains(output, "<address type='pci' domain='0x0000' bus='0xaf' slot='0x02' function='0x7'/>");
     }
 
+    /// <summary>
+    /// An mtty guest as it must be written for a kernel without IOMMUFD (docs/real-migration.md): a
+    /// QEMU override on the hostdev's alias turns device dirty tracking off. libvirt applies it by
+    /// alias, so the destination XML must carry the namespace, the override and the alias unchanged.
+    /// </summary>
+    private const string GuestWithQemuOverride = """
+        <domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+          <name>mtty-guest</name>
+          <uuid>4a1c7e0e-8d3b-4f1a-9c2e-6b5d3a2f1e00</uuid>
+          <memory unit='KiB'>65536</memory>
+          <os><type arch='x86_64' machine='pc'>hvm</type></os>
+          <devices>
+            <hostdev mode='subsystem' type='mdev' managed='no' model='vfio-pci'>
+              <source>
+                <address uuid='83b8f4f2-509f-382f-3c1e-e6bfe0fa1001'/>
+              </source>
+              <alias name='hostdev0'/>
+              <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>
+            </hostdev>
+          </devices>
+          <qemu:override>
+            <qemu:device alias='hostdev0'>
+              <qemu:frontend>
+                <qemu:property name='x-device-dirty-page-tracking' type='bool' value='false'/>
+                <qemu:property name='enable-migration' type='bool' value='true'/>
+              </qemu:frontend>
+            </qemu:device>
+          </qemu:override>
+        </domain>
+        """;
+
+    [TestMethod]
+    public void Rewrite_CarriesAQemuOverrideOnTheHostdevsAliasThroughUnchanged()
+    {
+        var output = DestinationXmlWriter.Rewrite(GuestWithQemuOverride, new Dictionary<int, DeviceTarget> { [0] = new MdevTarget(NewUuid) });
+
+        Assert.AreEqual(GuestWithQemuOverride.Replace("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", NewUuid.Value, StringComparison.Ordinal), output);
+        Assert.AreEqual("hostdev0", DomainXmlReader.Read(output).HostDevices.Single().Alias);
+    }
+
     [TestMethod]
     public void Rewrite_ReadsBackAsTheSameDevicesWithTheNewSources()
     {

@@ -1,0 +1,80 @@
+namespace VfioMigration.ConsoleMigrator.Tests;
+
+/// <summary>How the console names hosts and reaches their sysfs: operator-given names and SSH endpoints, refusals that name the flags to type.</summary>
+[TestClass]
+public sealed class HostOptionsTests
+{
+    private string _emptySysfs = null!;
+
+    [TestInitialize]
+    public void MakeSysfs() => _emptySysfs = Directory.CreateTempSubdirectory("host-options-").FullName;
+
+    [TestCleanup]
+    public void RemoveSysfs() => Directory.Delete(_emptySysfs, recursive: true);
+
+    private static string Scenario(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", name);
+
+    [TestMethod]
+    [DataRow("--source", "qemu+tcp://127.0.0.1:16510/system", "--source-ssh [USER@]HOST[:PORT]")]
+    [DataRow("--dest", "qemu+tcp://127.0.0.1:16511/system", "--dest-ssh [USER@]HOST[:PORT] (one per --dest, in order)")]
+    public async Task A_forwarded_tcp_uri_without_an_ssh_endpoint_is_refused_naming_the_flag(string option, string uri, string flag)
+    {
+        string[] hosts = option == "--source"
+            ? ["--source", uri, "--dest-scenario", Scenario("demo-dest-a.json")]
+            : ["--source-scenario", Scenario("demo-source.json"), "--dest", uri];
+
+        var run = await ConsoleRun.RunAsync(["plan", "--domain", "render-1", .. hosts]);
+
+        Assert.AreEqual(2, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, $"Give the host's SSH endpoint with {flag}.");
+        StringAssert.Contains(run.Error, "through this machine's loopback address 127.0.0.1");
+        Assert.IsFalse(run.Error.Contains("(Parameter", StringComparison.Ordinal), run.Error);
+        Assert.IsFalse(run.Error.Contains("HostDescription", StringComparison.Ordinal), run.Error);
+    }
+
+    [TestMethod]
+    [DataRow("--dest-ssh", "root@@node", "--dest-ssh: 'root@@node' is not an SSH endpoint of the form [user@]host[:port].")]
+    [DataRow("--dest-ssh-key", "/keys/b", "--dest-ssh-key names the key for --dest-ssh; give both.")]
+    [DataRow("--dest-name", "host b", "--dest-name: a host name is 1 to 64 letters, digits, '.', '-' or '_'.")]
+    public async Task Malformed_host_options_are_usage_errors(string option, string value, string message)
+    {
+        var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "qemu+tcp://node8/system", option, value);
+
+        Assert.AreEqual(2, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, message);
+    }
+
+    [TestMethod]
+    public async Task A_local_sysfs_and_an_ssh_endpoint_for_one_host_are_refused()
+    {
+        var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--dest-ssh", "root@node8");
+
+        Assert.AreEqual(2, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, "destination 1: --dest-sysfs reads a local directory, --dest-ssh the host over SSH; give one.");
+    }
+
+    [TestMethod]
+    public async Task A_given_name_is_the_hosts_name_in_every_line()
+    {
+        var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--dest-name", "host-b");
+
+        Assert.AreEqual(3, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Out, "No valid plan: the best destination, host-b, cannot take every device.");
+    }
+
+    [TestMethod]
+    public async Task Two_hosts_that_call_themselves_the_same_are_refused_until_named()
+    {
+        string[] twice = ["plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--dest", "test:///default", "--dest-sysfs", _emptySysfs];
+
+        var unnamed = await ConsoleRun.RunAsync(twice);
+        var named = await ConsoleRun.RunAsync([.. twice, "--dest-name", "host-b", "--dest-name", "host-c"]);
+
+        Assert.AreEqual(2, unnamed.ExitCode, unnamed.Error);
+        StringAssert.Contains(unnamed.Error, "2 hosts are named");
+        StringAssert.Contains(unnamed.Error, "name them with --source-name / --dest-name.");
+        Assert.AreEqual(3, named.ExitCode, named.Error);
+        StringAssert.Contains(named.Out, "host-b");
+        StringAssert.Contains(named.Out, "host-c");
+    }
+}
