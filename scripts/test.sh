@@ -8,7 +8,7 @@
 #   scripts/test.sh              everything (about 5 minutes warm, 10 on a fresh machine)
 #   scripts/test.sh --no-kernel  only the .NET tests and the simulator comparison (no qemu)
 #   scripts/test.sh --no-two-host  everything but the two-host live migrations (scripts/two-host:
-#                                  two qemu L1 hosts; about 7 minutes warm, 15 with an empty cache)
+#                                  two qemu L1 hosts; timings in docs/real-migration.md)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kernel=1 two_host=1
