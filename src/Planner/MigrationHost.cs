@@ -9,6 +9,12 @@ namespace VfioMigration.Planner;
 /// <param name="FileSystem">The host's sysfs (local <c>/sys</c>, a remote host, or the simulator).</param>
 public sealed record MigrationHost(string Name, IHypervisor Hypervisor, IHostFileSystem FileSystem)
 {
+    /// <summary>
+    /// How long opening this host's connections took, as whoever opened them measured it (zero when
+    /// not measured). Plans report it apart from their own time (<see cref="PlanStatistics.ConnectMs"/>).
+    /// </summary>
+    public TimeSpan ConnectTime { get; init; }
+
     /// <summary>The key the process-wide claim registry and the verdict cache use for this host: its hypervisor URI.</summary>
     internal string Key => Hypervisor.Uri;
 

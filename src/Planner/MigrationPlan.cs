@@ -49,6 +49,7 @@ public sealed class MigrationPlan : IAsyncDisposable
         DestinationXml = content.DestinationXml;
         DestinationXmlNote = content.DestinationXmlNote;
         Statistics = content.Statistics;
+        Preflight = content.Preflight;
         _journal = resources.Journal;
         _claims = resources.Claims;
         _id = resources.PlanId;
@@ -96,6 +97,14 @@ public sealed class MigrationPlan : IAsyncDisposable
 
     /// <summary>What the plan cost.</summary>
     public PlanStatistics Statistics { get; }
+
+    /// <summary>
+    /// The preflight checks on the source and this destination (versions, device migration support,
+    /// dirty tracking), each passed, a warning, failed or not applicable. A failed one makes the plan
+    /// fail before anything is created (its message is among <see cref="Reasons"/>); empty when the
+    /// plan stopped before the preflight (a device that cannot migrate anywhere).
+    /// </summary>
+    public IReadOnlyList<PreflightCheck> Preflight { get; }
 
     /// <summary>How many mapped devices are unverified.</summary>
     public int UnverifiedCount => Devices.Count(d => d.Verification == Verification.Unverified);
@@ -221,7 +230,8 @@ internal sealed record PlanContent(
     IReadOnlyList<string> Reasons,
     string? DestinationXml,
     string? DestinationXmlNote,
-    PlanStatistics Statistics);
+    PlanStatistics Statistics,
+    IReadOnlyList<PreflightCheck> Preflight);
 
 /// <summary>What a plan holds on the destination (built by the planner).</summary>
 internal sealed record PlanResources(ProvisioningJournal Journal, TargetClaimRegistry Claims, Guid PlanId, IReadOnlyCollection<string> ClaimKeys, MigrationHost Source, ILogger Logger);

@@ -70,6 +70,7 @@ public sealed class MigrationPlanner
         activity?.SetTag("vfio_migration.guest", request.Guest.Value);
         Log.PlanStarted(_logger, request.Guest.Value, request.Source.Name, request.Destinations.Count);
         var facts = await SourceReader.ReadAsync(request.Source, request.Guest, cancellationToken).ConfigureAwait(false);
+        facts = facts with { Host = await PreflightChecks.ReadAsync(request.Source, facts.Cost, cancellationToken).ConfigureAwait(false) };
         foreach (var device in facts.Devices)
         {
             Log.SourceDevice(_logger, device.Info.Id, device.Info.Type, device.Version.State);

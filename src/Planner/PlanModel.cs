@@ -184,8 +184,16 @@ public sealed record CreatedDevice(string Host, MdevUuid Uuid, string Parent, Md
 /// <param name="Removes">mdevs removed.</param>
 /// <param name="LibvirtCalls">Calls the planner made through the hypervisor interface for this plan.</param>
 /// <param name="SysfsReads">sysfs reads made.</param>
-/// <param name="ElapsedMs">Wall time of the plan, in milliseconds.</param>
-public sealed record PlanStatistics(int Probes, int ProbeCacheHits, int Creates, int Removes, int LibvirtCalls, int SysfsReads, long ElapsedMs);
+/// <param name="ElapsedMs">Wall time of the plan, in milliseconds (connecting to the hosts before it not included: see <see cref="ConnectMs"/>).</param>
+public sealed record PlanStatistics(int Probes, int ProbeCacheHits, int Creates, int Removes, int LibvirtCalls, int SysfsReads, long ElapsedMs)
+{
+    /// <summary>
+    /// Time spent opening the source's and this destination's connections before the plan started
+    /// (<see cref="MigrationHost.ConnectTime"/>), in milliseconds; not part of <see cref="ElapsedMs"/>.
+    /// Zero when the caller did not measure it.
+    /// </summary>
+    public long ConnectMs { get; init; }
+}
 
 /// <summary>A device the planner could not remove.</summary>
 /// <param name="Host">The host's name.</param>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Web;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Hypervisor;
@@ -113,12 +114,14 @@ public sealed record HostDescription(string? Name, string LibvirtUri, SshHostOpt
 
     /// <summary>
     /// Opens the libvirt connection (the SSH connection opens on first use) and returns the host for a
-    /// <see cref="PlanRequest"/>. Dispose the result when the plan is done.
+    /// <see cref="PlanRequest"/>, with the time that took as its <see cref="MigrationHost.ConnectTime"/>.
+    /// Dispose the result when the plan is done.
     /// </summary>
     /// <param name="readOnly">Open libvirt read-only (enough for a source host).</param>
     /// <exception cref="HypervisorException">libvirt could not be reached; the message names the URI.</exception>
     public ConnectedHost Connect(bool readOnly = false)
     {
+        var started = Stopwatch.GetTimestamp();
         IHostFileSystem fileSystem = Ssh is null ? new LocalHostFileSystem(LocalSysfsRoot) : new SshHostFileSystem(Ssh);
         LibvirtHypervisor hypervisor;
         try
@@ -131,7 +134,8 @@ public sealed record HostDescription(string? Name, string LibvirtUri, SshHostOpt
             throw;
         }
 
-        return new ConnectedHost(new MigrationHost(Name ?? ReportedName(hypervisor.HostName), hypervisor, fileSystem), hypervisor);
+        var host = new MigrationHost(Name ?? ReportedName(hypervisor.HostName), hypervisor, fileSystem) { ConnectTime = Stopwatch.GetElapsedTime(started) };
+        return new ConnectedHost(host, hypervisor);
     }
 
     /// <summary>Why a non-SSH URI's host is probably not the machine its libvirt runs on; null when it is.</summary>

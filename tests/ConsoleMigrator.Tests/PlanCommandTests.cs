@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace VfioMigration.ConsoleMigrator.Tests;
 
@@ -87,6 +88,22 @@ public sealed class PlanCommandTests
         var tooManySysfs = await ConsoleRun.RunAsync("plan", "--domain", "x", "--source-scenario", Scenario("demo-source.json"), "--dest-sysfs", "/sys", "--dest-scenario", Scenario("demo-dest-a.json"));
         Assert.AreEqual(2, tooManySysfs.ExitCode);
     }
+
+    [TestMethod]
+    public async Task Plan_RefusedForWantOfVerification_SaysWhatAllowTypeMatchDoes_AndTimesConnectingApart()
+    {
+        var refused = await ConsoleRun.RunAsync("plan", "--domain", "serial-1", "--source-scenario", KernelScenario("mtty-source.json"), "--dest-scenario", KernelScenario("mtty-mdpy.json"));
+        var accepted = await ConsoleRun.RunAsync("plan", "--domain", "serial-1", "--policy", "allow-type-match", "--source-scenario", KernelScenario("mtty-source.json"), "--dest-scenario", KernelScenario("mtty-mdpy.json"));
+
+        Assert.AreEqual(3, refused.ExitCode, refused.Error);
+        StringAssert.Contains(refused.Out, "and the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified).");
+        StringAssert.Contains(refused.Out, "What you can do: if nothing can verify the devices (stock kernels have no migration_version, see docs/contract.md), plan with --policy allow-type-match:");
+        StringAssert.Contains(refused.Out, "if it cannot, the migration fails inside the stream and the guest keeps running on the source.");
+        Assert.IsTrue(Regex.IsMatch(refused.Out, @"sysfs reads \d+, \d+ ms planning \(\d+ ms connecting to the hosts before it\)\."), refused.Out);
+        Assert.IsFalse(accepted.Out.Contains("What you can do", StringComparison.Ordinal), accepted.Out);
+    }
+
+    private static string KernelScenario(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", "kernel", name);
 
     [TestMethod]
     public async Task Plan_UnknownGuest_IsALibvirtError()

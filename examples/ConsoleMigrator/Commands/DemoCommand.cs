@@ -75,7 +75,7 @@ internal sealed class DemoCommand : Command
         await output.WriteLineAsync($"Demo: migrate guest '{Guest}' from {hosts.Source.Name} to the best of {string.Join(" and ", hosts.Destinations.Select(d => d.Name))}.").ConfigureAwait(false);
         await output.WriteLineAsync("Hosts are simulated (libvirt's test driver + the in-process sysfs simulator); every probe and create below really ran against them.").ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);
-        await output.WriteAsync(PlanPrinter.Render(result)).ConfigureAwait(false);
+        await output.WriteAsync(PlanPrinter.Render(result, new PlanOptions().VerificationPolicy)).ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);
         await output.WriteLineAsync(Verdict(result)).ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);

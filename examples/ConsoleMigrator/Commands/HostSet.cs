@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.HostSimulator;
 using VfioMigration.Planner;
@@ -190,9 +191,8 @@ internal sealed class HostSet : IDisposable
                 throw new HostDataException($"{role} sysfs root '{sysfsRoot}' is not a directory.");
             }
 
-            var hypervisor = LibvirtHypervisor.Open(uri);
-            _owned.Add(hypervisor);
-            return new MigrationHost(name ?? hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot)));
+            var (hypervisor, took) = OpenOwned(uri);
+            return new MigrationHost(name ?? hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot))) { ConnectTime = took };
         }
 
         // No directory given: the local /sys for a local URI, SSH to the host for a remote one.
@@ -216,6 +216,15 @@ internal sealed class HostSet : IDisposable
         return connected.Host;
     }
 
+    /// <summary>Opens a libvirt connection this set closes, and says how long opening took.</summary>
+    private (LibvirtHypervisor Hypervisor, TimeSpan Took) OpenOwned(string uri)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var hypervisor = LibvirtHypervisor.Open(uri);
+        _owned.Add(hypervisor);
+        return (hypervisor, Stopwatch.GetElapsedTime(started));
+    }
+
     /// <summary>Refuses hosts that would look the same in every line of output.</summary>
     private void RequireDistinctNames()
     {
@@ -233,9 +242,8 @@ internal sealed class HostSet : IDisposable
         var hostFile = Path.Combine(Path.GetTempPath(), $"vfio-migrator-{simulated.Name}-{Guid.NewGuid():N}.xml");
         simulated.WriteLibvirtXml(hostFile);
         _temporaryFiles.Add(hostFile);
-        var hypervisor = LibvirtHypervisor.Open($"test://{hostFile}");
-        _owned.Add(hypervisor);
-        return new MigrationHost(simulated.Name, hypervisor, simulated.CreateFileSystem());
+        var (hypervisor, took) = OpenOwned($"test://{hostFile}");
+        return new MigrationHost(simulated.Name, hypervisor, simulated.CreateFileSystem()) { ConnectTime = took };
     }
 }
 

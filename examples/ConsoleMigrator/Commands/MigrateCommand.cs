@@ -52,7 +52,7 @@ internal sealed class MigrateCommand : Command
         {
             if (!result.Succeeded || args.Flag("--dry-run"))
             {
-                await WritePlanAsync(context, result).ConfigureAwait(false);
+                await WritePlanAsync(context, result, options.VerificationPolicy).ConfigureAwait(false);
                 return result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
             }
 
@@ -73,7 +73,7 @@ internal sealed class MigrateCommand : Command
                 throw new HypervisorException($"migration of {result.Best.GuestName} to {result.Best.Destination.Name} failed, so the devices created for it are removed: {e.Message}", e);
             }
 
-            await WritePlanAsync(context, result).ConfigureAwait(false);
+            await WritePlanAsync(context, result, options.VerificationPolicy).ConfigureAwait(false);
             if (!context.Json)
             {
                 await context.Out.WriteLineAsync($"Migrated {result.Best.GuestName} to {result.Best.Destination.Name}.").ConfigureAwait(false);
@@ -125,6 +125,6 @@ internal sealed class MigrateCommand : Command
         return settings.MigrateUri is null ? control : $"{control}, data to {settings.MigrateUri}";
     }
 
-    private static Task WritePlanAsync(CommandContext context, PlanResult result) =>
-        context.Out.WriteAsync(context.Json ? PlanJson.Serialize(result) + Environment.NewLine : PlanPrinter.Render(result));
+    private static Task WritePlanAsync(CommandContext context, PlanResult result, VerificationPolicy policy) =>
+        context.Out.WriteAsync(context.Json ? PlanJson.Serialize(result) + Environment.NewLine : PlanPrinter.Render(result, policy));
 }

@@ -45,7 +45,7 @@ internal sealed class PlanCommand : Command
             }
             else
             {
-                await context.Out.WriteAsync(PlanPrinter.Render(result)).ConfigureAwait(false);
+                await context.Out.WriteAsync(PlanPrinter.Render(result, options.VerificationPolicy)).ConfigureAwait(false);
             }
 
             if (result.Succeeded && args.Flag("--keep"))

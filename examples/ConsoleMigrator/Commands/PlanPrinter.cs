@@ -10,7 +10,9 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 internal static class PlanPrinter
 {
     /// <summary>Renders a plan result as readable text.</summary>
-    public static string Render(PlanResult result)
+    /// <param name="result">The plans.</param>
+    /// <param name="policy">The policy planned under: under require-verified, a plan refused for want of verification says what the other policy does.</param>
+    public static string Render(PlanResult result, VerificationPolicy policy)
     {
         var best = result.Best;
         var text = new StringBuilder();
@@ -21,6 +23,16 @@ internal static class PlanPrinter
         foreach (var reason in best.Reasons)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"  - {reason}");
+        }
+
+        if (!best.IsComplete && policy == VerificationPolicy.RequireVerified && best.Rejections.Any(r => r.Code is RejectionCode.NotMigratable or RejectionCode.Unverifiable))
+        {
+            text.AppendLine(AllowTypeMatchHint);
+        }
+
+        foreach (var check in best.Preflight.Where(c => c.Outcome == PreflightOutcome.Warning))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"Warning ({check.Check} on {check.Host}): {check.Message}");
         }
 
         text.AppendLine();
@@ -75,9 +87,16 @@ internal static class PlanPrinter
         }
 
         var stats = best.Statistics;
-        text.AppendLine(CultureInfo.InvariantCulture, $"Probes {stats.Probes} (+{stats.ProbeCacheHits} cached), creates {stats.Creates}, removes {stats.Removes}, libvirt calls {stats.LibvirtCalls}, sysfs reads {stats.SysfsReads}, {stats.ElapsedMs} ms.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Probes {stats.Probes} (+{stats.ProbeCacheHits} cached), creates {stats.Creates}, removes {stats.Removes}, libvirt calls {stats.LibvirtCalls}, sysfs reads {stats.SysfsReads}, {stats.ElapsedMs} ms planning ({stats.ConnectMs} ms connecting to the hosts before it).");
         return text.ToString();
     }
+
+    /// <summary>What an operator can do when devices are refused only because nothing can verify them.</summary>
+    internal const string AllowTypeMatchHint =
+        "What you can do: if nothing can verify the devices (stock kernels have no migration_version, see docs/contract.md), " +
+        "plan with --policy allow-type-match: it accepts a target of the same mdev type (or PCI ids) unverified and marks it so. " +
+        "Nothing then checks before the migration that the destination's driver loads this device's state; " +
+        "if it cannot, the migration fails inside the stream and the guest keeps running on the source.";
 
     private static int Count(MigrationPlan plan, Verification verification) => plan.Devices.Count(d => d.Verification == verification);
 

@@ -72,6 +72,10 @@ internal sealed class InventorySnapshotHypervisor(IHypervisor inner) : IHypervis
         inner.DestroyMdevAsync(uuid, persistent, cancellationToken);
 
     /// <inheritdoc />
+    public Task<HypervisorVersions?> GetVersionsAsync(CancellationToken cancellationToken = default) =>
+        inner.GetVersionsAsync(cancellationToken);
+
+    /// <inheritdoc />
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default) =>
         inner.MigrateAsync(migration, cancellationToken);
 

@@ -45,6 +45,13 @@ public interface IHypervisor
     Task DestroyMdevAsync(MdevUuid uuid, bool persistent, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The driver and versions behind this connection, for the preflight (libvirt at least 8.6, QEMU
+    /// at least 8.1). The default reports nothing (null): the version checks then do not apply.
+    /// </summary>
+    /// <exception cref="HypervisorException">The call failed.</exception>
+    Task<HypervisorVersions?> GetVersionsAsync(CancellationToken cancellationToken = default) => Task.FromResult<HypervisorVersions?>(null);
+
+    /// <summary>
     /// Migrates a guest from this host to <see cref="MigrationCall.Destination"/> with <c>destination_xml</c>:
     /// client-driven through the destination's connection (<c>virDomainMigrate3</c>), or peer-to-peer
     /// when <see cref="MigrationSettings.Flags"/> has <see cref="MigrationMode.PeerToPeer"/>
@@ -53,6 +60,16 @@ public interface IHypervisor
     /// <exception cref="HypervisorNotSupportedException">This driver cannot migrate, or cannot migrate this way.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>
     Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The driver and versions behind a hypervisor connection.</summary>
+/// <param name="Driver">libvirt's driver name (<c>virConnectGetType</c>): <c>QEMU</c>, <c>Test</c>, ...</param>
+/// <param name="Libvirt">The libvirt version serving the connection (<c>virConnectGetLibVersion</c>: the daemon's for a remote URI).</param>
+/// <param name="Hypervisor">The hypervisor's version (<c>virConnectGetVersion</c>): QEMU's for the qemu driver; the test driver reports its own.</param>
+public sealed record HypervisorVersions(string Driver, Version Libvirt, Version Hypervisor)
+{
+    /// <summary>Whether the driver is QEMU's (the checks about QEMU and the host kernel apply).</summary>
+    public bool IsQemu => string.Equals(Driver, "QEMU", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>A guest's definition as the planner needs it.</summary>

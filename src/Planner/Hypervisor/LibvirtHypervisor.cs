@@ -38,6 +38,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     // instead of reading the XML of every mdev on the host.
     private readonly ConcurrentDictionary<MdevUuid, string> _mdevNames = new();
     private long _calls;
+    private HypervisorVersions? _versions;
 
     private LibvirtHypervisor(LibvirtConnection connection, string uri, string hostName, bool readOnly)
     {
@@ -226,6 +227,14 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             _mdevNames.TryRemove(uuid, out _);
             return true;
         },
+        cancellationToken);
+
+    /// <inheritdoc />
+    public Task<HypervisorVersions?> GetVersionsAsync(CancellationToken cancellationToken = default) => RunAsync<HypervisorVersions?>(
+        () => _versions ??= new HypervisorVersions(
+            Call("virConnectGetType", null, _connection.GetDriverName),
+            Call("virConnectGetLibVersion", null, _connection.GetLibraryVersion),
+            Call("virConnectGetVersion", null, _connection.GetHypervisorVersion)),
         cancellationToken);
 
     /// <inheritdoc />

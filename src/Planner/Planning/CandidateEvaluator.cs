@@ -54,6 +54,12 @@ internal sealed class RejectionLog(string hostName, ILogger logger)
 /// </summary>
 internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options, DestinationInventory inventory, ProbeRunner probes, RejectionLog rejections, PlanCounters counters)
 {
+    /// <summary>
+    /// How a refusal under <see cref="VerificationPolicy.RequireVerified"/> ends: what the policy
+    /// demands and what the other policy would do (in the console's spelling of the policies).
+    /// </summary>
+    internal const string RequireVerifiedRefusal = "and the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified)";
+
     private const string MigrationVersion = "migration_version";
     private readonly Dictionary<string, SourceVersion> _pciTypes = [];
 
@@ -79,7 +85,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 rejections.Add(new Rejection(source.Info.Id, null, RejectionCode.NotMigratable, $"The source device {source.Info.Id} cannot migrate: {source.Version.Reason}."));
                 return false;
             case VersionState.Absent when options.VerificationPolicy == VerificationPolicy.RequireVerified:
-                rejections.Add(new Rejection(source.Info.Id, null, RejectionCode.NotMigratable, $"The source device {source.Info.Id} has no version to verify a target with ({source.Version.Reason}), and the policy RequireVerified accepts only verified targets."));
+                rejections.Add(new Rejection(source.Info.Id, null, RejectionCode.NotMigratable, $"The source device {source.Info.Id} has no version to verify a target with ({source.Version.Reason}), {RequireVerifiedRefusal}."));
                 return false;
             default:
                 return true;
@@ -251,7 +257,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 var note = $"not verified: {path} does not exist on {host.Name}, so the target cannot say whether it accepts the source version";
                 if (options.VerificationPolicy == VerificationPolicy.RequireVerified)
                 {
-                    rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.Unverifiable, $"{option.Candidate} is of the right type but has no {path.Name} attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets."));
+                    rejections.Add(new Rejection(source.Info.Id, option.Candidate, RejectionCode.Unverifiable, $"{option.Candidate} is of the right type but has no {path.Name} attribute, so nothing can verify it, {RequireVerifiedRefusal}."));
                 }
 
                 return new OptionVerdict(VerdictKind.Unverified, probe.Record, note);

@@ -39,6 +39,7 @@ internal sealed class DestinationPlanner
     private CandidateEvaluator? _evaluator;
     private MdevProvisioner? _provisioner;
     private int _scheduledCreates;
+    private IReadOnlyList<PreflightCheck> _preflight = [];
 
     // State of one assignment search.
     private TargetOption?[] _assignment = [];
@@ -117,6 +118,14 @@ internal sealed class DestinationPlanner
         {
             // A device that cannot migrate anywhere makes the plan fail before any destination fact is read.
             return await FailAsync([.. _rejections.Items.Select(r => r.Message)]).ConfigureAwait(false);
+        }
+
+        // Preflight: facts that would make the migration fail late, before anything is created here.
+        var destinationFacts = await PreflightChecks.ReadAsync(_host, _counters, cancellationToken).ConfigureAwait(false);
+        _preflight = PreflightChecks.Evaluate(_facts.Host, destinationFacts, plannable, _facts.Guest.MigratableXml);
+        if (_preflight.Where(c => c.Outcome == PreflightOutcome.Failed).Select(c => $"Preflight on {c.Host}: {c.Message}").ToList() is { Count: > 0 } failed)
+        {
+            return await FailAsync(failed).ConfigureAwait(false);
         }
 
         var inventory = await DestinationInventory.LoadAsync(_host, DestinationInventory.ScopeFor(plannable, _options), _facts.Guest.Devices.Uuid, _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
@@ -524,7 +533,7 @@ internal sealed class DestinationPlanner
     }
 
     private PlanContent Content(bool isComplete, IReadOnlyList<PlannedDevice> devices, IReadOnlyList<string> reasons, string? xml, string? xmlNote) =>
-        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot());
+        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot() with { ConnectMs = (long)(_source.ConnectTime + _host.ConnectTime).TotalMilliseconds }, _preflight);
 
     private List<string> UnplacedReasons()
     {

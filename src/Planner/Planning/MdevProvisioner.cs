@@ -125,7 +125,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, T
             ProbeOutcome.Absent when options.VerificationPolicy == VerificationPolicy.AllowTypeMatch =>
                 Confirmed(pending, Made(Verification.Unverified, null, Join($"not verified: neither type {create.Type.Id} on {create.Parent.Name} nor the created device has migration_version", note))),
             ProbeOutcome.Absent =>
-                await RefusedAsync(pending, uuid, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, and the policy RequireVerified accepts only verified targets.")).ConfigureAwait(false),
+                await RefusedAsync(pending, uuid, new Rejection(source.Info.Id, create.Candidate, RejectionCode.Unverifiable, $"Neither type {create.Type.Id} on {create.Parent.Name} nor the mdev {uuid} created there has a migration_version attribute, so nothing can verify it, {CandidateEvaluator.RequireVerifiedRefusal}.")).ConfigureAwait(false),
             _ => await RefusedAsync(pending, uuid, evaluator.ProbeRejection(source, create.Candidate, probe, $"the mdev {uuid} just created from type {create.Type.Id} on {create.Parent.Name}")).ConfigureAwait(false),
         };
     }

@@ -16,7 +16,11 @@ namespace VfioMigration.Planner.Planning;
 internal sealed record SourceDevice(HostDevice Device, SourceDeviceInfo Info, MdevTypeId? MdevType, string? VendorId, string? ProductId, string? PciMigrationType, SourceVersion Version, Rejection? Problem);
 
 /// <summary>The guest as read from the source host.</summary>
-internal sealed record SourceFacts(GuestDefinition Guest, IReadOnlyList<SourceDevice> Devices, PlanCounters Cost);
+internal sealed record SourceFacts(GuestDefinition Guest, IReadOnlyList<SourceDevice> Devices, PlanCounters Cost)
+{
+    /// <summary>What the preflight knows of the source host (read once for every destination).</summary>
+    public HostFacts Host { get; init; } = new(string.Empty, null, null);
+}
 
 /// <summary>Reads the guest's definition, its devices' types and their opaque versions from the source host.</summary>
 internal static class SourceReader

@@ -123,6 +123,19 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
         return Task.CompletedTask;
     }
 
+    /// <summary>What the host reports as its driver and versions; null (the default) reports nothing, as a hypervisor without the call.</summary>
+    public HypervisorVersions? Versions { get; set; }
+
+    public Task<HypervisorVersions?> GetVersionsAsync(CancellationToken cancellationToken = default)
+    {
+        if (Versions is not null)
+        {
+            Call("hv:Versions", cancellationToken);
+        }
+
+        return Task.FromResult(Versions);
+    }
+
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
         Call($"hv:Migrate {migration.Guest}", cancellationToken);

@@ -25,7 +25,7 @@ public sealed class PolicyTests
         Assert.IsFalse(result.Succeeded);
         var rejection = result.Best.Rejections.Single();
         Assert.AreEqual(RejectionCode.NotMigratable, rejection.Code);
-        StringAssert.Contains(rejection.Message, "RequireVerified");
+        StringAssert.Contains(rejection.Message, "the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified)");
         StringAssert.Contains(rejection.Message, "migration_version does not exist");
         Assert.IsEmpty(scenario.Destination.Operations);
     }
@@ -56,7 +56,7 @@ public sealed class PolicyTests
 
         Assert.IsFalse(result.Succeeded);
         var unverifiable = result.Best.Rejections.Single(r => r.Code == RejectionCode.Unverifiable);
-        StringAssert.Contains(unverifiable.Message, "RequireVerified");
+        StringAssert.Contains(unverifiable.Message, "the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified)");
         Assert.IsTrue(result.Best.Created.All(c => c.State == CreatedDeviceState.Removed), "the device created to ask is removed");
         Assert.AreEqual(string.Empty, scenario.Destination.Snapshot().Split('\n').FirstOrDefault(l => l.StartsWith("mdev", StringComparison.Ordinal)) ?? string.Empty);
     }
