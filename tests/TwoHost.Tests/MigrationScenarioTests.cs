@@ -180,6 +180,30 @@ public sealed class MigrationScenarioTests : IDisposable
         Assert.AreNotEqual(DomainState.Running, _b.GuestState(Guest));
     }
 
+    [TestMethod]
+    public async Task Without_the_dirty_tracking_override_the_preflight_refuses_before_anything_is_created()
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source], dirtyTrackingOverride: false);
+
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        Log(run);
+
+        Assert.AreEqual(3, run.ExitCode, "no valid plan");
+        var plan = Migrator.Plan(run);
+        Assert.IsFalse(plan.GetProperty("ok").GetBoolean());
+        var dirtyTracking = plan.GetProperty("preflight").EnumerateArray()
+            .Where(check => check.GetProperty("check").GetString() == "DIRTY_TRACKING" && check.GetProperty("outcome").GetString() == "failed")
+            .ToList();
+        Assert.IsTrue(dirtyTracking.Count > 0, "a failed DIRTY_TRACKING check");
+        StringAssert.Contains(dirtyTracking[0].GetProperty("message").GetString(), "IOMMUFD");
+        Assert.AreEqual(0, plan.GetProperty("created").GetArrayLength(), "nothing was created");
+        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "B has no mdev");
+        Assert.IsNull(_b.GuestState(Guest), "nothing was migrated");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest));
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+    }
+
     private static List<string> Actions(JsonElement plan) =>
         plan.GetProperty("devices").EnumerateArray().Select(device => device.GetProperty("action").GetString()!).ToList();
 
