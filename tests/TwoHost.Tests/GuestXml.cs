@@ -7,9 +7,9 @@ internal static class GuestXml
 {
     private static readonly XNamespace Qemu = "http://libvirt.org/schemas/domain/qemu/1.0";
 
-    /// <param name="template">The template: one hostdev whose UUID is MDEV_UUID, and its qemu:override for alias hostdev0.</param>
+    /// <param name="template">The template: one hostdev whose UUID is MDEV_UUID, with alias ua-mdev0, and its qemu:override for that alias.</param>
     /// <param name="name">The guest's name.</param>
-    /// <param name="uuids">The mdevs, in hostdev order (libvirt names them hostdev0, hostdev1, ...).</param>
+    /// <param name="uuids">The mdevs, in hostdev order (aliases ua-mdev0, ua-mdev1, ...).</param>
     /// <param name="dirtyTrackingOverride">Keep the qemu:override (one per hostdev); false drops it, which Debian 12's kernel cannot migrate.</param>
     public static string Build(string template, string name, IReadOnlyList<string> uuids, bool dirtyTrackingOverride)
     {
@@ -22,9 +22,10 @@ internal static class GuestXml
         {
             var hostdev = new XElement(hostdevTemplate);
             hostdev.Element("source")!.Element("address")!.SetAttributeValue("uuid", uuid);
+            hostdev.Element("alias")!.SetAttributeValue("name", $"ua-mdev{index}");
             hostdevTemplate.AddBeforeSelf(hostdev);
             var device = new XElement(overrideTemplate);
-            device.SetAttributeValue("alias", $"hostdev{index}");
+            device.SetAttributeValue("alias", $"ua-mdev{index}");
             overrideTemplate.AddBeforeSelf(device);
         }
 
