@@ -155,7 +155,7 @@ choose_accel() {
     if [[ $(cat "$verdict") == kvm ]]; then
         accel_args=("${kvm[@]}"); accel_name=kvm
     else
-        accel_args=("${tcg[@]}"); accel_name="tcg (a boot under KVM did not reach init: see docs/real-migration.md)"
+        accel_args=("${tcg[@]}"); accel_name="tcg (the L1 kernel did not start under KVM: see docs/real-migration.md)"
     fi
 }
 
