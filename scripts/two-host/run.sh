@@ -285,8 +285,8 @@ main() {
     if ((${#command[@]})); then
         "${command[@]}" || command_status=$?
     else
-        bash "$TWO_HOST_DIR/scenarios.sh" 2>&1 | tee "$run_dir/scenarios.log"
-        command_status=${PIPESTATUS[0]}
+        # '|| ...' keeps set -e from ending the script before the timings and the counts.
+        bash "$TWO_HOST_DIR/scenarios.sh" 2>&1 | tee "$run_dir/scenarios.log" || command_status=${PIPESTATUS[0]}
     fi
     t3=$(date +%s)
     stop_hosts

@@ -105,7 +105,7 @@ public sealed class MigrationScenarioTests : IDisposable
 
         Assert.AreEqual(0, back.ExitCode, back.Error);
         var backPlan = Migrator.Plan(back);
-        CollectionAssert.AreEqual(new[] { "create" }, Actions(backPlan));
+        CollectionAssert.AreEqual(new[] { "preserve-uuid" }, Actions(backPlan));
         CollectionAssert.AreEqual(new[] { idle }, Migrator.TargetUuids(backPlan).ToList());
         Assert.AreEqual(DomainState.Running, _a.GuestState(Guest));
         CollectionAssert.AreEqual(new[] { idle }, _a.LiveHostdevUuids(Guest).ToList());
