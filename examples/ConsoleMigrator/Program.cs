@@ -1,10 +1,5 @@
 using VfioMigration.ConsoleMigrator.Cli;
 
-using var cancellation = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    cancellation.Cancel();
-};
-
-return await CommandRunner.RunAsync(args, Console.Out, Console.Error, cancellation.Token, interactive: !Console.IsErrorRedirected).ConfigureAwait(false);
+using var signals = SignalCancellation.Register(TerminalText.Writer(Console.Error));
+var code = await CommandRunner.RunAsync(args, Console.Out, Console.Error, signals.Token, interactive: !Console.IsErrorRedirected).ConfigureAwait(false);
+return signals.ExitCode(code);

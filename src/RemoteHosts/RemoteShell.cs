@@ -7,7 +7,7 @@ namespace VfioMigration.RemoteHosts;
 /// <summary>What one batched operation does on the remote host.</summary>
 internal enum RemoteOperation
 {
-    /// <summary>Read a whole file (<c>cat</c>).</summary>
+    /// <summary>Read a whole file, at most one page and a byte (<c>head -c 4097</c>), once it is known to be a regular file.</summary>
     Read,
 
     /// <summary>List a directory (<c>ls -1AU</c> on <c>path/</c>, so that a file is ENOTDIR).</summary>
@@ -34,15 +34,33 @@ internal static class RemoteShell
     /// <summary>The command that runs a batch script sent on standard input.</summary>
     public const string BatchCommand = "LC_ALL=C exec sh -s";
 
+    /// <summary>
+    /// The shell functions that keep every access beneath the root <c>$R</c> (resolved once):
+    /// <c>beneath PATH</c> resolves PATH with <c>realpath -e</c> into <c>$p</c> and refuses, as ENOENT, a
+    /// result outside <c>$R</c>; <c>regular PATH</c> refuses anything at <c>$p</c> that is not a regular
+    /// file (EISDIR for a directory, ENXIO for a FIFO, device node or socket) before it is opened.
+    /// </summary>
+    private const string Containment = """
+        beneath() {
+          p=$(realpath -e -- "$1") || return 1
+          case $R in /) ;; *) case $p in "$R"|"$R"/*) ;; *) printf '%s: %s\n' "$1" 'No such file or directory' >&2; return 1 ;; esac ;; esac
+        }
+        regular() {
+          if [ -d "$p" ]; then printf '%s: %s\n' "$1" 'Is a directory' >&2; return 1; fi
+          if [ ! -f "$p" ]; then printf '%s: %s\n' "$1" 'No such device or address' >&2; return 1; fi
+        }
+
+        """;
+
     private const string BatchPrologue = """
         LC_ALL=C; export LC_ALL
         t=$(mktemp -d) || exit 97
         trap 'rm -rf "$t"' EXIT
         o() {
           case $1 in
-            r) cat -- "$2" ;;
-            l) ls -1AU -- "$2/" ;;
-            k) readlink -v -- "$2" ;;
+            r) beneath "$2" && regular "$2" && head -c 4097 -- "$p" ;;
+            l) beneath "$2" && ls -1AU -- "$p/" ;;
+            k) beneath "$(dirname -- "$2")" && readlink -v -- "$p/${2##*/}" ;;
           esac </dev/null >"$t/o" 2>"$t/e"
           if [ $? -eq 0 ]; then s=D; f="$t/o"; else s=E; f="$t/e"; fi
           printf '%s %s\n' "$s" "$(wc -c <"$f")"
@@ -61,7 +79,7 @@ internal static class RemoteShell
     /// <summary>The batch script: one line per operation, each answering one framed record, in order.</summary>
     public static string BatchScript(string root, IReadOnlyList<(RemoteOperation Operation, SysfsPath Path)> operations)
     {
-        var script = new StringBuilder(BatchPrologue);
+        var script = new StringBuilder(BatchPrologue).Append(Containment).Append(ResolveRoot(root, 97));
         foreach (var (operation, path) in operations)
         {
             var code = operation switch
@@ -120,11 +138,21 @@ internal static class RemoteShell
     }
 
     /// <summary>
-    /// The command that writes standard input into <paramref name="fullPath"/> with one <c>write()</c>
-    /// of exactly <paramref name="length"/> bytes: <c>dd</c> gathers the whole block first
+    /// The command that writes standard input into <paramref name="path"/> under <paramref name="root"/>
+    /// with one <c>write()</c> of exactly <paramref name="length"/> bytes, once the path is found to
+    /// resolve to a regular file beneath the root: <c>dd</c> gathers the whole block first
     /// (<c>iflag=fullblock</c>), opens without <c>O_CREAT</c>/<c>O_TRUNC</c> (<c>conv=nocreat,notrunc</c>),
     /// and writes it in one call (<c>count=1</c>). The value itself never appears in the command.
     /// </summary>
-    public static string WriteCommand(string fullPath, int length) =>
-        string.Create(CultureInfo.InvariantCulture, $"LC_ALL=C exec dd of={Quote(fullPath)} bs={length} count=1 iflag=fullblock conv=nocreat,notrunc status=none");
+    public static string WriteCommand(string root, SysfsPath path, int length)
+    {
+        var script = new StringBuilder("LC_ALL=C; export LC_ALL\n").Append(Containment).Append(ResolveRoot(root, 1))
+            .Append(CultureInfo.InvariantCulture, $"beneath {Quote(FullPath(root, path))} && regular {Quote(FullPath(root, path))} || exit 1\n")
+            .Append(CultureInfo.InvariantCulture, $"exec dd of=\"$p\" bs={length} count=1 iflag=fullblock conv=nocreat,notrunc status=none\n");
+        return "LC_ALL=C exec sh -c " + Quote(script.ToString());
+    }
+
+    /// <summary>The line that sets <c>$R</c> to the canonical root, exiting with <paramref name="exitStatus"/> when it does not resolve.</summary>
+    private static string ResolveRoot(string root, int exitStatus) =>
+        string.Create(CultureInfo.InvariantCulture, $"R=$(realpath -e -- {Quote(root)}) || exit {exitStatus}\n");
 }

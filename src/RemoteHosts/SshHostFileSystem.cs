@@ -73,8 +73,8 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
             return SysfsResult.Failed<IReadOnlyList<string>>(record.Error);
         }
 
-        IReadOnlyList<string> names = Encoding.UTF8.GetString(record.Bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return SysfsResult.Of(names);
+        var names = Encoding.UTF8.GetString(record.Bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return names.Length > LocalHostFileSystem.MaxListingEntries ? SysfsResult.Failed<IReadOnlyList<string>>(Errno.EFBIG) : SysfsResult.Of<IReadOnlyList<string>>(names);
     }
 
     /// <inheritdoc />
@@ -101,7 +101,7 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
         }
 
         var operation = $"write {path}";
-        var result = await _connection.RunAsync(operation, RemoteShell.WriteCommand(RemoteShell.FullPath(_root, path), value.Length), Encoding.ASCII.GetBytes(value), mayRepeat: false, cancellationToken).ConfigureAwait(false);
+        var result = await _connection.RunAsync(operation, RemoteShell.WriteCommand(_root, path, value.Length), Encoding.ASCII.GetBytes(value), mayRepeat: false, cancellationToken).ConfigureAwait(false);
         if (result.ExitStatus == 0)
         {
             return SysfsResult.Success;
@@ -115,8 +115,11 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
     /// <summary>Closes the connection.</summary>
     public void Dispose() => _connection.Dispose();
 
-    private static SysfsResult<string> AsText(RemoteRecord record) =>
-        record.Succeeded ? SysfsResult.Of(Encoding.UTF8.GetString(record.Bytes)) : SysfsResult.Failed<string>(record.Error);
+    /// <summary>A read's record as text; more than one page (the remote side reads one byte more) is <see cref="Errno.EFBIG"/>, as locally.</summary>
+    internal static SysfsResult<string> AsText(RemoteRecord record) =>
+        !record.Succeeded ? SysfsResult.Failed<string>(record.Error)
+        : record.Bytes.Length > LocalHostFileSystem.MaxWriteLength ? SysfsResult.Failed<string>(Errno.EFBIG)
+        : SysfsResult.Of(Encoding.UTF8.GetString(record.Bytes));
 
     private async Task<IReadOnlyList<RemoteRecord>> BatchAsync(string operation, IReadOnlyList<(RemoteOperation, SysfsPath)> operations, CancellationToken cancellationToken)
     {

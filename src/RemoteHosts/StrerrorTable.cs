@@ -29,6 +29,7 @@ internal static class StrerrorTable
         ["Numerical result out of range"] = Errno.ERANGE,
         ["File name too long"] = Errno.ENAMETOOLONG,
         ["Function not implemented"] = Errno.ENOSYS,
+        ["Too many levels of symbolic links"] = Errno.ELOOP,
         ["No data available"] = Errno.ENODATA,
         ["Too many users"] = Errno.EUSERS,
         ["Operation not supported"] = Errno.EOPNOTSUPP,

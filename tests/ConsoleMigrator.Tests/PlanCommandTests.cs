@@ -112,4 +112,20 @@ public sealed class PlanCommandTests
         Assert.AreEqual(4, run.ExitCode);
         StringAssert.Contains(run.Error, "nobody");
     }
+
+    [TestMethod]
+    [DataRow(false, "released", "removed")]
+    [DataRow(true, "committed", "kept")]
+    public async Task Plan_Json_SaysWhatIsTrueWhenTheCommandEnds(bool keep, string state, string createdState)
+    {
+        string[] args = ["plan", "--json", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest-scenario", Scenario("demo-dest-a.json")];
+        var run = await ConsoleRun.RunAsync(keep ? [.. args, "--keep"] : args);
+
+        Assert.AreEqual(0, run.ExitCode, run.Error);
+        var plan = JsonNode.Parse(run.Out)!;
+        Assert.AreEqual(state, (string?)plan["state"]);
+        var created = plan["created"]!.AsArray();
+        Assert.HasCount(3, created);
+        CollectionAssert.AreEqual(new[] { createdState, createdState, createdState }, created.Select(c => (string?)c!["state"]).ToArray());
+    }
 }

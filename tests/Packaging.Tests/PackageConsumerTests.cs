@@ -20,7 +20,9 @@ public sealed class PackageConsumerTests
 
     public TestContext TestContext { get; set; } = null!;
 
+    /// <summary>Above the default per-test limit (tests/testconfig.json): the steps' own limits add up to 37 minutes.</summary>
     [TestMethod]
+    [Timeout(40 * 60 * 1000, CooperativeCancellation = true)]
     public async Task Packed_packages_restore_build_and_plan_in_a_fresh_consumer()
     {
         var repository = FindRepository();

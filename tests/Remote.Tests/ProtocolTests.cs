@@ -70,11 +70,14 @@ public sealed class ProtocolTests
         Assert.AreEqual(errno, StrerrorTable.FromMessage(message));
 
     [TestMethod]
-    public void The_write_command_names_the_path_and_length_but_never_the_value()
+    public void The_write_command_checks_the_path_beneath_the_root_then_makes_one_write_without_the_value()
     {
-        var command = RemoteShell.WriteCommand("/sys/bus/mdev/devices/x/remove", 1);
+        var command = RemoteShell.WriteCommand("/sys", SysfsPath.Parse("bus/mdev/devices/x/remove"), 1);
 
-        Assert.AreEqual("LC_ALL=C exec dd of='/sys/bus/mdev/devices/x/remove' bs=1 count=1 iflag=fullblock conv=nocreat,notrunc status=none", command);
+        StringAssert.StartsWith(command, "LC_ALL=C exec sh -c '", StringComparison.Ordinal);
+        StringAssert.Contains(command, "R=$(realpath -e -- '\\''/sys'\\'') || exit 1");
+        StringAssert.Contains(command, "beneath '\\''/sys/bus/mdev/devices/x/remove'\\'' && regular '\\''/sys/bus/mdev/devices/x/remove'\\'' || exit 1");
+        StringAssert.Contains(command, "exec dd of=\"$p\" bs=1 count=1 iflag=fullblock conv=nocreat,notrunc status=none");
     }
 
     [TestMethod]

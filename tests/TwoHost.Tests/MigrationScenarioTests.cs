@@ -15,6 +15,9 @@ namespace VfioMigration.TwoHost.Tests;
 public sealed class MigrationScenarioTests : IDisposable
 {
     private const string Guest = "l2";
+
+    /// <summary>A scenario takes up to about 3 minutes under TCG on a loaded machine (tests/testconfig.json allows 2 for a test).</summary>
+    private const int ScenarioTimeout = 600_000;
     private TwoHostEnvironment _environment = null!;
     private L1Host _a = null!;
     private L1Host _b = null!;
@@ -50,6 +53,7 @@ public sealed class MigrationScenarioTests : IDisposable
     }
 
     [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task Two_mdevs_of_different_types_move_to_the_planned_targets_and_the_source_keeps_its_own()
     {
         var sources = new[] { await _a.CreateMdevAsync("mtty-1"), await _a.CreateMdevAsync("mtty-2") };
@@ -79,6 +83,7 @@ public sealed class MigrationScenarioTests : IDisposable
     }
 
     [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task An_idle_mdev_on_the_destination_is_reused_and_preserve_moves_the_guest_back_on_its_uuid()
     {
         var source = await _a.CreateMdevAsync("mtty-1");
@@ -114,6 +119,7 @@ public sealed class MigrationScenarioTests : IDisposable
     }
 
     [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task The_planner_refuses_mtty_1_to_mtty_2_and_libvirt_forced_to_do_it_fails_in_the_stream()
     {
         var source = await _a.CreateMdevAsync("mtty-1");
@@ -154,6 +160,7 @@ public sealed class MigrationScenarioTests : IDisposable
     }
 
     [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task Killing_the_destination_qemu_mid_migration_fails_it_removes_what_was_created_and_the_guest_stays()
     {
         var source = await _a.CreateMdevAsync("mtty-1");
@@ -181,6 +188,7 @@ public sealed class MigrationScenarioTests : IDisposable
     }
 
     [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task Without_the_dirty_tracking_override_the_preflight_refuses_before_anything_is_created()
     {
         var source = await _a.CreateMdevAsync("mtty-1");

@@ -26,7 +26,7 @@ internal sealed class Arguments
     public IReadOnlyList<string> Positionals { get; }
 
     /// <summary>Parses <paramref name="args"/> against <paramref name="specs"/>: <c>--name value</c>, <c>--name=value</c>, flags, and <c>--</c> to end options.</summary>
-    /// <exception cref="UsageException">An unknown option, a missing value, a repeated single option or a missing required option.</exception>
+    /// <exception cref="UsageException">An unknown option, a missing or blank value, a repeated single option or a missing required option.</exception>
     public static Arguments Parse(IReadOnlyList<string> args, IReadOnlyList<OptionSpec> specs)
     {
         var byName = specs.ToDictionary(s => s.Name, StringComparer.Ordinal);
@@ -79,6 +79,11 @@ internal sealed class Arguments
             else
             {
                 throw new UsageException($"option '{name}' needs a value ({spec.ValueName}).");
+            }
+
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw new UsageException($"option '{name}' needs a value ({spec.ValueName}); it was empty.");
             }
 
             if (!values.TryGetValue(name, out var list))

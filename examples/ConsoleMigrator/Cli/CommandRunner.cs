@@ -21,9 +21,14 @@ internal static class CommandRunner
         new Commands.SimLibvirtXmlCommand(),
     ];
 
-    /// <summary>Runs the command line; returns the process exit code. <paramref name="interactive"/>: stderr is a terminal.</summary>
+    /// <summary>
+    /// Runs the command line; returns the process exit code. <paramref name="interactive"/>: stderr is a terminal.
+    /// Everything printed, logs included, goes through <see cref="TerminalText"/>: host text cannot reach the terminal raw.
+    /// </summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken, bool interactive = false)
     {
+        stdout = TerminalText.Writer(stdout);
+        stderr = TerminalText.Writer(stderr);
         var command = Commands
             .Where(c => Matches(c, args))
             .MaxBy(c => c.Name.Split(' ').Length);
@@ -33,6 +38,13 @@ internal static class CommandRunner
             {
                 await stdout.WriteAsync(TopLevelHelp()).ConfigureAwait(false);
                 return args.Count == 0 ? ExitCodes.Usage : ExitCodes.Success;
+            }
+
+            var group = Commands.Where(c => c.Name.StartsWith(args[0] + " ", StringComparison.Ordinal)).ToList();
+            if (group.Count > 0 && (args.Count == 1 || args[1] is "--help" or "-h" or "help"))
+            {
+                await stdout.WriteAsync(GroupHelp(args[0], group)).ConfigureAwait(false);
+                return args.Count == 1 ? ExitCodes.Usage : ExitCodes.Success;
             }
 
             await stderr.WriteLineAsync($"error: unknown command '{string.Join(' ', args.Take(2))}'. Run 'vfio-migrator --help' for the list.").ConfigureAwait(false);
@@ -61,8 +73,7 @@ internal static class CommandRunner
             // Warnings (a stale mount cleared, a removal that failed) always reach stderr; --verbose adds the rest.
             using var logging = LoggerFactory.Create(builder => builder
                 .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
-                .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace)
-                .AddSimpleConsole(options => options.SingleLine = true));
+                .AddProvider(new StderrLoggerProvider(stderr)));
             var context = new CommandContext(stdout, stderr, parsed.Flag("--json"), verbose, logging, interactive);
             return await command.RunAsync(parsed, context, cancellationToken).ConfigureAwait(false);
         }
@@ -94,6 +105,21 @@ internal static class CommandRunner
         return args.Count >= words.Length && words.Select((w, i) => args[i] == w).All(x => x);
     }
 
+    /// <summary>The help of a group of commands (<c>sim</c>): its subcommands.</summary>
+    private static string GroupHelp(string group, IReadOnlyList<Command> commands)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Usage: vfio-migrator {group} SUBCOMMAND [options]   (SUBCOMMAND --help for its options and an example)");
+        text.AppendLine();
+        text.AppendLine("Subcommands:");
+        foreach (var command in commands)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {command.Name,-18} {command.Summary}");
+        }
+
+        return text.ToString();
+    }
+
     private static string TopLevelHelp()
     {
         var text = new StringBuilder();
@@ -108,7 +134,7 @@ internal static class CommandRunner
         }
 
         text.AppendLine();
-        text.AppendLine("Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs).");
+        text.AppendLine("Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs), 130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP (after rollback).");
         return text.ToString();
     }
 }

@@ -10,7 +10,7 @@ internal static class ErrorReport
     /// <summary>The exit code and message for <paramref name="error"/>.</summary>
     public static (int Code, string Message) Describe(Exception error) => error switch
     {
-        OperationCanceledException => (ExitCodes.Unexpected, "cancelled."),
+        OperationCanceledException => (ExitCodes.Interrupted, "cancelled; the devices this command had created were removed unless an error above says otherwise."),
         LibvirtLibraryNotFoundException e => (ExitCodes.Libvirt, e.Message),
         HypervisorException { InnerException: LibvirtXmlException } e => (ExitCodes.HostData, e.Message),
         HypervisorException e => (ExitCodes.Libvirt, e.Message),

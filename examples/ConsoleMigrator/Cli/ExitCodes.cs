@@ -20,4 +20,10 @@ internal static class ExitCodes
 
     /// <summary>Bad input data or a host-side failure: broken XML, a bad scenario, a sysfs or simulator error.</summary>
     public const int HostData = 5;
+
+    /// <summary>
+    /// Cancelled by SIGINT (Ctrl-C) after rolling back: 128 + 2. SIGTERM gives 143 and SIGHUP 129
+    /// (<see cref="SignalCancellation"/>); a second signal exits at once with the same code.
+    /// </summary>
+    public const int Interrupted = 130;
 }

@@ -37,8 +37,19 @@ internal sealed class PlanCommand : Command
             result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
         }
 
+        // The printed plan says what is true when the command ends: kept (committed), or already released.
+        var keep = result.Succeeded && args.Flag("--keep");
         try
         {
+            if (keep)
+            {
+                result.Best.Commit();
+            }
+            else
+            {
+                await ReleaseAsync(result, context).ConfigureAwait(false);
+            }
+
             if (context.Json)
             {
                 await context.Out.WriteLineAsync(PlanJson.Serialize(result)).ConfigureAwait(false);
@@ -48,9 +59,8 @@ internal sealed class PlanCommand : Command
                 await context.Out.WriteAsync(PlanPrinter.Render(result, options.VerificationPolicy)).ConfigureAwait(false);
             }
 
-            if (result.Succeeded && args.Flag("--keep"))
+            if (keep)
             {
-                result.Best.Commit();
                 foreach (var created in result.Best.Created)
                 {
                     await context.Error.WriteLineAsync($"kept mdev {created.Uuid} ({created.Type}) on {created.Host}").ConfigureAwait(false);

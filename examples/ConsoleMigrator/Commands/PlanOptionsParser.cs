@@ -34,9 +34,10 @@ internal static class PlanOptionsParser
         };
         if (args.Value("--probe-timeout") is { } timeout)
         {
-            if (!double.TryParse(timeout, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > 3600)
+            // NaN fails every comparison, so the range is written to accept only what lies inside it; below a millisecond a TimeSpan is zero.
+            if (!double.TryParse(timeout, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !(seconds >= 0.001 && seconds <= 3600))
             {
-                throw new UsageException($"--probe-timeout: '{timeout}' is not a number of seconds between 0 and 3600.");
+                throw new UsageException($"--probe-timeout: '{timeout}' is not a number of seconds from 0.001 to 3600.");
             }
 
             options.ProbeTimeout = TimeSpan.FromSeconds(seconds);

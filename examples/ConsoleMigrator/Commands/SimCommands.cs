@@ -23,14 +23,23 @@ internal sealed class SimMountCommand : Command
     {
         var host = SimCommands.Load(args.Positionals[0]);
         var mountPoint = Path.GetFullPath(args.Positionals[1]);
-        await FuseMount.ServeUntilSignalledAsync(
-            host.FileTree,
-            mountPoint,
-            () => context.Out.WriteLine(context.Json
-                ? new System.Text.Json.Nodes.JsonObject { ["host"] = host.Name, ["mountPoint"] = mountPoint }.ToJsonString()
-                : $"mounted simulated host '{host.Name}' at {mountPoint}; Ctrl-C or SIGTERM unmounts"),
-            context.Logging.CreateLogger("VfioMigration.HostSimulator.Fuse"),
-            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FuseMount.ServeUntilSignalledAsync(
+                host.FileTree,
+                mountPoint,
+                () => context.Out.WriteLine(context.Json
+                    ? new System.Text.Json.Nodes.JsonObject { ["host"] = host.Name, ["mountPoint"] = mountPoint }.ToJsonString()
+                    : $"mounted simulated host '{host.Name}' at {mountPoint}; Ctrl-C or SIGTERM unmounts"),
+                context.Logging.CreateLogger("VfioMigration.HostSimulator.Fuse"),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            // FuseMount's documented refusals: a live or uncleared mount at DIR, libfuse refusing, no INIT in time.
+            throw new HostDataException(e.Message, e);
+        }
+
         await context.Error.WriteLineAsync($"unmounted {mountPoint}").ConfigureAwait(false);
         return ExitCodes.Success;
     }
@@ -66,14 +75,16 @@ internal sealed class SimLibvirtXmlCommand : Command
 /// <summary>What the simulator commands share.</summary>
 internal static class SimCommands
 {
-    /// <summary>Loads a scenario file; a missing file is bad input, not a crash.</summary>
+    /// <summary>Loads a scenario file; a missing file, a directory, a FIFO or device node, or an oversized file is bad input, not a crash or a hang.</summary>
     public static SimulatedHost Load(string path)
     {
-        if (!File.Exists(path))
+        try
         {
-            throw new HostDataException($"scenario file '{path}' does not exist.");
+            return SimulatedHost.Load(path);
         }
-
-        return SimulatedHost.Load(path);
+        catch (IOException e)
+        {
+            throw new HostDataException($"scenario file {e.Message}", e);
+        }
     }
 }

@@ -7,14 +7,18 @@ namespace VfioMigration.HostSimulator.Scenarios;
 /// <remarks>This only parses; <see cref="SimulatedHost.FromScenario"/> checks values and cross-references.</remarks>
 public static class ScenarioLoader
 {
-    /// <summary>Reads and parses a scenario file.</summary>
+    /// <summary>The largest scenario file read: 16 MiB (the largest example is a few kilobytes).</summary>
+    public const int MaxFileBytes = 16 << 20;
+
+    /// <summary>Reads and parses a scenario file: a regular file of at most <see cref="MaxFileBytes"/> bytes.</summary>
     /// <param name="path">The JSON file.</param>
     /// <exception cref="ScenarioException">The file is not a well-formed scenario; the message names the JSON path and the file.</exception>
-    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="FileNotFoundException">Nothing exists at <paramref name="path"/>.</exception>
+    /// <exception cref="IOException">The file is a directory, a FIFO or device node, larger than <see cref="MaxFileBytes"/>, or cannot be read; nothing blocks.</exception>
     public static Scenario LoadFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var json = File.ReadAllText(path);
+        var json = Planner.Sysfs.BoundedFile.ReadAllText(path, MaxFileBytes);
         try
         {
             return Parse(json);

@@ -58,6 +58,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "Skipped {Entry} in {Path} on {Host}: {Reason}")]
     public static partial void SysfsEntrySkipped(ILogger logger, SysfsPath path, string host, string entry, string reason);
 
+    [LoggerMessage(EventId = 1018, Level = LogLevel.Warning, Message = "Skipped {Count} entries in {Path} on {Host} that are not a valid {What}: {Named}")]
+    public static partial void SysfsEntriesSkipped(ILogger logger, SysfsPath path, string host, int count, string what, string named);
+
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Could not list {Path} on {Host} ({Errno}); parents libvirt does not list are not looked for there")]
     public static partial void SysfsListFailed(ILogger logger, SysfsPath path, string host, Errno errno);
 }

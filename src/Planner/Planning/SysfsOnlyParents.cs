@@ -121,7 +121,7 @@ internal static class SysfsOnlyParents
 
     /// <summary>
     /// The entries of the directory at <paramref name="path"/> that parse as <typeparamref name="T"/>, in
-    /// ordinal order; each other entry is skipped with a warning. A listing that fails gives none, with
+    /// ordinal order; the other entries are skipped with one warning that counts them and names the first few. A listing that fails gives none, with
     /// a warning unless it is ENOENT and <paramref name="absentIsNormal"/>.
     /// </summary>
     private static async Task<List<T>> ListValidAsync<T>(MigrationHost host, SysfsPath path, Parser<T> parse, string what, bool absentIsNormal, ILogger logger, CancellationToken cancellationToken)
@@ -137,7 +137,9 @@ internal static class SysfsOnlyParents
             return [];
         }
 
+        const int NamedInWarning = 3;
         var valid = new List<T>();
+        var skipped = new List<string>();
         foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
         {
             if (parse(entry, out var value))
@@ -146,8 +148,14 @@ internal static class SysfsOnlyParents
             }
             else
             {
-                Log.SysfsEntrySkipped(logger, path, host.Name, MdevUuid.Shorten(entry), $"not a valid {what}");
+                skipped.Add(entry);
             }
+        }
+
+        if (skipped.Count > 0)
+        {
+            var named = string.Join(", ", skipped.Take(NamedInWarning).Select(e => $"'{MdevUuid.Shorten(e)}'")) + (skipped.Count > NamedInWarning ? ", ..." : string.Empty);
+            Log.SysfsEntriesSkipped(logger, path, host.Name, skipped.Count, what, named);
         }
 
         return valid;

@@ -65,6 +65,9 @@ public enum Errno
     /// <summary>Function not implemented.</summary>
     ENOSYS = 38,
 
+    /// <summary>Too many levels of symbolic links (a link loop).</summary>
+    ELOOP = 40,
+
     /// <summary>No data available.</summary>
     ENODATA = 61,
 

@@ -7,26 +7,52 @@ namespace VfioMigration.Planner.Sysfs;
 /// <summary>
 /// The sysfs of the machine this process runs on (or any directory laid out like it, such as a
 /// FUSE-mounted simulated host), through real system calls so that every result carries the exact
-/// errno the kernel returned: <c>open</c>/<c>read</c>/<c>close</c> for reads, one
-/// <c>write()</c> for writes, <c>opendir</c>/<c>readdir</c> for listings and <c>readlink</c>.
+/// errno the kernel returned: <c>openat2</c>/<c>read</c>/<c>close</c> for reads, one
+/// <c>write()</c> for writes, <c>fdopendir</c>/<c>readdir</c> for listings and <c>readlinkat</c>.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Every path resolves beneath the root, whatever links the tree holds: <c>openat2</c> with
+/// <c>RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS</c> from a descriptor of the root (on kernels before
+/// 5.6, a component walk with <c>O_NOFOLLOW</c> that resolves each link by hand). An absolute link
+/// target starts again at the root and <c>..</c> stops at the root, as after a <c>chroot</c>; sysfs
+/// links such as <c>../../devices/...</c> stay inside <c>/sys</c>, so real sysfs resolves as before.
+/// </para>
+/// <para>
+/// Bounded: files are opened with <c>O_NONBLOCK | O_NOCTTY</c> and anything but a regular file (a
+/// FIFO, a device node, a socket) is refused with <see cref="Errno.ENXIO"/> before any read or write;
+/// a read returns at most one page and a longer file fails with <see cref="Errno.EFBIG"/>; a listing of
+/// more than <see cref="MaxListingEntries"/> entries fails with <see cref="Errno.EFBIG"/>.
+/// </para>
+/// <para>
 /// sysfs is memory-backed, so the system calls run synchronously on the caller's thread; the
 /// asynchronous methods honour cancellation before starting and complete synchronously.
-/// Symbolic links inside the root (sysfs links such as <c>../../devices/...</c>) are followed by the
-/// kernel as usual. Safe for concurrent use: no state beyond the root.
+/// Safe for concurrent use: no state beyond the root.
+/// </para>
 /// </remarks>
 public sealed class LocalHostFileSystem : IHostFileSystem
 {
-    /// <summary>The most a sysfs attribute accepts in one write: one page.</summary>
+    /// <summary>The most a sysfs attribute holds, and accepts in one write: one page.</summary>
     public const int MaxWriteLength = 4096;
 
+    /// <summary>The most entries a listing returns; a directory with more fails with <see cref="Errno.EFBIG"/>.</summary>
+    public const int MaxListingEntries = 65536;
+
+    private const int FileFlags = LibC.O_NONBLOCK | LibC.O_NOCTTY | LibC.O_CLOEXEC;
+
     private readonly string _root;
+    private readonly bool _componentWalk;
 
     /// <summary>Creates an instance over <paramref name="root"/>.</summary>
     /// <param name="root">The sysfs root, an absolute path; <c>/sys</c> by default.</param>
     /// <exception cref="ArgumentException"><paramref name="root"/> is not an absolute path or contains a NUL character.</exception>
     public LocalHostFileSystem(string root = "/sys")
+        : this(root, componentWalk: false)
+    {
+    }
+
+    /// <summary>Creates an instance that may be told to use the component walk even where <c>openat2</c> exists.</summary>
+    internal LocalHostFileSystem(string root, bool componentWalk)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (!root.StartsWith('/') || root.Contains('\0', StringComparison.Ordinal))
@@ -36,6 +62,7 @@ public sealed class LocalHostFileSystem : IHostFileSystem
 
         var trimmed = root.TrimEnd('/');
         _root = trimmed.Length == 0 ? "/" : trimmed;
+        _componentWalk = componentWalk;
     }
 
     /// <summary>The root directory, as given (without a trailing <c>/</c>).</summary>
@@ -48,7 +75,7 @@ public sealed class LocalHostFileSystem : IHostFileSystem
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Read(FullPath(path)));
+        return ValueTask.FromResult(Read(path));
     }
 
     /// <inheritdoc />
@@ -67,61 +94,92 @@ public sealed class LocalHostFileSystem : IHostFileSystem
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Write(FullPath(path), Encoding.ASCII.GetBytes(value)));
+        return ValueTask.FromResult(Write(path, Encoding.ASCII.GetBytes(value)));
     }
 
     /// <inheritdoc />
     public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(List(FullPath(path)));
+        return ValueTask.FromResult(List(path));
     }
 
     /// <inheritdoc />
     public ValueTask<SysfsResult<string>> ReadLinkAsync(SysfsPath path, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(ReadLink(FullPath(path)));
-    }
-
-    private string FullPath(SysfsPath path)
-    {
-        if (path.Value.Length == 0)
-        {
-            return _root;
-        }
-
-        return _root == "/" ? "/" + path.Value : $"{_root}/{path.Value}";
+        return ValueTask.FromResult(ReadLink(path));
     }
 
     private static Errno LastErrno() => (Errno)Marshal.GetLastPInvokeError();
 
-    private static unsafe SysfsResult<string> Read(string fullPath)
+    /// <summary>Opens <paramref name="path"/> beneath the root; a descriptor, or a negated errno.</summary>
+    private int OpenBeneath(string path, int flags)
     {
-        int fd;
+        int root;
         do
         {
-            fd = LibC.Open(fullPath, LibC.O_RDONLY | LibC.O_CLOEXEC);
+            root = LibC.Open(_root, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
         }
-        while (fd < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR);
+        while (root < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR);
 
-        if (fd < 0)
+        if (root < 0)
         {
-            return SysfsResult.Failed<string>(LastErrno());
+            return -Marshal.GetLastPInvokeError();
         }
 
         try
         {
-            // One page holds every sysfs attribute; grow only for exotic files under a test root.
-            var buffer = new byte[MaxWriteLength];
-            var length = 0;
-            while (true)
-            {
-                if (length == buffer.Length)
-                {
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
+            return BeneathRoot.Open(root, path, flags, _componentWalk);
+        }
+        finally
+        {
+            _ = LibC.Close(root);
+        }
+    }
 
+    /// <summary>Opens a regular file beneath the root: a descriptor, or a negated errno (EISDIR for a directory, ENXIO for anything else that is not a regular file).</summary>
+    private unsafe int OpenFile(SysfsPath path, int accessMode)
+    {
+        var fd = OpenBeneath(path.Value, accessMode | FileFlags);
+        if (fd < 0)
+        {
+            return fd;
+        }
+
+        LibC.StatxBuffer status;
+        var error = LibC.Statx(fd, string.Empty, LibC.AT_EMPTY_PATH, LibC.STATX_TYPE, &status) < 0
+            ? -Marshal.GetLastPInvokeError()
+            : (status.Mode & LibC.S_IFMT) switch
+            {
+                LibC.S_IFREG => 0,
+                LibC.S_IFDIR => -(int)Errno.EISDIR,
+                _ => -(int)Errno.ENXIO,
+            };
+        if (error == 0)
+        {
+            return fd;
+        }
+
+        _ = LibC.Close(fd);
+        return error;
+    }
+
+    private unsafe SysfsResult<string> Read(SysfsPath path)
+    {
+        var fd = OpenFile(path, LibC.O_RDONLY);
+        if (fd < 0)
+        {
+            return SysfsResult.Failed<string>((Errno)(-fd));
+        }
+
+        try
+        {
+            // One page holds every sysfs attribute; the extra byte tells a longer file from a full page.
+            var buffer = new byte[MaxWriteLength + 1];
+            var length = 0;
+            while (length < buffer.Length)
+            {
                 nint count;
                 fixed (byte* start = &buffer[length])
                 {
@@ -145,6 +203,8 @@ public sealed class LocalHostFileSystem : IHostFileSystem
 
                 length += (int)count;
             }
+
+            return SysfsResult.Failed<string>(Errno.EFBIG);
         }
         finally
         {
@@ -152,18 +212,12 @@ public sealed class LocalHostFileSystem : IHostFileSystem
         }
     }
 
-    private static unsafe SysfsResult Write(string fullPath, byte[] data)
+    private unsafe SysfsResult Write(SysfsPath path, byte[] data)
     {
-        int fd;
-        do
-        {
-            fd = LibC.Open(fullPath, LibC.O_WRONLY | LibC.O_CLOEXEC);
-        }
-        while (fd < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR);
-
+        var fd = OpenFile(path, LibC.O_WRONLY);
         if (fd < 0)
         {
-            return new SysfsResult(LastErrno());
+            return new SysfsResult((Errno)(-fd));
         }
 
         try
@@ -187,12 +241,20 @@ public sealed class LocalHostFileSystem : IHostFileSystem
         }
     }
 
-    private static unsafe SysfsResult<IReadOnlyList<string>> List(string fullPath)
+    private unsafe SysfsResult<IReadOnlyList<string>> List(SysfsPath path)
     {
-        var directory = LibC.OpenDir(fullPath);
+        var fd = OpenBeneath(path.Value, LibC.O_RDONLY | LibC.O_DIRECTORY | FileFlags);
+        if (fd < 0)
+        {
+            return SysfsResult.Failed<IReadOnlyList<string>>((Errno)(-fd));
+        }
+
+        var directory = LibC.FdOpenDir(fd);
         if (directory == 0)
         {
-            return SysfsResult.Failed<IReadOnlyList<string>>(LastErrno());
+            var error = LastErrno();
+            _ = LibC.Close(fd);
+            return SysfsResult.Failed<IReadOnlyList<string>>(error);
         }
 
         try
@@ -208,10 +270,17 @@ public sealed class LocalHostFileSystem : IHostFileSystem
                 }
 
                 var name = Marshal.PtrToStringUTF8((nint)entry->Name)!;
-                if (name is not "." and not "..")
+                if (name is "." or "..")
                 {
-                    names.Add(name);
+                    continue;
                 }
+
+                if (names.Count == MaxListingEntries)
+                {
+                    return SysfsResult.Failed<IReadOnlyList<string>>(Errno.EFBIG);
+                }
+
+                names.Add(name);
             }
         }
         finally
@@ -220,14 +289,34 @@ public sealed class LocalHostFileSystem : IHostFileSystem
         }
     }
 
-    private static unsafe SysfsResult<string> ReadLink(string fullPath)
+    private unsafe SysfsResult<string> ReadLink(SysfsPath path)
     {
-        // A link target is at most PATH_MAX - 1 bytes, so one PATH_MAX buffer always holds it whole.
-        const int PathMax = 4096;
-        var buffer = stackalloc byte[PathMax];
-        var length = LibC.ReadLink(fullPath, buffer, PathMax);
-        return length < 0
-            ? SysfsResult.Failed<string>(LastErrno())
-            : SysfsResult.Of(Encoding.UTF8.GetString(buffer, (int)length));
+        if (path.Value.Length == 0)
+        {
+            return SysfsResult.Failed<string>(Errno.EINVAL); // the root is a directory, never a link
+        }
+
+        // The directory holding the link resolves beneath the root; the link itself is read, not followed.
+        var slash = path.Value.LastIndexOf('/');
+        var directory = OpenBeneath(slash < 0 ? string.Empty : path.Value[..slash], LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+        if (directory < 0)
+        {
+            return SysfsResult.Failed<string>((Errno)(-directory));
+        }
+
+        try
+        {
+            // A link target is at most PATH_MAX - 1 bytes, so one PATH_MAX buffer always holds it whole.
+            const int PathMax = 4096;
+            var buffer = stackalloc byte[PathMax];
+            var length = LibC.ReadLinkAt(directory, path.Name, buffer, PathMax);
+            return length < 0
+                ? SysfsResult.Failed<string>(LastErrno())
+                : SysfsResult.Of(Encoding.UTF8.GetString(buffer, (int)length));
+        }
+        finally
+        {
+            _ = LibC.Close(directory);
+        }
     }
 }

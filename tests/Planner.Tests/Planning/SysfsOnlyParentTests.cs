@@ -184,7 +184,7 @@ public sealed class SysfsOnlyParentTests
     }
 
     [TestMethod]
-    public async Task InvalidNamesInSysfsListings_AreSkippedWithAWarning_AndNeverReachAPath()
+    public async Task InvalidNamesInSysfsListings_AreSkippedWithOneWarningPerListing_AndNeverReachAPath()
     {
         var (scenario, _) = MttyOnBothSides();
         var sysfs = scenario.Destination.FileSystem;
@@ -196,14 +196,28 @@ public sealed class SysfsOnlyParentTests
 
         Assert.IsTrue(result.Succeeded, string.Join(" | ", result.Best.Reasons));
         Assert.AreEqual(Mtty, result.Best.Devices.Single().Target.Parent);
-        var skipped = Logged(1016);
-        Assert.HasCount(5, skipped, string.Join("\n", skipped.Select(r => r.Message)));
+        var skipped = Logged(1018);
+        Assert.HasCount(3, skipped, string.Join("\n", skipped.Select(r => r.Message)));
+        StringAssert.Contains(skipped[0].Message, "Skipped 2 entries in class/mdev_bus on ");
         Assert.IsTrue(skipped.All(record => record.Level == LogLevel.Warning));
         foreach (var name in (string[])["bad parent", "mtty 3", ".hidden", "not-a-uuid"])
         {
             Assert.IsTrue(skipped.Any(record => record.Message.Contains(name, StringComparison.Ordinal)), $"no warning names '{name}'");
             Assert.IsFalse(scenario.Destination.Operations.Any(op => op.Contains(name, StringComparison.Ordinal)), $"'{name}' reached a path");
         }
+    }
+
+    [TestMethod]
+    public async Task TwentyThousandInvalidParentNames_AreOneWarningThatCountsThem()
+    {
+        var (scenario, _) = MttyOnBothSides();
+        scenario.Destination.FileSystem.ExtraEntries["class/mdev_bus"] = [.. Enumerable.Range(0, 20_000).Select(i => $"bad {i:D5}")];
+
+        await using var result = await PlanAsync(scenario);
+
+        Assert.IsTrue(result.Succeeded, string.Join(" | ", result.Best.Reasons));
+        var warning = Logged(1018).Single();
+        Assert.AreEqual("Skipped 20000 entries in class/mdev_bus on dest that are not a valid device name: 'bad 00000', 'bad 00001', 'bad 00002', ...", warning.Message);
     }
 
     [TestMethod]

@@ -47,14 +47,25 @@ public sealed class LocalHostFileSystemTests
     }
 
     [TestMethod]
-    public async Task Read_of_a_large_file_returns_all_of_it()
+    public async Task Read_of_exactly_a_page_returns_all_of_it()
     {
-        var content = new string('x', 3 * LocalHostFileSystem.MaxWriteLength + 17);
-        await File.WriteAllTextAsync(Path.Combine(_root, "large"), content);
+        var content = new string('x', LocalHostFileSystem.MaxWriteLength);
+        await File.WriteAllTextAsync(Path.Combine(_root, "page"), content);
+
+        var result = await _host.ReadAsync(SysfsPath.Parse("page"));
+
+        Assert.AreEqual(content, result.Value);
+    }
+
+    [TestMethod]
+    public async Task Read_of_a_file_longer_than_a_page_is_EFBIG()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_root, "large"), new string('x', LocalHostFileSystem.MaxWriteLength + 1));
 
         var result = await _host.ReadAsync(SysfsPath.Parse("large"));
 
-        Assert.AreEqual(content, result.Value);
+        Assert.AreEqual(Errno.EFBIG, result.Error);
+        Assert.IsNull(result.Value);
     }
 
     [TestMethod]
