@@ -290,7 +290,7 @@ main() {
     fi
     t3=$(date +%s)
     stop_hosts
-    log "timings image=$((t1 - t0))s boot=$((t2 - t1))s ($accel_name) scenarios=$((t3 - t2))s total=$(($(date +%s) - started))s"
+    log "timings image=$((t1 - t0))s boot=$((t2 - t1))s on $accel_name, scenarios=$((t3 - t2))s total=$(($(date +%s) - started))s"
     if ((command_status != 0)); then
         for host in "${hosts[@]}"; do print_console_log "twohost-$host" "$run_dir/console-$host.log"; done
     fi
