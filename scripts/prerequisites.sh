@@ -14,12 +14,18 @@ need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as
 need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
 need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
 need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
+need qemu-system-x86   # qemu: the real-kernel guest and the two-host L1 hosts
+need mmdebstrap        # the two-host L1 hosts' root filesystem (scripts/two-host)
+need e2fsprogs         # mke2fs -d: that root filesystem as an ext4 image
+need openssh-client    # ssh into the two-host L1 hosts
+need python3           # scripts/two-host: free loopback ports
 
 if ((${#missing[@]})); then
     echo "Installing Debian packages: ${missing[*]}" >&2
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Another apt run (unattended upgrades, a parallel install) may hold the dpkg lock: wait for it.
+    $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if ! command -v dotnet >/dev/null 2>&1; then

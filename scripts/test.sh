@@ -9,13 +9,16 @@
 #
 #   scripts/test.sh              everything (about 10 minutes warm, 15 on a fresh machine)
 #   scripts/test.sh --no-kernel  only the .NET tests and the simulator comparison (no qemu)
+#   scripts/test.sh --no-two-host  everything but the two-host live migrations (scripts/two-host:
+#                                  two qemu L1 hosts; timings in docs/real-migration.md)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-kernel=1
+kernel=1 two_host=1
 for arg in "$@"; do
     case $arg in
         --no-kernel) kernel=0 ;;
-        *) echo "usage: scripts/test.sh [--no-kernel]" >&2; exit 2 ;;
+        --no-two-host) two_host=0 ;;
+        *) echo "usage: scripts/test.sh [--no-kernel] [--no-two-host]" >&2; exit 2 ;;
     esac
 done
 bash scripts/prerequisites.sh || exit 1
@@ -110,6 +113,12 @@ if ((kernel)); then
     run_stage real-kernel 45m bash scripts/real-kernel/ci.sh
 else
     skip_stage real-kernel "--no-kernel"
+fi
+
+if ((two_host)); then
+    run_stage two-host 40m bash scripts/two-host/run.sh
+else
+    skip_stage two-host "--no-two-host"
 fi
 
 printf '%s\n' "${stage_lines[@]}"

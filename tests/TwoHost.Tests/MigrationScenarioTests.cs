@@ -1,0 +1,224 @@
+using System.Text.Json;
+using VfioMigration.Libvirt;
+
+namespace VfioMigration.TwoHost.Tests;
+
+/// <summary>
+/// Issue 12's scenarios: the console tool, run from this machine as an operator would, plans and
+/// live-migrates a nested guest that owns mtty mdevs between two real L1 hosts (Debian's 6.12
+/// kernel, QEMU 10, libvirt 11), and each test checks the outcome on both hosts: the guest's
+/// state, the hostdev UUIDs in its live XML, and the mdevs present before and after.
+/// Each starts from empty hosts and empties them again.
+/// </summary>
+[TestClass]
+[DoNotParallelize]
+public sealed class MigrationScenarioTests : IDisposable
+{
+    private const string Guest = "l2";
+
+    /// <summary>A scenario takes up to about 3 minutes under TCG on a loaded machine (tests/testconfig.json allows 2 for a test).</summary>
+    private const int ScenarioTimeout = 600_000;
+    private TwoHostEnvironment _environment = null!;
+    private L1Host _a = null!;
+    private L1Host _b = null!;
+
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestInitialize]
+    public async Task StartFromEmptyHosts()
+    {
+        _environment = TwoHostEnvironment.Require();
+        _a = new L1Host(_environment.A, _environment);
+        _b = new L1Host(_environment.B, _environment);
+        await _a.ResetAsync();
+        await _b.ResetAsync();
+    }
+
+    [TestCleanup]
+    public async Task EmptyTheHosts()
+    {
+        if (_a is null || _b is null)
+        {
+            return;
+        }
+
+        await _a.ResetAsync();
+        await _b.ResetAsync();
+    }
+
+    public void Dispose()
+    {
+        _a?.Dispose();
+        _b?.Dispose();
+    }
+
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task Two_mdevs_of_different_types_move_to_the_planned_targets_and_the_source_keeps_its_own()
+    {
+        var sources = new[] { await _a.CreateMdevAsync("mtty-1"), await _a.CreateMdevAsync("mtty-2") };
+        _a.StartGuest(Guest, sources);
+        var sourceMdevs = await _a.MdevsAsync();
+        Assert.AreEqual(0, (await _b.MdevsAsync()).Count);
+
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        Log(run);
+
+        Assert.AreEqual(0, run.ExitCode, run.Error);
+        var plan = Migrator.Plan(run);
+        var targets = Migrator.TargetUuids(plan);
+        CollectionAssert.AreEqual(new[] { "create", "create" }, Actions(plan));
+        Assert.AreEqual(DomainState.Running, _b.GuestState(Guest));
+        CollectionAssert.AreEqual(targets.ToList(), _b.LiveHostdevUuids(Guest).ToList(), "the guest runs on B on exactly the planned UUIDs");
+        CollectionAssert.AreEquivalent(
+            new Dictionary<string, string> { [targets[0]] = "mtty-1", [targets[1]] = "mtty-2" },
+            (await _b.MdevsAsync()).ToDictionary(),
+            "B has the two targets of the right types and nothing else");
+        StringAssert.Contains(_b.LiveXml(Guest), "x-device-dirty-page-tracking", "the qemu:override went through the XML rewrite");
+
+        // Scenario 5: the source keeps its definition (shut off; --undefine-source would remove it)
+        // and its devices: migrate never removes the source's mdevs, they are the operator's.
+        Assert.AreEqual(DomainState.Shutoff, _a.GuestState(Guest));
+        CollectionAssert.AreEquivalent(sourceMdevs.ToDictionary(), (await _a.MdevsAsync()).ToDictionary());
+    }
+
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task An_idle_mdev_on_the_destination_is_reused_and_preserve_moves_the_guest_back_on_its_uuid()
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        var idle = await _b.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source]);
+
+        var there = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        Log(there);
+
+        Assert.AreEqual(0, there.ExitCode, there.Error);
+        var plan = Migrator.Plan(there);
+        CollectionAssert.AreEqual(new[] { "reuse" }, Actions(plan));
+        CollectionAssert.AreEqual(new[] { idle }, Migrator.TargetUuids(plan).ToList());
+        Assert.AreEqual(DomainState.Running, _b.GuestState(Guest));
+        CollectionAssert.AreEqual(new[] { idle }, _b.LiveHostdevUuids(Guest).ToList());
+        CollectionAssert.AreEqual(new[] { idle }, (await _b.MdevsAsync()).Keys.ToList(), "nothing was created on B");
+
+        // Back to A with --uuid preserve, once the operator has removed A's leftover device (an
+        // idle mdev of the right type would be reused instead, whatever its UUID): A creates the
+        // guest's UUID (B's).
+        await _a.RemoveMdevAsync(source);
+        var back = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.B, _environment.A, Guest, "--uuid", "preserve"));
+        Log(back);
+
+        Assert.AreEqual(0, back.ExitCode, back.Error);
+        var backPlan = Migrator.Plan(back);
+        CollectionAssert.AreEqual(new[] { "preserve-uuid" }, Actions(backPlan));
+        CollectionAssert.AreEqual(new[] { idle }, Migrator.TargetUuids(backPlan).ToList());
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest));
+        CollectionAssert.AreEqual(new[] { idle }, _a.LiveHostdevUuids(Guest).ToList());
+        CollectionAssert.AreEqual(new[] { idle }, (await _a.MdevsAsync()).Keys.ToList());
+        Assert.AreEqual(DomainState.Shutoff, _b.GuestState(Guest));
+    }
+
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task The_planner_refuses_mtty_1_to_mtty_2_and_libvirt_forced_to_do_it_fails_in_the_stream()
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source]);
+        // B offers only an idle mtty-2: mtty-1 and mtty-2 share mtty's ports, and the rest of them
+        // go to mtty-1 mdevs that a defined guest holds.
+        var offered = await _b.CreateMdevAsync("mtty-2");
+        var held = new List<string>();
+        for (var free = await _b.AvailableInstancesAsync("mtty-1"); free > 0; free--)
+        {
+            held.Add(await _b.CreateMdevAsync("mtty-1"));
+        }
+
+        _b.DefineGuest("holder", held);
+        var bBefore = await _b.MdevsAsync();
+
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest, "--allow-cross-type"));
+        Log(run);
+
+        Assert.AreEqual(3, run.ExitCode, "no valid plan");
+        var plan = Migrator.Plan(run);
+        Assert.IsFalse(plan.GetProperty("ok").GetBoolean());
+        Assert.IsTrue(plan.GetProperty("rejections").GetArrayLength() > 0);
+        CollectionAssert.AreEquivalent(bBefore.ToDictionary(), (await _b.MdevsAsync()).ToDictionary(), "the refused plan left B as it was");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest));
+
+        // The same mapping forced through libvirt: the destination QEMU starts, then mtty's load
+        // side refuses the mtty-1 state inside the stream.
+        var forced = _a.LiveXml(Guest, DomainXmlOptions.Migratable).Replace(source, offered, StringComparison.Ordinal);
+        using var domain = _a.Libvirt.LookupDomainByName(Guest);
+        var failure = Assert.ThrowsExactly<LibvirtException>(() => domain.Migrate(_b.Libvirt, new MigrationParameters { DestinationXml = forced }, MigrationOptions.Live));
+        TestContext.WriteLine($"forced migration: {failure.Message}");
+        StringAssert.Contains(failure.Message, "load of migration failed");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+        Assert.AreEqual(DomainState.Shutoff, _b.GuestState("holder"));
+        Assert.IsNull(_b.GuestState(Guest));
+    }
+
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task Killing_the_destination_qemu_mid_migration_fails_it_removes_what_was_created_and_the_guest_stays()
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source]);
+
+        using var migration = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        var output = migration.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
+        var errors = migration.StandardError.ReadToEndAsync(TestContext.CancellationToken);
+        // The destination QEMU exists from libvirt's prepare phase on; kill it once it does.
+        var killed = await _b.ShellAsync(
+            "for i in $(seq 1 240); do if [ -s /run/libvirt/qemu/l2.pid ]; then sleep 2; kill -9 \"$(cat /run/libvirt/qemu/l2.pid)\" && echo killed; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 120 s'");
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.CancellationToken);
+        limit.CancelAfter(TimeSpan.FromMinutes(4));
+        await migration.WaitForExitAsync(limit.Token);
+        var run = new ProcessRun(migration.ExitCode, await output, await errors);
+        Log(run);
+
+        Assert.AreEqual("killed", killed.Trim());
+        Assert.AreNotEqual(0, run.ExitCode);
+        StringAssert.Contains(run.Error, "removed");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "every device migrate created on B is gone");
+        Assert.AreNotEqual(DomainState.Running, _b.GuestState(Guest));
+    }
+
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task Without_the_dirty_tracking_override_the_preflight_refuses_before_anything_is_created()
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source], dirtyTrackingOverride: false);
+
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        Log(run);
+
+        Assert.AreEqual(3, run.ExitCode, "no valid plan");
+        var plan = Migrator.Plan(run);
+        Assert.IsFalse(plan.GetProperty("ok").GetBoolean());
+        var dirtyTracking = plan.GetProperty("preflight").EnumerateArray()
+            .Where(check => check.GetProperty("check").GetString() == "DIRTY_TRACKING" && check.GetProperty("outcome").GetString() == "failed")
+            .ToList();
+        Assert.IsTrue(dirtyTracking.Count > 0, "a failed DIRTY_TRACKING check");
+        StringAssert.Contains(dirtyTracking[0].GetProperty("message").GetString(), "IOMMUFD");
+        Assert.AreEqual(0, plan.GetProperty("created").GetArrayLength(), "nothing was created");
+        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "B has no mdev");
+        Assert.IsNull(_b.GuestState(Guest), "nothing was migrated");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest));
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+    }
+
+    private static List<string> Actions(JsonElement plan) =>
+        plan.GetProperty("devices").EnumerateArray().Select(device => device.GetProperty("action").GetString()!).ToList();
+
+    private void Log(ProcessRun run)
+    {
+        TestContext.WriteLine($"vfio-migrator exit {run.ExitCode}");
+        TestContext.WriteLine(run.Out);
+        TestContext.WriteLine(run.Error);
+    }
+}
