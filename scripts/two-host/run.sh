@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boots two "hypervisor hosts" (L1s) under qemu on this machine, each a Debian 12 root filesystem
-# with Debian's 6.12 kernel, the kernel's mtty sample driver, and QEMU 10 + libvirt 11 from
+# with Debian's 6.12 kernel, the kernel's mtty sample driver, our reference driver migref (installed,
+# not loaded: the truth table loads it with each row's driver version), and QEMU 10 + libvirt 11 from
 # bookworm-backports, joined by a private network; then runs COMMAND against them (by default the
 # two-host scenarios, tests/TwoHost.Tests) and stops them.
 #
@@ -66,9 +67,10 @@ prepare_image() {
     tmp=$(mktemp -d "$work_root/run.XXXXXX")
     fetch_kernel
     build_drivers_once
-    local mtty=$work/build/mtty.ko
+    local mtty=$work/build/mtty.ko migref=$work/build/migref.ko
     # The root filesystem's inputs: its packages, the private apt configuration, the machine's
-    # sources, the kernel package. The image's: those, this script's customisation, mtty.ko, the key.
+    # sources, the kernel package. The image's: those, this script's customisation, the two
+    # modules, the key.
     local rootfs_key image_key
     rootfs_key=$(rootfs_cache_key "linux-image-$release=$package_version")
     local rootfs_tar=$work_root/rootfs-$rootfs_key.tar
@@ -78,25 +80,27 @@ prepare_image() {
         build_rootfs_tar "$rootfs_tar" "linux-image-$release"
     fi
     [[ -f $work_root/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C two-host -f "$work_root/id_ed25519"
-    image_key=$( { echo "$rootfs_key"; declare -f customize_rootfs; cat "$TWO_HOST_DIR"/files/*; sha256sum "$mtty" "$work_root/id_ed25519.pub"; } |
+    image_key=$( { echo "$rootfs_key"; declare -f customize_rootfs; cat "$TWO_HOST_DIR"/files/*; sha256sum "$mtty" "$migref" "$work_root/id_ed25519.pub"; } |
         sha256sum | cut -c1-16)
     image_dir=$work_root/image-$image_key
     if [[ ! -f $image_dir/.done ]]; then
         log "making the disk image"
         rm -rf "$work_root"/image-*
-        make_image "$rootfs_tar" "$mtty"
+        make_image "$rootfs_tar" "$mtty" "$migref"
     fi
 }
 
-# Writes the hosts' configuration into the unpacked root filesystem $1.
+# Writes the hosts' configuration into the unpacked root filesystem $1, with the modules $2 (mtty,
+# loaded at boot) and $3 (migref, loaded by the tests with their module parameters).
 customize_rootfs() {
-    local root=$1 mtty=$2
-    install -D -m 644 "$mtty" "$root/lib/modules/$release/updates/mtty.ko"
-    depmod -b "$root" "$release"
-    local expected actual
+    local root=$1 mtty=$2 migref=$3 module expected actual
     expected=$(modinfo -b "$root" -k "$release" -F vermagic vfio)
-    actual=$(modinfo -F vermagic "$mtty")
-    [[ $expected == "$actual" ]] || die "mtty.ko vermagic '$actual' differs from the image's vfio '$expected'"
+    for module in "$mtty" "$migref"; do
+        install -D -m 644 "$module" "$root/lib/modules/$release/updates/${module##*/}"
+        actual=$(modinfo -F vermagic "$module")
+        [[ $expected == "$actual" ]] || die "${module##*/} vermagic '$actual' differs from the image's vfio '$expected'"
+    done
+    depmod -b "$root" "$release"
     echo mtty > "$root/etc/modules-load.d/mtty.conf"
     install -d -m 700 "$root/root/.ssh"
     install -m 600 "$work_root/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
@@ -113,10 +117,10 @@ customize_rootfs() {
 }
 
 make_image() {
-    local rootfs_tar=$1 mtty=$2 root=$tmp/rootfs staging=$tmp/image
+    local rootfs_tar=$1 mtty=$2 migref=$3 root=$tmp/rootfs staging=$tmp/image
     mkdir -p "$root" "$staging"
     tar -xf "$rootfs_tar" -C "$root" --numeric-owner
-    customize_rootfs "$root" "$mtty"
+    customize_rootfs "$root" "$mtty" "$migref"
     cp "$root/boot/vmlinuz-$release" "$staging/vmlinuz"
     cp "$root/boot/initrd.img-$release" "$staging/initrd.img"
     cp "$root/etc/ssh/ssh_host_ed25519_key.pub" "$staging/host-key.pub"

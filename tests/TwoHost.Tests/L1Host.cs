@@ -14,6 +14,9 @@ namespace VfioMigration.TwoHost.Tests;
 internal sealed class L1Host : IDisposable
 {
     private static readonly DeviceName MttyParent = DeviceName.Parse("mtty");
+
+    /// <summary>The parent of the reference driver's mdevs (drivers/migref).</summary>
+    public static readonly DeviceName MigrefParent = DeviceName.Parse("migref");
     private readonly TwoHostEnvironment _environment;
     private readonly SshHostFileSystem _sysfs;
 
@@ -30,11 +33,11 @@ internal sealed class L1Host : IDisposable
 
     public LibvirtConnection Libvirt { get; }
 
-    /// <summary>Creates an mtty mdev of <paramref name="type"/> through sysfs; returns its UUID.</summary>
-    public async Task<string> CreateMdevAsync(string type)
+    /// <summary>Creates an mdev of <paramref name="type"/> (of mtty unless <paramref name="parent"/> says otherwise) through sysfs; returns its UUID.</summary>
+    public async Task<string> CreateMdevAsync(string type, DeviceName? parent = null)
     {
         var uuid = Guid.NewGuid().ToString();
-        var result = await _sysfs.WriteAsync(SysfsPath.TypeAttribute(MttyParent, MdevTypeId.Parse(type), "create"), uuid);
+        var result = await _sysfs.WriteAsync(SysfsPath.TypeAttribute(parent ?? MttyParent, MdevTypeId.Parse(type), "create"), uuid);
         Assert.IsTrue(result.Succeeded, $"creating an {type} mdev on {Address.Name} failed: {result.Error}");
         return uuid;
     }
@@ -91,6 +94,17 @@ internal sealed class L1Host : IDisposable
         var read = await _sysfs.ReadAsync(SysfsPath.TypeAttribute(MttyParent, MdevTypeId.Parse(type), "available_instances"));
         Assert.IsTrue(read.Succeeded, $"reading available_instances of {type} on {Address.Name} failed: {read.Error}");
         return int.Parse(read.Value!.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// (Re)loads the reference driver with <paramref name="branch"/>'s version and accept list (no
+    /// migref mdev may exist: <see cref="ResetAsync"/> first); returns the version it runs.
+    /// </summary>
+    public async Task<string> LoadMigrefAsync(MigrefBranch branch)
+    {
+        var loaded = await ShellAsync(
+            $"if [ -d /sys/module/migref ]; then rmmod migref; fi; modprobe migref version={branch.Version} accepts={branch.Accepts} && cat /sys/module/migref/parameters/version");
+        return loaded.Trim();
     }
 
     /// <summary>Defines (does not start) a guest owning the mdevs <paramref name="uuids"/>: they count as in use.</summary>

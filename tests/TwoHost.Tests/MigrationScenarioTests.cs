@@ -12,7 +12,7 @@ namespace VfioMigration.TwoHost.Tests;
 /// </summary>
 [TestClass]
 [DoNotParallelize]
-public sealed class MigrationScenarioTests : IDisposable
+public sealed partial class MigrationScenarioTests : IDisposable
 {
     private const string Guest = "l2";
 

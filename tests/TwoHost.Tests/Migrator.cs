@@ -19,13 +19,16 @@ internal static class Migrator
     /// migration_version, so nothing can verify a device): then <paramref name="extra"/>.
     /// </summary>
     public static string[] Migrate(TwoHostEnvironment environment, L1HostAddress source, L1HostAddress destination, string guest, params string[] extra) =>
-    [
-        "migrate", "--source", source.Uri, "--dest", destination.Uri, "--domain", guest,
-        "--ssh-key", environment.KeyFile, "--known-hosts", environment.KnownHostsFile,
-        "--policy", "allow-type-match", "--json", .. extra,
-    ];
+        ["migrate", .. Hosts(environment, source, destination), "--domain", guest, "--policy", "allow-type-match", "--json", .. extra];
 
-    /// <summary>The plan JSON that <c>--json</c> printed.</summary>
+    /// <summary>
+    /// <c>check</c>: is the guest's device <paramref name="device"/> compatible with the mdev
+    /// <paramref name="target"/> on <paramref name="destination"/>? JSON output, the default policy.
+    /// </summary>
+    public static string[] Check(TwoHostEnvironment environment, L1HostAddress source, L1HostAddress destination, string guest, string device, string target) =>
+        ["check", .. Hosts(environment, source, destination), "--domain", guest, "--device", device, "--target", target, "--json"];
+
+    /// <summary>The JSON that <c>--json</c> printed (a plan, or a check's answer).</summary>
     public static JsonElement Plan(ProcessRun run)
     {
         using var document = JsonDocument.Parse(run.Out);
@@ -35,6 +38,9 @@ internal static class Migrator
     /// <summary>The planned target UUIDs, in the order of the guest's devices.</summary>
     public static IReadOnlyList<string> TargetUuids(JsonElement plan) =>
         plan.GetProperty("devices").EnumerateArray().Select(device => device.GetProperty("target").GetProperty("uuid").GetString()!).ToList();
+
+    private static string[] Hosts(TwoHostEnvironment environment, L1HostAddress source, L1HostAddress destination) =>
+        ["--source", source.Uri, "--dest", destination.Uri, "--ssh-key", environment.KeyFile, "--known-hosts", environment.KnownHostsFile];
 
     private static ProcessStartInfo StartInfo(string[] args)
     {
