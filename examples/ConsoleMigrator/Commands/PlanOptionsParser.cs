@@ -11,7 +11,7 @@ internal static class PlanOptionsParser
     public static readonly IReadOnlyList<OptionSpec> Options =
     [
         new("--policy", "POLICY", "When nothing can verify a device: require-verified (default: reject) or allow-type-match (accept, marked unverified)."),
-        new("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (create targets with the source UUIDs)."),
+        new("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (targets keep the source UUIDs: an idle mdev with that UUID is reused, else one is created with it)."),
         new("--placement", "PREFERENCE", "pack (default: fewest parents) or spread (most parents)."),
         new("--allow-hybrid", null, "Also try mdev<->physical targets (the vendor driver must accept)."),
         new("--allow-cross-type", null, "Also try other mdev types, accepted only by a device-level version probe."),
