@@ -48,7 +48,7 @@ public sealed class StuckCallTests
     }
 
     [TestMethod]
-    public void The_deadline_is_per_call_a_call_that_just_started_is_not_overdue_and_one_that_returned_is_forgotten()
+    public void The_deadline_is_per_call_a_call_that_just_started_is_not_overdue_one_that_returned_is_forgotten_and_a_migration_is_never_overdue()
     {
         var calls = new LibvirtCallsInFlight("host h (test:///x)");
         Assert.AreEqual((null, TimeSpan.FromHours(1)), calls.Overdue(TimeSpan.FromHours(1)));
@@ -61,6 +61,10 @@ public sealed class StuckCallTests
 
         calls.End(1);
         Assert.AreEqual("a call on host h (test:///x)", calls.Describe());
+
+        calls.Start(2, "virDomainMigrate3('vm1', 'qemu:///system')", bounded: false);
+        Assert.AreEqual((null, TimeSpan.FromTicks(1)), calls.Overdue(TimeSpan.FromTicks(1)));
+        Assert.AreEqual("virDomainMigrate3('vm1', 'qemu:///system') on host h (test:///x)", calls.Describe());
     }
 
     [TestMethod]

@@ -311,7 +311,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                         {
                             domain.MigrateToUri(peerUri, parameters, flags);
                             return true;
-                        });
+                        }, bounded: false);
                     }
                     else
                     {
@@ -319,7 +319,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                         {
                             using var migrated = domain.Migrate(destination._connection, parameters, flags);
                             return true;
-                        });
+                        }, bounded: false);
                     }
                 }
                 catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException unsupported)
@@ -506,10 +506,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
     private static string Named(string function, string? subject) => subject is null ? function : $"{function}('{subject}')";
 
-    private T Call<T>(string function, string? subject, Func<T> call)
+    /// <summary>Makes one libvirt call; <paramref name="bounded"/> false exempts it from <see cref="CallTimeout"/> (the migration).</summary>
+    private T Call<T>(string function, string? subject, Func<T> call, bool bounded = true)
     {
         var id = Interlocked.Increment(ref _calls);
-        _inFlight.Start(id, Named(function, subject));
+        _inFlight.Start(id, Named(function, subject), bounded);
         try
         {
             return call();
