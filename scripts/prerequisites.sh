@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the build, the tests and the demo need on Debian 12, only when missing.
-# Sourced by the other scripts; safe to run on its own.
+# Installs what the build and the demo need on Debian 12, only when missing; with --tests also
+# what the tests need (servers, browser, the qemu harnesses' tools). Run by scripts/demo.sh and
+# scripts/test.sh; safe to run on its own.
 set -euo pipefail
+tests=false
+case ${1:-} in
+    --tests) tests=true ;;
+    "") ;;
+    *) echo "usage: scripts/prerequisites.sh [--tests]" >&2; exit 2 ;;
+esac
 
 missing=()
 need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || missing+=("$1"); }
@@ -10,15 +17,18 @@ need libvirt-clients   # virsh, virt-xml-validate and libvirt's RNG schemas
 need libxml2-utils     # xmllint, which virt-xml-validate runs
 need fuse3             # fusermount3, for the mounted host simulator
 need libfuse3-3        # libfuse3.so.3, the P/Invoke target of the FUSE front end
-need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as the system service)
-need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
-need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
-need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
-need qemu-system-x86   # qemu: the real-kernel guest and the two-host L1 hosts
-need mmdebstrap        # the two-host L1 hosts' root filesystem (scripts/two-host)
-need e2fsprogs         # mke2fs -d: that root filesystem as an ext4 image
-need openssh-client    # ssh into the two-host L1 hosts
-need python3           # scripts/two-host: free loopback ports
+if $tests; then
+    need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as the system service)
+    need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
+    need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
+    need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
+    need qemu-system-x86   # qemu: the real-kernel guest and the two-host L1 hosts
+    need mmdebstrap        # the two-host L1 hosts' root filesystem (scripts/two-host)
+    need e2fsprogs         # mke2fs -d: that root filesystem as an ext4 image
+    need openssh-client    # ssh into the two-host L1 hosts
+    need python3           # scripts/two-host: free loopback ports
+    need libc6-dev         # the static helper the real-kernel guest migrates migref with (tests/RealKernel/migref-migrate.c)
+fi
 
 if ((${#missing[@]})); then
     echo "Installing Debian packages: ${missing[*]}" >&2

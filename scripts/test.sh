@@ -21,7 +21,7 @@ for arg in "$@"; do
         *) echo "usage: scripts/test.sh [--no-kernel] [--no-two-host]" >&2; exit 2 ;;
     esac
 done
-bash scripts/prerequisites.sh || exit 1
+bash scripts/prerequisites.sh --tests || exit 1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)

@@ -16,7 +16,7 @@ public enum UuidStrategy
     /// <summary>New random UUIDs; the destination XML is rewritten to name them (default).</summary>
     Rewrite,
 
-    /// <summary>The source device's UUID when it is free on the destination, so the XML keeps it.</summary>
+    /// <summary>The source device's UUID, so the XML keeps it: only an idle mdev with that UUID is reused, else one is created with it when it is free on the destination.</summary>
     Preserve,
 }
 

@@ -26,6 +26,8 @@ public sealed class CliEdgeCaseTests
     [DataRow("--probe-timeout", "1e-300", "--probe-timeout: '1e-300' is not a number of seconds from 0.001 to 3600.")]
     [DataRow("--probe-timeout", "Infinity", "--probe-timeout: 'Infinity' is not a number of seconds from 0.001 to 3600.")]
     [DataRow("--probe-timeout", "-1", "--probe-timeout: '-1' is not a number of seconds from 0.001 to 3600.")]
+    [DataRow("--libvirt-timeout", "NaN", "--libvirt-timeout: 'NaN' is not a number of seconds from 0.001 to 3600.")]
+    [DataRow("--libvirt-timeout", "0", "--libvirt-timeout: '0' is not a number of seconds from 0.001 to 3600.")]
     [DataRow("--dest", "", "option '--dest' needs a value (URI); it was empty.")]
     [DataRow("--dest", " ", "option '--dest' needs a value (URI); it was empty.")]
     public async Task A_bad_plan_option_is_a_usage_error(string option, string value, string message)

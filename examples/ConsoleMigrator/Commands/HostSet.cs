@@ -74,6 +74,7 @@ internal sealed class HostSet : IDisposable
         var destSsh = PerHost(args, "--dest-ssh", destUris.Count, "--dest");
         var destKeys = PerHost(args, "--dest-ssh-key", destUris.Count, "--dest");
         var destNames = PerHost(args, "--dest-name", destUris.Count, "--dest");
+        var callTimeout = PlanOptionsParser.LibvirtTimeout(args);
         var remote = RemoteDefaults(args);
         var names = remote.SettingNames;
         var hosts = new HostSet();
@@ -95,6 +96,14 @@ internal sealed class HostSet : IDisposable
             {
                 hosts._destinations.Add(hosts.FromScenario(scenario));
                 hosts.Ephemeral = true;
+            }
+
+            foreach (var host in hosts._destinations.Prepend(hosts.Source))
+            {
+                if (host.Hypervisor is LibvirtHypervisor libvirt)
+                {
+                    libvirt.CallTimeout = callTimeout;
+                }
             }
 
             hosts.RequireDistinctNames();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
+using VfioMigration.Planner.Hypervisor;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
@@ -11,12 +12,13 @@ internal static class PlanOptionsParser
     public static readonly IReadOnlyList<OptionSpec> Options =
     [
         new("--policy", "POLICY", "When nothing can verify a device: require-verified (default: reject) or allow-type-match (accept, marked unverified)."),
-        new("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (create targets with the source UUIDs)."),
+        new("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (targets keep the source UUIDs: an idle mdev with that UUID is reused, else one is created with it)."),
         new("--placement", "PREFERENCE", "pack (default: fewest parents) or spread (most parents)."),
         new("--allow-hybrid", null, "Also try mdev<->physical targets (the vendor driver must accept)."),
         new("--allow-cross-type", null, "Also try other mdev types, accepted only by a device-level version probe."),
         new("--persistent", null, "Create mdevs persistently (libvirt define + start) instead of transiently."),
         new("--probe-timeout", "SECONDS", "Cut off a version probe after this long and count it as unknown (default 10)."),
+        new("--libvirt-timeout", "SECONDS", "Stop waiting for a libvirt call that gets no answer for this long, roll back and fail naming it (default 120; the migration call itself is not cut off)."),
     ];
 
     /// <summary>Builds planner options from the arguments.</summary>
@@ -32,18 +34,28 @@ internal static class PlanOptionsParser
             AllowCrossType = args.Flag("--allow-cross-type"),
             PersistentMdevs = args.Flag("--persistent"),
         };
-        if (args.Value("--probe-timeout") is { } timeout)
-        {
-            // NaN fails every comparison, so the range is written to accept only what lies inside it; below a millisecond a TimeSpan is zero.
-            if (!double.TryParse(timeout, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !(seconds >= 0.001 && seconds <= 3600))
-            {
-                throw new UsageException($"--probe-timeout: '{timeout}' is not a number of seconds from 0.001 to 3600.");
-            }
+        options.ProbeTimeout = Seconds(args, "--probe-timeout") ?? options.ProbeTimeout;
+        return options;
+    }
 
-            options.ProbeTimeout = TimeSpan.FromSeconds(seconds);
+    /// <summary>The deadline of one libvirt call (<c>--libvirt-timeout</c>, default <see cref="LibvirtHypervisor.DefaultCallTimeout"/>).</summary>
+    /// <exception cref="UsageException">The value is not a number of seconds in range.</exception>
+    public static TimeSpan LibvirtTimeout(Arguments args) => Seconds(args, "--libvirt-timeout") ?? LibvirtHypervisor.DefaultCallTimeout;
+
+    private static TimeSpan? Seconds(Arguments args, string option)
+    {
+        if (args.Value(option) is not { } text)
+        {
+            return null;
         }
 
-        return options;
+        // NaN fails every comparison, so the range is written to accept only what lies inside it; below a millisecond a TimeSpan is zero.
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !(seconds >= 0.001 && seconds <= 3600))
+        {
+            throw new UsageException($"{option}: '{text}' is not a number of seconds from 0.001 to 3600.");
+        }
+
+        return TimeSpan.FromSeconds(seconds);
     }
 
     private static T Choice<T>(Arguments args, string option, T fallback, params (string Name, T Value)[] choices)

@@ -20,6 +20,8 @@ namespace VfioMigration.Planner.Hypervisor;
 /// libvirt has no call that returns many objects' XML at once, so the XML of node devices and
 /// guests is read with up to <see cref="ConcurrentCalls"/> calls in flight on the one connection
 /// (the remote driver multiplexes them). Cancellation is checked before each call.
+/// A call that gets no answer within <see cref="CallTimeout"/> (the migration excepted) is given up:
+/// libvirt cannot interrupt it, so the caller stops waiting and goes on to its rollback.
 /// </remarks>
 public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 {
@@ -31,6 +33,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// </summary>
     public const int ConcurrentCalls = 8;
 
+    /// <summary>The default of <see cref="CallTimeout"/>: 120 s, far beyond any answer of a healthy host, slow or remote.</summary>
+    public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(120);
+
     private readonly LibvirtConnection _connection;
     private readonly bool _isTestDriver;
 
@@ -39,9 +44,10 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     private readonly ConcurrentDictionary<MdevUuid, string> _mdevNames = new();
     private long _calls;
     private HypervisorVersions? _versions;
+    private TimeSpan _callTimeout = DefaultCallTimeout;
 
-    /// <summary>The libvirt calls running now, by call number: named when a cancelled plan stops waiting for one.</summary>
-    private readonly ConcurrentDictionary<long, string> _inFlight = new();
+    /// <summary>The libvirt calls running now, named when a plan stops waiting for one.</summary>
+    private readonly LibvirtCallsInFlight _inFlight;
 
     private LibvirtHypervisor(LibvirtConnection connection, string uri, string hostName, bool readOnly)
     {
@@ -49,6 +55,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         Uri = uri;
         HostName = hostName;
         ReadOnly = readOnly;
+        _inFlight = new LibvirtCallsInFlight(Describe());
         _isTestDriver = uri.StartsWith("test:", StringComparison.Ordinal) || uri.StartsWith("test+", StringComparison.Ordinal);
     }
 
@@ -66,6 +73,29 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
     /// <inheritdoc />
     public long LibvirtCalls => Interlocked.Read(ref _calls);
+
+    /// <summary>
+    /// How long one libvirt call may run before the caller stops waiting for it (default
+    /// <see cref="DefaultCallTimeout"/>): the method then throws a <see cref="HypervisorException"/>
+    /// naming the call and the host, while the call runs on inside libvirt, which cannot interrupt it
+    /// (a plan then rolls back what it can). The migration call itself (<see cref="MigrateAsync"/>)
+    /// is not bounded: it legitimately runs for minutes, until the guest's memory is copied.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to zero or a negative time other than <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    public TimeSpan CallTimeout
+    {
+        get => _callTimeout;
+        set
+        {
+            if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "LibvirtHypervisor.CallTimeout must be positive (or Timeout.InfiniteTimeSpan).");
+            }
+
+            _callTimeout = value;
+        }
+    }
 
     /// <summary>Opens a connection to <paramref name="uri"/>.</summary>
     /// <param name="uri">A libvirt URI, e.g. <c>qemu:///system</c>, <c>qemu+ssh://root@host2/system</c>, <c>test:///path/host.xml</c>.</param>
@@ -281,7 +311,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                         {
                             domain.MigrateToUri(peerUri, parameters, flags);
                             return true;
-                        });
+                        }, bounded: false);
                     }
                     else
                     {
@@ -289,7 +319,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                         {
                             using var migrated = domain.Migrate(destination._connection, parameters, flags);
                             return true;
-                        });
+                        }, bounded: false);
                     }
                 }
                 catch (HypervisorException e) when (e.InnerException is LibvirtNotSupportedException unsupported)
@@ -299,6 +329,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
                 return true;
             },
+            Timeout.InfiniteTimeSpan,
             cancellationToken);
     }
 
@@ -309,37 +340,53 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         Call(guest.IsUuid ? "virDomainLookupByUUIDString" : "virDomainLookupByName", guest.Value, () => guest.IsUuid ? _connection.LookupDomainByUuid(guest.Value) : _connection.LookupDomainByName(guest.Value));
 
     /// <summary>
-    /// Waits for <paramref name="work"/>, or, when <paramref name="cancellationToken"/> is cancelled first,
-    /// stops waiting and throws an <see cref="OperationCanceledException"/> whose message names what is
-    /// still running (<paramref name="stillRunning"/>): a call inside libvirt cannot be interrupted, so
-    /// the caller gives it up and goes on (to its rollback) while it runs on.
+    /// Waits for <paramref name="work"/>, or stops waiting while it runs on (a call inside libvirt
+    /// cannot be interrupted, so the caller gives it up and goes on to its rollback): when
+    /// <paramref name="cancellationToken"/> is cancelled, with an <see cref="OperationCanceledException"/>
+    /// naming the calls in flight; when one of <paramref name="calls"/> has run for
+    /// <paramref name="deadline"/>, with a <see cref="HypervisorException"/> naming it.
     /// </summary>
-    internal static async Task<T> AbandonOnCancellationAsync<T>(Task<T> work, Func<string> stillRunning, CancellationToken cancellationToken)
+    internal static async Task<T> AbandonWhenStuckAsync<T>(Task<T> work, LibvirtCallsInFlight calls, TimeSpan deadline, CancellationToken cancellationToken)
     {
-        try
+        var wait = deadline;
+        while (true)
         {
-            return await work.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!work.IsCompleted)
-        {
-            // The abandoned call's eventual failure is observed here rather than left unobserved.
-            _ = work.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw new OperationCanceledException($"stopped waiting for libvirt: {stillRunning()} is still running inside libvirt, which cannot interrupt it", null, cancellationToken);
+            try
+            {
+                return await work.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!work.IsCompleted)
+            {
+                Observe(work);
+                throw new OperationCanceledException($"stopped waiting for libvirt: {calls.Describe()} is still running inside libvirt, which cannot interrupt it", null, cancellationToken);
+            }
+            catch (TimeoutException) when (!work.IsCompleted)
+            {
+                // The deadline is per call: wait on until the oldest call in flight reaches it.
+                var (overdue, remaining) = calls.Overdue(deadline);
+                if (overdue is not null)
+                {
+                    Observe(work);
+                    throw new HypervisorException($"stopped waiting for libvirt: {overdue} got no answer within {deadline.TotalSeconds:0.###} s and is still running inside libvirt, which cannot interrupt it");
+                }
+
+                wait = remaining;
+            }
         }
     }
+
+    /// <summary>An abandoned call's eventual failure is observed here rather than left unobserved.</summary>
+    private static void Observe(Task work) =>
+        _ = work.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// Runs blocking libvirt calls on the thread pool: a cancelled token stops them before the first
-    /// call, and stops the waiting (not the call) while one runs; the exception then names the call.
+    /// call; a cancellation, or a call running past <see cref="CallTimeout"/>, stops the waiting (not the call).
     /// </summary>
-    private Task<T> RunAsync<T>(Func<T> calls, CancellationToken cancellationToken) =>
-        AbandonOnCancellationAsync(Task.Run(calls, cancellationToken), DescribeCallsInFlight, cancellationToken);
+    private Task<T> RunAsync<T>(Func<T> calls, CancellationToken cancellationToken) => RunAsync(calls, CallTimeout, cancellationToken);
 
-    private string DescribeCallsInFlight()
-    {
-        var calls = _inFlight.Values.Order(StringComparer.Ordinal).ToList();
-        return $"{(calls.Count == 0 ? "a call" : string.Join(", ", calls))} on {Describe()}";
-    }
+    private Task<T> RunAsync<T>(Func<T> calls, TimeSpan deadline, CancellationToken cancellationToken) =>
+        AbandonWhenStuckAsync(Task.Run(calls, cancellationToken), _inFlight, deadline, cancellationToken);
 
     /// <summary>
     /// The mdev's node device: by the name this connection saw it under (one lookup), else by
@@ -459,10 +506,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
     private static string Named(string function, string? subject) => subject is null ? function : $"{function}('{subject}')";
 
-    private T Call<T>(string function, string? subject, Func<T> call)
+    /// <summary>Makes one libvirt call; <paramref name="bounded"/> false exempts it from <see cref="CallTimeout"/> (the migration).</summary>
+    private T Call<T>(string function, string? subject, Func<T> call, bool bounded = true)
     {
         var id = Interlocked.Increment(ref _calls);
-        _inFlight[id] = Named(function, subject);
+        _inFlight.Start(id, Named(function, subject), bounded);
         try
         {
             return call();
@@ -477,7 +525,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         }
         finally
         {
-            _inFlight.TryRemove(id, out _);
+            _inFlight.End(id);
         }
     }
 

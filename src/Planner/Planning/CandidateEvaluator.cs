@@ -107,6 +107,12 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         var opted = new List<TargetOption>();
         foreach (var mdev in inventory.Inventory.Mdevs)
         {
+            if (options.UuidStrategy == UuidStrategy.Preserve && mdev.Uuid != source.Info.Uuid)
+            {
+                // Under Preserve the target has the source's UUID: only an idle mdev with that UUID is reused.
+                continue;
+            }
+
             var parent = inventory.ParentOf(mdev);
             var api = parent?.Types.FirstOrDefault(t => t.Id == mdev.Type)?.DeviceApi;
             if (mdev.Type == source.MdevType && (api is null || api == source.Info.DeviceApi))
@@ -117,12 +123,6 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
             {
                 opted.Add(new ExistingMdevOption(mdev, api, MatchKind.CrossType));
             }
-        }
-
-        if (options.UuidStrategy == UuidStrategy.Preserve)
-        {
-            // The source's own UUID, idle on the destination, keeps the XML untouched.
-            sameType.Sort((a, b) => IsSourceUuid(b, source).CompareTo(IsSourceUuid(a, source)));
         }
 
         foreach (var parent in inventory.Inventory.Parents)
@@ -359,9 +359,6 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         _pciTypes[path.Value] = type;
         return type;
     }
-
-    private static bool IsSourceUuid(TargetOption option, SourceDevice source) =>
-        option is ExistingMdevOption mdev && mdev.Mdev.Uuid == source.Info.Uuid;
 
     private static bool SameVendor(string? a, string? b) =>
         a is null || b is null || string.Equals(a, b, StringComparison.OrdinalIgnoreCase);

@@ -56,14 +56,17 @@ internal static class PreflightChecks
     /// <summary>The checks for migrating <paramref name="devices"/> of a guest whose XML is <paramref name="guestXml"/> from <paramref name="source"/> to <paramref name="destination"/>.</summary>
     public static IReadOnlyList<PreflightCheck> Evaluate(HostFacts source, HostFacts destination, IReadOnlyList<SourceDevice> devices, string guestXml)
     {
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> overrides;
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, QemuProperty>> overrides;
+        IReadOnlyDictionary<int, string> aliases;
         try
         {
             overrides = QemuOverrides.FrontendProperties(guestXml);
+            aliases = HostDeviceAliases.Read(guestXml);
         }
         catch (LibvirtXmlException)
         {
-            overrides = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+            overrides = new Dictionary<string, IReadOnlyDictionary<string, QemuProperty>>();
+            aliases = new Dictionary<int, string>();
         }
 
         var checks = new List<PreflightCheck>();
@@ -82,7 +85,7 @@ internal static class PreflightChecks
                     checks.Add(support);
                 }
 
-                checks.Add(DirtyTracking(host, role, device, overrides));
+                checks.Add(DirtyTracking(host, role, device, device.Info.Alias ?? aliases.GetValueOrDefault(device.Info.Ordinal), overrides));
             }
         }
 
@@ -124,24 +127,29 @@ internal static class PreflightChecks
             : new PreflightCheck(host.Name, "DEVICE_MIGRATION", PreflightOutcome.Passed, $"The {driver} driver of mdev {device.Info.Id} is not one known to lack VFIO migration.", device.Info.Id);
     }
 
-    private static PreflightCheck DirtyTracking(HostFacts host, string role, SourceDevice device, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> overrides)
+    private static PreflightCheck DirtyTracking(HostFacts host, string role, SourceDevice device, string? alias, IReadOnlyDictionary<string, IReadOnlyDictionary<string, QemuProperty>> overrides)
     {
         var id = device.Info.Id;
-        var alias = device.Info.Alias is { } named && named.Length <= 64 && named.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? named : null;
+        alias = alias is not null && alias.Length <= 64 && alias.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') ? alias : null;
         var properties = alias is not null && overrides.TryGetValue(alias, out var set) ? set : null;
-        var trackingOff = properties is not null && properties.TryGetValue(DirtyTrackingProperty, out var tracking) && IsOff(tracking);
-        var migrationOn = properties is not null && properties.TryGetValue(EnableMigrationProperty, out var enable) && IsOn(enable);
-        if (trackingOff)
+        var tracking = properties?.GetValueOrDefault(DirtyTrackingProperty);
+        var enable = properties?.GetValueOrDefault(EnableMigrationProperty);
+        if ((NotTakenByQemu(tracking, DirtyTrackingProperty, "off") ?? NotTakenByQemu(enable, EnableMigrationProperty, "on")) is { } wrong)
         {
-            return migrationOn
+            return new PreflightCheck(host.Name, "DIRTY_TRACKING", PreflightOutcome.Failed, $"The guest's <qemu:override> for {alias} ({id}) {wrong}", id);
+        }
+
+        if (tracking is not null && IsString(tracking, "off"))
+        {
+            return enable is not null && IsString(enable, "on")
                 ? new PreflightCheck(host.Name, "DIRTY_TRACKING", PreflightOutcome.Passed, $"The guest turns device dirty tracking off for {alias} ({id}) and keeps migration on, so the kernel's dirty-page report is not used.", id)
-                : new PreflightCheck(host.Name, "DIRTY_TRACKING", PreflightOutcome.Failed, $"The guest turns device dirty tracking off for {alias} ({id}) without {EnableMigrationProperty}=on, so QEMU adds a migration blocker; add <qemu:property name='{EnableMigrationProperty}' type='bool' value='true'/> to that <qemu:device>.", id);
+                : new PreflightCheck(host.Name, "DIRTY_TRACKING", PreflightOutcome.Failed, $"The guest turns device dirty tracking off for {alias} ({id}) without {EnableMigrationProperty}=on, so QEMU adds a migration blocker; add {PropertyXml(EnableMigrationProperty, "on")} to that <qemu:device>.", id);
         }
 
         var where = role == "source"
             ? "the migration fails at its start (ram_save_setup: Operation not supported)"
             : "the guest cannot migrate on from there: that migration fails at its start (ram_save_setup: Operation not supported)";
-        var remedy = $"give the guest a <qemu:override> on alias {alias ?? "(the hostdev's alias)"} setting {DirtyTrackingProperty}=off and {EnableMigrationProperty}=on (docs/operations.md)";
+        var remedy = $"give the guest a <qemu:override> on alias {alias ?? "(the hostdev's alias)"} setting {DirtyTrackingProperty}=off and {EnableMigrationProperty}=on, as strings ({PropertyXml(DirtyTrackingProperty, "off")} and {PropertyXml(EnableMigrationProperty, "on")}; docs/operations.md)";
         var driver = device.MdevType is { } type ? Driver(type) : null;
         return host.HasIommufd switch
         {
@@ -159,9 +167,25 @@ internal static class PreflightChecks
         return dash > 0 ? type.Value[..dash] : type.Value;
     }
 
-    private static bool IsOff(string value) => value.ToLowerInvariant() is "false" or "off" or "no" or "0";
+    /// <summary>
+    /// Both properties are QEMU OnOffAuto properties: QEMU takes only the strings <c>on</c>, <c>off</c>
+    /// and <c>auto</c> (lower case); libvirt passes a <c>type='bool'</c> value as a JSON boolean, which QEMU refuses.
+    /// </summary>
+    private static bool IsString(QemuProperty property, string value) => property.Type == "string" && property.Value == value;
 
-    private static bool IsOn(string value) => value.ToLowerInvariant() is "true" or "on" or "yes" or "1";
+    /// <summary>Why QEMU would not take <paramref name="property"/> as written; null when it is absent or in a form QEMU takes.</summary>
+    private static string? NotTakenByQemu(QemuProperty? property, string name, string wanted)
+    {
+        if (property is null || (property.Type == "string" && property.Value is "on" or "off" or "auto"))
+        {
+            return null;
+        }
+
+        var written = Printable(property.Type ?? "(none)") + "' value='" + Printable(property.Value);
+        return $"sets {name} with type='{written}', which QEMU does not take (the property is on, off or auto, passed as a string): write {PropertyXml(name, wanted)}.";
+    }
+
+    private static string PropertyXml(string name, string value) => $"<qemu:property name='{name}' type='string' value='{value}'/>";
 
     private static string Printable(string text) =>
         text.Length <= 32 && text.All(char.IsAsciiLetterOrDigit) ? text : string.Create(CultureInfo.InvariantCulture, $"({text.Length}-character)");

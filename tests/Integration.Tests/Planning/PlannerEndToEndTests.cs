@@ -481,11 +481,15 @@ public abstract class PlannerEndToEndTests
     }
 
     [TestMethod]
-    public async Task PreserveUuid_CreatesWithTheSourceUuid_AndTheXmlKeepsIt()
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task PreserveUuid_CreatesWithTheSourceUuid_AndTheXmlKeepsIt(bool idleMdevUnderAnotherUuid)
     {
         using var bed = new PlanningTestBed(FrontEnd);
         var source = bed.Add(Source());
-        var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 4, VgpuType)]));
+
+        // An idle mdev of the right type under another UUID is not reused: the target must have the source's UUID.
+        var destination = bed.Add(Destination([NvidiaParent(ParentA, Accepts535, 4, VgpuType)], mdevs: idleMdevUnderAnotherUuid ? [Mdev(IdleMdev, ParentA, VgpuType)] : []));
         var before = destination.Simulator.Snapshot();
 
         await using var result = await PlanAsync(source, SingleGuest, [destination.Host], new PlanOptions { UuidStrategy = UuidStrategy.Preserve });

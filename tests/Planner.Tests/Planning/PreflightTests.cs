@@ -21,8 +21,8 @@ public sealed class PreflightTests
         <qemu:override>
           <qemu:device alias='hostdev0'>
             <qemu:frontend>
-              <qemu:property name='x-device-dirty-page-tracking' type='bool' value='false'/>
-              <qemu:property name='enable-migration' type='bool' value='true'/>
+              <qemu:property name='x-device-dirty-page-tracking' type='string' value='off'/>
+              <qemu:property name='enable-migration' type='string' value='on'/>
             </qemu:frontend>
           </qemu:device>
         </qemu:override>
@@ -95,6 +95,49 @@ public sealed class PreflightTests
     }
 
     [TestMethod]
+    public void DirtyTracking_TheOverrideOnLibvirtsOwnAlias_IsMatchedToAHostdevTheMigratableXmlNamesNoAliasFor()
+    {
+        // The migratable XML leaves libvirt's hostdevN out: the device has no alias, the override names hostdev1 (the second hostdev).
+        var guest = Guest(Hostdevs(null, null) + Override.Replace("hostdev0", "hostdev1", StringComparison.Ordinal));
+
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), [Mdev("mtty-1", ordinal: 0, alias: null), Mdev("mtty-1", ordinal: 1, alias: null)], guest);
+
+        var dirty = checks.Where(c => c.Check == "DIRTY_TRACKING").ToList();
+        CollectionAssert.AreEqual(new[] { PreflightOutcome.Failed, PreflightOutcome.Passed, PreflightOutcome.Failed, PreflightOutcome.Passed }, dirty.Select(c => c.Outcome).ToArray());
+        StringAssert.Contains(dirty[0].Message, "<qemu:override> on alias hostdev0 setting");
+        StringAssert.Contains(dirty[1].Message, "The guest turns device dirty tracking off for hostdev1");
+    }
+
+    [TestMethod]
+    public void DirtyTracking_TheOverrideOnAUserAlias_IsMatched()
+    {
+        var guest = Guest(Hostdevs("ua-mdev0") + Override.Replace("hostdev0", "ua-mdev0", StringComparison.Ordinal));
+
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), [Mdev("mtty-1", ordinal: 0, alias: "ua-mdev0")], guest);
+
+        var dirty = checks.Where(c => c.Check == "DIRTY_TRACKING").ToList();
+        Assert.HasCount(2, dirty);
+        Assert.IsTrue(dirty.All(c => c.Outcome == PreflightOutcome.Passed), string.Join("\n", dirty));
+        StringAssert.Contains(dirty[0].Message, "for ua-mdev0 (");
+    }
+
+    [TestMethod]
+    [DataRow("x-device-dirty-page-tracking", "type='string' value='off'", "type='bool' value='false'", "sets x-device-dirty-page-tracking with type='bool' value='false', which QEMU does not take (the property is on, off or auto, passed as a string): write <qemu:property name='x-device-dirty-page-tracking' type='string' value='off'/>.")]
+    [DataRow("enable-migration", "type='string' value='on'", "type='bool' value='true'", "sets enable-migration with type='bool' value='true', which QEMU does not take (the property is on, off or auto, passed as a string): write <qemu:property name='enable-migration' type='string' value='on'/>.")]
+    [DataRow("x-device-dirty-page-tracking", "type='string' value='off'", "type='string' value='false'", "sets x-device-dirty-page-tracking with type='string' value='false', which QEMU does not take")]
+    public void DirtyTracking_AValueQemuDoesNotTake_FailsSayingTheFormItTakes(string property, string good, string bad, string expected)
+    {
+        var written = Override.Replace($"name='{property}' {good}", $"name='{property}' {bad}", StringComparison.Ordinal);
+        Assert.AreNotEqual(Override, written);
+
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev("mtty-1")], Guest(written));
+
+        var dirty = checks.Where(c => c.Check == "DIRTY_TRACKING").ToList();
+        Assert.IsTrue(dirty.All(c => c.Outcome == PreflightOutcome.Failed), string.Join("\n", dirty));
+        StringAssert.StartsWith(dirty[0].Message, "The guest's <qemu:override> for hostdev0 (" + Uuid + ") " + expected);
+    }
+
+    [TestMethod]
     public void DirtyTracking_OffWithoutEnableMigration_FailsForTheBlockerQemuAdds()
     {
         var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev("mtty-1")], Guest(Override.Replace("enable-migration", "x-other", StringComparison.Ordinal)));
@@ -162,12 +205,17 @@ public sealed class PreflightTests
 
     private const string Uuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";
 
-    private static SourceDevice Mdev(string type)
+    private static SourceDevice Mdev(string type, int ordinal = 0, string? alias = "hostdev0")
     {
-        var device = new MdevHostDevice(0, "hostdev0", null, MdevUuid.Parse(Uuid), "vfio-pci", null, null);
-        var info = new SourceDeviceInfo(SourceDeviceKind.Mdev, 0, "hostdev0", device.Uuid, null, type, "vfio-pci", "mtty");
+        var device = new MdevHostDevice(ordinal, alias, null, MdevUuid.Parse(Uuid), "vfio-pci", null, null);
+        var info = new SourceDeviceInfo(SourceDeviceKind.Mdev, ordinal, alias, device.Uuid, null, type, "vfio-pci", "mtty");
         return new SourceDevice(device, info, MdevTypeId.Parse(type), null, null, null, SourceVersion.Absent("no migration_version"), null);
     }
+
+    /// <summary>A <c>&lt;devices&gt;</c> with one mdev hostdev per alias (null: none written, as in the migratable XML).</summary>
+    private static string Hostdevs(params string?[] aliases) =>
+        "<devices>" + string.Concat(aliases.Select(alias =>
+            $"<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='{Uuid}'/></source>{(alias is null ? string.Empty : $"<alias name='{alias}'/>")}</hostdev>")) + "</devices>";
 
     private static string Guest(string extra = "", string? xml = null) =>
         (xml ?? "<domain type='kvm'><name>vm1</name><uuid>4a1c7e0e-8d3b-4f1a-9c2e-6b5d3a2f1e00</uuid></domain>")

@@ -144,6 +144,44 @@ public sealed class ProvisioningTests
     }
 
     [TestMethod]
+    public async Task Preserve_AnIdleMdevUnderAnotherUuid_IsNotReused_OneIsCreatedWithTheSourceUuid()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var type = scenario.DestinationType();
+        var idle = scenario.Destination.AddMdev(type);
+        var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
+
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.PreserveUuid, device.Action);
+        Assert.AreEqual(sourceUuid.Value, device.Target.Id);
+        Assert.AreNotEqual(idle.Uuid.Value, device.Target.Id);
+        Assert.HasCount(1, scenario.DestinationWrites("/create"));
+        Assert.AreEqual(scenario.Source.GuestXml["vm1"], result.Best.DestinationXml, "the XML keeps the source UUID");
+    }
+
+    [TestMethod]
+    public async Task Preserve_AnIdleMdevWithTheSourceUuid_IsReused()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var type = scenario.DestinationType();
+        var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
+        scenario.Destination.AddMdev(type);
+        scenario.Destination.AddMdev(type, uuid: sourceUuid);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
+
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.Reuse, device.Action);
+        Assert.AreEqual(sourceUuid.Value, device.Target.Id);
+        Assert.IsEmpty(scenario.DestinationWrites("/create"));
+        Assert.AreEqual(scenario.Source.GuestXml["vm1"], result.Best.DestinationXml, "the XML keeps the source UUID");
+    }
+
+    [TestMethod]
     public async Task Preserve_ASourceUuidCreatedAgainAfterARefusal_IsProbedAfresh()
     {
         var scenario = RefusedOnTheFirstParent();

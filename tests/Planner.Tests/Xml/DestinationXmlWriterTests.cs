@@ -56,8 +56,8 @@ public sealed partial class DestinationXmlWriterTests
           <qemu:override>
             <qemu:device alias='hostdev0'>
               <qemu:frontend>
-                <qemu:property name='x-device-dirty-page-tracking' type='bool' value='false'/>
-                <qemu:property name='enable-migration' type='bool' value='true'/>
+                <qemu:property name='x-device-dirty-page-tracking' type='string' value='off'/>
+                <qemu:property name='enable-migration' type='string' value='on'/>
               </qemu:frontend>
             </qemu:device>
           </qemu:override>

@@ -27,7 +27,7 @@ internal static class Daemon
     {
         if (!File.Exists(file))
         {
-            Assert.Fail($"{file} is not installed; run scripts/prerequisites.sh (Debian packages openssh-server and libvirt-daemon).");
+            Assert.Fail($"{file} is not installed; run scripts/prerequisites.sh --tests (Debian packages openssh-server and libvirt-daemon).");
         }
 
         var info = Info(file, arguments);
