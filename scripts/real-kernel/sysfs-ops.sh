@@ -189,6 +189,16 @@ show_instances() {
     done
 }
 
+# Removes every mdev on the host, then shows what is left and the types' instances.
+remove_every_device() {
+    for device_dir in "$root"/bus/mdev/devices/*; do
+        [ -e "$device_dir" ] || continue
+        write_attr "bus/mdev/devices/${device_dir##*/}/remove" 1
+    done
+    list bus/mdev/devices
+    show_instances
+}
+
 # shellcheck disable=SC2086  # split into words on purpose
 set -- $parents
 first_parent=${1:-}
@@ -267,12 +277,7 @@ write_attr "$remove" 1
 list "$types_dir/$first_type/devices"
 
 echo "# clean-up: remove every remaining device"
-for device_dir in "$root"/bus/mdev/devices/*; do
-    [ -e "$device_dir" ] || continue
-    write_attr "bus/mdev/devices/${device_dir##*/}/remove" 1
-done
-list bus/mdev/devices
-show_instances
+remove_every_device
 
 # --- the proposed migration attributes (only where a type has migration_version) -------------
 # The reference driver's probe vocabulary: version strings written into the attributes. They are
@@ -415,10 +420,5 @@ if [ -n "$migration_types" ]; then
     exec 3>&- 4>&-
 
     echo "# clean-up of the migration section"
-    for device_dir in "$root"/bus/mdev/devices/*; do
-        [ -e "$device_dir" ] || continue
-        write_attr "bus/mdev/devices/${device_dir##*/}/remove" 1
-    done
-    list bus/mdev/devices
-    show_instances
+    remove_every_device
 fi
