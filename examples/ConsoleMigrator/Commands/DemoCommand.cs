@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
@@ -12,20 +13,20 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// <c>demo</c>: the whole flow on bundled example hosts (libvirt's test driver plus the in-process
 /// simulator: no root, no FUSE): a guest with several devices on a source host, two destinations.
 /// </summary>
-internal sealed class DemoCommand : Command
+internal sealed class DemoCommand : CliCommand
 {
+    public DemoCommand()
+        : base("demo", "Plan a guest's migration on bundled simulated hosts (a source, two destinations) and show every decision.")
+    {
+        AddOptions([PlanReport.Option]);
+    }
+
     /// <summary>The guest the demo migrates.</summary>
     public const string Guest = "render-1";
 
-    public override string Name => "demo";
-
-    public override string Summary => "Plan a guest's migration on bundled simulated hosts (a source, two destinations) and show every decision.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } = [PlanReport.Option];
-
     public override string Example => "vfio-migrator demo";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var source = LoadBundled("demo-source.json");
         SimulatedHost[] destinations = [LoadBundled("demo-dest-a.json"), LoadBundled("demo-dest-b.json")];

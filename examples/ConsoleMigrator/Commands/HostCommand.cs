@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using VfioMigration.ConsoleMigrator.Cli;
@@ -7,20 +8,19 @@ using VfioMigration.Planner.Hypervisor;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>host</c>: a host's mdev parents and types with capacity, its mdevs and who uses them, and its PCI functions.</summary>
-internal sealed class HostCommand : Command
+internal sealed class HostCommand : CliCommand
 {
-    public override string Name => "host";
-
-    public override string Summary => "Show a host's mdev parents (types, capacity), its mdevs (and which guest uses each) and its PCI functions.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--connect", "URI", "libvirt URI of the host.", Required: true),
-    ];
+    public HostCommand()
+        : base("host", "Show a host's mdev parents (types, capacity), its mdevs (and which guest uses each) and its PCI functions.")
+    {
+        AddOptions([
+            CliOption.Value("--connect", "URI", "libvirt URI of the host.", required: true),
+        ]);
+    }
 
     public override string Example => "vfio-migrator host --connect test:///$PWD/examples/hosts/demo-host.xml";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var hypervisor = LibvirtHypervisor.Open(args.Required("--connect"), readOnly: true);
         var inventory = await hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
