@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Spectre.Console;
 
 namespace VfioMigration.ConsoleMigrator.Cli;
 
@@ -13,7 +14,9 @@ internal sealed class UsageException(string message) : Exception(message);
 /// <param name="Verbose">Whether <c>--verbose</c> was given.</param>
 /// <param name="Logging">Where the library logs: warnings always, everything with <c>--verbose</c>; on stderr.</param>
 /// <param name="Interactive">Whether stderr is a terminal (then progress is shown while hosts are probed).</param>
-internal sealed record CommandContext(TextWriter Out, TextWriter Error, bool Json, bool Verbose, ILoggerFactory Logging, bool Interactive);
+/// <param name="Console">Standard output for tables and colour (<see cref="Screen"/>): ANSI only on a terminal without <c>NO_COLOR</c>.</param>
+/// <param name="ErrorConsole">Standard error for progress, likewise.</param>
+internal sealed record CommandContext(TextWriter Out, TextWriter Error, bool Json, bool Verbose, ILoggerFactory Logging, bool Interactive, IAnsiConsole Console, IAnsiConsole ErrorConsole);
 
 /// <summary>One vfio-migrator command: a System.CommandLine command with an example for its help, and a body that gets the <see cref="CommandContext"/>.</summary>
 internal abstract class CliCommand(string name, string summary) : Command(name, summary)

@@ -19,10 +19,11 @@ internal static class ConsoleApp
     private const string ExitCodesHelp = "Exit codes: 0 success, 1 unexpected error, 2 usage error, 3 no valid plan, 4 libvirt error, 5 bad host data (XML, scenario, sysfs), 6 state store unusable, 130/143/129 cancelled by SIGINT/SIGTERM/SIGHUP (after rollback); check: 10 incompatible, 11 unknown.";
 
     /// <summary>
-    /// A fresh command tree; <paramref name="interactive"/>: stderr is a terminal (progress is shown).
-    /// Every command, in the order the help lists them.
+    /// A fresh command tree, every command in the order the help lists them; <paramref name="terminals"/>
+    /// (default <see cref="Terminals.None"/>) and <paramref name="rawOut"/> / <paramref name="rawError"/>
+    /// (the unescaped streams, default the invocation's) are what the commands' Spectre consoles write to.
     /// </summary>
-    public static RootCommand CreateRoot(bool interactive = false)
+    public static RootCommand CreateRoot(Terminals? terminals = null, TextWriter? rawOut = null, TextWriter? rawError = null)
     {
         var root = new RootCommand("vfio-migrator: plan and run live migrations of libvirt guests that own VFIO devices.") { HelpName = Name };
         root.Options.Add(Common(CliOption.Flag("--json", "Print the result as JSON on stdout.")));
@@ -41,7 +42,7 @@ internal static class ConsoleApp
 
         foreach (var command in Commands(root).OfType<CliCommand>())
         {
-            command.SetAction((args, cancellationToken) => RunCommandAsync(command, args, interactive, cancellationToken));
+            command.SetAction((args, cancellationToken) => RunCommandAsync(command, args, terminals ?? Terminals.None, (rawOut, rawError), cancellationToken));
         }
 
         var help = root.Options.OfType<HelpOption>().Single();
@@ -57,14 +58,14 @@ internal static class ConsoleApp
         command.Parents.OfType<Command>().FirstOrDefault() is { } parent and not RootCommand ? $"{PathOf(parent)} {command.Name}" : command.Name;
 
     /// <summary>
-    /// Runs the command line; returns the process exit code. <paramref name="interactive"/>: stderr is a terminal.
-    /// Everything printed, logs included, goes through <see cref="TerminalText"/>: host text cannot reach the terminal raw.
+    /// Runs the command line; returns the process exit code. <paramref name="terminals"/>: which streams are terminals (default none).
+    /// Everything printed, logs included, goes through <see cref="TerminalText"/> (or <see cref="Screen.Safe"/>): host text cannot reach the terminal raw.
     /// </summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken, bool interactive = false)
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken, Terminals? terminals = null)
     {
+        var root = CreateRoot(terminals, stdout, stderr);
         stdout = TerminalText.Writer(stdout);
         stderr = TerminalText.Writer(stderr);
-        var root = CreateRoot(interactive);
         var parsed = root.Parse(HelpWord(root, args));
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         if (parsed.Action is ParseErrorAction)
@@ -118,9 +119,11 @@ internal static class ConsoleApp
         return group is { Subcommands.Count: > 0 } ? [.. args.SkipLast(1), "--help"] : args;
     }
 
-    private static async Task<int> RunCommandAsync(CliCommand command, ParseResult args, bool interactive, CancellationToken cancellationToken)
+    private static async Task<int> RunCommandAsync(CliCommand command, ParseResult args, Terminals terminals, (TextWriter? Out, TextWriter? Error) raw, CancellationToken cancellationToken)
     {
         var (stdout, stderr) = (args.InvocationConfiguration.Output, args.InvocationConfiguration.Error);
+        var console = Screen.Create(raw.Out ?? stdout, terminals.Out && !terminals.NoColor);
+        var errorConsole = Screen.Create(raw.Error ?? stderr, terminals.Error && !terminals.NoColor);
         var verbose = args.Flag("--verbose");
         try
         {
@@ -128,7 +131,7 @@ internal static class ConsoleApp
             using var logging = LoggerFactory.Create(builder => builder
                 .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
                 .AddProvider(new StderrLoggerProvider(stderr)));
-            var context = new CommandContext(stdout, stderr, args.Flag("--json"), verbose, logging, interactive);
+            var context = new CommandContext(stdout, stderr, args.Flag("--json"), verbose, logging, terminals.Error, console, errorConsole);
             return await command.RunAsync(args, context, cancellationToken).ConfigureAwait(false);
         }
         catch (UsageException e)

@@ -53,13 +53,13 @@ internal sealed class AskCommand : CliCommand
             await context.Out.WriteLineAsync($"{answer.Source.Id} ({answer.Source.Type}): {answer.Targets.Count} configuration(s) on {destination.Name} accept it").ConfigureAwait(false);
             if (answer.Targets.Count > 0)
             {
-                var table = new TextTable("#", "KIND", "TARGET", "TYPE", "FREE", "VERIFICATION", "DECIDED BY");
+                var table = Screen.Table(context.Console, "#", "KIND", "TARGET", "TYPE", "FREE", "VERIFICATION", "DECIDED BY");
                 foreach (var (target, i) in answer.Targets.Select((t, i) => (t, i + 1)))
                 {
-                    table.Add(i.ToString(CultureInfo.InvariantCulture), KindName(target.Kind), TargetName(target), target.Type, target.AvailableInstances?.ToString(CultureInfo.InvariantCulture), target.Verification.ToString().ToLowerInvariant(), target.DecidedBy is { } probe ? ProbeText(probe) : target.Note);
+                    table.Row(i.ToString(CultureInfo.InvariantCulture), KindName(target.Kind), TargetName(target), target.Type, target.AvailableInstances?.ToString(CultureInfo.InvariantCulture), target.Verification.ToString().ToLowerInvariant(), target.DecidedBy is { } probe ? ProbeText(probe) : target.Note);
                 }
 
-                await context.Out.WriteAsync(table.ToString()).ConfigureAwait(false);
+                Screen.Write(context, table);
             }
 
             foreach (var rejection in answer.Rejections)

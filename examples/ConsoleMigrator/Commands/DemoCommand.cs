@@ -37,11 +37,10 @@ internal sealed class DemoCommand : CliCommand
         var planner = new MigrationPlanner(Microsoft.Extensions.Options.Options.Create(options), context.Logging.CreateLogger<MigrationPlanner>());
         var guest = DomainSelector.Parse(Guest);
         var sourceXml = (await hosts.Source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false)).MigratableXml;
-        PlanResult result;
-        using (PlanProgress.Start(context, $"planning {Guest} against {hosts.Destinations.Count} destination(s)"))
-        {
-            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
-        }
+        var result = await Screen.WithPlanProgressAsync(
+            context,
+            $"planning {Guest} against {hosts.Destinations.Count} destination(s)",
+            () => planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken)).ConfigureAwait(false);
 
         var created = result.Best.Created.Count;
         try
@@ -52,7 +51,7 @@ internal sealed class DemoCommand : CliCommand
             }
             else
             {
-                await WriteStoryAsync(context.Out, hosts, result, sourceXml).ConfigureAwait(false);
+                await WriteStoryAsync(context, hosts, result, sourceXml).ConfigureAwait(false);
             }
 
             await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);
@@ -73,12 +72,13 @@ internal sealed class DemoCommand : CliCommand
         return !restored ? ExitCodes.HostData : result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
     }
 
-    private static async Task WriteStoryAsync(TextWriter output, HostSet hosts, PlanResult result, string sourceXml)
+    private static async Task WriteStoryAsync(CommandContext context, HostSet hosts, PlanResult result, string sourceXml)
     {
+        var output = context.Out;
         await output.WriteLineAsync($"Demo: migrate guest '{Guest}' from {hosts.Source.Name} to the best of {string.Join(" and ", hosts.Destinations.Select(d => d.Name))}.").ConfigureAwait(false);
         await output.WriteLineAsync("Hosts are simulated (libvirt's test driver + the in-process sysfs simulator); every probe and create below really ran against them.").ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);
-        await output.WriteAsync(PlanPrinter.Render(result, new PlanOptions().VerificationPolicy)).ConfigureAwait(false);
+        PlanPrinter.Write(context, result, new PlanOptions().VerificationPolicy);
         await output.WriteLineAsync().ConfigureAwait(false);
         await output.WriteLineAsync(Verdict(result)).ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);

@@ -40,7 +40,15 @@ internal sealed class EvacuateCommand : CliCommand
             .ConfigureAwait(false);
         try
         {
-            await context.Out.WriteAsync(context.Json ? ToJson(result) : Render(result)).ConfigureAwait(false);
+            if (context.Json)
+            {
+                await context.Out.WriteAsync(ToJson(result)).ConfigureAwait(false);
+            }
+            else
+            {
+                Write(context, result);
+            }
+
             if (result.Succeeded && args.Flag("--keep"))
             {
                 result.CommitAll();
@@ -71,13 +79,13 @@ internal sealed class EvacuateCommand : CliCommand
             : throw new UsageException($"--plans-per-host '{text}' is not a whole number from 1 to 16.");
     }
 
-    private static string Render(EvacuationResult result)
+    private static void Write(CommandContext context, EvacuationResult result)
     {
-        var table = new TextTable("GUEST", "DESTINATION", "DEVICES", "REUSE", "CREATE", "RETRIED", "RESULT");
+        var table = Screen.Table(context.Console, "GUEST", "DESTINATION", "DEVICES", "REUSE", "CREATE", "RETRIED", "RESULT");
         foreach (var guest in result.Guests)
         {
             var best = guest.Plan.Best;
-            table.Add(
+            table.Row(
                 guest.Guest.Value,
                 best.Destination.Name,
                 best.Devices.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -90,7 +98,8 @@ internal sealed class EvacuateCommand : CliCommand
         var verdict = result.Succeeded
             ? $"every guest has a plan ({result.Guests.Count} guest(s), {result.Elapsed.TotalMilliseconds:F0} ms)"
             : $"{result.Guests.Count(g => !g.Succeeded)} of {result.Guests.Count} guests have no complete plan";
-        return $"{table}\n{verdict}\n";
+        Screen.Write(context, table);
+        context.Out.Write($"\n{verdict}\n");
     }
 
     private static string ToJson(EvacuationResult result)

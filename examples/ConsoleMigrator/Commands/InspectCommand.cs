@@ -42,13 +42,13 @@ internal sealed class InspectCommand : CliCommand
             return ExitCodes.Success;
         }
 
-        var table = new TextTable("#", "KIND", "DEVICE", "DETAILS", "ALIAS", "GUEST ADDRESS");
+        var table = Screen.Table(context.Console, "#", "KIND", "DEVICE", "DETAILS", "ALIAS", "GUEST ADDRESS");
         foreach (var device in devices.HostDevices)
         {
-            table.Add(device.Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture), DeviceJson.Kind(device), DeviceJson.Identity(device), DeviceJson.Details(device), device.Alias, DeviceJson.GuestAddressText(device.GuestAddress));
+            table.Row(device.Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture), DeviceJson.Kind(device), DeviceJson.Identity(device), DeviceJson.Details(device), device.Alias, DeviceJson.GuestAddressText(device.GuestAddress));
         }
 
-        await context.Out.WriteAsync(table.ToString()).ConfigureAwait(false);
+        Screen.Write(context, table);
         return ExitCodes.Success;
     }
 

@@ -47,11 +47,10 @@ internal sealed class MigrateCommand : CliCommand
             Microsoft.Extensions.Options.Options.Create(options),
             context.Logging.CreateLogger<MigrationPlanner>(),
             claims: state.Store);
-        PlanResult result;
-        using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
-        {
-            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
-        }
+        var result = await Screen.WithPlanProgressAsync(
+            context,
+            $"planning {guest} against {hosts.Destinations.Count} destination(s)",
+            () => planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken)).ConfigureAwait(false);
 
         try
         {
@@ -130,6 +129,15 @@ internal sealed class MigrateCommand : CliCommand
         return settings.MigrateUri is null ? control : $"{control}, data to {settings.MigrateUri}";
     }
 
-    private static Task WritePlanAsync(CommandContext context, PlanResult result, VerificationPolicy policy) =>
-        context.Out.WriteAsync(context.Json ? PlanJson.Serialize(result) + Environment.NewLine : PlanPrinter.Render(result, policy));
+    private static async Task WritePlanAsync(CommandContext context, PlanResult result, VerificationPolicy policy)
+    {
+        if (context.Json)
+        {
+            await context.Out.WriteAsync(PlanJson.Serialize(result) + Environment.NewLine).ConfigureAwait(false);
+        }
+        else
+        {
+            PlanPrinter.Write(context, result, policy);
+        }
+    }
 }

@@ -35,11 +35,10 @@ internal sealed class PlanCommand : CliCommand
             Microsoft.Extensions.Options.Options.Create(options),
             context.Logging.CreateLogger<MigrationPlanner>(),
             claims: state.Store);
-        PlanResult result;
-        using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
-        {
-            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
-        }
+        var result = await Screen.WithPlanProgressAsync(
+            context,
+            $"planning {guest} against {hosts.Destinations.Count} destination(s)",
+            () => planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken)).ConfigureAwait(false);
 
         // The printed plan says what is true when the command ends: kept (committed), or already released.
         var keep = result.Succeeded && args.Flag("--keep");
@@ -60,7 +59,7 @@ internal sealed class PlanCommand : CliCommand
             }
             else
             {
-                await context.Out.WriteAsync(PlanPrinter.Render(result, options.VerificationPolicy)).ConfigureAwait(false);
+                PlanPrinter.Write(context, result, options.VerificationPolicy);
             }
 
             await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);
