@@ -32,10 +32,13 @@ public sealed class CommandLineTests
 
         Assert.AreEqual(0, run.ExitCode, run.Error);
         Assert.AreEqual("plan\nplans\ncompletions\n", run.Out, "System.CommandLine matches anywhere in the name; the scripts keep the prefix matches");
+        Assert.AreEqual("\n", (await ConsoleRun.RunAsync("[suggest:18]", "vfio-migrator plan")).Out, "after a whole command name it offers nothing: the scripts ask at the word's start");
     }
 
     [TestMethod]
     [DataRow("vfio-migrator pl", "(vfio-migrator pl)", "plan\nplans\n")]
+    [DataRow("vfio-migrator plan", "(vfio-migrator plan)", "plan\nplans\n")]
+    [DataRow("vfio-migrator sim l", "(vfio-migrator sim l)", "libvirt-xml\n")]
     [DataRow("vfio-migrator plan --dest-sc", "(vfio-migrator plan --dest-sc)", "--dest-scenario\n")]
     [DataRow("vfio-migrator completions ", "(vfio-migrator completions '')", "--help\n--json\n--verbose\n-?\n-h\n/?\n/h\nbash\nzsh\n")]
     public async Task The_bash_script_completes_through_the_installed_command(string line, string words, string expected)
@@ -52,6 +55,27 @@ public sealed class CommandLineTests
 
         Assert.AreEqual(0, outcome.ExitCode, outcome.Error);
         Assert.AreEqual(expected, outcome.Out);
+    }
+
+    [TestMethod]
+    [DataRow("(vfio-migrator pl)", "plan\nplans\n")]
+    [DataRow("(vfio-migrator plan)", "plan\nplans\n")]
+    [DataRow("(vfio-migrator plan --dest-sc)", "--dest-scenario\n")]
+    public async Task The_zsh_script_completes_through_the_installed_command(string words, string expected)
+    {
+        // compdef and compadd stand in for zsh's completion system; compadd keeps the matches of the word's prefix, as the real one does.
+        var script = $$"""
+            compdef() { print -r -- "compdef $*" }
+            compadd() { local name=$2; print -rl -- ${(M)${(P@)name}:#${PREFIX}*} }
+            eval "$(vfio-migrator completions zsh)"
+            words={{words}}; CURRENT=${#words}; PREFIX=${words[CURRENT]}
+            _vfio_migrator_complete
+            """;
+
+        var outcome = await ShellAsync("zsh", ["-f", "-c", script]);
+
+        Assert.AreEqual(0, outcome.ExitCode, outcome.Error);
+        Assert.AreEqual($"compdef _vfio_migrator_complete vfio-migrator\n{expected}", outcome.Out);
     }
 
     [TestMethod]
@@ -172,8 +196,10 @@ public sealed class CommandLineTests
     private async Task<ProcessOutcome> ProcessAsync(Dictionary<string, string?> environment, params string[] args) =>
         await BoundedProcess.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vfio-migrator.dll"), .. args], _scratch, environment, ProcessLimit, TestContext.CancellationToken);
 
-    /// <summary>Runs bash with a <c>vfio-migrator</c> on the PATH that is this build, as a packed tool's shim is.</summary>
-    private async Task<ProcessOutcome> BashAsync(string script)
+    private Task<ProcessOutcome> BashAsync(string script) => ShellAsync("bash", ["--norc", "--noprofile", "-c", script]);
+
+    /// <summary>Runs a shell with a <c>vfio-migrator</c> on the PATH that is this build, as a packed tool's shim is.</summary>
+    private async Task<ProcessOutcome> ShellAsync(string shell, string[] arguments)
     {
         var bin = Directory.CreateDirectory(Path.Combine(_scratch, "bin")).FullName;
         var shim = Path.Combine(bin, "vfio-migrator");
@@ -181,7 +207,7 @@ public sealed class CommandLineTests
         File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var environment = DotnetEnvironment();
         environment["PATH"] = $"{bin}:{environment["PATH"]}";
-        return await BoundedProcess.RunAsync("bash", ["--norc", "--noprofile", "-c", script], _scratch, environment, ProcessLimit, TestContext.CancellationToken);
+        return await BoundedProcess.RunAsync(shell, arguments, _scratch, environment, ProcessLimit, TestContext.CancellationToken);
     }
 
     /// <summary>

@@ -10,24 +10,29 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// </summary>
 internal sealed class CompletionsCommand : CliCommand
 {
-    /// <summary>The bash script: <c>complete -F</c> with a function that passes the line and the cursor, keeping the suggestions that start with the word being completed.</summary>
+    /// <summary>
+    /// The bash script: <c>complete -F</c> with a function that asks for what may stand where the word
+    /// being completed starts (the line before it), keeping the suggestions that begin with the word.
+    /// Asking at the word's end instead would offer nothing after a whole command name (<c>plan</c>, not <c>plans</c>).
+    /// </summary>
     internal const string Bash = """
         # vfio-migrator completion for bash: eval "$(vfio-migrator completions bash)"
         _vfio_migrator_complete() {
-            local IFS=$'\n'
-            COMPREPLY=($(compgen -W "$(command vfio-migrator "[suggest:${COMP_POINT}]" "${COMP_LINE}" 2>/dev/null)" -- "${COMP_WORDS[COMP_CWORD]}"))
+            local IFS=$'\n' word="${COMP_WORDS[COMP_CWORD]}"
+            local line="${COMP_LINE:0:$((COMP_POINT - ${#word}))}"
+            COMPREPLY=($(compgen -W "$(command vfio-migrator "[suggest:${#line}]" "$line" 2>/dev/null)" -- "$word"))
         }
         complete -o default -F _vfio_migrator_complete vfio-migrator
 
         """;
 
-    /// <summary>The zsh script: a <c>compdef</c> function that passes the words and the cursor (<c>compadd</c> keeps the suggestions that match).</summary>
+    /// <summary>The zsh script: the same question with the words before the cursor's; <c>compadd</c> keeps the suggestions that match.</summary>
     internal const string Zsh = """
         # vfio-migrator completion for zsh: eval "$(vfio-migrator completions zsh)" (after compinit)
         _vfio_migrator_complete() {
-            local line="${(j: :)words}"
+            local line="${(j: :)words[1,CURRENT-1]} "
             local -a suggestions
-            suggestions=("${(@f)$(command vfio-migrator "[suggest:${#${(j: :)words[1,CURRENT]}}]" "$line" 2>/dev/null)}")
+            suggestions=("${(@f)$(command vfio-migrator "[suggest:${#line}]" "$line" 2>/dev/null)}")
             compadd -a suggestions
         }
         compdef _vfio_migrator_complete vfio-migrator
