@@ -16,7 +16,7 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// </summary>
 internal sealed class HostSet : IDisposable
 {
-    /// <summary>The options that describe hosts, shared by <c>plan</c> and <c>migrate</c>.</summary>
+    /// <summary>The options that describe hosts, shared by the planning commands: new ones at each call, one set per command.</summary>
     public static IReadOnlyList<Option> Options =>
     [
         CliOption.Value("--source", "URI", "libvirt URI of the source host (not needed with --source-scenario)."),
