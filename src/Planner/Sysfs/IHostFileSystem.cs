@@ -44,6 +44,13 @@ public interface IHostFileSystem
     async ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default) =>
         new((await WriteAsync(path, value, cancellationToken).ConfigureAwait(false)).Error, null, null);
 
+    /// <summary>
+    /// Round trips to the host so far (a remote file system's requests, each answered over the
+    /// network); 0 for a file system that makes none (local sysfs, in process). Plans report the
+    /// difference (<see cref="PlanStatistics.SourceRoundTrips"/>, <see cref="PlanStatistics.DestinationRoundTrips"/>).
+    /// </summary>
+    long RoundTrips => 0;
+
     /// <summary>Lists the entry names of a directory (not <c>.</c> and <c>..</c>), in no particular order.</summary>
     ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default);
 
