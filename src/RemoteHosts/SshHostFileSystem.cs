@@ -108,6 +108,23 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
         return new SysfsResult(WriteErrno(record, operation));
     }
 
+    /// <summary>Writes every attribute, in order, with one remote batch: one round trip, each write's errno apart.</summary>
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">A value is empty, not ASCII, or longer than <see cref="LocalHostFileSystem.MaxWriteLength"/> bytes; nothing is sent.</exception>
+    public async ValueTask<IReadOnlyList<SysfsResult>> WriteManyAsync(IReadOnlyList<(SysfsPath Path, string Value)> writes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        if (writes.Count == 0)
+        {
+            return [];
+        }
+
+        var requests = writes.Select(w => new RemoteRequest(RemoteOperation.Write, w.Path, CheckedValue(w.Path, w.Value))).ToList();
+        var operation = $"write {writes.Count} attribute(s)";
+        var records = await _connection.RunAsync(operation, requests, cancellationToken).ConfigureAwait(false);
+        return [.. records.Select(r => new SysfsResult(WriteErrno(r, operation)))];
+    }
+
     /// <summary>
     /// Write and ask on the host: the value written with one <c>write()</c> on the attribute opened for
     /// reading and writing, then, on that same open file, the rest of the file (the reply) and the text at

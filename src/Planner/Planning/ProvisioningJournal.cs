@@ -112,6 +112,13 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             Log.RollingBack(logger, entries.Count, host.Name);
         }
 
+        // Devices made through sysfs go in one batch of writes, still in this order (one round trip to a remote host).
+        if (entries.Count > 1 && entries.All(e => e.Method == CreationMethod.Sysfs))
+        {
+            var errors = await MdevRemoval.RemoveAllThroughSysfsAsync(host, [.. entries.Select(e => e.Uuid)]).ConfigureAwait(false);
+            return [.. entries.Zip(errors).Select(pair => Settle(pair.First, pair.Second)).OfType<RemovalFailure>()];
+        }
+
         var failures = new List<RemovalFailure>();
         foreach (var entry in entries)
         {
@@ -137,7 +144,12 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             counters.HypervisorCall();
         }
 
-        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Method, entry.Persistent).ConfigureAwait(false);
+        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Method, entry.Persistent).ConfigureAwait(false));
+    }
+
+    /// <summary>Records how a removal ended: the entry's state, the store, the claim and the counters; the failure, or null when the device is gone.</summary>
+    private RemovalFailure? Settle(Entry entry, string? error)
+    {
         lock (_gate)
         {
             entry.State = error is null ? CreatedDeviceState.Removed : CreatedDeviceState.RemoveFailed;
@@ -218,14 +230,31 @@ internal static class MdevRemoval
                 return null;
             }
 
-            var path = SysfsPath.MdevAttribute(uuid, "remove");
-            var written = await host.FileSystem.WriteAsync(path, "1", CancellationToken.None).ConfigureAwait(false);
-            // ENOENT: the device is already gone (or a create cut off mid-write never made it).
-            return written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {path} failed with {written.Error}";
+            return (await RemoveAllThroughSysfsAsync(host, [uuid]).ConfigureAwait(false))[0];
         }
         catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)
         {
             return exception.Message;
+        }
+    }
+
+    /// <summary>
+    /// Writes <c>1</c> into the <c>remove</c> attribute of every device, in order, as one batch of writes;
+    /// per device the error, or null when it is gone (ENOENT counts as gone). Never cancelled; a host that
+    /// cannot be reached fails every removal with its message.
+    /// </summary>
+    public static async Task<IReadOnlyList<string?>> RemoveAllThroughSysfsAsync(MigrationHost host, IReadOnlyList<MdevUuid> uuids)
+    {
+        var paths = uuids.Select(uuid => SysfsPath.MdevAttribute(uuid, "remove")).ToList();
+        try
+        {
+            var written = await host.FileSystem.WriteManyAsync([.. paths.Select(path => (path, "1"))], CancellationToken.None).ConfigureAwait(false);
+            // ENOENT: the device is already gone (or a create cut off mid-write never made it).
+            return [.. paths.Zip(written).Select(pair => pair.Second.Succeeded || pair.Second.Error == Errno.ENOENT ? null : $"writing 1 to {pair.First} failed with {pair.Second.Error}")];
+        }
+        catch (Exception exception) when (exception is IOException or InvalidOperationException)
+        {
+            return [.. paths.Select(_ => (string?)exception.Message)];
         }
     }
 }

@@ -45,6 +45,26 @@ public interface IHostFileSystem
         new((await WriteAsync(path, value, cancellationToken).ConfigureAwait(false)).Error, null, null);
 
     /// <summary>
+    /// Writes several attributes in the order given, each as <see cref="WriteAsync"/> does (one
+    /// <c>write()</c>, its own errno), every one attempted whatever the others returned. Remote
+    /// implementations send them in one round trip; the default writes them one by one.
+    /// </summary>
+    /// <param name="writes">The attributes and the values to write into them.</param>
+    /// <param name="cancellationToken">Cancels the wait; writes may still reach the kernel.</param>
+    /// <returns>One result per write, in the order given.</returns>
+    async ValueTask<IReadOnlyList<SysfsResult>> WriteManyAsync(IReadOnlyList<(SysfsPath Path, string Value)> writes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        var results = new SysfsResult[writes.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            results[i] = await WriteAsync(writes[i].Path, writes[i].Value, cancellationToken).ConfigureAwait(false);
+        }
+
+        return results;
+    }
+
+    /// <summary>
     /// Round trips to the host so far (a remote file system's requests, each answered over the
     /// network); 0 for a file system that makes none (local sysfs, in process). Plans report the
     /// difference (<see cref="PlanStatistics.SourceRoundTrips"/>, <see cref="PlanStatistics.DestinationRoundTrips"/>).
