@@ -115,8 +115,18 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         // Devices made through sysfs go in one batch of writes, still in this order (one round trip to a remote host).
         if (entries.Count > 1 && entries.All(e => e.Method == CreationMethod.Sysfs))
         {
-            var errors = await MdevRemoval.RemoveAllThroughSysfsAsync(host, [.. entries.Select(e => e.Uuid)]).ConfigureAwait(false);
-            return [.. entries.Zip(errors).Select(pair => Settle(pair.First, pair.Second)).OfType<RemovalFailure>()];
+            var paths = entries.Select(e => MdevRemoval.RemovePath(e.Uuid)).ToList();
+            try
+            {
+                var written = await host.FileSystem.WriteManyAsync([.. paths.Select(path => (path, "1"))], CancellationToken.None).ConfigureAwait(false);
+                return [.. entries.Select((entry, i) => Settle(entry, MdevRemoval.Outcome(paths[i], written[i]))).OfType<RemovalFailure>()];
+            }
+            catch (Exception exception) when (exception is IOException or InvalidOperationException)
+            {
+                // The batch failed as a whole (the host unreachable, or one write of a one-by-one default):
+                // each device once more on its own below, where ENOENT shows one already gone.
+                Log.RemovalBatchFailed(logger, entries.Count, host.Name, exception.Message);
+            }
         }
 
         var failures = new List<RemovalFailure>();
@@ -230,7 +240,8 @@ internal static class MdevRemoval
                 return null;
             }
 
-            return (await RemoveAllThroughSysfsAsync(host, [uuid]).ConfigureAwait(false))[0];
+            var path = RemovePath(uuid);
+            return Outcome(path, await host.FileSystem.WriteAsync(path, "1", CancellationToken.None).ConfigureAwait(false));
         }
         catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)
         {
@@ -238,25 +249,13 @@ internal static class MdevRemoval
         }
     }
 
-    /// <summary>
-    /// Writes <c>1</c> into the <c>remove</c> attribute of every device, in order, as one batch of writes;
-    /// per device the error, or null when it is gone (ENOENT counts as gone). Never cancelled; a host that
-    /// cannot be reached fails every removal with its message.
-    /// </summary>
-    public static async Task<IReadOnlyList<string?>> RemoveAllThroughSysfsAsync(MigrationHost host, IReadOnlyList<MdevUuid> uuids)
-    {
-        var paths = uuids.Select(uuid => SysfsPath.MdevAttribute(uuid, "remove")).ToList();
-        try
-        {
-            var written = await host.FileSystem.WriteManyAsync([.. paths.Select(path => (path, "1"))], CancellationToken.None).ConfigureAwait(false);
-            // ENOENT: the device is already gone (or a create cut off mid-write never made it).
-            return [.. paths.Zip(written).Select(pair => pair.Second.Succeeded || pair.Second.Error == Errno.ENOENT ? null : $"writing 1 to {pair.First} failed with {pair.Second.Error}")];
-        }
-        catch (Exception exception) when (exception is IOException or InvalidOperationException)
-        {
-            return [.. paths.Select(_ => (string?)exception.Message)];
-        }
-    }
+    /// <summary>The sysfs attribute that removes <paramref name="uuid"/>.</summary>
+    public static SysfsPath RemovePath(MdevUuid uuid) => SysfsPath.MdevAttribute(uuid, "remove");
+
+    /// <summary>The error of a write of <c>1</c> to <paramref name="path"/>, or null when the device is gone.</summary>
+    public static string? Outcome(SysfsPath path, SysfsResult written) =>
+        // ENOENT: the device is already gone (or a create cut off mid-write never made it).
+        written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {path} failed with {written.Error}";
 }
 
 /// <summary>The keys of destination devices in the claim registry.</summary>
