@@ -137,7 +137,7 @@ public sealed class ChannelTests
         var uuid = Guid.NewGuid().ToString();
 
         // The batch reaches the host and runs; its answer is held in the proxy when the link drops.
-        proxy.Delay = TimeSpan.FromSeconds(1);
+        proxy.Delay = TimeSpan.FromSeconds(3);
         Task<SysfsResult> create;
         Task<SysfsResult<string>> read;
         using (remote.HoldBatches())
@@ -306,7 +306,7 @@ public sealed class ChannelTests
                 return await inner.WriteAsync(path, value, callToken);
             }
 
-            proxy.Delay = TimeSpan.FromSeconds(1);
+            proxy.Delay = TimeSpan.FromSeconds(3);
             var write = inner.WriteAsync(path, value, callToken).AsTask();
             await Task.Run(() => Daemon.WaitUntil(made, "the create to reach the simulated host"), cancellationToken);
             proxy.Delay = TimeSpan.Zero;
