@@ -124,9 +124,14 @@ internal sealed class SshConnection : IDisposable
             }
 
             batch.RemoveAll(s => s.Token.IsCancellationRequested && s.Done.TrySetCanceled(s.Token));
-            if (batch.Count > 0)
+            try
             {
                 await SendAsync(batch).ConfigureAwait(false);
+            }
+            catch (Exception unexpected) when (unexpected is not OutOfMemoryException)
+            {
+                // Disposed under the batch, or an error of the SSH library not foreseen above: no caller may wait forever.
+                Fail(batch, s => new RemoteHostException(_options.Target, s.Operation, $"the batch could not be completed ({unexpected.GetType().Name}: {unexpected.Message}){MayHaveTakenEffect(s)}.", unexpected));
             }
         }
     }
