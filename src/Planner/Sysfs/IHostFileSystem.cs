@@ -36,7 +36,8 @@ public interface IHostFileSystem
     /// reading and writing, then reads on that same open file what a per-open attribute keeps for
     /// it: the reply after the write and the reason at offset 4096 (see <see cref="SysfsExchange"/>).
     /// The default makes a plain <see cref="WriteAsync"/> and reads nothing, which is what a file
-    /// system that cannot keep one file open across calls (a remote one) can offer.
+    /// system that cannot keep one file open for the reads can offer (the SSH file system keeps it
+    /// open on the host for the one batch).
     /// </summary>
     /// <param name="path">The attribute.</param>
     /// <param name="value">ASCII text, at most 4096 bytes (one page).</param>
