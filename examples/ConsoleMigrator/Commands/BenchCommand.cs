@@ -13,7 +13,7 @@ internal sealed class BenchCommand : Command
 
     public override string Name => "bench";
 
-    public override string Summary => "Measure whole plans (planner vs exhaustive search) and an evacuation on generated simulated hosts.";
+    public override string Summary => "Measure whole plans (planner vs exhaustive search, libvirt vs sysfs inventory), an evacuation, type-only placement beside the planner, and fleets of 10-1,000 hosts on generated simulated hosts.";
 
     public override IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -26,8 +26,8 @@ internal sealed class BenchCommand : Command
     public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
     {
         var settings = new BenchSettings(args.Flag("--quick"));
-        var (plans, evacuation) = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
-        var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, plans, evacuation);
+        var results = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
+        var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, results.Plans, results.Evacuation, results.Peers, results.Fleet);
         var markdown = report.ToMarkdown(settings.Quick ? QuickDocsCommand : DocsCommand);
         if (args.Value("--markdown") is { } file)
         {
