@@ -119,13 +119,11 @@ public sealed class InventorySourceTests
         "generated pre-provisioned pool" => ScenarioGenerator.Host(new GeneratedHostOptions
         {
             Name = "pool",
-            Seed = 7,
-            Gpus = 16,
-            MaxInstancesPerType = 16,
-            ExistingMdevs = 16 * 16,
-            OwnedFraction = 0.25,
+            Gpus = 4,
+            MaxInstancesPerType = 8,
+            ExistingMdevs = 4 * 8,
             Layout = MdevLayout.PreProvisionedPool,
-            PoolTypes = 4,
+            PoolTypes = 2,
             OneTypeAtATimeFraction = 1,
         }),
         "e2e destination with a virtual parent and PCI functions" => PlanningScenarios.Destination(
