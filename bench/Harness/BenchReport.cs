@@ -252,7 +252,9 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("hosts, with the share of GPUs on another driver branch below. Afterwards the destination's version check runs on");
         text.AppendLine("every placement, as the vendor driver does when the migration stream reaches it: the source's `migration_version`");
         text.AppendLine("written into the target mdev. A refusal there is a *late failure*: the migration fails after the guest's memory");
-        text.AppendLine("has been copied. Same simulated latency as above; the check itself is not counted in the probes.");
+        text.AppendLine("has been copied. Same simulated latency as above; the check itself is not counted in the probes. First fit packs");
+        text.AppendLine("the first host that fits, whose creations run one after the other: that, not probing, is the type-only wall time;");
+        text.AppendLine("the planner spreads the guests over the hosts and creates on them in parallel.");
         text.AppendLine();
         text.AppendLine("| fleet | strategy | devices | placed | probes | creates | wall ms | late failures | of placements |");
         text.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -279,6 +281,9 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("hypervisor and sysfs, no libvirt) with no simulated latency, so the wall time is the planner's own cost. *Build* is");
         text.AppendLine("generating the fleet, not in the wall time; *fleet MiB* the managed heap the built fleet holds; *peak MiB* the");
         text.AppendLine("largest managed heap sampled (every 5 ms) during the evacuations, both over the heap before the fleet was built.");
+        text.AppendLine("Each evacuation gives a guest the destination holding the fewest of *its own* guests' devices, so evacuations run");
+        text.AppendLine("one after the other all start at the head of the list (*hosts touched*); what the fleet's size costs is the");
+        text.AppendLine("bookkeeping over every host in each round, and the fleet's memory.");
         text.AppendLine();
         text.AppendLine("| hosts | guests | devices | complete | build ms | wall ms | fleet MiB | peak MiB | probes | creates | hosts touched |");
         text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
