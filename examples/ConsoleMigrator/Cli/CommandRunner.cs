@@ -22,6 +22,7 @@ internal static class CommandRunner
         new Commands.PlansCommand(),
         new Commands.PlansReleaseCommand(),
         new Commands.BenchCommand(),
+        new Commands.EconomyCommand(),
         new Commands.SimMountCommand(),
         new Commands.SimLibvirtXmlCommand(),
     ];
