@@ -8,7 +8,7 @@
 #                                   [--update-expected | --planner]
 #   --kernel           kernel series (default 6.12)
 #   --work-dir         cache of downloads and builds (default /var/tmp/vfio-real-kernel)
-#   --boot-timeout     seconds the guest gets to power off (default 120, 720 with --planner)
+#   --boot-timeout     seconds the guest gets to power off (default 120, 900 with --planner)
 #   --update-expected  write this run's transcripts as the new references instead of comparing
 #   --planner          instead of the transcripts, run the console migrator's planner inside the
 #                      guest against the real mtty (planner-ops.sh; needs the built example
@@ -46,7 +46,7 @@ done
 mkdir -p "$work_root" && work_root=$(cd "$work_root" && pwd)
 # Each dotnet start in the guest costs seconds of emulation, tens of them on a loaded host.
 if [[ -z $boot_timeout ]]; then
-    if $planner; then boot_timeout=720; else boot_timeout=120; fi
+    if $planner; then boot_timeout=900; else boot_timeout=120; fi
 fi
 [[ $boot_timeout =~ ^[1-9][0-9]*$ ]] || die "--boot-timeout needs a whole number of seconds, not '$boot_timeout'"
 meta_package=$(kernel_meta_package "$series")
