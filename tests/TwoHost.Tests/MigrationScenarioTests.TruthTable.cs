@@ -103,6 +103,11 @@ public sealed partial class MigrationScenarioTests
         // a migration blocker instead.
         var refusedStart = Assert.ThrowsExactly<LibvirtException>(() => _a.StartGuest(Guest, [source]));
         StringAssert.Contains(refusedStart.Message, "VFIO migration is not supported in kernel");
+        using (var refused = _a.Libvirt.LookupDomainByName(Guest))
+        {
+            refused.Undefine();
+        }
+
         _a.StartGuest(Guest, [source], dirtyTrackingOverride: false);
 
         var check = await Migrator.RunAsync(Migrator.Check(_environment, _environment.A, _environment.B, Guest, source, target));
