@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
@@ -12,26 +13,30 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// destination's version attributes for a guest, counted where the writes reach the host
 /// (docs/reference-driver.md). Each removes what it created.
 /// </summary>
-internal sealed class EconomyCommand : Command
+internal sealed class EconomyCommand : CliCommand
 {
-    public override string Name => "economy";
-
-    public override string Summary => "Count the version writes and questions of write and ask, write and test and an exhaustive search on one destination (removes what each creates).";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        .. HostSet.Options,
-        new("--domain", "NAME", "Guest name or UUID on the source host; repeat for several guests, counted one after the other.", Repeatable: true, Required: true),
-        .. PlanOptionsParser.Options,
-    ];
+    public EconomyCommand()
+        : base("economy", "Count the version writes and questions of write and ask, write and test and an exhaustive search on one destination (removes what each creates).")
+    {
+        AddOptions([
+            .. HostSet.Options,
+            CliOption.Repeatable("--domain", "NAME", "Guest name or UUID on the source host; several guests are counted one after the other."),
+            .. PlanOptionsParser.Options,
+        ]);
+    }
 
     public override string Example =>
         "vfio-migrator economy --source-scenario examples/scenarios/kernel/migref-source.json --dest test:///HOST.xml --dest-sysfs /sys --domain accepted --domain refused";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var options = PlanOptionsParser.Parse(args);
         var guests = args.Values("--domain").Select(InspectCommand.ParseGuest).ToList();
+        if (guests.Count == 0)
+        {
+            throw new UsageException("give at least one guest (--domain NAME).");
+        }
+
         using var hosts = HostSet.FromArguments(args);
         var destination = AskCommand.SingleDestination(hosts);
         var results = new List<(DomainSelector Guest, IReadOnlyList<EconomyCounts> Counts)>();
@@ -66,16 +71,16 @@ internal sealed class EconomyCommand : Command
             return ExitCodes.Success;
         }
 
-        var table = new TextTable("GUEST", "STRATEGY", "COMPLETE", "VERSION WRITES", "QUESTIONS", "ANSWER READS", "(PARENT, VERSION) ASKED", "PLANNER PROBES");
+        var table = Screen.Table(context.Console, "GUEST", "STRATEGY", "COMPLETE", "VERSION WRITES", "QUESTIONS", "ANSWER READS", "(PARENT, VERSION) ASKED", "PLANNER PROBES");
         foreach (var (guest, counts) in results)
         {
             foreach (var c in counts)
             {
-                table.Add(guest.ToString(), c.Strategy, c.Complete ? "yes" : "no", Number(c.VersionWrites), Number(c.Questions), Number(c.AnswerReads), Number(c.ParentVersionPairs), c.PlannerProbes is { } probes ? Number(probes) : null);
+                table.Row(guest.ToString(), c.Strategy, c.Complete ? "yes" : "no", Number(c.VersionWrites), Number(c.Questions), Number(c.AnswerReads), Number(c.ParentVersionPairs), c.PlannerProbes is { } probes ? Number(probes) : null);
             }
         }
 
-        await context.Out.WriteAsync(table.ToString()).ConfigureAwait(false);
+        Screen.Write(context, table);
         return ExitCodes.Success;
     }
 
