@@ -22,6 +22,9 @@ namespace VfioMigration.Etcd;
 /// </summary>
 public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
 {
+    /// <summary>The pause before a request that timed out or found no leader is sent again.</summary>
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
+
     private readonly EtcdClient _client;
     private readonly EtcdStateStoreOptions _options;
     private readonly CancellationTokenSource _stop = new();
@@ -594,25 +597,43 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         return Call(deadline => _client.Transaction(request, deadline: deadline));
     }
 
-    /// <summary>One request to etcd within the call timeout; every gRPC failure becomes a <see cref="StateStoreException"/>.</summary>
+    /// <summary>
+    /// One request to etcd within the call timeout; every gRPC failure becomes a <see cref="StateStoreException"/>.
+    /// Every request of this store can be sent twice (a claim found already the plan's counts as made,
+    /// puts and deletes repeat), so one that timed out or found no leader is sent again while the call
+    /// timeout lasts (so is one that met a broken connection), each attempt bounded to half of it: a cluster that lost its leader elects
+    /// another within a few seconds, and a request the old leader took may never be answered.
+    /// </summary>
     private T Call<T>(Func<DateTime, T> call)
     {
-        Interlocked.Increment(ref _roundTrips);
-        try
+        var end = DateTime.UtcNow + _options.CallTimeout;
+        var attempt = _options.CallTimeout / 2;
+        while (true)
         {
-            return call(DateTime.UtcNow + _options.CallTimeout);
-        }
-        catch (RpcException e) when (e.Status.Detail.Contains("lease not found", StringComparison.Ordinal))
-        {
-            throw new StateStoreException($"This planner's etcd lease {Lease:x16} has expired (etcd at {_options.Endpoints} was out of reach for longer than {_options.LeaseTtl.TotalSeconds:0.#} s): its claims are gone, so the plan stops.", e);
-        }
-        catch (RpcException e)
-        {
-            throw new StateStoreException($"The planner's state store, etcd at {_options.Endpoints}, cannot be reached or refused the request ({e.StatusCode}: {e.Status.Detail}); nothing more is created.", e);
-        }
-        catch (OperationCanceledException e)
-        {
-            throw new StateStoreException($"The planner's state store, etcd at {_options.Endpoints}, did not answer within {_options.CallTimeout.TotalSeconds:0.#} s; nothing more is created.", e);
+            Interlocked.Increment(ref _roundTrips);
+            var now = DateTime.UtcNow;
+            try
+            {
+                return call(now + attempt < end ? now + attempt : end);
+            }
+            catch (Exception e) when (e is RpcException { StatusCode: StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Internal } or OperationCanceledException && DateTime.UtcNow + RetryPause < end)
+            {
+                // The client reports a deadline as OperationCanceledException, and a transport failure while a call starts
+                // (a connection closed under it) as Internal.
+                Thread.Sleep(RetryPause);
+            }
+            catch (RpcException e) when (e.Status.Detail.Contains("lease not found", StringComparison.Ordinal))
+            {
+                throw new StateStoreException($"This planner's etcd lease {Lease:x16} has expired (etcd at {_options.Endpoints} was out of reach for longer than {_options.LeaseTtl.TotalSeconds:0.#} s): its claims are gone, so the plan stops.", e);
+            }
+            catch (RpcException e)
+            {
+                throw new StateStoreException($"The planner's state store, etcd at {_options.Endpoints}, cannot be reached or refused the request within {_options.CallTimeout.TotalSeconds:0.#} s ({e.StatusCode}: {e.Status.Detail}); nothing more is created.", e);
+            }
+            catch (OperationCanceledException e)
+            {
+                throw new StateStoreException($"The planner's state store, etcd at {_options.Endpoints}, did not answer within {_options.CallTimeout.TotalSeconds:0.#} s; nothing more is created.", e);
+            }
         }
     }
 

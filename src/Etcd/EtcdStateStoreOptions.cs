@@ -12,8 +12,8 @@ public sealed class EtcdStateStoreOptions
     /// <summary>The lease of this process: its claims and its plans' liveness vanish this long after the process stops renewing it (default 10 s).</summary>
     public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long one request to etcd may take, retries included, before the call fails with a state store error (default 5 s).</summary>
-    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long one request to etcd may take, its retry included, before the call fails with a state store error (default 10 s: a cold process's first request, or one sent while the cluster elects a leader, may take seconds).</summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The prefix of every key the store writes; planners that share it coordinate (default <see cref="DefaultPrefix"/>).</summary>
     public string Prefix { get; init; } = DefaultPrefix;

@@ -87,6 +87,7 @@ internal sealed class StateBed : IDisposable
         RefreshLibvirtXml();
         _watched = new WatchedTree(Destination.FileTree);
         _mount = FuseMount.Mount(_watched, MountPoint);
+        StateArguments = ["--state-dir", StateDirectory];
     }
 
     public SimulatedHost Destination { get; }
@@ -100,8 +101,8 @@ internal sealed class StateBed : IDisposable
     /// <summary>The state directory every process the bed starts shares.</summary>
     public string StateDirectory => Path.Combine(_directory, "state");
 
-    /// <summary>The state store options each process gets (default: the shared state directory).</summary>
-    public IReadOnlyList<string> StateArguments { get; set; } = [];
+    /// <summary>The state store options each process gets unless given its own (default: the shared state directory).</summary>
+    public IReadOnlyList<string> StateArguments { get; set; }
 
     /// <summary>How many creates have reached the simulated destination (in flight or finished).</summary>
     public int CreatesStarted => _watched.CreatesStarted;
@@ -112,7 +113,10 @@ internal sealed class StateBed : IDisposable
     /// <summary>libvirt's test driver reads a picture of the host: redraw it after the host changed.</summary>
     public void RefreshLibvirtXml() => Destination.WriteLibvirtXml(Path.Combine(_directory, "dest.xml"));
 
-    public Process Start(params string[] args)
+    public Process Start(params string[] args) => StartWith(StateArguments, args);
+
+    /// <summary>Starts the console with <paramref name="state"/> as its state store options.</summary>
+    public Process StartWith(IReadOnlyList<string> state, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -134,7 +138,7 @@ internal sealed class StateBed : IDisposable
             }
         }
 
-        foreach (var arg in StateArguments.Count > 0 ? StateArguments : ["--state-dir", StateDirectory])
+        foreach (var arg in state)
         {
             start.ArgumentList.Add(arg);
         }
@@ -142,9 +146,12 @@ internal sealed class StateBed : IDisposable
         return Process.Start(start)!;
     }
 
-    public async Task<(int Code, string Out, string Error)> RunAsync(params string[] args)
+    public Task<(int Code, string Out, string Error)> RunAsync(params string[] args) => RunWithAsync(StateArguments, args);
+
+    /// <summary>Runs the console to its end with <paramref name="state"/> as its state store options.</summary>
+    public async Task<(int Code, string Out, string Error)> RunWithAsync(IReadOnlyList<string> state, params string[] args)
     {
-        using var process = Start(args);
+        using var process = StartWith(state, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var limit = new CancellationTokenSource(StateScenarios.ProcessLimit);
