@@ -21,6 +21,7 @@ if $tests; then
     need openssh-server    # sshd, started on loopback by tests/Remote.Tests (not as the system service)
     need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
     need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
+    need etcd-server       # etcd, started on loopback (one member, a 3-member cluster) by tests/Etcd.Tests (not as the system service)
     need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
     need qemu-system-x86   # qemu: the real-kernel guest and the two-host L1 hosts
     need mmdebstrap        # the two-host L1 hosts' root filesystem (scripts/two-host)
