@@ -32,6 +32,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     private readonly Dictionary<Guid, LocalPlan> _plans = [];
     private readonly Lock _gate = new();
     private long _roundTrips;
+    private int _disposed;
 
     /// <summary>Connects, grants this process's lease and starts keeping it alive.</summary>
     /// <param name="options">The endpoints, lease TTL, call timeout and key prefix.</param>
@@ -276,6 +277,11 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// <summary>Stops keeping the lease alive and revokes it: this process's uncommitted claims go at once, its unfinished plans become recoverable.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _stop.Cancel();
         try
         {

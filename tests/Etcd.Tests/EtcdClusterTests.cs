@@ -1,4 +1,5 @@
 using VfioMigration.Planner.State;
+using VfioMigration.Planner.Tests.State;
 
 namespace VfioMigration.Etcd.Tests;
 
@@ -24,7 +25,7 @@ public sealed class EtcdClusterTests
         cluster.Stop(0);
 
         Assert.IsNull(first.TryClaim(Host, $"mdev:{made}", a));
-        first.Journal(EtcdStateStoreTests.Entry(a, made, JournalState.Intent));
+        first.Journal(StateStoreContractTests.Entry(a, made, JournalState.Intent));
         Assert.AreEqual(a, second.TryClaim(Host, $"mdev:{made}", b)?.Plan, "two members are a quorum: the claim holds");
         first.Release(Host, "pci:0000:41:00.0", a);
         Assert.IsNull(second.TryClaim(Host, "pci:0000:41:00.0", b));
