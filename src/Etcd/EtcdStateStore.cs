@@ -484,7 +484,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         ["method"] = entry.Method == CreationMethod.Libvirt ? "libvirt" : "sysfs",
         ["persistent"] = entry.Persistent,
         ["order"] = entry.Order,
-        ["state"] = StateText(entry.State),
+        ["state"] = entry.State.ToString(),
         ["error"] = entry.Error,
     }.ToJsonString();
 
@@ -542,24 +542,10 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         }
     }
 
-    private static string StateText(JournalState state) => state switch
-    {
-        JournalState.Intent => "intent",
-        JournalState.Created => "created",
-        JournalState.Removed => "removed",
-        JournalState.RemoveFailed => "remove_failed",
-        _ => "committed",
-    };
-
-    private static JournalState ParseState(string text) => text switch
-    {
-        "intent" => JournalState.Intent,
-        "created" => JournalState.Created,
-        "removed" => JournalState.Removed,
-        "remove_failed" => JournalState.RemoveFailed,
-        "committed" => JournalState.Committed,
-        _ => throw new StateStoreException($"The state store has a journal entry in an unknown state '{text}'."),
-    };
+    /// <summary>A journal state as stored: the enum member's name (<c>Intent</c>, <c>Created</c>, <c>Removed</c>, <c>RemoveFailed</c>, <c>Committed</c>).</summary>
+    private static JournalState ParseState(string text) =>
+        Enum.GetValues<JournalState>().Cast<JournalState?>().FirstOrDefault(state => state.ToString() == text)
+            ?? throw new StateStoreException($"The state store has a journal entry in an unknown state '{text}'.");
 
     private string OwnerKey(long lease) => $"{_options.Prefix}owners/{lease.ToString("x16", CultureInfo.InvariantCulture)}";
 

@@ -67,6 +67,17 @@ internal static class StateScenarios
         }
     }
 
+    /// <summary>Exactly one run won (exit 0); every other was told the target is claimed (exit 3).</summary>
+    public static void AssertOneWinner((int Code, string Out, string Error)[] runs, string what)
+    {
+        Assert.AreEqual(1, runs.Count(r => r.Code == 0), $"{what}: exit codes {string.Join(",", runs.Select(r => r.Code))}\n{string.Join("\n", runs.Select(r => r.Error))}");
+        Assert.IsTrue(runs.Where(r => r.Code != 0).All(r => r.Code == 3 && r.Out.Contains("claimed by another plan", StringComparison.Ordinal)), $"{what}: every loser is told the target is claimed\n{string.Join("\n---\n", runs.Where(r => r.Code != 0).Select(r => $"exit {r.Code}: {r.Error}\n{r.Out}"))}");
+    }
+
+    /// <summary>The number of race trials: VFIO_RACE_TRIALS (1 to 100), else <paramref name="fallback"/>.</summary>
+    public static int RaceTrials(int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable("VFIO_RACE_TRIALS"), CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : fallback;
+
     public static int CountOf(string text, string fragment) =>
         text.Split('\n').Count(line => line.Contains(fragment, StringComparison.Ordinal));
 }
@@ -166,6 +177,20 @@ internal sealed class StateBed : IDisposable
         }
 
         return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// Runs a state command that removes what plans left (<c>recover</c>, <c>plans release ID</c>) on the
+    /// destination, and checks that it removed <paramref name="removed"/> devices, that the destination
+    /// is as it was <paramref name="before"/>, and that the store holds no plan any more.
+    /// </summary>
+    public async Task RemoveEverythingAsync(HostState before, int removed, params string[] command)
+    {
+        var run = await RunAsync([.. command, "--host", DestinationUri, "--host-sysfs", MountPoint]);
+        Assert.AreEqual(0, run.Code, run.Error);
+        Assert.AreEqual(removed, StateScenarios.CountOf(run.Out, ": removed"), run.Out);
+        Assert.AreEqual(before, Destination.Snapshot().State);
+        Assert.AreEqual("no plans in the state store", (await RunAsync("plans")).Out.Trim());
     }
 
     /// <summary>How many journal entries are in <paramref name="state"/>, read as another process would (0 before the store exists).</summary>

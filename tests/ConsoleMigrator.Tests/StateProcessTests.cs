@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace VfioMigration.ConsoleMigrator.Tests;
 
 /// <summary>
@@ -56,12 +54,7 @@ public sealed class StateProcessTests
         Assert.AreEqual(0, plans.Code, plans.Error);
         StringAssert.Contains(plans.Out, "which is gone");
 
-        var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
-
-        Assert.AreEqual(0, recovered.Code, recovered.Error);
-        Assert.AreEqual(journaled, StateScenarios.CountOf(recovered.Out, ": removed"), recovered.Out);
-        Assert.AreEqual(before, bed.Destination.Snapshot().State);
-        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
+        await bed.RemoveEverythingAsync(before, journaled, "recover");
     }
 
     [TestMethod]
@@ -107,12 +100,7 @@ public sealed class StateProcessTests
         StringAssert.Contains(listed.Out, "committed");
         var id = listed.Out.Split(' ', '\n')[1];
 
-        var released = await bed.RunAsync("plans", "release", id, "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
-
-        Assert.AreEqual(0, released.Code, released.Error);
-        Assert.AreEqual(2, StateScenarios.CountOf(released.Out, ": removed"), released.Out);
-        Assert.AreEqual(before, bed.Destination.Snapshot().State);
-        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
+        await bed.RemoveEverythingAsync(before, 2, "plans", "release", id);
     }
 
     /// <summary>
@@ -123,16 +111,14 @@ public sealed class StateProcessTests
     [Timeout(1_800_000, CooperativeCancellation = true)]
     public async Task EightProcesses_OneIdleTarget_ExactlyOneWins()
     {
-        var trials = int.TryParse(Environment.GetEnvironmentVariable("VFIO_RACE_TRIALS"), CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : 5;
+        var trials = StateScenarios.RaceTrials(5);
         for (var trial = 0; trial < trials; trial++)
         {
             TestContext.CancellationToken.ThrowIfCancellationRequested();
             using var bed = new StateBed(StateScenarios.OneIdleDestination(), StateScenarios.Source(devices: 1));
             var runs = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => bed.RunAsync("plan", "--domain", "vm1", "--keep")));
 
-            var winners = runs.Count(r => r.Code == 0);
-            Assert.AreEqual(1, winners, $"trial {trial + 1}: exit codes {string.Join(",", runs.Select(r => r.Code))}\n{string.Join("\n", runs.Select(r => r.Error))}");
-            Assert.IsTrue(runs.Where(r => r.Code != 0).All(r => r.Code == 3 && r.Out.Contains("claimed by another plan", StringComparison.Ordinal)), $"trial {trial + 1}: every loser is told the target is claimed\n{string.Join("\n---\n", runs.Where(r => r.Code != 0).Select(r => r.Out))}");
+            StateScenarios.AssertOneWinner(runs, $"trial {trial + 1}");
         }
     }
 }

@@ -68,12 +68,7 @@ public sealed class EtcdProcessTests
         Assert.AreEqual(0, plans.Code, plans.Error);
         StringAssert.Contains(plans.Out, "which is gone");
 
-        var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
-
-        Assert.AreEqual(0, recovered.Code, recovered.Error);
-        Assert.AreEqual(1, StateScenarios.CountOf(recovered.Out, ": removed"), recovered.Out);
-        Assert.AreEqual(before, bed.Destination.Snapshot().State);
-        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
+        await bed.RemoveEverythingAsync(before, 1, "recover");
     }
 
     /// <summary>8 processes race for 1 idle mdev through one etcd: exactly one wins. VFIO_RACE_TRIALS sets the number of trials (default 2, at most 100).</summary>
@@ -82,7 +77,7 @@ public sealed class EtcdProcessTests
     public async Task EightProcesses_OneIdleTarget_ExactlyOneWins()
     {
         using var etcd = EtcdCluster.Start(1);
-        var trials = int.TryParse(Environment.GetEnvironmentVariable("VFIO_RACE_TRIALS"), CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : 2;
+        var trials = StateScenarios.RaceTrials(2);
         for (var trial = 0; trial < trials; trial++)
         {
             TestContext.CancellationToken.ThrowIfCancellationRequested();
@@ -90,7 +85,7 @@ public sealed class EtcdProcessTests
             bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
             var runs = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => bed.RunAsync("plan", "--domain", "vm1", "--keep")));
 
-            AssertOneWinner(runs, $"trial {trial + 1}");
+            StateScenarios.AssertOneWinner(runs, $"trial {trial + 1}");
         }
     }
 
@@ -102,13 +97,7 @@ public sealed class EtcdProcessTests
         var runs = await Task.WhenAll(Enumerable.Range(0, 2).Select(node =>
             bed.RunWithAsync(EtcdArguments(etcd.ClientUrls[node], Path.Combine(bed.StateDirectory, $"node{node.ToString(CultureInfo.InvariantCulture)}")), "plan", "--domain", "vm1", "--keep")));
 
-        AssertOneWinner(runs, "2 nodes");
+        StateScenarios.AssertOneWinner(runs, "2 nodes");
         Assert.IsFalse(Directory.Exists(Path.Combine(bed.StateDirectory, "node0")) || Directory.Exists(Path.Combine(bed.StateDirectory, "node1")), "with etcd, nothing is written to the state directories");
-    }
-
-    private static void AssertOneWinner((int Code, string Out, string Error)[] runs, string what)
-    {
-        Assert.AreEqual(1, runs.Count(r => r.Code == 0), $"{what}: exit codes {string.Join(",", runs.Select(r => r.Code))}\n{string.Join("\n", runs.Select(r => r.Error))}");
-        Assert.IsTrue(runs.Where(r => r.Code != 0).All(r => r.Code == 3 && r.Out.Contains("claimed by another plan", StringComparison.Ordinal)), $"{what}: every loser is told the target is claimed\n{string.Join("\n---\n", runs.Where(r => r.Code != 0).Select(r => $"exit {r.Code}: {r.Error}\n{r.Out}"))}");
     }
 }
