@@ -285,7 +285,8 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         _stop.Cancel();
         try
         {
-            _keepAlive.Wait(_options.CallTimeout);
+            // Waits for the keep-alive loop without rethrowing whatever ended it.
+            ((IAsyncResult)_keepAlive).AsyncWaitHandle.WaitOne(_options.CallTimeout);
             Call(deadline => _client.LeaseRevoke(new LeaseRevokeRequest { ID = Lease }, deadline: deadline));
         }
         catch (StateStoreException)
