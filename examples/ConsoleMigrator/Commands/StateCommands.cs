@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -16,16 +17,16 @@ internal static class StateOption
     public const string EnvironmentVariable = "VFIO_MIGRATION_STATE_DIR";
 
     /// <summary>The options that pick and place the state store.</summary>
-    public static readonly IReadOnlyList<OptionSpec> Options =
+    public static IReadOnlyList<Option> Options =>
     [
-        new("--state-dir", "DIR", $"Where claims and the journal of created mdevs are kept, shared by every vfio-migrator on this node (default ${EnvironmentVariable}, else /var/lib/vfio-migration as root, $XDG_STATE_HOME/vfio-migration otherwise)."),
-        new("--state-store", "KIND", "sqlite (default: a file in the state directory, for one management node) or etcd (shared by every management node; needs --etcd-endpoints)."),
-        new("--etcd-endpoints", "URLS", "etcd v3 client URLs, comma-separated (e.g. http://10.0.0.1:2379,http://10.0.0.2:2379), for --state-store etcd."),
-        new("--etcd-lease-ttl", "SECONDS", "How long after this process stops (or loses etcd) its claims are freed and its plans become recoverable (default 10)."),
+        CliOption.Value("--state-dir", "DIR", $"Where claims and the journal of created mdevs are kept, shared by every vfio-migrator on this node (default ${EnvironmentVariable}, else /var/lib/vfio-migration as root, $XDG_STATE_HOME/vfio-migration otherwise)."),
+        CliOption.Value("--state-store", "KIND", "sqlite (default: a file in the state directory, for one management node) or etcd (shared by every management node; needs --etcd-endpoints)."),
+        CliOption.Value("--etcd-endpoints", "URLS", "etcd v3 client URLs, comma-separated (e.g. http://10.0.0.1:2379,http://10.0.0.2:2379), for --state-store etcd."),
+        CliOption.Value("--etcd-lease-ttl", "SECONDS", "How long after this process stops (or loses etcd) its claims are freed and its plans become recoverable (default 10)."),
     ];
 
     /// <summary>The durable store the arguments name: etcd, or SQLite in the state directory.</summary>
-    public static OpenedState OpenDurable(Arguments args)
+    public static OpenedState OpenDurable(ParseResult args)
     {
         switch (args.Value("--state-store") ?? "sqlite")
         {
@@ -43,7 +44,7 @@ internal static class StateOption
     }
 
     /// <summary>The store for a planning command: the durable one, or the process's in-memory registry when a host is a scenario (nothing of it outlives the process).</summary>
-    public static OpenedState Open(Arguments args, HostSet hosts) =>
+    public static OpenedState Open(ParseResult args, HostSet hosts) =>
         hosts.Ephemeral ? new OpenedState(TargetClaimRegistry.Shared, null) : OpenDurable(args);
 
     private static OpenedState Opened<T>(T store)
@@ -63,26 +64,26 @@ internal sealed class OpenedState(IPlannerStateStore store, IDisposable? owned) 
 }
 
 /// <summary><c>recover</c>: removes what dead plans left on hosts (docs/state.md).</summary>
-internal sealed class RecoverCommand : Command
+internal sealed class RecoverCommand : CliCommand
 {
+    public RecoverCommand()
+        : base("recover", "Remove the mdevs of plans whose process is gone (a device a guest now uses is kept), and forget kept plans guests now use.")
+    {
+        AddOptions(HostOptions);
+    }
+
     /// <summary>The options that name the hosts of a state command.</summary>
-    public static readonly IReadOnlyList<OptionSpec> HostOptions =
+    public static IReadOnlyList<Option> HostOptions =>
     [
-        new("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for).", Repeatable: true),
-        new("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely).", Repeatable: true),
+        CliOption.Repeatable("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for)."),
+        CliOption.Repeatable("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely)."),
         .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key"),
         .. StateOption.Options,
     ];
 
-    public override string Name => "recover";
-
-    public override string Summary => "Remove the mdevs of plans whose process is gone (a device a guest now uses is kept), and forget kept plans guests now use.";
-
-    public override IReadOnlyList<OptionSpec> Options => HostOptions;
-
     public override string Example => "vfio-migrator recover --host qemu:///system";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var durable = StateOption.OpenDurable(args);
         var store = durable.Store;
@@ -106,17 +107,17 @@ internal sealed class RecoverCommand : Command
 }
 
 /// <summary><c>plans</c>: lists the plans the state store holds.</summary>
-internal sealed class PlansCommand : Command
+internal sealed class PlansCommand : CliCommand
 {
-    public override string Name => "plans";
-
-    public override string Summary => "List the plans the state store holds: kept plans, running ones, and entries recovery has not yet resolved.";
-
-    public override IReadOnlyList<OptionSpec> Options => StateOption.Options;
+    public PlansCommand()
+        : base("plans", "List the plans the state store holds: kept plans, running ones, and entries recovery has not yet resolved.")
+    {
+        AddOptions(StateOption.Options);
+    }
 
     public override string Example => "vfio-migrator plans --json";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var durable = StateOption.OpenDurable(args);
         var plans = durable.Store.ListPlans();
@@ -126,25 +127,22 @@ internal sealed class PlansCommand : Command
 }
 
 /// <summary><c>plans release ID</c>: removes what a kept plan created and forgets it.</summary>
-internal sealed class PlansReleaseCommand : Command
+internal sealed class PlansReleaseCommand : CliCommand
 {
-    public override string Name => "plans release";
-
-    public override string Summary => "Remove the mdevs a kept plan created (a device a guest uses stays) and forget the plan and its claims.";
-
-    public override string Positionals => "ID";
-
-    public override int PositionalCount => 1;
-
-    public override IReadOnlyList<OptionSpec> Options => RecoverCommand.HostOptions;
+    public PlansReleaseCommand()
+        : base("release", "Remove the mdevs a kept plan created (a device a guest uses stays) and forget the plan and its claims.")
+    {
+        Arguments.Add(new Argument<string>("ID") { Description = "The plan's id, as 'vfio-migrator plans' lists it." });
+        AddOptions(RecoverCommand.HostOptions);
+    }
 
     public override string Example => "vfio-migrator plans release 3f2a9c1e-0000-4000-8000-000000000000";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(args.Positionals[0], out var id))
+        if (!Guid.TryParse(args.Required("ID"), out var id))
         {
-            throw new UsageException($"'{args.Positionals[0]}' is not a plan id (a UUID, as 'vfio-migrator plans' lists it).");
+            throw new UsageException($"'{args.Required("ID")}' is not a plan id (a UUID, as 'vfio-migrator plans' lists it).");
         }
 
         using var durable = StateOption.OpenDurable(args);
