@@ -89,6 +89,7 @@ public sealed class RejectionMessageTests
         {
             var device = allowed.Best.Devices.Single();
             Assert.AreEqual(Verification.Unverified, device.Verification);
+            Assert.IsNull(device.DecidedBy, "an unverified reuse was decided by no probe");
             Assert.AreEqual($"not verified: {path} does not exist on dest, so the target cannot say whether it accepts the source version", device.Note);
             Assert.AreEqual(RejectionCode.NoCapacity, allowed.Best.Rejections.Single().Code, "the idle mdev is the type's only instance");
         }
@@ -96,5 +97,6 @@ public sealed class RejectionMessageTests
         await using var required = await scenario.PlanAsync(new PlanOptions { VerificationPolicy = VerificationPolicy.RequireVerified });
         var rejection = required.Best.Rejections.Single(r => r.Code == RejectionCode.Unverifiable);
         Assert.AreEqual(new Rejection(rejection.Source, idle.Uuid.Value, RejectionCode.Unverifiable, $"{idle.Uuid} is of the right type but has no migration_version attribute, so nothing can verify it, and the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified)."), rejection);
+        Assert.AreEqual($"The mdev {rejection.Source} (type nvidia-63) could not be placed on dest: no candidate accepts it (2 rejected; see the rejections).", required.Best.Reasons.Single(), "the unverified idle mdev is no accepted candidate under require-verified");
     }
 }
