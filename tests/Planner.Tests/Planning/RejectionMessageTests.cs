@@ -33,29 +33,18 @@ public sealed class RejectionMessageTests
     }
 
     [TestMethod]
-    public async Task TypeUnderAnotherDeviceApi_IsRejectedAsParentSlashType()
+    [DataRow("vfio-ccw", 4, RejectionCode.TypeMismatch, $"Type nvidia-63 on {Parent} has device API vfio-ccw, the source has vfio-pci; rule 0 requires both to match.")]
+    [DataRow("vfio-pci", 0, RejectionCode.NoCapacity, $"Parent {Parent} can create no more nvidia-63 instances (available_instances is 0).")]
+    public async Task TypeThatCannotServeTheDevice_IsRejectedAsParentSlashType_WithWhy(string api, int max, RejectionCode code, string message)
     {
         var scenario = new Scenario();
         scenario.Guest("nvidia-63");
-        scenario.DestinationType(api: "vfio-ccw");
+        scenario.DestinationType(api: api, max: max);
 
         await using var result = await scenario.PlanAsync();
 
         var rejection = result.Best.Rejections[0];
-        Assert.AreEqual(new Rejection(rejection.Source, $"{Parent}/nvidia-63", RejectionCode.TypeMismatch, $"Type nvidia-63 on {Parent} has device API vfio-ccw, the source has vfio-pci; rule 0 requires both to match."), rejection);
-    }
-
-    [TestMethod]
-    public async Task ParentWithNoInstanceLeft_SaysSo()
-    {
-        var scenario = new Scenario();
-        scenario.Guest("nvidia-63");
-        scenario.DestinationType(max: 0);
-
-        await using var result = await scenario.PlanAsync();
-
-        var rejection = result.Best.Rejections[0];
-        Assert.AreEqual(new Rejection(rejection.Source, $"{Parent}/nvidia-63", RejectionCode.NoCapacity, $"Parent {Parent} can create no more nvidia-63 instances (available_instances is 0)."), rejection);
+        Assert.AreEqual(new Rejection(rejection.Source, $"{Parent}/nvidia-63", code, message), rejection);
     }
 
     [TestMethod]
