@@ -4,13 +4,22 @@
 # Not part of scripts/test.sh or CI: it takes hours on a 2-core machine (see docs/testing.md).
 # Writes the JSON and HTML reports to DIR (default artifacts/mutation) and prints the score.
 #
-#   scripts/mutation.sh [DIR]        bounded by MUTATION_TIMEOUT (timeout(1) duration, default 4h)
+#   scripts/mutation.sh [DIR [FILE...]]   bounded by MUTATION_TIMEOUT (timeout(1) duration, default 4h)
+#
+# FILE: a file name in src/Planner/Planning (DestinationPlanner.cs) to mutate only those files (one
+# chunk of the whole run; each chunk pays the analysis and build again, some 10-15 minutes).
+# MUTATION_CONCURRENCY test runners (default 2).
 #
 # Stryker compiles mutants into the test project's build output: run it in a checkout no other
 # build uses at the same time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 output=$(realpath -m "${1:-artifacts/mutation}")
+shift $(( $# > 0 ? 1 : 0 ))
+mutate=()
+for file in "${@:-**/*.cs}"; do
+    mutate+=(--mutate "Planning/$file")
+done
 mkdir -p "$output"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # Stryker's project analysis (Buildalyzer) gives `dotnet --info` 10 s by default, too little on a
@@ -24,7 +33,7 @@ timeout --kill-after=60s "${MUTATION_TIMEOUT:-4h}" dotnet stryker \
     --test-runner mtp \
     --configuration Release \
     --target-framework net10.0 \
-    --mutate 'Planning/**/*.cs' \
+    "${mutate[@]}" \
     --concurrency "${MUTATION_CONCURRENCY:-2}" \
     --reporter json --reporter html --reporter progress \
     --output "$output"

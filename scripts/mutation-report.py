@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Reads Stryker.NET JSON reports of scripts/mutation.sh (docs/testing.md, "Mutation testing").
+
+  mutation-report.py scores REPORT [RERUN]   per file: killed, timeout, survived, no coverage, score;
+                                             with RERUN, the statuses of the mutants RERUN tested
+                                             replace REPORT's (a re-run of the undetected ones)
+  mutation-report.py undetected REPORT [RERUN]  every survivor and uncovered mutant, one a line
+  mutation-report.py spans REPORT FILE...    FILE{start..end}... : the character spans of the lines
+                                             of FILE's undetected mutants, to pass to mutation.sh
+"""
+import json
+import sys
+
+TESTED = ("Killed", "Timeout", "Survived", "NoCoverage")
+UNDETECTED = ("Survived", "NoCoverage")
+
+
+def key(mutant):
+    loc = mutant["location"]
+    return (mutant["mutatorName"], mutant.get("replacement"), loc["start"]["line"], loc["start"]["column"], loc["end"]["line"], loc["end"]["column"])
+
+
+def load(path, rerun=None):
+    report = json.load(open(path, encoding="utf-8"))
+    if rerun:
+        again = json.load(open(rerun, encoding="utf-8"))["files"]
+        for name, file in report["files"].items():
+            tested = {key(m): m["status"] for m in again.get(name, {}).get("mutants", []) if m["status"] in TESTED}
+            for mutant in file["mutants"]:
+                mutant["status"] = tested.get(key(mutant), mutant["status"])
+    return report["files"]
+
+
+def short(name):
+    return name.split("/src/Planner/")[-1]
+
+
+def scores(files):
+    total = dict.fromkeys(TESTED, 0)
+    for name, file in sorted(files.items()):
+        counts = {s: sum(m["status"] == s for m in file["mutants"]) for s in TESTED}
+        if sum(counts.values()):
+            total = {s: total[s] + counts[s] for s in TESTED}
+            print(row(short(name), counts))
+    print(row("total", total))
+
+
+def row(name, c):
+    detected, tested = c["Killed"] + c["Timeout"], sum(c.values())
+    return f"| {name} | {c['Killed']} / {c['Timeout']} / {c['Survived']} / {c['NoCoverage']} | {100 * detected / tested:.1f} % |"
+
+
+def undetected(files):
+    for name, file in sorted(files.items()):
+        for m in sorted(file["mutants"], key=lambda m: (m["location"]["start"]["line"], m["id"])):
+            if m["status"] in UNDETECTED:
+                print(f"{short(name)}:{m['location']['start']['line']} {m['id']} {m['status']} {m['mutatorName']}: {m.get('replacement', '')[:90]!r}")
+
+
+def spans(files, wanted):
+    for want in wanted:
+        name = next(n for n in files if n.endswith("/Planning/" + want))
+        text = open(name, encoding="utf-8-sig").read()
+        starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        lines = sorted((starts[m["location"]["start"]["line"] - 1], starts[m["location"]["end"]["line"]] - 1 if m["location"]["end"]["line"] < len(starts) else len(text))
+                       for m in files[name]["mutants"] if m["status"] in UNDETECTED)
+        merged = []
+        for start, end in lines:
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        print(want + "".join(f"{{{start}..{end}}}" for start, end in merged))
+
+
+if __name__ == "__main__":
+    command, report, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if command == "spans":
+        spans(load(report), rest)
+    elif command in ("scores", "undetected"):
+        (scores if command == "scores" else undetected)(load(report, rest[0] if rest else None))
+    else:
+        sys.exit(__doc__)
