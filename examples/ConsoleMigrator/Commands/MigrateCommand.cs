@@ -71,6 +71,7 @@ internal sealed class MigrateCommand : Command
 
             try
             {
+                await MigrationPause.AtMigrationCallAsync(hosts.Source, cancellationToken).ConfigureAwait(false);
                 await result.Best.ExecuteAsync(settings, cancellationToken).ConfigureAwait(false);
             }
             catch (HypervisorException e) when (e is not HypervisorNotSupportedException)

@@ -93,7 +93,9 @@ public sealed class SqliteStateStoreTests
     }
 
     [TestMethod]
-    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten(bool migrated)
     {
         var plan = Guid.NewGuid();
         const string made = "00000000-0000-4000-8000-000000000003";
@@ -102,7 +104,14 @@ public sealed class SqliteStateStoreTests
             dead.BeginPlan(plan, "vm1");
             dead.TryClaim(Host, $"mdev:{made}", plan);
             dead.Journal(Entry(plan, made, JournalState.Created));
-            dead.CommitPlan(plan);
+            if (migrated)
+            {
+                dead.CommitMigratedPlan(plan);
+            }
+            else
+            {
+                dead.CommitPlan(plan);
+            }
         }
 
         using var live = new SqliteStateStore(_directory);
@@ -115,6 +124,44 @@ public sealed class SqliteStateStoreTests
         live.ForgetPlan(plan);
         Assert.IsEmpty(live.ListPlans());
         Assert.IsNull(live.HolderOf(Host, $"mdev:{made}", Guid.Empty));
+    }
+
+    /// <summary>A batch of intents: each free UUID claimed and journaled, one another plan holds left alone and named; the same through the interface's default (the in-memory store).</summary>
+    [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public void ClaimAndIntend_ClaimsAndJournalsEachFreeUuid_AndNamesTheHolderOfAnother(bool sqlite)
+    {
+        using var file = new SqliteStateStore(_directory);
+        IPlannerStateStore store = sqlite ? file : new TargetClaimRegistry();
+        var (plan, other) = (Guid.NewGuid(), Guid.NewGuid());
+        const string first = "00000000-0000-4000-8000-000000000011";
+        const string held = "00000000-0000-4000-8000-000000000012";
+        const string last = "00000000-0000-4000-8000-000000000013";
+        store.BeginPlan(other, "vm2");
+        store.TryClaim(Host, $"mdev:{held}", other);
+
+        var holders = store.ClaimAndIntend([Entry(plan, first, JournalState.Intent), Entry(plan, held, JournalState.Intent), Entry(plan, last, JournalState.Intent)]);
+
+        Assert.IsNull(holders[0]);
+        Assert.AreEqual(other, holders[1]?.Plan);
+        Assert.IsNull(holders[2]);
+        var stored = store.ListPlans().Single(p => p.Id == plan);
+        CollectionAssert.AreEquivalent(new[] { first, last }, stored.Entries.Select(e => e.Uuid.Value).ToList());
+        Assert.IsTrue(stored.Entries.All(e => e.State == JournalState.Intent));
+        CollectionAssert.AreEquivalent(new[] { $"mdev:{first}", $"mdev:{last}" }, stored.Claims.Select(c => c.Value).ToList());
+        Assert.AreEqual(other, store.HolderOf(Host, $"mdev:{held}", plan)?.Plan);
+    }
+
+    [TestMethod]
+    public void ClaimAndIntend_TakesOnlyIntents()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var plan = Guid.NewGuid();
+
+        Assert.ThrowsExactly<ArgumentException>(() => store.ClaimAndIntend([Entry(plan, "00000000-0000-4000-8000-000000000014", JournalState.Created)]));
+        Assert.IsEmpty(store.ClaimAndIntend([]));
+        Assert.IsEmpty(store.ListPlans());
     }
 
     [TestMethod]

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.State;
+
+// The state store's cost per plan: the calls one plan makes that reuses one device and creates one
+// (or three) mdevs: recovery check, 6 claim look-ups, the claims, the intents, the outcomes; then the
+// plan ends released, committed after a migration, or committed as kept. In memory next to SQLite in
+// a temporary directory on the disk under test; for SQLite the calls as the planner makes them
+// (claims and intents of a batch in one durable write, a migration's commit not waiting for the disk)
+// next to one call per step as it made them before (each intent and every commit durable on its
+// own), plan by plan in turn so both meet the same disk. Figures only (docs/state.md keeps them).
+//
+//   dotnet run -c Release --project bench/StateStoreCost [-- STATE_PARENT_DIR]   (default: the temp directory)
+const int Warmup = 20;
+const int Plans = 200;
+const string Host = "qemu+ssh://root@dest/system";
+
+var directory = Path.Combine(args.Length > 0 ? args[0] : Path.GetTempPath(), $"vfio-state-cost-{Guid.NewGuid():N}");
+try
+{
+    Console.WriteLine($"state directory {directory}; {Plans} plans after {Warmup} warm-up ones; times per plan");
+    using var sqlite = new SqliteStateStore(directory);
+    foreach (var creates in (int[])[1, 3])
+    {
+        foreach (var ending in Enum.GetValues<Ending>())
+        {
+            var memory = new List<double>();
+            var perCall = new List<double>();
+            var batched = new List<double>();
+            var memoryStore = new TargetClaimRegistry();
+            for (var i = 0; i < Warmup + Plans; i++)
+            {
+                var warm = i >= Warmup;
+                Measure(memoryStore, creates, ending, batch: true, warm ? memory : null);
+                Measure(sqlite, creates, ending, batch: false, warm ? perCall : null);
+                Measure(sqlite, creates, ending, batch: true, warm ? batched : null);
+            }
+
+            Console.WriteLine($"{creates} create(s), {ending,-8}: in memory median {Percentile(memory, 50):0.000} ms; SQLite one call per step median {Percentile(perCall, 50):0.00} ms (p90 {Percentile(perCall, 90):0.00}), as the planner calls it median {Percentile(batched, 50):0.00} ms (p90 {Percentile(batched, 90):0.00})");
+        }
+    }
+}
+finally
+{
+    Directory.Delete(directory, recursive: true);
+}
+
+return 0;
+
+static void Measure(IPlannerStateStore store, int creates, Ending ending, bool batch, List<double>? times)
+{
+    var plan = Guid.NewGuid();
+    var started = Stopwatch.GetTimestamp();
+    OnePlan(store, plan, creates, ending, batch);
+    times?.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    // A committed plan keeps its claims and entries: forget it (untimed) so every plan meets the same store.
+    store.ForgetPlan(plan);
+}
+
+static void OnePlan(IPlannerStateStore store, Guid plan, int creates, Ending ending, bool batch)
+{
+    store.BeginPlan(plan, "vm1");
+    store.PlansToRecover(Host, includeCommitted: false);
+    for (var lookUp = 0; lookUp < 6; lookUp++)
+    {
+        store.HolderOf(Host, $"mdev:{Guid.NewGuid():D}", plan);
+    }
+
+    store.TryClaim(Host, $"mdev:{Guid.NewGuid():D}", plan);
+    var intents = Enumerable.Range(0, creates)
+        .Select(order => new JournalEntry(plan, Host, "dest", MdevUuid.NewRandom(), "pci_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Libvirt, Persistent: false, order, JournalState.Intent))
+        .ToList();
+    if (batch)
+    {
+        store.ClaimAndIntend(intents);
+    }
+    else
+    {
+        foreach (var intent in intents)
+        {
+            store.TryClaim(Host, $"mdev:{intent.Uuid.Value}", plan);
+            store.Journal(intent);
+        }
+    }
+
+    foreach (var intent in intents)
+    {
+        store.Journal(intent with { State = JournalState.Created });
+    }
+
+    switch (ending)
+    {
+        case Ending.Released:
+            store.EndPlan(plan);
+            break;
+        case Ending.Migrated when batch:
+            store.CommitMigratedPlan(plan);
+            break;
+        default:
+            store.CommitPlan(plan);
+            break;
+    }
+}
+
+static double Percentile(List<double> times, int percent) => times.Order().ElementAt((times.Count - 1) * percent / 100);
+
+/// <summary>How the measured plan ends.</summary>
+internal enum Ending
+{
+    /// <summary>Released (or failed): its claims and entries go.</summary>
+    Released,
+
+    /// <summary>Committed after its guest migrated: a guest uses its devices.</summary>
+    Migrated,
+
+    /// <summary>Committed as kept (<c>--keep</c>): no guest uses its devices yet.</summary>
+    Kept,
+}
