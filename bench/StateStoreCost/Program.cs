@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VfioMigration.Bench;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.State;
@@ -9,10 +10,13 @@ using VfioMigration.Planner.State;
 // a temporary directory on the disk under test; for SQLite the calls as the planner makes them
 // (claims and intents of a batch in one durable write, a migration's commit not waiting for the disk)
 // next to one call per step as it made them before (each intent and every commit durable on its
-// own), plan by plan in turn so both meet the same disk. Figures only (docs/state.md keeps them).
+// own), plan by plan in turn so both meet the same disk. Then the evacuation of 64 guests onto 8
+// hosts of `vfio-migrator bench` (simulated latency), in memory and with SQLite in turn.
+// Figures only (docs/state.md keeps them).
 //
 //   dotnet run -c Release --project bench/StateStoreCost [-- STATE_PARENT_DIR]   (default: the temp directory)
 const int Warmup = 20;
+const int Evacuations = 5;
 const int Plans = 200;
 const string Host = "qemu+ssh://root@dest/system";
 
@@ -40,6 +44,26 @@ try
             Console.WriteLine($"{creates} create(s), {ending,-8}: in memory median {Percentile(memory, 50):0.000} ms; SQLite one call per step median {Percentile(perCall, 50):0.00} ms (p90 {Percentile(perCall, 90):0.00}), as the planner calls it median {Percentile(batched, 50):0.00} ms (p90 {Percentile(batched, 90):0.00})");
         }
     }
+
+    var evacuations = (Memory: new List<double>(), Sqlite: new List<double>());
+    for (var i = 0; i <= Evacuations; i++)
+    {
+        var inMemory = await BenchRunner.MeasureEvacuationAsync(new TargetClaimRegistry());
+        var durable = await BenchRunner.MeasureEvacuationAsync(sqlite);
+        if (inMemory.Succeeded != inMemory.Guests || durable.Succeeded != durable.Guests)
+        {
+            throw new InvalidOperationException($"an evacuation left guests unplaced ({inMemory.Succeeded}, {durable.Succeeded} of {inMemory.Guests})");
+        }
+
+        // The first round warms up.
+        if (i > 0)
+        {
+            evacuations.Memory.Add(inMemory.WallMs);
+            evacuations.Sqlite.Add(durable.WallMs);
+        }
+    }
+
+    Console.WriteLine($"evacuation of 64 guests onto 8 hosts, {Evacuations} each: in memory median {Percentile(evacuations.Memory, 50):0} ms ({string.Join(", ", evacuations.Memory.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}), SQLite median {Percentile(evacuations.Sqlite, 50):0} ms ({string.Join(", ", evacuations.Sqlite.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))})");
 }
 finally
 {
