@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using VfioMigration.Bench;
-using VfioMigration.Planner;
-using VfioMigration.Planner.Devices;
-using VfioMigration.Planner.State;
-
 // The state store's cost per plan: the calls one plan makes that reuses one device and creates one
 // (or three) mdevs: recovery check, 6 claim look-ups, the claims, the intents, the outcomes; then the
 // plan ends released, committed after a migration, or committed as kept. In memory next to SQLite in
@@ -15,15 +9,17 @@ using VfioMigration.Planner.State;
 // Figures only (docs/state.md keeps them).
 //
 //   dotnet run -c Release --project bench/StateStoreCost [-- STATE_PARENT_DIR]   (default: the temp directory)
-const int Warmup = 20;
-const int Evacuations = 5;
-const int Plans = 200;
-const string Host = "qemu+ssh://root@dest/system";
+
+using System.Diagnostics;
+using VfioMigration.Bench;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.State;
 
 var directory = Path.Combine(args.Length > 0 ? args[0] : Path.GetTempPath(), $"vfio-state-cost-{Guid.NewGuid():N}");
 try
 {
-    Console.WriteLine($"state directory {directory}; {Plans} plans after {Warmup} warm-up ones; times per plan");
+    Console.WriteLine($"state directory {directory}; {Run.Plans} plans after {Run.Warmup} warm-up ones; times per plan");
     using var sqlite = new SqliteStateStore(directory);
     foreach (var creates in (int[])[1, 3])
     {
@@ -33,9 +29,9 @@ try
             var perCall = new List<double>();
             var batched = new List<double>();
             var memoryStore = new TargetClaimRegistry();
-            for (var i = 0; i < Warmup + Plans; i++)
+            for (var i = 0; i < Run.Warmup + Run.Plans; i++)
             {
-                var warm = i >= Warmup;
+                var warm = i >= Run.Warmup;
                 Measure(memoryStore, creates, ending, batch: true, warm ? memory : null);
                 Measure(sqlite, creates, ending, batch: false, warm ? perCall : null);
                 Measure(sqlite, creates, ending, batch: true, warm ? batched : null);
@@ -46,7 +42,7 @@ try
     }
 
     var evacuations = (Memory: new List<double>(), Sqlite: new List<double>());
-    for (var i = 0; i <= Evacuations; i++)
+    for (var i = 0; i <= Run.Evacuations; i++)
     {
         var inMemory = await BenchRunner.MeasureEvacuationAsync(new TargetClaimRegistry());
         var durable = await BenchRunner.MeasureEvacuationAsync(sqlite);
@@ -63,7 +59,7 @@ try
         }
     }
 
-    Console.WriteLine($"evacuation of 64 guests onto 8 hosts, {Evacuations} each: in memory median {Percentile(evacuations.Memory, 50):0} ms ({string.Join(", ", evacuations.Memory.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}), SQLite median {Percentile(evacuations.Sqlite, 50):0} ms ({string.Join(", ", evacuations.Sqlite.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))})");
+    Console.WriteLine($"evacuation of 64 guests onto 8 hosts, {Run.Evacuations} each: in memory median {Percentile(evacuations.Memory, 50):0} ms ({string.Join(", ", evacuations.Memory.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}), SQLite median {Percentile(evacuations.Sqlite, 50):0} ms ({string.Join(", ", evacuations.Sqlite.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))})");
 }
 finally
 {
@@ -85,15 +81,15 @@ static void Measure(IPlannerStateStore store, int creates, Ending ending, bool b
 static void OnePlan(IPlannerStateStore store, Guid plan, int creates, Ending ending, bool batch)
 {
     store.BeginPlan(plan, "vm1");
-    store.PlansToRecover(Host, includeCommitted: false);
+    store.PlansToRecover(Run.Host, includeCommitted: false);
     for (var lookUp = 0; lookUp < 6; lookUp++)
     {
-        store.HolderOf(Host, $"mdev:{Guid.NewGuid():D}", plan);
+        store.HolderOf(Run.Host, $"mdev:{Guid.NewGuid():D}", plan);
     }
 
-    store.TryClaim(Host, $"mdev:{Guid.NewGuid():D}", plan);
+    store.TryClaim(Run.Host, $"mdev:{Guid.NewGuid():D}", plan);
     var intents = Enumerable.Range(0, creates)
-        .Select(order => new JournalEntry(plan, Host, "dest", MdevUuid.NewRandom(), "pci_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Libvirt, Persistent: false, order, JournalState.Intent))
+        .Select(order => new JournalEntry(plan, Run.Host, "dest", MdevUuid.NewRandom(), "pci_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Libvirt, Persistent: false, order, JournalState.Intent))
         .ToList();
     if (batch)
     {
@@ -103,7 +99,7 @@ static void OnePlan(IPlannerStateStore store, Guid plan, int creates, Ending end
     {
         foreach (var intent in intents)
         {
-            store.TryClaim(Host, $"mdev:{intent.Uuid.Value}", plan);
+            store.TryClaim(Run.Host, $"mdev:{intent.Uuid.Value}", plan);
             store.Journal(intent);
         }
     }
@@ -140,4 +136,20 @@ internal enum Ending
 
     /// <summary>Committed as kept (<c>--keep</c>): no guest uses its devices yet.</summary>
     Kept,
+}
+
+/// <summary>How much is measured.</summary>
+internal static class Run
+{
+    /// <summary>Plans (and the first evacuation) run before measuring.</summary>
+    public const int Warmup = 20;
+
+    /// <summary>Evacuations measured per store.</summary>
+    public const int Evacuations = 5;
+
+    /// <summary>Plans measured per case and store.</summary>
+    public const int Plans = 200;
+
+    /// <summary>The destination's key in the store.</summary>
+    public const string Host = "qemu+ssh://root@dest/system";
 }

@@ -100,12 +100,7 @@ public sealed class StateProcessTests
         Assert.AreEqual(0, plans.Code, plans.Error);
         StringAssert.Contains(plans.Out, "which is gone");
 
-        var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
-
-        Assert.AreEqual(0, recovered.Code, recovered.Error);
-        Assert.AreEqual(2, CountOf(recovered.Out, ": removed"), recovered.Out);
-        Assert.AreEqual(before, bed.Destination.Snapshot().State);
-        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
+        await RecoverToTheSnapshotAsync(bed, before);
     }
 
     /// <summary>
@@ -142,12 +137,7 @@ public sealed class StateProcessTests
 
         Assert.HasCount(2, bed.Destination.Snapshot().State.Mdevs, "what the killed plan left");
         Assert.AreEqual(0, bed.JournalCount("committed"), "the commit did not happen");
-        var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
-
-        Assert.AreEqual(0, recovered.Code, recovered.Error);
-        Assert.AreEqual(2, CountOf(recovered.Out, ": removed"), recovered.Out);
-        Assert.AreEqual(before, bed.Destination.Snapshot().State);
-        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
+        await RecoverToTheSnapshotAsync(bed, before);
     }
 
     /// <summary>
@@ -280,6 +270,17 @@ public sealed class StateProcessTests
 
         Assert.AreEqual(before, bed.Destination.Snapshot().State, "a race creates nothing");
         Assert.IsEmpty(failures, $"{trials - failures.Count} of {trials} trials had exactly one winner, every loser told the target is claimed:\n{string.Join("\n", failures)}");
+    }
+
+    /// <summary>Runs <c>recover</c> on the destination: both devices of the killed plan are removed, the host is as it was before the plan, and the store holds nothing.</summary>
+    private static async Task RecoverToTheSnapshotAsync(Bed bed, HostState before)
+    {
+        var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
+
+        Assert.AreEqual(0, recovered.Code, recovered.Error);
+        Assert.AreEqual(2, CountOf(recovered.Out, ": removed"), recovered.Out);
+        Assert.AreEqual(before, bed.Destination.Snapshot().State);
+        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
     }
 
     /// <summary>A version probe of a created device (its <c>migration_version</c>, the link under <c>bus/mdev/devices</c> resolved), not of a type.</summary>
