@@ -3,6 +3,7 @@ using VfioMigration.HostSimulator.Generation;
 using VfioMigration.HostSimulator.Scenarios;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Evacuation;
+using VfioMigration.Planner.State;
 
 namespace VfioMigration.Bench;
 
@@ -134,7 +135,7 @@ public static class BenchRunner
         }
 
         progress("evacuation: 64 guests onto 8 hosts");
-        var evacuation = await MeasureEvacuationAsync(cancellationToken).ConfigureAwait(false);
+        var evacuation = await MeasureEvacuationAsync(new TargetClaimRegistry(), cancellationToken).ConfigureAwait(false);
         progress("peers: type-only placement and the planner on fleets with mixed driver branches");
         var peers = await PeerRunner.RunAsync(cancellationToken).ConfigureAwait(false);
         var fleet = await FleetRunner.RunAsync(progress, cancellationToken).ConfigureAwait(false);
@@ -241,12 +242,15 @@ public static class BenchRunner
         return (counts!, complete, candidates, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans, sysfsReads);
     }
 
-    private static async Task<EvacuationFigures> MeasureEvacuationAsync(CancellationToken cancellationToken)
+    /// <summary>Evacuates 64 guests onto 8 generated hosts with <paramref name="store"/> holding claims and the journal, then releases everything.</summary>
+    /// <param name="store">The state store (bench/StateStoreCost compares the in-memory one with SQLite).</param>
+    /// <param name="cancellationToken">Cancels the evacuation.</param>
+    public static async Task<EvacuationFigures> MeasureEvacuationAsync(IPlannerStateStore store, CancellationToken cancellationToken = default)
     {
         var (sourceScenario, destinationScenarios) = EvacuationHosts();
         using var hosts = new BenchFleet(sourceScenario, destinationScenarios);
         var before = hosts.Snapshot();
-        var evacuator = new HostEvacuator(new MigrationPlanner(claims: new TargetClaimRegistry()));
+        var evacuator = new HostEvacuator(new MigrationPlanner(claims: store));
         var result = await evacuator.EvacuateAsync(new EvacuationRequest(hosts.Source.Host, [.. hosts.Destinations.Select(d => d.Host)], PlansPerHost: EvacuationPlansPerHost), cancellationToken).ConfigureAwait(false);
         await using var releasesEverything = result.ConfigureAwait(false);
         return new EvacuationFigures(

@@ -116,16 +116,7 @@ public sealed class MigrationPlan : IAsyncDisposable
     /// Disposing the plan afterwards removes nothing.
     /// </summary>
     /// <exception cref="InvalidOperationException">The plan is not <see cref="PlanState.Ready"/>.</exception>
-    public void Commit()
-    {
-        lock (_gate)
-        {
-            EnsureReady("commit");
-            State = PlanState.Committed;
-        }
-
-        _journal.Commit();
-    }
+    public void Commit() => CommitAs(migrated: false);
 
     /// <summary>
     /// Migrates the guest with this plan's destination XML from the source host to
@@ -153,7 +144,19 @@ public sealed class MigrationPlan : IAsyncDisposable
         Log.Migrating(_logger, GuestName, Destination.Name);
         var guest = DomainSelector.Parse(GuestUuid);
         await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor, xml, settings), cancellationToken).ConfigureAwait(false);
-        Commit();
+        CommitAs(migrated: true);
+    }
+
+    /// <summary>Commits the plan; after a migration the store may record it less durably (a guest using the devices says the same).</summary>
+    private void CommitAs(bool migrated)
+    {
+        lock (_gate)
+        {
+            EnsureReady("commit");
+            State = PlanState.Committed;
+        }
+
+        _journal.Commit(migrated);
     }
 
     /// <summary>

@@ -70,6 +70,7 @@ internal sealed class MigrateCommand : CliCommand
 
             try
             {
+                await MigrationPause.AtMigrationCallAsync(hosts.Source, cancellationToken).ConfigureAwait(false);
                 await result.Best.ExecuteAsync(settings, cancellationToken).ConfigureAwait(false);
             }
             catch (HypervisorException e) when (e is not HypervisorNotSupportedException)

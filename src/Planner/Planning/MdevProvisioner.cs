@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
@@ -35,6 +36,9 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
 {
     private const string MigrationVersion = "migration_version";
 
+    /// <summary>The creates of the current batch whose intent is durable and which have not been issued yet.</summary>
+    private readonly ConcurrentDictionary<MdevUuid, PendingCreate> _intended = new();
+
     /// <summary>
     /// Creates every pending device, one task per parent, each parent's creates in the order given
     /// and stopping at its first failure. A parent's creates wait for each other because the kernel
@@ -45,17 +49,55 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     /// whatever was made is journaled before anyone rolls back.
     /// </summary>
     /// <returns>The result of every create attempted, grouped by parent; the caller orders them.</returns>
+    /// <exception cref="StateStoreException">The intents could not be recorded: nothing was created.</exception>
     public async Task<IReadOnlyList<CreateResult>> CreateAllAsync(IReadOnlyList<PendingCreate> pending, CancellationToken cancellationToken)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // Task.Run: libvirt and local sysfs block the calling thread, so each parent needs one of its own.
-        var parents = pending
-            .GroupBy(p => p.Create.Parent.Name)
-            .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop, cancellationToken), CancellationToken.None))
-            .ToList();
-        // WhenAll waits for every parent, and rethrows a failure in preference to the cancellations it caused.
-        await Task.WhenAll(parents).ConfigureAwait(false);
-        return [.. parents.SelectMany(p => p.Result)];
+        IntendAll(pending);
+        try
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            // Task.Run: libvirt and local sysfs block the calling thread, so each parent needs one of its own.
+            var parents = pending
+                .GroupBy(p => p.Create.Parent.Name)
+                .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop, cancellationToken), CancellationToken.None))
+                .ToList();
+            // WhenAll waits for every parent, and rethrows a failure in preference to the cancellations it caused.
+            await Task.WhenAll(parents).ConfigureAwait(false);
+            return [.. parents.SelectMany(p => p.Result)];
+        }
+        finally
+        {
+            // A parent that stopped at a failure, or a cancellation, leaves creates that were never issued.
+            foreach (var unissued in _intended.Values)
+            {
+                CloseIntent(unissued, unissued.Uuid, TargetKeys.Mdev(unissued.Uuid));
+            }
+
+            _intended.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Claims the UUID of every pending create and makes its intent durable, in one write to the
+    /// store: one wait for the disk for the whole batch. A UUID another plan holds is left to the
+    /// create itself, which reports it claimed.
+    /// </summary>
+    private void IntendAll(IReadOnlyList<PendingCreate> pending)
+    {
+        var holders = journal.Intend([.. pending.Select(p => Planned(p, p.Uuid))]);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            if (holders[i] is null)
+            {
+                _intended[pending[i].Uuid] = pending[i];
+            }
+        }
+    }
+
+    private PlannedMdev Planned(PendingCreate pending, MdevUuid uuid)
+    {
+        var method = evaluator.Inventory.IsSysfsOnly(pending.Create.Parent) ? CreationMethod.Sysfs : CreationMethod.Libvirt;
+        return new PlannedMdev(uuid, pending.Create.Parent, pending.Create.Type.Id, method, method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);
     }
 
     private async Task<List<CreateResult>> CreateInOrderAsync(IReadOnlyList<PendingCreate> creates, CancellationTokenSource stop, CancellationToken cancellationToken)
@@ -146,24 +188,22 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     private sealed record CreateFailure(RejectionCode Code, string Message, Errno? Errno);
 
     /// <summary>
-    /// Claims the UUID, makes the intent to create it durable, then creates the mdev through libvirt,
-    /// or through sysfs where libvirt cannot; journals it as soon as it exists. Null when it exists.
+    /// Creates the mdev through libvirt, or through sysfs where libvirt cannot, once its UUID is
+    /// claimed and its intent durable (done for the batch by <see cref="IntendAll"/>, here for a UUID
+    /// chosen since); journals it as soon as it exists. Null when it exists.
     /// </summary>
     /// <exception cref="StateStoreException">The intent could not be recorded: nothing was created.</exception>
     private async Task<CreateFailure?> CreateDeviceAsync(PendingCreate pending, MdevUuid uuid, CancellationToken cancellationToken)
     {
         var key = TargetKeys.Mdev(uuid);
-        if (claims.TryClaim(host.Key, key, planId) is { } holder)
+        if (!_intended.TryRemove(uuid, out _) && journal.Intend([Planned(pending, uuid)])[0] is { } holder)
         {
             return new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan ({holder}).", Errno.EEXIST);
         }
 
-        var create = pending.Create;
         var made = false;
         try
         {
-            var method = evaluator.Inventory.IsSysfsOnly(create.Parent) ? CreationMethod.Sysfs : CreationMethod.Libvirt;
-            journal.Intend(uuid, create.Parent, create.Type.Id, method, persistent: method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);
             var failure = await CreateClaimedAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
             made = failure is null;
             return failure;

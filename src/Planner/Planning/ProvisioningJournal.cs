@@ -32,10 +32,14 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         }
     }
 
-    /// <summary>Makes the intent to create a device durable; the create must not be issued before this returns.</summary>
-    /// <exception cref="StateStoreException">The store cannot record it: the create must not be issued.</exception>
-    public void Intend(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order) =>
-        store.Journal(new JournalEntry(planId, host.Key, host.Name, uuid, parent.Name.Value, type, method, persistent, order, JournalState.Intent));
+    /// <summary>
+    /// Claims the UUIDs of devices about to be created and makes their intents durable, in one write
+    /// where the store can; no create may be issued before this returns, and none for a device whose
+    /// result is not null (another plan holds its UUID).
+    /// </summary>
+    /// <exception cref="StateStoreException">The store cannot record them: no create may be issued.</exception>
+    public IReadOnlyList<ClaimHolder?> Intend(IReadOnlyList<PlannedMdev> devices) =>
+        store.ClaimAndIntend([.. devices.Select(d => new JournalEntry(planId, host.Key, host.Name, d.Uuid, d.Parent.Name.Value, d.Type, d.Method, d.Persistent, d.Order, JournalState.Intent))]);
 
     /// <summary>Closes the intent of a create that made nothing.</summary>
     public void NotMade(MdevUuid uuid, MdevParent parent, MdevTypeId type, int order) =>
@@ -142,7 +146,18 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
     }
 
     /// <summary>Hands the kept devices over to the caller (they are no longer the plan's to remove) and records the commit.</summary>
-    public void Commit() => store.CommitPlan(planId);
+    /// <param name="migrated">The guest migrated with them (a defined guest now uses them), rather than the caller keeping them.</param>
+    public void Commit(bool migrated)
+    {
+        if (migrated)
+        {
+            store.CommitMigratedPlan(planId);
+        }
+        else
+        {
+            store.CommitPlan(planId);
+        }
+    }
 
     /// <summary>Ends the plan in the store: its claims and closed entries go, a device whose removal failed keeps both.</summary>
     public void End() => store.EndPlan(planId);
@@ -225,6 +240,9 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         public CreatedDevice ToPublic(string hostName) => new(hostName, uuid, parent, type, method, persistent, State, Error);
     }
 }
+
+/// <summary>An mdev a plan is about to create, as its intent records it.</summary>
+internal sealed record PlannedMdev(MdevUuid Uuid, MdevParent Parent, MdevTypeId Type, CreationMethod Method, bool Persistent, int Order);
 
 /// <summary>Removes one planner-created mdev the way it was made.</summary>
 internal static class MdevRemoval

@@ -1,4 +1,5 @@
 using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Planning;
 
 namespace VfioMigration.Planner.State;
 
@@ -43,12 +44,48 @@ public interface IPlannerStateStore
     void Journal(JournalEntry entry);
 
     /// <summary>
+    /// Claims the UUID of each mdev a plan is about to create and records its intent, in one durable
+    /// write where the store can: when this returns, every device whose result is null is claimed and
+    /// its intent is durable, so its create may be issued. A device already claimed by another plan is
+    /// neither claimed nor journaled (its result names the holder), and the others still are. The
+    /// default makes one <see cref="TryClaim"/> and one <see cref="Journal"/> per device.
+    /// </summary>
+    /// <param name="intents">The entries, each in state <see cref="JournalState.Intent"/>.</param>
+    /// <returns>Per entry, in order: null when claimed and journaled, otherwise the plan that holds the UUID.</returns>
+    IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
+    {
+        ArgumentNullException.ThrowIfNull(intents);
+        var holders = new ClaimHolder?[intents.Count];
+        for (var i = 0; i < intents.Count; i++)
+        {
+            var intent = intents[i];
+            holders[i] = TryClaim(intent.HostKey, TargetKeys.Mdev(intent.Uuid), intent.Plan);
+            if (holders[i] is null)
+            {
+                Journal(intent);
+            }
+        }
+
+        return holders;
+    }
+
+    /// <summary>
     /// Records that a plan is committed (migrated, or kept): its created devices are no longer the
     /// plan's to remove. A durable store keeps its claims until the plan is released or recovery sees
-    /// a defined guest using its devices; the in-memory store releases them.
+    /// a defined guest using its devices; the in-memory store releases them. Durable when this
+    /// returns: a kept device has nothing else that says it is kept.
     /// </summary>
     /// <param name="plan">The plan.</param>
     void CommitPlan(Guid plan);
+
+    /// <summary>
+    /// Records that a plan is committed because its guest migrated with its devices. The store may
+    /// make this write survive only the crash of the process (not a power loss of the management node):
+    /// should it be lost, recovery finds the migrated guest using the devices and marks them committed
+    /// all the same. The default is <see cref="CommitPlan"/>.
+    /// </summary>
+    /// <param name="plan">The plan.</param>
+    void CommitMigratedPlan(Guid plan) => CommitPlan(plan);
 
     /// <summary>
     /// Ends a plan that was released or failed: forgets its claims and its closed entries, except a

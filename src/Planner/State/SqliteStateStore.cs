@@ -1,14 +1,16 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Planning;
 
 namespace VfioMigration.Planner.State;
 
 /// <summary>
 /// The embedded <see cref="IPlannerStateStore"/>: one SQLite file (<c>state.db</c>) in a state
 /// directory, in WAL mode, shared by every planner process on the node that opens the same
-/// directory. Intents and commits are durable (<c>synchronous=FULL</c>) when they return, every other
-/// write survives the crash of the process (<c>synchronous=NORMAL</c>); a
+/// directory. Intents (one transaction for a batch of them) and commits of kept plans are durable
+/// (<c>synchronous=FULL</c>) when they return, every other write survives the crash of the process
+/// (<c>synchronous=NORMAL</c>); a
 /// write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
 /// gone lose their claims and are recovered. Schema and guarantees: docs/state.md.
 /// </summary>
@@ -135,10 +137,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             return holder;
         }
 
-        EnsurePlan(transaction, plan);
-
-        // Free, ours, or held by a plan whose owner is gone: take it.
-        Command(transaction, "INSERT OR REPLACE INTO claims(host, device, plan) VALUES ($host, $device, $plan)", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery();
+        Claim(transaction, hostKey, device, plan);
         return null;
     });
 
@@ -150,37 +149,46 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         Command(transaction, "DELETE FROM claims WHERE host = $host AND device = $device AND plan = $plan", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery());
 
     /// <inheritdoc />
+    public IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
+    {
+        ArgumentNullException.ThrowIfNull(intents);
+        if (intents.Any(i => i.State != JournalState.Intent))
+        {
+            throw new ArgumentException("Every entry given to ClaimAndIntend is an intent.", nameof(intents));
+        }
+
+        // One durable transaction for every intent of the batch: one wait for the disk, not one per device.
+        return intents.Count == 0 ? [] : Write<IReadOnlyList<ClaimHolder?>>(durable: true, transaction =>
+        [
+            .. intents.Select(intent =>
+            {
+                var key = TargetKeys.Mdev(intent.Uuid);
+                if (Holder(transaction, intent.HostKey, key, intent.Plan) is { } holder)
+                {
+                    return holder;
+                }
+
+                Claim(transaction, intent.HostKey, key, intent.Plan);
+                Insert(transaction, intent);
+                return null;
+            }),
+        ]);
+    }
+
+    /// <inheritdoc />
     public void Journal(JournalEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
         // The intent is what recovery needs after a power loss; an outcome lost with it leaves the intent, which recovery resolves the same way.
-        Write(durable: entry.State == JournalState.Intent, transaction =>
-        {
-            EnsurePlan(transaction, entry.Plan);
-            return Command(
-                transaction,
-                "INSERT OR REPLACE INTO journal(plan, host, uuid, host_name, parent, type, method, persistent, ord, state, error) VALUES ($plan, $host, $uuid, $hostName, $parent, $type, $method, $persistent, $ord, $state, $error)",
-                ("$plan", Text(entry.Plan)),
-                ("$host", entry.HostKey),
-                ("$uuid", entry.Uuid.Value),
-                ("$hostName", entry.HostName),
-                ("$parent", entry.Parent),
-                ("$type", entry.Type.Value),
-                ("$method", entry.Method == CreationMethod.Libvirt ? "libvirt" : "sysfs"),
-                ("$persistent", entry.Persistent ? 1 : 0),
-                ("$ord", entry.Order),
-                ("$state", StateText(entry.State)),
-                ("$error", entry.Error)).ExecuteNonQuery();
-        });
+        Write(durable: entry.State == JournalState.Intent, transaction => Insert(transaction, entry));
     }
 
     /// <inheritdoc />
-    public void CommitPlan(Guid plan) => Write(durable: true, transaction =>
-    {
-        EnsurePlan(transaction, plan);
-        Command(transaction, "UPDATE plans SET committed = 1 WHERE id = $plan", ("$plan", Text(plan))).ExecuteNonQuery();
-        return Command(transaction, "UPDATE journal SET state = 'committed' WHERE plan = $plan AND state = 'created'", ("$plan", Text(plan))).ExecuteNonQuery();
-    });
+    public void CommitPlan(Guid plan) => Commit(plan, durable: true);
+
+    /// <inheritdoc />
+    /// <remarks>Survives the crash of the process (<c>synchronous=NORMAL</c>): after a power loss recovery sees the migrated guest using the devices.</remarks>
+    public void CommitMigratedPlan(Guid plan) => Commit(plan, durable: false);
 
     /// <inheritdoc />
     public void EndPlan(Guid plan) => Write(durable: false, transaction => Command(
@@ -319,6 +327,40 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 ("$host", hostKey),
                 ("$device", device)).ExecuteScalar(),
             CultureInfo.InvariantCulture) > 0;
+
+    /// <summary>Takes a claim that is free, ours, or held by a plan whose owner is gone.</summary>
+    private void Claim(SqliteTransaction transaction, string hostKey, string device, Guid plan)
+    {
+        EnsurePlan(transaction, plan);
+        Command(transaction, "INSERT OR REPLACE INTO claims(host, device, plan) VALUES ($host, $device, $plan)", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery();
+    }
+
+    /// <summary>Writes a journal entry, replacing the plan's entry for the same host and UUID.</summary>
+    private int Insert(SqliteTransaction transaction, JournalEntry entry)
+    {
+        EnsurePlan(transaction, entry.Plan);
+        return Command(
+            transaction,
+            "INSERT OR REPLACE INTO journal(plan, host, uuid, host_name, parent, type, method, persistent, ord, state, error) VALUES ($plan, $host, $uuid, $hostName, $parent, $type, $method, $persistent, $ord, $state, $error)",
+            ("$plan", Text(entry.Plan)),
+            ("$host", entry.HostKey),
+            ("$uuid", entry.Uuid.Value),
+            ("$hostName", entry.HostName),
+            ("$parent", entry.Parent),
+            ("$type", entry.Type.Value),
+            ("$method", entry.Method == CreationMethod.Libvirt ? "libvirt" : "sysfs"),
+            ("$persistent", entry.Persistent ? 1 : 0),
+            ("$ord", entry.Order),
+            ("$state", StateText(entry.State)),
+            ("$error", entry.Error)).ExecuteNonQuery();
+    }
+
+    private int Commit(Guid plan, bool durable) => Write(durable, transaction =>
+    {
+        EnsurePlan(transaction, plan);
+        Command(transaction, "UPDATE plans SET committed = 1 WHERE id = $plan", ("$plan", Text(plan))).ExecuteNonQuery();
+        return Command(transaction, "UPDATE journal SET state = 'committed' WHERE plan = $plan AND state = 'created'", ("$plan", Text(plan))).ExecuteNonQuery();
+    });
 
     private void EnsurePlan(SqliteTransaction transaction, Guid plan)
     {

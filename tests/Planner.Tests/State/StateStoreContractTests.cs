@@ -134,7 +134,9 @@ public abstract class StateStoreContractTests
     }
 
     [TestMethod]
-    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten()
+    [DataRow(false)]
+    [DataRow(true)]
+    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten(bool migrated)
     {
         var plan = Guid.NewGuid();
         const string made = "00000000-0000-4000-8000-000000000003";
@@ -142,7 +144,15 @@ public abstract class StateStoreContractTests
         dead.BeginPlan(plan, "vm1");
         dead.TryClaim(Host, $"mdev:{made}", plan);
         dead.Journal(Entry(plan, made, JournalState.Created));
-        dead.CommitPlan(plan);
+        if (migrated)
+        {
+            dead.CommitMigratedPlan(plan);
+        }
+        else
+        {
+            dead.CommitPlan(plan);
+        }
+
         Kill(dead);
 
         var live = Opened(OpenLive());
