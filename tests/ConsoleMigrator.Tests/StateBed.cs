@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Xml.Linq;
 using Microsoft.Data.Sqlite;
 using VfioMigration.HostSimulator;
 using VfioMigration.HostSimulator.Fuse;
@@ -70,9 +71,15 @@ internal static class StateScenarios
     /// <summary>Exactly one run won (exit 0); every other was told the target is claimed (exit 3).</summary>
     public static void AssertOneWinner((int Code, string Out, string Error)[] runs, string what)
     {
-        Assert.AreEqual(1, runs.Count(r => r.Code == 0), $"{what}: exit codes {string.Join(",", runs.Select(r => r.Code))}\n{string.Join("\n", runs.Select(r => r.Error))}");
-        Assert.IsTrue(runs.Where(r => r.Code != 0).All(r => r.Code == 3 && r.Out.Contains("claimed by another plan", StringComparison.Ordinal)), $"{what}: every loser is told the target is claimed\n{string.Join("\n---\n", runs.Where(r => r.Code != 0).Select(r => $"exit {r.Code}: {r.Error}\n{r.Out}"))}");
+        var failure = OneWinnerFailure(runs, what);
+        Assert.IsNull(failure, failure);
     }
+
+    /// <summary>Why <paramref name="runs"/> are not exactly one winner (exit 0) and losers told the target is claimed (exit 3); null when they are.</summary>
+    public static string? OneWinnerFailure((int Code, string Out, string Error)[] runs, string what) =>
+        runs.Count(r => r.Code == 0) == 1 && runs.Where(r => r.Code != 0).All(r => r.Code == 3 && r.Out.Contains("claimed by another plan", StringComparison.Ordinal))
+            ? null
+            : $"{what}: exit codes {string.Join(",", runs.Select(r => r.Code))}\n{string.Join("\n---\n", runs.Where(r => r.Code != 0).Select(r => $"exit {r.Code}: {r.Error}\n{r.Out}"))}";
 
     /// <summary>The number of race trials: VFIO_RACE_TRIALS (1 to 100), else <paramref name="fallback"/>.</summary>
     public static int RaceTrials(int fallback) =>
@@ -124,10 +131,73 @@ internal sealed class StateBed : IDisposable
     /// <summary>libvirt's test driver reads a picture of the host: redraw it after the host changed.</summary>
     public void RefreshLibvirtXml() => Destination.WriteLibvirtXml(Path.Combine(_directory, "dest.xml"));
 
-    public Process Start(params string[] args) => StartWith(StateArguments, args);
+    /// <summary>The file through which a paused <c>migrate</c> says it reached the migration call (see docs/state.md).</summary>
+    public string PauseFile => Path.Combine(_directory, "migration-pause");
+
+    /// <summary>Holds every write for which <paramref name="hold"/> is true until <paramref name="release"/> completes; <paramref name="arrived"/> completes with the first one held.</summary>
+    public void HoldWrites(Func<string, bool> hold, TaskCompletionSource arrived, Task release) =>
+        _watched.BeforeWrite = async path =>
+        {
+            if (hold(path))
+            {
+                arrived.TrySetResult();
+                await release;
+            }
+        };
+
+    /// <summary>A connection of the test's own to the SQLite store, e.g. to hold its write lock as a busy writer in another process would.</summary>
+    public SqliteConnection OpenStore()
+    {
+        var connection = new SqliteConnection($"Data Source={Path.Combine(StateDirectory, "state.db")};Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Deletes the state directory (every planner process has exited): the next run starts with an empty store.</summary>
+    public void ForgetState()
+    {
+        SqliteConnection.ClearAllPools();
+        if (Directory.Exists(StateDirectory))
+        {
+            Directory.Delete(StateDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The destination as libvirt shows it once a guest migrated there with <paramref name="mdevs"/>:
+    /// the host redrawn, plus the guest vm1 defined with those mdevs.
+    /// </summary>
+    public void DefineMigratedGuest(IEnumerable<string> mdevs)
+    {
+        RefreshLibvirtXml();
+        var file = Path.Combine(_directory, "dest.xml");
+        var host = XDocument.Load(file);
+        host.Root!.Add(new XElement(
+            "domain",
+            new XAttribute("type", "test"),
+            new XElement("name", "vm1"),
+            new XElement("uuid", "00000000-0000-4000-8000-0000000000c1"),
+            new XElement("memory", new XAttribute("unit", "MiB"), "1024"),
+            new XElement("os", new XElement("type", "hvm")),
+            new XElement("devices", mdevs.Select(uuid => new XElement(
+                "hostdev",
+                new XAttribute("mode", "subsystem"),
+                new XAttribute("type", "mdev"),
+                new XAttribute("model", "vfio-pci"),
+                new XElement("source", new XElement("address", new XAttribute("uuid", uuid))))))));
+        host.Save(file);
+    }
+
+    public Process Start(params string[] args) => Launch(StateArguments, null, args);
+
+    /// <summary>Starts the console with one more environment variable, <paramref name="environment"/>.</summary>
+    public Process Start((string Name, string Value) environment, params string[] args) => Launch(StateArguments, environment, args);
 
     /// <summary>Starts the console with <paramref name="state"/> as its state store options.</summary>
-    public Process StartWith(IReadOnlyList<string> state, params string[] args)
+    public Process StartWith(IReadOnlyList<string> state, params string[] args) => Launch(state, null, args);
+
+    /// <summary>Starts <c>vfio-migrator</c> with <paramref name="args"/> (a planning command gets this bed's hosts), <paramref name="state"/> and, when given, one more environment variable.</summary>
+    private Process Launch(IReadOnlyList<string> state, (string Name, string Value)? environment, string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -135,13 +205,18 @@ internal sealed class StateBed : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (environment is var (name, value))
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vfio-migrator.dll"));
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
-        if (args[0] == "plan")
+        if (args[0] is "plan" or "migrate")
         {
             foreach (var arg in (string[])["--source-scenario", SourceScenario, "--dest", DestinationUri, "--dest-sysfs", MountPoint])
             {
@@ -233,6 +308,9 @@ internal sealed class WatchedTree(ISimulatedFileTree inner) : ISimulatedFileTree
 
     public int CreatesStarted => Volatile.Read(ref _createsStarted);
 
+    /// <summary>Awaited before each write reaches the simulated host: a test holds a write there (a slow operation of its choosing).</summary>
+    public Func<string, Task>? BeforeWrite { get; set; }
+
     public Errno GetAttributes(string path, out SimulatedNodeStat stat) => inner.GetAttributes(path, out stat);
 
     public Errno ListDirectory(string path, out IReadOnlyList<string> entries) => inner.ListDirectory(path, out entries);
@@ -243,13 +321,18 @@ internal sealed class WatchedTree(ISimulatedFileTree inner) : ISimulatedFileTree
 
     public ValueTask<SysfsResult<byte[]>> ReadAsync(string path, CancellationToken cancellationToken = default) => inner.ReadAsync(path, cancellationToken);
 
-    public ValueTask<SysfsResult> WriteAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    public async ValueTask<SysfsResult> WriteAsync(string path, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         if (path.EndsWith("/create", StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _createsStarted);
         }
 
-        return inner.WriteAsync(path, data, cancellationToken);
+        if (BeforeWrite is { } gate)
+        {
+            await gate(path);
+        }
+
+        return await inner.WriteAsync(path, data, cancellationToken);
     }
 }
