@@ -36,7 +36,8 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     private const string MigrationVersion = "migration_version";
 
     /// <summary>
-    /// Creates every pending device, one task per parent, each parent's creates in the order given
+    /// Creates every pending device, one task per parent (parents that are VFs of one GPU count as
+    /// one, see <see cref="CapacityDomainsAsync"/>), each parent's creates in the order given
     /// and stopping at its first failure. A parent's creates wait for each other because the kernel
     /// serialises creates on a parent anyway, and each must re-read <c>available_instances</c> after
     /// the one before it; other parents do not wait. When a parent's creates throw (cancellation, the host
@@ -48,14 +49,42 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     public async Task<IReadOnlyList<CreateResult>> CreateAllAsync(IReadOnlyList<PendingCreate> pending, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // Task.Run: libvirt and local sysfs block the calling thread, so each parent needs one of its own.
+        var domains = await CapacityDomainsAsync([.. pending.Select(p => p.Create.Parent).DistinctBy(p => p.Name)], cancellationToken).ConfigureAwait(false);
+        // Task.Run: libvirt and local sysfs block the calling thread, so each parent (capacity domain) needs one of its own.
         var parents = pending
-            .GroupBy(p => p.Create.Parent.Name)
+            .GroupBy(p => domains[p.Create.Parent.Name])
             .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop, cancellationToken), CancellationToken.None))
             .ToList();
         // WhenAll waits for every parent, and rethrows a failure in preference to the cancellations it caused.
         await Task.WhenAll(parents).ConfigureAwait(false);
         return [.. parents.SelectMany(p => p.Result)];
+    }
+
+    /// <summary>
+    /// The capacity each parent shares: parents that are VFs of one GPU (mdev types on SR-IOV VFs)
+    /// share the PF's, so their creates must wait for each other like one parent's. One
+    /// <c>physfn</c> readlink per PCI parent, only when two or more PCI parents create at once.
+    /// </summary>
+    private async Task<Dictionary<DeviceName, string>> CapacityDomainsAsync(IReadOnlyList<MdevParent> parents, CancellationToken cancellationToken)
+    {
+        var domains = parents.ToDictionary(p => p.Name, p => p.Name.Value);
+        var pci = parents.Where(p => p.Address is not null).ToList();
+        if (pci.Count < 2)
+        {
+            return domains;
+        }
+
+        var links = await Task.WhenAll(pci.Select(p => host.FileSystem.ReadLinkAsync(SysfsPath.PciAttribute(p.Address!.Value, "physfn"), cancellationToken).AsTask())).ConfigureAwait(false);
+        counters.SysfsReads(pci.Count);
+        for (var i = 0; i < pci.Count; i++)
+        {
+            if (links[i].Succeeded && links[i].Value is { } target && PciAddress.TryParse(target[(target.LastIndexOf('/') + 1)..], out var pf))
+            {
+                domains[pci[i].Name] = $"pf:{pf}";
+            }
+        }
+
+        return domains;
     }
 
     private async Task<List<CreateResult>> CreateInOrderAsync(IReadOnlyList<PendingCreate> creates, CancellationTokenSource stop, CancellationToken cancellationToken)
