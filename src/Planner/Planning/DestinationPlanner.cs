@@ -536,12 +536,19 @@ internal sealed class DestinationPlanner
         _rejections.Add(result.Refusal!);
         if (result.DeviceRefused)
         {
-            // The configured VF refused the version: that VF is out for every device with the same version; the search tries the next.
+            // The configured VF refused the version (it was reset): like a refused new mdev's (parent, type), the
+            // GPU's unconfigured VFs of that type are out for every device with the same version (they would
+            // answer the same; configuring each to hear it would waste a configuration); the search tries the next GPU.
             for (var j = 0; j < _devices.Length; j++)
             {
-                if (_devices[j].Version.Value == result.Pending.Source.Version.Value && _candidates[j].Contains(vf))
+                if (_devices[j].Version.Value != result.Pending.Source.Version.Value)
                 {
-                    _verdicts[(j, vf)] = OptionVerdict.Rejected;
+                    continue;
+                }
+
+                foreach (var other in _candidates[j].OfType<VfOption>().Where(o => !o.Configured && o.Pf == vf.Pf && o.Type.Id == vf.Type.Id))
+                {
+                    _verdicts[(j, other)] = OptionVerdict.Rejected;
                 }
             }
         }
