@@ -41,8 +41,8 @@ public sealed partial class PlanReportTests
                 mappings.Select(m => m.Source).Order(StringComparer.Ordinal).ToArray());
             Assert.IsTrue(mappings.All(m => m.Verification == "verified"), dom);
             Assert.AreEqual(3, mappings.Count(m => m.Action == "created"));
-            Assert.AreEqual(1, mappings.Count(m => m.Action == "reused"));
-            Assert.AreEqual(4, Regex.Count(dom, "<path class=\"arrow verified\""));
+            Assert.AreEqual(2, mappings.Count(m => m.Action == "reused"));
+            Assert.AreEqual(5, Regex.Count(dom, "<path class=\"arrow verified\""));
             var rejectedInPicture = Regex.Count(dom, "<g class=\"rejected\"");
             var tableRows = Regex.Count(dom, "<tr><td>demo-dest-");
             var withoutCandidate = Regex.Count(dom, "<tr><td>demo-dest-[ab]</td><td>[^<]+</td><td>-</td>");

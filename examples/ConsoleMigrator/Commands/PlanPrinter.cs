@@ -42,7 +42,7 @@ internal static class PlanPrinter
             foreach (var device in best.Devices)
             {
                 mapping.Add(
-                    $"{device.Source.Kind.ToString().ToLowerInvariant()} {device.Source.Id}",
+                    $"{PlanJson.Name(device.Source.Kind)} {device.Source.Id}",
                     device.Source.Type,
                     device.Target.Id,
                     device.Target.Parent,

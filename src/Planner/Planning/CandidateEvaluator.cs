@@ -210,7 +210,9 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
 
             if (unconfigured > 0 && !creatable.OfType<VfOption>().Any(o => o.Pf == pf.Key))
             {
-                rejections.Add(new Rejection(source.Info.Id, pf.Key.ToString(), RejectionCode.NoCapacity, $"None of the {unconfigured} unconfigured VF(s) of GPU {pf.Key} lists {wanted.Display} in creatable_vgpu_types now (the GPU is full, or holds vGPUs of another size)."));
+                var listed = pf.Where(vf => vf.Current == 0).SelectMany(vf => vf.Creatable).Select(t => t.Name ?? t.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+                var offers = listed.Count == 0 ? "they list nothing: the GPU is full" : $"they list {string.Join(", ", listed.Take(4))}{(listed.Count > 4 ? ", ..." : string.Empty)}: another GPU model, or vGPUs of another size are there";
+                rejections.Add(new Rejection(source.Info.Id, pf.Key.ToString(), RejectionCode.NoCapacity, $"None of the {unconfigured} unconfigured VF(s) of GPU {pf.Key} lists {wanted.Display} in creatable_vgpu_types now ({offers})."));
             }
         }
 
