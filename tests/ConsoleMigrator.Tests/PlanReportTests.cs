@@ -37,7 +37,7 @@ public sealed partial class PlanReportTests
             var dom = (await BrowserAsync(work.FullName, "--dump-dom", report)).Out;
             var mappings = Mapping().Matches(dom).Select(m => (Source: m.Groups[1].Value, Verification: m.Groups[3].Value, Action: m.Groups[4].Value)).ToList();
             CollectionAssert.AreEqual(
-                new[] { "0000:d8:00.2", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a001", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a002", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a003" },
+                new[] { "0000:17:00.4", "0000:d8:00.2", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a001", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a002", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a003" },
                 mappings.Select(m => m.Source).Order(StringComparer.Ordinal).ToArray());
             Assert.IsTrue(mappings.All(m => m.Verification == "verified"), dom);
             Assert.AreEqual(3, mappings.Count(m => m.Action == "created"));
