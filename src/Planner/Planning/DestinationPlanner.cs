@@ -527,9 +527,7 @@ internal sealed class DestinationPlanner
         var (index, vf) = (result.Pending.Index, result.Pending.Vf);
         if (result.Made is { } made)
         {
-            _heldClaims.Add(made.ClaimKey!);
-            _pinned[index] = made;
-            _assignment[index] = made;
+            Pin(index, made);
             return;
         }
 
@@ -539,18 +537,7 @@ internal sealed class DestinationPlanner
             // The configured VF refused the version (it was reset): like a refused new mdev's (parent, type), the
             // GPU's unconfigured VFs of that type are out for every device with the same version (they would
             // answer the same; configuring each to hear it would waste a configuration); the search tries the next GPU.
-            for (var j = 0; j < _devices.Length; j++)
-            {
-                if (_devices[j].Version.Value != result.Pending.Source.Version.Value)
-                {
-                    continue;
-                }
-
-                foreach (var other in _candidates[j].OfType<VfOption>().Where(o => !o.Configured && o.Pf == vf.Pf && o.Type.Id == vf.Type.Id))
-                {
-                    _verdicts[(j, other)] = OptionVerdict.Rejected;
-                }
-            }
+            RuleOut(result.Pending.Source, o => o is VfOption { Configured: false } other && other.Pf == vf.Pf && other.Type.Id == vf.Type.Id);
         }
         else
         {
@@ -559,14 +546,34 @@ internal sealed class DestinationPlanner
         }
     }
 
+    private void Pin(int index, TargetOption made)
+    {
+        _heldClaims.Add(made.ClaimKey!);
+        _pinned[index] = made;
+        _assignment[index] = made;
+    }
+
+    /// <summary>Rules the candidates <paramref name="which"/> picks out for every device with the version of <paramref name="refused"/>.</summary>
+    private void RuleOut(SourceDevice refused, Func<TargetOption, bool> which)
+    {
+        for (var j = 0; j < _devices.Length; j++)
+        {
+            if (_devices[j].Version.Value == refused.Version.Value)
+            {
+                foreach (var option in _candidates[j].Where(which))
+                {
+                    _verdicts[(j, option)] = OptionVerdict.Rejected;
+                }
+            }
+        }
+    }
+
     private void Apply(CreateResult result)
     {
         var (index, create) = (result.Pending.Index, result.Pending.Create);
         if (result.Made is { } made)
         {
-            _heldClaims.Add(made.ClaimKey!);
-            _pinned[index] = made;
-            _assignment[index] = made;
+            Pin(index, made);
             _keptOnSlot[create.Slot] = _keptOnSlot.GetValueOrDefault(create.Slot) + 1;
             return;
         }
@@ -576,13 +583,7 @@ internal sealed class DestinationPlanner
         if (result.DeviceRefused)
         {
             // The created device refused the version: the (parent, type) is out for every device with the same version.
-            for (var j = 0; j < _devices.Length; j++)
-            {
-                if (_devices[j].Version.Value == result.Pending.Source.Version.Value && _candidates[j].Contains(create))
-                {
-                    _verdicts[(j, create)] = OptionVerdict.Rejected;
-                }
-            }
+            RuleOut(result.Pending.Source, o => o == create);
         }
         else
         {

@@ -48,16 +48,8 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     /// <returns>The result of every create attempted, grouped by parent; the caller orders them.</returns>
     public async Task<IReadOnlyList<CreateResult>> CreateAllAsync(IReadOnlyList<PendingCreate> pending, CancellationToken cancellationToken)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var domains = await CapacityDomainsAsync([.. pending.Select(p => p.Create.Parent).DistinctBy(p => p.Name)], cancellationToken).ConfigureAwait(false);
-        // Task.Run: libvirt and local sysfs block the calling thread, so each parent (capacity domain) needs one of its own.
-        var parents = pending
-            .GroupBy(p => domains[p.Create.Parent.Name])
-            .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop, cancellationToken), CancellationToken.None))
-            .ToList();
-        // WhenAll waits for every parent, and rethrows a failure in preference to the cancellations it caused.
-        await Task.WhenAll(parents).ConfigureAwait(false);
-        return [.. parents.SelectMany(p => p.Result)];
+        return await InOrderGroups.RunAsync(pending.GroupBy(p => domains[p.Create.Parent.Name]), CreateAndConfirmAsync, r => r.Made is not null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -85,31 +77,6 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         }
 
         return domains;
-    }
-
-    private async Task<List<CreateResult>> CreateInOrderAsync(IReadOnlyList<PendingCreate> creates, CancellationTokenSource stop, CancellationToken cancellationToken)
-    {
-        var results = new List<CreateResult>(creates.Count);
-        try
-        {
-            foreach (var pending in creates)
-            {
-                stop.Token.ThrowIfCancellationRequested();
-                var result = await CreateAndConfirmAsync(pending, cancellationToken).ConfigureAwait(false);
-                results.Add(result);
-                if (result.Made is null)
-                {
-                    break;
-                }
-            }
-
-            return results;
-        }
-        catch
-        {
-            await stop.CancelAsync().ConfigureAwait(false);
-            throw;
-        }
     }
 
     private async Task<CreateResult> CreateAndConfirmAsync(PendingCreate pending, CancellationToken cancellationToken)

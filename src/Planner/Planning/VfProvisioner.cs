@@ -22,43 +22,9 @@ internal sealed class VfProvisioner(PlanOptions options, ProvisioningJournal jou
     /// <summary>Configures every pending VF, one task per PF; a PF's configures stop at its first failure. Throws after every PF has stopped, so the rollback sees every configured VF.</summary>
     public async Task<IReadOnlyList<VfResult>> ConfigureAllAsync(IReadOnlyList<PendingVf> pending, CancellationToken cancellationToken)
     {
-        if (pending.Count == 0)
-        {
-            return [];
-        }
-
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var pfs = pending
-            .GroupBy(p => p.Vf.Pf)
-            .Select(vfs => Task.Run(() => ConfigureInOrderAsync([.. vfs], stop, cancellationToken), CancellationToken.None))
-            .ToList();
-        await Task.WhenAll(pfs).ConfigureAwait(false);
-        return [.. pfs.SelectMany(p => p.Result)];
-    }
-
-    private async Task<List<VfResult>> ConfigureInOrderAsync(IReadOnlyList<PendingVf> vfs, CancellationTokenSource stop, CancellationToken cancellationToken)
-    {
-        var results = new List<VfResult>(vfs.Count);
-        try
-        {
-            foreach (var pending in vfs)
-            {
-                stop.Token.ThrowIfCancellationRequested();
-                var result = await ConfigureAndConfirmAsync(pending, cancellationToken).ConfigureAwait(false);
-                results.Add(result);
-                if (result.Made is null)
-                {
-                    break;
-                }
-            }
-
-            return results;
-        }
-        catch
-        {
-            await stop.CancelAsync().ConfigureAwait(false);
-            throw;
-        }
+        return pending.Count == 0
+            ? []
+            : await InOrderGroups.RunAsync(pending.GroupBy(p => p.Vf.Pf), ConfigureAndConfirmAsync, r => r.Made is not null, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<VfResult> ConfigureAndConfirmAsync(PendingVf pending, CancellationToken cancellationToken)
