@@ -52,7 +52,7 @@ public sealed class PlanCommandTests
             new[] { "a001 TYPE_MISMATCH", "a001 NO_CAPACITY", "a002 TYPE_MISMATCH", "a002 NO_CAPACITY", "a003 TYPE_MISMATCH", "a003 TYPE_MISMATCH", "a003 TYPE_MISMATCH" },
             plan["rejections"]!.AsArray().Select(r => $"{((string?)r!["source"])![^4..]} {(string?)r["code"]}").ToArray());
         var stats = plan["stats"]!;
-        Assert.AreEqual(6, (int)stats["probes"]!);
+        Assert.AreEqual(7, (int)stats["probes"]!, "six as before the L40S VF, and the device-level probe of the idle VF reused for it");
         Assert.AreEqual(3, (int)stats["creates"]!);
         Assert.AreEqual(0, (int)stats["removes"]!);
         Assert.AreEqual(9, (int)stats["libvirtCalls"]!, "7 to read the guest, the inventory and the guests, plus the preflight's version read on each of the two hosts");

@@ -31,6 +31,19 @@ public sealed class SqliteStateStoreTests
         new(plan, Host, "dest", MdevUuid.Parse(uuid), "mdev_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Sysfs, false, 0, state, error);
 
     [TestMethod]
+    public void AVfConfiguration_RoundTripsWithMethodVf()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var plan = Guid.NewGuid();
+        store.BeginPlan(plan, "vm1");
+        var entry = new JournalEntry(plan, Host, "dest", MdevUuid.Parse("228e0344-71d9-8d52-8e8f-203de55c49d4"), "0000:c1:00.5", MdevTypeId.Parse("1044"), CreationMethod.Vf, false, 3, JournalState.Created);
+
+        store.Journal(entry);
+
+        Assert.AreEqual(entry, store.ListPlans().Single(p => p.Id == plan).Entries.Single());
+    }
+
+    [TestMethod]
     public void AClaim_IsSeenByAnotherConnection_WithThePlanAndWhereItRuns()
     {
         using var first = new SqliteStateStore(_directory);
