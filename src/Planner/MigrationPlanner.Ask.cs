@@ -58,10 +58,11 @@ public sealed partial class MigrationPlanner
         effective.VerificationPolicy = VerificationPolicy.AllowTypeMatch;
         var definition = await source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false);
         var counters = new PlanCounters();
+        var roundTrips = destination.FileSystem.RoundTrips;
         var described = (await SourceReader.DescribeAsync(source, [Select(definition.Devices, device)], counters, cancellationToken).ConfigureAwait(false))[0];
         var rejections = new RejectionLog(destination.Name, _logger);
         CompatibilityCheck Answer(CompatibilityOutcome outcome, ProbeRecord? probe, string reason) =>
-            new(described.Info, target, outcome, probe, reason, counters.Snapshot());
+            new(described.Info, target, outcome, probe, reason, counters.Snapshot() with { DestinationRoundTrips = destination.FileSystem.RoundTrips - roundTrips });
 
         if (!CandidateEvaluator.IsPlannable(described, effective, rejections))
         {

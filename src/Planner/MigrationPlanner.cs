@@ -126,6 +126,7 @@ public sealed partial class MigrationPlanner
         destination.Validate(nameof(destination));
         var effective = OptionsFor(options);
         var counters = new PlanCounters();
+        var roundTrips = destination.FileSystem.RoundTrips;
         var described = (await SourceReader.DescribeAsync(source, [device], counters, cancellationToken).ConfigureAwait(false))[0];
         var rejections = new RejectionLog(destination.Name, _logger);
         var targets = new List<CompatibleTarget>();
@@ -154,7 +155,7 @@ public sealed partial class MigrationPlanner
             }
         }
 
-        return new CompatibleTargets(described.Info, targets, rejections.Items, counters.Snapshot());
+        return new CompatibleTargets(described.Info, targets, rejections.Items, counters.Snapshot() with { DestinationRoundTrips = destination.FileSystem.RoundTrips - roundTrips });
     }
 
     /// <summary>

@@ -202,6 +202,19 @@ public sealed record PlanStatistics(int Probes, int ProbeCacheHits, int Creates,
     /// Zero when the caller did not measure it.
     /// </summary>
     public long ConnectMs { get; init; }
+
+    /// <summary>
+    /// Round trips to the source host's file system while its facts were read
+    /// (<see cref="Sysfs.IHostFileSystem.RoundTrips"/>; 0 for a local one).
+    /// </summary>
+    public long SourceRoundTrips { get; init; }
+
+    /// <summary>
+    /// Round trips to this destination's file system from the start of the plan until it was returned
+    /// (removals at release come after); 0 for a local one. Other plans on the same host at the same
+    /// time count too.
+    /// </summary>
+    public long DestinationRoundTrips { get; init; }
 }
 
 /// <summary>A device the planner could not remove.</summary>

@@ -15,6 +15,22 @@ internal enum RemoteOperation
 
     /// <summary>Read a symbolic link (<c>readlink -v</c>).</summary>
     ReadLink,
+
+    /// <summary>Write a value with one <c>write()</c> (<c>dd</c>); one record, the errno text on failure.</summary>
+    Write,
+
+    /// <summary>Write a value on a file opened for reading and writing, then read on: three records (the write, the reply, the text at offset 4096).</summary>
+    Exchange,
+}
+
+/// <summary>One operation of a batch; <paramref name="Value"/> is the bytes written (writes and exchanges only).</summary>
+internal sealed record RemoteRequest(RemoteOperation Operation, SysfsPath Path, byte[]? Value = null)
+{
+    /// <summary>How many records the operation answers.</summary>
+    public int Records => Operation == RemoteOperation.Exchange ? 3 : 1;
+
+    /// <summary>Whether the operation may be sent again when the channel died under it (reads only: a write must not happen twice).</summary>
+    public bool MayRepeat => Operation is RemoteOperation.Read or RemoteOperation.List or RemoteOperation.ReadLink;
 }
 
 /// <summary>One record of a batch answer: the output of the operation, or its error text and errno.</summary>
@@ -25,22 +41,29 @@ internal readonly record struct RemoteRecord(bool Succeeded, byte[] Bytes)
 }
 
 /// <summary>
-/// The remote side of the SSH file system, in POSIX <c>sh</c> and GNU coreutils only: the batch
-/// script and its framed answer, and the single-<c>write()</c> command. docs/remote-hosts.md
-/// describes the protocol.
+/// The remote side of the SSH file system, in POSIX <c>sh</c> and GNU coreutils only: one long-lived
+/// <c>sh -s</c> per host whose standard input receives the <see cref="Prologue"/> once and then one
+/// <see cref="BatchScript"/> per round trip, and the framed answer each batch prints.
+/// docs/remote-hosts.md describes the protocol.
 /// </summary>
 internal static class RemoteShell
 {
-    /// <summary>The command that runs a batch script sent on standard input.</summary>
-    public const string BatchCommand = "LC_ALL=C exec sh -s";
+    /// <summary>The command that runs the session: a shell reading its script from standard input for as long as the channel lives.</summary>
+    public const string SessionCommand = "LC_ALL=C exec sh -s";
+
+    /// <summary>The largest record accepted (a listing of <see cref="LocalHostFileSystem.MaxListingEntries"/> long names fits).</summary>
+    public const int MaxRecordLength = 32 << 20;
 
     /// <summary>
-    /// The shell functions that keep every access beneath the root <c>$R</c> (resolved once):
-    /// <c>beneath PATH</c> resolves PATH with <c>realpath -e</c> into <c>$p</c> and refuses, as ENOENT, a
-    /// result outside <c>$R</c>; <c>regular PATH</c> refuses anything at <c>$p</c> that is not a regular
-    /// file (EISDIR for a directory, ENXIO for a FIFO, device node or socket) before it is opened.
+    /// Defined once per session. <c>beneath PATH</c> resolves PATH with <c>realpath -e</c> into <c>$p</c>
+    /// and refuses, as ENOENT, a result outside the root <c>$R</c>; <c>regular PATH</c> refuses anything
+    /// at <c>$p</c> that is not a regular file (EISDIR for a directory, ENXIO for a FIFO, device node or
+    /// socket) before it is opened. <c>d FILE</c> prints a success record of FILE (no process for an empty
+    /// one: a write's); <c>e STATUS</c> the
+    /// record of the last operation (its output, or its error text). <c>o</c> runs one single-record
+    /// operation; <c>x</c> one write and ask (three records).
     /// </summary>
-    private const string Containment = """
+    private const string Functions = """
         beneath() {
           p=$(realpath -e -- "$1") || return 1
           case $R in /) ;; *) case $p in "$R"|"$R"/*) ;; *) printf '%s: %s\n' "$1" 'No such file or directory' >&2; return 1 ;; esac ;; esac
@@ -49,22 +72,33 @@ internal static class RemoteShell
           if [ -d "$p" ]; then printf '%s: %s\n' "$1" 'Is a directory' >&2; return 1; fi
           if [ ! -f "$p" ]; then printf '%s: %s\n' "$1" 'No such device or address' >&2; return 1; fi
         }
-
-        """;
-
-    private const string BatchPrologue = """
-        LC_ALL=C; export LC_ALL
-        t=$(mktemp -d) || exit 97
-        trap 'rm -rf "$t"' EXIT
+        d() { if [ -s "$1" ]; then printf 'D %s\n' "$(wc -c <"$1")"; cat -- "$1"; else echo 'D 0'; fi; }
+        e() { if [ "$1" -eq 0 ]; then d "$t/o"; else printf 'E %s\n' "$(wc -c <"$t/e")"; cat -- "$t/e"; fi; }
         o() {
           case $1 in
             r) beneath "$2" && regular "$2" && head -c 4097 -- "$p" ;;
             l) beneath "$2" && ls -1AU -- "$p/" ;;
             k) beneath "$(dirname -- "$2")" && readlink -v -- "$p/${2##*/}" ;;
+            w) beneath "$2" && regular "$2" && printf "$4" | dd of="$p" bs="$3" count=1 iflag=fullblock conv=nocreat,notrunc status=none ;;
           esac </dev/null >"$t/o" 2>"$t/e"
-          if [ $? -eq 0 ]; then s=D; f="$t/o"; else s=E; f="$t/e"; fi
-          printf '%s %s\n' "$s" "$(wc -c <"$f")"
-          cat -- "$f"
+          e $?
+        }
+        x() {
+          : >"$t/r"; : >"$t/s"
+          ( beneath "$1" && regular "$1" || exit 1
+            if ! { :; } 3<>"$p" 2>/dev/null; then
+              printf "$3" | dd of="$p" bs="$2" count=1 iflag=fullblock conv=nocreat,notrunc status=none; exit
+            fi
+            exec 3<>"$p"
+            if printf "$3" | dd bs="$2" count=1 iflag=fullblock status=none >&3; then
+              w=0; head -c 4096 <&3 >"$t/r" 2>/dev/null; n=$((4096 - $2 - $(wc -c <"$t/r")))
+            else
+              w=1; n=4096
+            fi
+            if [ "$n" -ge 0 ]; then dd bs=4096 count=1 iflag=skip_bytes,fullblock skip="$n" status=none <&3 >"$t/s" 2>/dev/null; fi
+            exit $w
+          ) </dev/null >"$t/o" 2>"$t/e"
+          e $?; d "$t/r"; d "$t/s"
         }
 
         """;
@@ -76,83 +110,125 @@ internal static class RemoteShell
     public static string FullPath(string root, SysfsPath path) =>
         path.Value.Length == 0 ? root : root == "/" ? "/" + path.Value : $"{root}/{path.Value}";
 
-    /// <summary>The batch script: one line per operation, each answering one framed record, in order.</summary>
-    public static string BatchScript(string root, IReadOnlyList<(RemoteOperation Operation, SysfsPath Path)> operations)
+    /// <summary>
+    /// What the session's shell reads first: the locale, a private temporary directory (removed when the
+    /// shell ends), the canonical root <c>$R</c> (the shell exits with status 97 when either fails), and
+    /// the functions every batch calls.
+    /// </summary>
+    public static string Prologue(string root) => new StringBuilder()
+        .Append("LC_ALL=C; export LC_ALL\n")
+        .Append("t=$(mktemp -d) || exit 97\n")
+        .Append("trap 'rm -rf \"$t\"' EXIT\n")
+        .Append("trap 'exit 1' HUP PIPE TERM\n")
+        .Append(CultureInfo.InvariantCulture, $"R=$(realpath -e -- {Quote(root)}) || exit 97\n")
+        .Append(Functions)
+        .ToString();
+
+    /// <summary>
+    /// One batch: a line per operation, each answering its records in order, then the trailer line
+    /// (<see cref="Trailer"/>) that the client expects after the last record. Values written never
+    /// appear as text: each byte travels as a <c>printf</c> octal escape, so the script holds only
+    /// quoted paths, digits and backslashes.
+    /// </summary>
+    public static string BatchScript(string root, IReadOnlyList<RemoteRequest> requests, string trailer)
     {
-        var script = new StringBuilder(BatchPrologue).Append(Containment).Append(ResolveRoot(root, 97));
-        foreach (var (operation, path) in operations)
+        var script = new StringBuilder();
+        foreach (var request in requests)
         {
-            var code = operation switch
+            var path = Quote(FullPath(root, request.Path));
+            _ = request.Operation switch
             {
-                RemoteOperation.Read => 'r',
-                RemoteOperation.List => 'l',
-                _ => 'k',
+                RemoteOperation.Read => script.Append("o r ").Append(path),
+                RemoteOperation.List => script.Append("o l ").Append(path),
+                RemoteOperation.ReadLink => script.Append("o k ").Append(path),
+                RemoteOperation.Write => script.Append("o w ").Append(path).Append(' ').Append(Value(request)),
+                _ => script.Append("x ").Append(path).Append(' ').Append(Value(request)),
             };
-            script.Append("o ").Append(code).Append(' ').Append(Quote(FullPath(root, path))).Append('\n');
+            script.Append('\n');
         }
 
-        return script.ToString();
+        return script.Append("echo ").Append(Quote(trailer)).Append('\n').ToString();
+    }
+
+    /// <summary>The trailer line that ends batch <paramref name="sequence"/> of the session whose secret is <paramref name="nonce"/>.</summary>
+    public static string Trailer(string nonce, long sequence) => string.Create(CultureInfo.InvariantCulture, $"Z {nonce} {sequence}");
+
+    /// <summary><c>LENGTH 'FORMAT'</c>: the value's length and its bytes as <c>printf</c> octal escapes.</summary>
+    private static string Value(RemoteRequest request)
+    {
+        var value = request.Value ?? throw new ArgumentException($"A {request.Operation} needs a value.", nameof(request));
+        var format = new StringBuilder(value.Length * 4 + 2).Append('\'');
+        foreach (var b in value)
+        {
+            format.Append('\\').Append(Convert.ToString(b, 8).PadLeft(3, '0'));
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{value.Length} {format.Append('\'')}");
     }
 
     /// <summary>
-    /// Splits a batch answer into its records: each is a header line <c>D &lt;length&gt;</c> (the
-    /// operation's output) or <c>E &lt;length&gt;</c> (its error text), then exactly that many bytes.
+    /// Splits a whole batch answer into its records and checks its trailer: each record is a header line
+    /// <c>D &lt;length&gt;</c> (the operation's output) or <c>E &lt;length&gt;</c> (its error text), then
+    /// exactly that many bytes; after the last one, the line <paramref name="trailer"/> and nothing more.
     /// </summary>
-    /// <exception cref="FormatException">The answer is not <paramref name="expected"/> well-formed records.</exception>
-    public static IReadOnlyList<RemoteRecord> ParseBatch(ReadOnlySpan<byte> answer, int expected)
+    /// <exception cref="FormatException">The answer is not <paramref name="expected"/> well-formed records and the trailer.</exception>
+    public static IReadOnlyList<RemoteRecord> ParseBatch(ReadOnlySpan<byte> answer, int expected, string trailer)
+    {
+        using var stream = new MemoryStream(answer.ToArray(), writable: false);
+        var records = ReadBatch(stream, expected, trailer);
+        return stream.Position == stream.Length ? records : throw new FormatException($"{stream.Length - stream.Position} byte(s) follow the trailer.");
+    }
+
+    /// <summary>Reads <paramref name="expected"/> records and the trailer line from <paramref name="answer"/>, blocking until they have arrived.</summary>
+    /// <exception cref="FormatException">A header, a length or the trailer is wrong.</exception>
+    /// <exception cref="EndOfStreamException">The stream ended before the trailer.</exception>
+    public static IReadOnlyList<RemoteRecord> ReadBatch(Stream answer, int expected, string trailer)
     {
         var records = new List<RemoteRecord>(expected);
-        var position = 0;
-        while (position < answer.Length)
+        while (records.Count < expected)
         {
-            var newline = answer[position..].IndexOf((byte)'\n');
-            if (newline < 3)
-            {
-                throw new FormatException($"Record {records.Count + 1}: expected a header line 'D|E <length>' at byte {position}.");
-            }
-
-            var header = Encoding.ASCII.GetString(answer.Slice(position, newline));
-            var kind = header[0];
+            var header = ReadLine(answer, records.Count + 1);
+            var kind = header.Length > 2 ? header[0] : '?';
             if ((kind != 'D' && kind != 'E') || header[1] != ' '
-                || !int.TryParse(header.AsSpan(2).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var length))
+                || !int.TryParse(header.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > MaxRecordLength)
             {
-                throw new FormatException($"Record {records.Count + 1}: malformed header '{header}'.");
+                throw new FormatException($"Record {records.Count + 1}: malformed header '{Printable(header)}' (expected 'D|E <length>').");
             }
 
-            position += newline + 1;
-            if (length > answer.Length - position)
-            {
-                throw new FormatException($"Record {records.Count + 1}: announces {length} bytes but only {answer.Length - position} follow.");
-            }
-
-            records.Add(new RemoteRecord(kind == 'D', answer.Slice(position, length).ToArray()));
-            position += length;
+            var bytes = new byte[length];
+            answer.ReadExactly(bytes);
+            records.Add(new RemoteRecord(kind == 'D', bytes));
         }
 
-        if (records.Count != expected)
-        {
-            throw new FormatException($"Expected {expected} record(s), got {records.Count}.");
-        }
-
-        return records;
+        var end = ReadLine(answer, expected + 1);
+        return end == trailer ? records : throw new FormatException($"After {expected} record(s): expected the batch's trailer, got '{Printable(end)}'.");
     }
 
-    /// <summary>
-    /// The command that writes standard input into <paramref name="path"/> under <paramref name="root"/>
-    /// with one <c>write()</c> of exactly <paramref name="length"/> bytes, once the path is found to
-    /// resolve to a regular file beneath the root: <c>dd</c> gathers the whole block first
-    /// (<c>iflag=fullblock</c>), opens without <c>O_CREAT</c>/<c>O_TRUNC</c> (<c>conv=nocreat,notrunc</c>),
-    /// and writes it in one call (<c>count=1</c>). The value itself never appears in the command.
-    /// </summary>
-    public static string WriteCommand(string root, SysfsPath path, int length)
+    /// <summary>One header or trailer line, at most 80 bytes, without its newline.</summary>
+    private static string ReadLine(Stream answer, int record)
     {
-        var script = new StringBuilder("LC_ALL=C; export LC_ALL\n").Append(Containment).Append(ResolveRoot(root, 1))
-            .Append(CultureInfo.InvariantCulture, $"beneath {Quote(FullPath(root, path))} && regular {Quote(FullPath(root, path))} || exit 1\n")
-            .Append(CultureInfo.InvariantCulture, $"exec dd of=\"$p\" bs={length} count=1 iflag=fullblock conv=nocreat,notrunc status=none\n");
-        return "LC_ALL=C exec sh -c " + Quote(script.ToString());
+        var line = new StringBuilder();
+        while (true)
+        {
+            var next = answer.ReadByte();
+            if (next < 0)
+            {
+                throw new EndOfStreamException($"The answer ended at record {record}.");
+            }
+
+            if (next == '\n')
+            {
+                return line.ToString();
+            }
+
+            if (line.Length == 80)
+            {
+                throw new FormatException($"Record {record}: expected a header line, got '{Printable(line.ToString())}...'.");
+            }
+
+            line.Append((char)next);
+        }
     }
 
-    /// <summary>The line that sets <c>$R</c> to the canonical root, exiting with <paramref name="exitStatus"/> when it does not resolve.</summary>
-    private static string ResolveRoot(string root, int exitStatus) =>
-        string.Create(CultureInfo.InvariantCulture, $"R=$(realpath -e -- {Quote(root)}) || exit {exitStatus}\n");
+    private static string Printable(string text) => new([.. text.Select(c => c is >= ' ' and <= '~' ? c : '?')]);
 }

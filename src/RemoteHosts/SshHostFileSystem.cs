@@ -4,17 +4,19 @@ using VfioMigration.Planner.Sysfs;
 namespace VfioMigration.RemoteHosts;
 
 /// <summary>
-/// A remote host's sysfs over SSH, using only POSIX <c>sh</c> and GNU coreutils on the host. Reads,
-/// listings and link reads of one call go out as one remote command (<see cref="ReadManyAsync"/>
-/// reads a whole inventory in one round trip); a write is one <c>dd</c> that makes a single
-/// <c>write()</c> of the value, which travels on standard input, never on a command line. Errors come
+/// A remote host's sysfs over SSH, using only POSIX <c>sh</c> and GNU coreutils on the host. Every
+/// call goes through one long-lived remote shell: the operations of one call, and those of calls made
+/// at the same moment (the planner's concurrent parents), leave as one batch, one round trip
+/// (<see cref="ReadManyAsync"/> reads a whole inventory in one). A write is one <c>dd</c> that makes a
+/// single <c>write()</c> of the value, which never appears on a command line; write and ask
+/// (<see cref="ExchangeAsync"/>) keeps the file open to read the answer and the reason. Errors come
 /// back as the kernel's errno. The protocol is described in docs/remote-hosts.md.
 /// </summary>
 /// <remarks>
-/// One SSH connection per instance, opened on first use, shared by concurrent calls (up to
-/// <see cref="SshHostOptions.MaxConcurrentCommands"/> commands at once), and re-established once
-/// when it dropped. Throws <see cref="RemoteHostException"/> (an <see cref="IOException"/>) when the
-/// host cannot be reached; a write is never re-sent once it may have reached the host.
+/// One SSH connection and one shell channel per instance, opened on first use, shared by concurrent
+/// calls, and re-established once when they died. Throws <see cref="RemoteHostException"/> (an
+/// <see cref="IOException"/>) when the host cannot be reached; a write is never re-sent once it may
+/// have reached the host.
 /// </remarks>
 public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
 {
@@ -31,7 +33,7 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
         Options = options;
         var trimmed = options.SysfsRoot.TrimEnd('/');
         _root = trimmed.Length == 0 ? "/" : trimmed;
-        _connection = new SshConnection(options);
+        _connection = new SshConnection(options, _root);
     }
 
     /// <summary>The options this instance was created with.</summary>
@@ -40,8 +42,14 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
     /// <inheritdoc />
     public string Description => _root == "/sys" ? $"{Options.Target} (ssh)" : $"{Options.Target} (ssh, {_root})";
 
-    /// <summary>Remote commands sent so far: each is one request and its answer over the network.</summary>
+    /// <summary>Batches sent so far: each is one request and its answer over the network.</summary>
     public long RoundTrips => _connection.RoundTrips;
+
+    /// <summary>Remote shells (SSH channels) started so far (1 unless one died and was replaced).</summary>
+    internal long Sessions => _connection.Sessions;
+
+    /// <summary>Holds the calls made until the scope ends, then sends them as one batch.</summary>
+    internal IDisposable HoldBatches() => _connection.HoldBatches();
 
     /// <summary>SSH connections opened so far (1 unless a connection dropped and was re-established).</summary>
     public long Connections => _connection.Connects;
@@ -94,22 +102,69 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
     /// <exception cref="ArgumentException"><paramref name="value"/> is empty, not ASCII, or longer than <see cref="LocalHostFileSystem.MaxWriteLength"/> bytes; nothing is sent.</exception>
     public async ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
     {
+        var request = new RemoteRequest(RemoteOperation.Write, path, CheckedValue(path, value));
+        var operation = $"write {path}";
+        var record = (await _connection.RunAsync(operation, [request], cancellationToken).ConfigureAwait(false))[0];
+        return new SysfsResult(WriteErrno(record, operation));
+    }
+
+    /// <summary>Writes every attribute, in order, with one remote batch: one round trip, each write's errno apart.</summary>
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">A value is empty, not ASCII, or longer than <see cref="LocalHostFileSystem.MaxWriteLength"/> bytes; nothing is sent.</exception>
+    public async ValueTask<IReadOnlyList<SysfsResult>> WriteManyAsync(IReadOnlyList<(SysfsPath Path, string Value)> writes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        if (writes.Count == 0)
+        {
+            return [];
+        }
+
+        var requests = writes.Select(w => new RemoteRequest(RemoteOperation.Write, w.Path, CheckedValue(w.Path, w.Value))).ToList();
+        var operation = $"write {writes.Count} attribute(s)";
+        var records = await _connection.RunAsync(operation, requests, cancellationToken).ConfigureAwait(false);
+        return [.. records.Select(r => new SysfsResult(WriteErrno(r, operation)))];
+    }
+
+    /// <summary>
+    /// Write and ask on the host: the value written with one <c>write()</c> on the attribute opened for
+    /// reading and writing, then, on that same open file, the rest of the file (the reply) and the text at
+    /// offset 4096 (the reason), all in one round trip. An attribute that cannot be opened for reading
+    /// gets a plain write and no reply, as locally.
+    /// </summary>
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException"><paramref name="value"/> is empty, not ASCII, or longer than <see cref="LocalHostFileSystem.MaxWriteLength"/> bytes; nothing is sent.</exception>
+    public async ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    {
+        var request = new RemoteRequest(RemoteOperation.Exchange, path, CheckedValue(path, value));
+        var operation = $"write and ask {path}";
+        var records = await _connection.RunAsync(operation, [request], cancellationToken).ConfigureAwait(false);
+        return new SysfsExchange(WriteErrno(records[0], operation), Text(records[1]), Text(records[2]));
+
+        static string? Text(RemoteRecord record) => record.Bytes.Length == 0 ? null : Encoding.Latin1.GetString(record.Bytes);
+    }
+
+    private static byte[] CheckedValue(SysfsPath path, string value)
+    {
         ArgumentNullException.ThrowIfNull(value);
         if (value.Length == 0 || value.Length > LocalHostFileSystem.MaxWriteLength || !Ascii.IsValid(value))
         {
             throw new ArgumentException($"The value written to '{path}' must be 1 to {LocalHostFileSystem.MaxWriteLength} ASCII characters; it is {value.Length} characters{(Ascii.IsValid(value) ? string.Empty : " with some outside ASCII")}.", nameof(value));
         }
 
-        var operation = $"write {path}";
-        var result = await _connection.RunAsync(operation, RemoteShell.WriteCommand(_root, path, value.Length), Encoding.ASCII.GetBytes(value), mayRepeat: false, cancellationToken).ConfigureAwait(false);
-        if (result.ExitStatus == 0)
+        return Encoding.ASCII.GetBytes(value);
+    }
+
+    /// <summary>The errno of a write's record; a message outside the errno table is an error, not a guessed errno.</summary>
+    private Errno WriteErrno(RemoteRecord record, string operation)
+    {
+        if (record.Succeeded)
         {
-            return SysfsResult.Success;
+            return Errno.None;
         }
 
-        return StrerrorTable.FromMessage(result.Error) is { } errno
-            ? new SysfsResult(errno)
-            : throw new RemoteHostException(Options.Target, operation, $"dd failed with exit status {result.ExitStatus?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"} and no known errno text: '{result.Error.Trim()}'. The host needs GNU coreutils' dd.");
+        var message = Encoding.UTF8.GetString(record.Bytes);
+        return StrerrorTable.FromMessage(message)
+            ?? throw new RemoteHostException(Options.Target, operation, $"dd failed with no known errno text: '{message.Trim()}'. The host needs GNU coreutils' dd.");
     }
 
     /// <summary>Closes the connection.</summary>
@@ -121,22 +176,6 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
         : record.Bytes.Length > LocalHostFileSystem.MaxWriteLength ? SysfsResult.Failed<string>(Errno.EFBIG)
         : SysfsResult.Of(Encoding.UTF8.GetString(record.Bytes));
 
-    private async Task<IReadOnlyList<RemoteRecord>> BatchAsync(string operation, IReadOnlyList<(RemoteOperation, SysfsPath)> operations, CancellationToken cancellationToken)
-    {
-        var script = RemoteShell.BatchScript(_root, operations);
-        var result = await _connection.RunAsync(operation, RemoteShell.BatchCommand, Encoding.ASCII.GetBytes(script), mayRepeat: true, cancellationToken).ConfigureAwait(false);
-        if (result.ExitStatus != 0)
-        {
-            throw new RemoteHostException(Options.Target, operation, $"the remote shell failed with exit status {result.ExitStatus?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}: '{result.Error.Trim()}'. The host needs POSIX sh, GNU coreutils and a writable temporary directory (mktemp -d).");
-        }
-
-        try
-        {
-            return RemoteShell.ParseBatch(result.Output, operations.Count);
-        }
-        catch (FormatException malformed)
-        {
-            throw new RemoteHostException(Options.Target, operation, $"the answer was malformed ({malformed.Message}); does the login shell print text on its own (e.g. from .bashrc)?", malformed);
-        }
-    }
+    private Task<IReadOnlyList<RemoteRecord>> BatchAsync(string operation, IReadOnlyList<(RemoteOperation Operation, SysfsPath Path)> operations, CancellationToken cancellationToken) =>
+        _connection.RunAsync(operation, [.. operations.Select(o => new RemoteRequest(o.Operation, o.Path))], cancellationToken);
 }

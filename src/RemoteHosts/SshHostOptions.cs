@@ -33,7 +33,8 @@ public sealed record SshHostOptions
     /// <summary>How long one remote command may take before the host counts as unreachable; 60 s by default.</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Commands run at once on the one connection; 8 by default (OpenSSH's MaxSessions is 10).</summary>
+    /// <summary>No longer used: every operation goes through one remote shell on one channel, in batches (docs/remote-hosts.md).</summary>
+    [Obsolete("Operations share one remote shell on one channel; nothing runs as separate commands any more.")]
     public int MaxConcurrentCommands { get; init; } = 8;
 
     /// <summary>How messages name the settings that fix what they report (a tool names its own options).</summary>
@@ -54,7 +55,6 @@ public sealed record SshHostOptions
         Require(SysfsRoot.StartsWith('/') && !SysfsRoot.Any(char.IsControl), nameof(SysfsRoot), $"'{SysfsRoot}' must be an absolute path without control characters, such as /sys");
         Require(ConnectTimeout > TimeSpan.Zero, nameof(ConnectTimeout), "must be positive");
         Require(CommandTimeout > TimeSpan.Zero, nameof(CommandTimeout), "must be positive");
-        Require(MaxConcurrentCommands is > 0 and <= 64, nameof(MaxConcurrentCommands), "must be between 1 and 64");
     }
 
     private void Require(bool condition, string option, string what)

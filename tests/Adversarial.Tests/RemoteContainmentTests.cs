@@ -92,17 +92,22 @@ public sealed class RemoteContainmentTests
     private Task<IReadOnlyList<RemoteRecord>> BatchAsync(params (RemoteOperation Operation, string Path)[] operations) =>
         BatchAsync(operations.Select(o => (o.Operation, SysfsPath.Parse(o.Path))).ToArray());
 
-    private async Task<IReadOnlyList<RemoteRecord>> BatchAsync((RemoteOperation, SysfsPath)[] operations)
-    {
-        var (status, output, error) = await ShellAsync(RemoteShell.BatchCommand, RemoteShell.BatchScript(_tree.Root, operations));
-        Assert.AreEqual(0, status, error);
-        return RemoteShell.ParseBatch(output, operations.Length);
-    }
+    private Task<IReadOnlyList<RemoteRecord>> BatchAsync((RemoteOperation Operation, SysfsPath Path)[] operations) =>
+        RunAsync([.. operations.Select(o => new RemoteRequest(o.Operation, o.Path))]);
 
     private async Task<Errno> WriteAsync(string path, string value)
     {
-        var (status, _, error) = await ShellAsync(RemoteShell.WriteCommand(_tree.Root, SysfsPath.Parse(path), value.Length), value);
-        return status == 0 ? Errno.None : StrerrorTable.FromMessage(error) ?? throw new AssertFailedException($"no errno in '{error}'");
+        var record = (await RunAsync([new RemoteRequest(RemoteOperation.Write, SysfsPath.Parse(path), Encoding.ASCII.GetBytes(value))]))[0];
+        return record.Succeeded ? Errno.None : StrerrorTable.FromMessage(Encoding.UTF8.GetString(record.Bytes)) ?? throw new AssertFailedException($"no errno in '{Encoding.UTF8.GetString(record.Bytes)}'");
+    }
+
+    /// <summary>The session's prologue and one batch, as the remote shell reads them on standard input.</summary>
+    private async Task<IReadOnlyList<RemoteRecord>> RunAsync(RemoteRequest[] requests)
+    {
+        var trailer = RemoteShell.Trailer("test", 1);
+        var (status, output, error) = await ShellAsync(RemoteShell.SessionCommand, RemoteShell.Prologue(_tree.Root) + RemoteShell.BatchScript(_tree.Root, requests, trailer));
+        Assert.AreEqual(0, status, error);
+        return RemoteShell.ParseBatch(output, requests.Sum(r => r.Records), trailer);
     }
 
     /// <summary>Runs <paramref name="command"/> as an SSH server would (<c>sh -c</c>), input on standard input; bounded to 30 s.</summary>

@@ -38,12 +38,14 @@ public sealed class PlanOverSshTests
         using var remoteDestination = destination.Remote(ssh).Connect();
         var request = new PlanRequest(remoteSource.Host, DomainSelector.Parse(guest), [remoteDestination.Host]);
         var sshTime = Stopwatch.StartNew();
-        int sysfsReads;
+        PlanStatistics statistics;
         await using (var remote = await planner.PlanAsync(request))
         {
             sshTime.Stop();
             Assert.AreEqual(localMapping, Mapping(remote.Best));
-            sysfsReads = remote.Best.Statistics.SysfsReads;
+            statistics = remote.Best.Statistics;
+            Assert.AreEqual(remoteSource.RemoteFileSystem!.RoundTrips, statistics.SourceRoundTrips, "the plan reports the source's round trips");
+            Assert.AreEqual(remoteDestination.RemoteFileSystem!.RoundTrips, statistics.DestinationRoundTrips, "and the destination's, until it is returned");
         }
 
         var coldTrips = RoundTrips(remoteSource, remoteDestination);
@@ -56,11 +58,38 @@ public sealed class PlanOverSshTests
 
         Assert.AreEqual(1, remoteSource.RemoteFileSystem!.Connections, "one SSH connection per host for both plans");
         Assert.AreEqual(1, remoteDestination.RemoteFileSystem!.Connections);
+        Assert.AreEqual(1, remoteDestination.RemoteFileSystem!.Sessions, "one remote shell (channel) for both plans");
         Assert.AreEqual(0, Leftovers(destination), "releasing the plans removed every device they created");
         TestContext.WriteLine(
             $"{sourceScenario} -> {destinationScenario} ({guest}): local {localTime.ElapsedMilliseconds} ms; " +
             $"ssh {sshTime.ElapsedMilliseconds} ms with connecting, {warmTime.ElapsedMilliseconds} ms warm; " +
-            $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination} (the plan counted {sysfsReads} sysfs reads)\n{localMapping}");
+            $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination} with the removals at release " +
+            $"(the plan's statistics: source {statistics.SourceRoundTrips}, destination {statistics.DestinationRoundTrips}; {statistics.SysfsReads} sysfs reads, {statistics.Probes} probes)\n{localMapping}");
+    }
+
+    /// <summary>
+    /// The round trips of a plan that makes its calls one after the other, as its statistics report
+    /// them: the source's devices in one batch; on the destination the parents, write and ask, the
+    /// type-level probe, available_instances, the create and the created device's probe; the removal
+    /// at release is the seventh.
+    /// </summary>
+    [TestMethod]
+    public async Task A_plan_reports_its_round_trips_per_host()
+    {
+        using var ssh = SshServer.Start();
+        using var source = SimulatedRemoteHost.Start("nvidia");
+        using var destination = SimulatedRemoteHost.Start("nvidia");
+        using var remoteSource = source.Remote(ssh).Connect(readOnly: true);
+        using var remoteDestination = destination.Remote(ssh).Connect();
+
+        await using (var plan = await new MigrationPlanner().PlanAsync(new PlanRequest(remoteSource.Host, DomainSelector.Parse("cad-1"), [remoteDestination.Host])))
+        {
+            Assert.IsTrue(plan.Succeeded);
+            Assert.AreEqual((1L, 6L), (plan.Best.Statistics.SourceRoundTrips, plan.Best.Statistics.DestinationRoundTrips));
+        }
+
+        Assert.AreEqual(7, remoteDestination.RemoteFileSystem!.RoundTrips);
+        Assert.AreEqual(1, remoteDestination.RemoteFileSystem!.Sessions);
     }
 
     /// <summary>

@@ -38,13 +38,13 @@ public sealed class ProtocolTests
     }
 
     [TestMethod]
-    public void Records_carry_any_bytes_including_newlines_and_fake_headers()
+    public void Records_carry_any_bytes_including_newlines_fake_headers_and_fake_trailers()
     {
-        var tricky = "D 3\nabc\n\0E 9\n"u8.ToArray();
+        var tricky = "D 3\nabc\n\0E 9\nZ secret 1\n"u8.ToArray();
         var unknownText = "cat: /sys/x: No such file or directory\n0123456789"u8.ToArray();
-        var answer = Record('D', tricky).Concat(Record('E', unknownText)).Concat(Record('D', [])).ToArray();
+        var answer = Record('D', tricky).Concat(Record('E', unknownText)).Concat(Record('D', [])).Concat("Z secret 1\n"u8.ToArray()).ToArray();
 
-        var records = RemoteShell.ParseBatch(answer, 3);
+        var records = RemoteShell.ParseBatch(answer, 3, "Z secret 1");
 
         CollectionAssert.AreEqual(tricky, records[0].Bytes);
         Assert.AreEqual(Errno.None, records[0].Error);
@@ -54,11 +54,14 @@ public sealed class ProtocolTests
     }
 
     [TestMethod]
-    public void A_truncated_or_short_answer_is_refused()
+    public void A_truncated_short_or_misplaced_answer_is_refused()
     {
-        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 10\nabc"u8, 1));
-        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 3\nabc"u8, 2));
-        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("hello from .bashrc\nD 3\nabc"u8, 1));
+        Assert.ThrowsExactly<EndOfStreamException>(() => RemoteShell.ParseBatch("D 10\nabc"u8, 1, "Z s 1"));
+        Assert.ThrowsExactly<EndOfStreamException>(() => RemoteShell.ParseBatch("D 3\nabc"u8, 2, "Z s 1"));
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("hello from .bashrc\nD 3\nabcZ s 1\n"u8, 1, "Z s 1"));
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 3\nabcZ s 1\n"u8, 1, "Z s 2"), "the trailer of another batch");
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 3\nabcZ s 1\nD 0\n"u8, 1, "Z s 1"), "bytes after the trailer");
+        Assert.ThrowsExactly<FormatException>(() => RemoteShell.ParseBatch("D 99999999999\n"u8, 1, "Z s 1"), "a length beyond any record");
     }
 
     [TestMethod]
@@ -70,14 +73,20 @@ public sealed class ProtocolTests
         Assert.AreEqual(errno, StrerrorTable.FromMessage(message));
 
     [TestMethod]
-    public void The_write_command_checks_the_path_beneath_the_root_then_makes_one_write_without_the_value()
+    public void A_batch_holds_quoted_paths_and_octal_escapes_never_the_value_as_text()
     {
-        var command = RemoteShell.WriteCommand("/sys", SysfsPath.Parse("bus/mdev/devices/x/remove"), 1);
+        var script = RemoteShell.BatchScript("/sys", [
+            new RemoteRequest(RemoteOperation.Read, SysfsPath.Parse("class/mdev_bus")),
+            new RemoteRequest(RemoteOperation.Write, SysfsPath.Parse("bus/mdev/devices/x/remove"), "1"u8.ToArray()),
+            new RemoteRequest(RemoteOperation.Exchange, SysfsPath.Parse("class/mdev_bus/p/migration_query"), "a'$(id)%s\\"u8.ToArray()),
+        ], "Z n 7");
 
-        StringAssert.StartsWith(command, "LC_ALL=C exec sh -c '", StringComparison.Ordinal);
-        StringAssert.Contains(command, "R=$(realpath -e -- '\\''/sys'\\'') || exit 1");
-        StringAssert.Contains(command, "beneath '\\''/sys/bus/mdev/devices/x/remove'\\'' && regular '\\''/sys/bus/mdev/devices/x/remove'\\'' || exit 1");
-        StringAssert.Contains(command, "exec dd of=\"$p\" bs=1 count=1 iflag=fullblock conv=nocreat,notrunc status=none");
+        Assert.AreEqual(
+            "o r '/sys/class/mdev_bus'\n" +
+            "o w '/sys/bus/mdev/devices/x/remove' 1 '\\061'\n" +
+            "x '/sys/class/mdev_bus/p/migration_query' 10 '\\141\\047\\044\\050\\151\\144\\051\\045\\163\\134'\n" +
+            "echo 'Z n 7'\n",
+            script);
     }
 
     [TestMethod]

@@ -85,16 +85,6 @@ public sealed class SshFileSystemTests
     }
 
     [TestMethod]
-    public async Task Concurrent_calls_share_one_connection()
-    {
-        using var remote = new SshHostFileSystem(s_ssh.Options(s_host.SysfsRoot));
-        var reads = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => remote.ListAsync(SysfsPath.MdevBus).AsTask()));
-        Assert.IsTrue(reads.All(r => r.Succeeded && r.Value!.Count == reads[0].Value!.Count));
-        Assert.AreEqual(1, remote.Connections);
-        Assert.AreEqual(40, remote.RoundTrips);
-    }
-
-    [TestMethod]
     public async Task A_dropped_connection_is_reestablished_once()
     {
         using var proxy = new LatencyProxy(s_ssh.Port);

@@ -87,7 +87,7 @@ internal static class PlanPrinter
         }
 
         var stats = best.Statistics;
-        text.AppendLine(CultureInfo.InvariantCulture, $"Probes {stats.Probes} (+{stats.ProbeCacheHits} cached), creates {stats.Creates}, removes {stats.Removes}, libvirt calls {stats.LibvirtCalls}, sysfs reads {stats.SysfsReads}, {stats.ElapsedMs} ms planning ({stats.ConnectMs} ms connecting to the hosts before it).");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Probes {stats.Probes} (+{stats.ProbeCacheHits} cached), creates {stats.Creates}, removes {stats.Removes}, libvirt calls {stats.LibvirtCalls}, sysfs reads {stats.SysfsReads}, {stats.ElapsedMs} ms planning ({stats.ConnectMs} ms connecting to the hosts before it){(stats.SourceRoundTrips + stats.DestinationRoundTrips > 0 ? $", SSH round trips: source {stats.SourceRoundTrips}, destination {stats.DestinationRoundTrips}" : string.Empty)}.");
         return text.ToString();
     }
 

@@ -64,7 +64,7 @@ public static class PlanJson
         [.. plan.Created.Select(c => new CreatedDocument(c.Host, c.Uuid.Value, c.Parent, c.Type.Value, Lower(c.Method), c.Persistent, Lower(c.State), c.Error))],
         [.. plan.RemovalFailures.Select(f => new RemovalFailureDocument(f.Host, f.Uuid.Value, f.Message))],
         [.. plan.Preflight.Select(c => new PreflightDocument(c.Host, c.Check, Lower(c.Outcome), c.Message, c.Device))],
-        new StatsDocument(plan.Statistics.Probes, plan.Statistics.ProbeCacheHits, plan.Statistics.Creates, plan.Statistics.Removes, plan.Statistics.LibvirtCalls, plan.Statistics.SysfsReads, plan.Statistics.ElapsedMs, plan.Statistics.ConnectMs),
+        new StatsDocument(plan.Statistics.Probes, plan.Statistics.ProbeCacheHits, plan.Statistics.Creates, plan.Statistics.Removes, plan.Statistics.LibvirtCalls, plan.Statistics.SysfsReads, plan.Statistics.ElapsedMs, plan.Statistics.ConnectMs, plan.Statistics.SourceRoundTrips, plan.Statistics.DestinationRoundTrips),
         [.. alternatives.Select(a => new AlternativeDocument(a.Destination.Name, a.IsComplete, a.IsComplete ? [Summary(a, plan)] : a.Reasons))]);
 
     private static string Summary(MigrationPlan alternative, MigrationPlan best) =>
@@ -127,7 +127,7 @@ internal sealed record CreatedDocument(string Host, string Uuid, string Parent, 
 
 internal sealed record RemovalFailureDocument(string Host, string Uuid, string Message);
 
-internal sealed record StatsDocument(int Probes, int ProbeCacheHits, int Creates, int Removes, int LibvirtCalls, int SysfsReads, long ElapsedMs, long ConnectMs);
+internal sealed record StatsDocument(int Probes, int ProbeCacheHits, int Creates, int Removes, int LibvirtCalls, int SysfsReads, long ElapsedMs, long ConnectMs, long SourceRoundTrips, long DestinationRoundTrips);
 
 internal sealed record PreflightDocument(string Host, string Check, string Outcome, string Message, string? Device);
 

@@ -30,6 +30,7 @@ internal sealed class DestinationPlanner
     private readonly ProvisioningJournal _journal;
     private readonly RejectionLog _rejections;
     private readonly HashSet<string> _heldClaims = [];
+    private readonly long _roundTripsBefore;
 
     private SourceDevice[] _devices = [];
     private IReadOnlyList<TargetOption>[] _candidates = [];
@@ -63,6 +64,7 @@ internal sealed class DestinationPlanner
         _options = options;
         _services = services;
         _counters.Add(facts.Cost);
+        _roundTripsBefore = destination.FileSystem.RoundTrips;
         _journal = new ProvisioningJournal(destination, services.Claims, _planId, _counters, services.Logger);
         services.Claims.BeginPlan(_planId, facts.Guest.Devices.Name);
         _rejections = new RejectionLog(destination.Name, services.Logger);
@@ -640,7 +642,7 @@ internal sealed class DestinationPlanner
     }
 
     private PlanContent Content(bool isComplete, IReadOnlyList<PlannedDevice> devices, IReadOnlyList<string> reasons, string? xml, string? xmlNote) =>
-        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot() with { ConnectMs = (long)(_source.ConnectTime + _host.ConnectTime).TotalMilliseconds }, _preflight);
+        new(_facts.Guest.Devices.Name, _facts.Guest.Devices.Uuid, isComplete, devices, _rejections.Items, reasons, xml, xmlNote, _counters.Snapshot() with { ConnectMs = (long)(_source.ConnectTime + _host.ConnectTime).TotalMilliseconds, DestinationRoundTrips = _host.FileSystem.RoundTrips - _roundTripsBefore }, _preflight);
 
     private List<string> UnplacedReasons()
     {

@@ -12,6 +12,7 @@ internal sealed class PlanCounters
     private int _removes;
     private int _hypervisorCalls;
     private int _sysfsReads;
+    private long _sourceRoundTrips;
 
     public void Probe() => Interlocked.Increment(ref _probes);
 
@@ -25,11 +26,14 @@ internal sealed class PlanCounters
 
     public void SysfsReads(int count) => Interlocked.Add(ref _sysfsReads, count);
 
+    public void SourceRoundTrips(long count) => Interlocked.Add(ref _sourceRoundTrips, count);
+
     /// <summary>Adds what reading the shared source facts cost, so each plan shows its whole cost.</summary>
     public void Add(PlanCounters other)
     {
         Interlocked.Add(ref _hypervisorCalls, other._hypervisorCalls);
         Interlocked.Add(ref _sysfsReads, other._sysfsReads);
+        Interlocked.Add(ref _sourceRoundTrips, Interlocked.Read(ref other._sourceRoundTrips));
     }
 
     public PlanStatistics Snapshot() => new(
@@ -39,5 +43,8 @@ internal sealed class PlanCounters
         _removes,
         _hypervisorCalls,
         _sysfsReads,
-        (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds);
+        (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds)
+    {
+        SourceRoundTrips = Interlocked.Read(ref _sourceRoundTrips),
+    };
 }

@@ -144,6 +144,23 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             Log.RollingBack(logger, entries.Count, host.Name);
         }
 
+        // Devices made through sysfs go in one batch of writes, still in this order (one round trip to a remote host).
+        if (entries.Count > 1 && entries.All(e => e.Method == CreationMethod.Sysfs))
+        {
+            var paths = entries.Select(e => MdevRemoval.RemovePath(e.Uuid)).ToList();
+            try
+            {
+                var written = await host.FileSystem.WriteManyAsync([.. paths.Select(path => (path, "1"))], CancellationToken.None).ConfigureAwait(false);
+                return [.. entries.Select((entry, i) => Settle(entry, MdevRemoval.Outcome(paths[i], written[i]))).OfType<RemovalFailure>()];
+            }
+            catch (Exception exception) when (exception is IOException or InvalidOperationException)
+            {
+                // The batch failed as a whole (the host unreachable, or one write of a one-by-one default):
+                // each device once more on its own below, where ENOENT shows one already gone.
+                Log.RemovalBatchFailed(logger, entries.Count, host.Name, exception.Message);
+            }
+        }
+
         var failures = new List<RemovalFailure>();
         foreach (var entry in entries)
         {
@@ -169,7 +186,12 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             counters.HypervisorCall();
         }
 
-        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false);
+        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false));
+    }
+
+    /// <summary>Records how a removal ended: the entry's state, the store, the claim and the counters; the failure, or null when the device is gone.</summary>
+    private RemovalFailure? Settle(Entry entry, string? error)
+    {
         lock (_gate)
         {
             entry.State = error is null ? CreatedDeviceState.Removed : CreatedDeviceState.RemoveFailed;
@@ -268,16 +290,22 @@ internal static class MdevRemoval
                 return null;
             }
 
-            var path = SysfsPath.MdevAttribute(uuid, "remove");
-            var written = await host.FileSystem.WriteAsync(path, "1", CancellationToken.None).ConfigureAwait(false);
-            // ENOENT: the device is already gone (or a create cut off mid-write never made it).
-            return written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {path} failed with {written.Error}";
+            var path = RemovePath(uuid);
+            return Outcome(path, await host.FileSystem.WriteAsync(path, "1", CancellationToken.None).ConfigureAwait(false));
         }
         catch (Exception exception) when (exception is HypervisorException or IOException or InvalidOperationException)
         {
             return exception.Message;
         }
     }
+
+    /// <summary>The sysfs attribute that removes <paramref name="uuid"/>.</summary>
+    public static SysfsPath RemovePath(MdevUuid uuid) => SysfsPath.MdevAttribute(uuid, "remove");
+
+    /// <summary>The error of a write of <c>1</c> to <paramref name="path"/>, or null when the device is gone.</summary>
+    public static string? Outcome(SysfsPath path, SysfsResult written) =>
+        // ENOENT: the device is already gone (or a create cut off mid-write never made it).
+        written.Succeeded || written.Error == Errno.ENOENT ? null : $"writing 1 to {path} failed with {written.Error}";
 }
 
 /// <summary>The keys of destination devices in the claim registry.</summary>

@@ -71,8 +71,10 @@ internal static class SourceReader
             }
         }
 
+        var roundTrips = source.FileSystem.RoundTrips;
         var reads = paths.Count == 0 ? [] : await source.FileSystem.ReadManyAsync(paths, cancellationToken).ConfigureAwait(false);
         cost.SysfsReads(paths.Count);
+        cost.SourceRoundTrips(source.FileSystem.RoundTrips - roundTrips);
         var answers = paths.Zip(reads).ToDictionary(pair => pair.First, pair => pair.Second);
 
         // A PCI function with NVIDIA's vGPU interface and a type set is a VF vGPU (docs/nvidia-vf.md).

@@ -36,13 +36,41 @@ public interface IHostFileSystem
     /// reading and writing, then reads on that same open file what a per-open attribute keeps for
     /// it: the reply after the write and the reason at offset 4096 (see <see cref="SysfsExchange"/>).
     /// The default makes a plain <see cref="WriteAsync"/> and reads nothing, which is what a file
-    /// system that cannot keep one file open across calls (a remote one) can offer.
+    /// system that cannot keep one file open for the reads can offer (the SSH file system keeps it
+    /// open on the host for the one batch).
     /// </summary>
     /// <param name="path">The attribute.</param>
     /// <param name="value">ASCII text, at most 4096 bytes (one page).</param>
     /// <param name="cancellationToken">Cancels the wait; the write may still reach the kernel.</param>
     async ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default) =>
         new((await WriteAsync(path, value, cancellationToken).ConfigureAwait(false)).Error, null, null);
+
+    /// <summary>
+    /// Writes several attributes in the order given, each as <see cref="WriteAsync"/> does (one
+    /// <c>write()</c>, its own errno), every one attempted whatever the others returned. Remote
+    /// implementations send them in one round trip; the default writes them one by one.
+    /// </summary>
+    /// <param name="writes">The attributes and the values to write into them.</param>
+    /// <param name="cancellationToken">Cancels the wait; writes may still reach the kernel.</param>
+    /// <returns>One result per write, in the order given.</returns>
+    async ValueTask<IReadOnlyList<SysfsResult>> WriteManyAsync(IReadOnlyList<(SysfsPath Path, string Value)> writes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+        var results = new SysfsResult[writes.Count];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            results[i] = await WriteAsync(writes[i].Path, writes[i].Value, cancellationToken).ConfigureAwait(false);
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Round trips to the host so far (a remote file system's requests, each answered over the
+    /// network); 0 for a file system that makes none (local sysfs, in process). Plans report the
+    /// difference (<see cref="PlanStatistics.SourceRoundTrips"/>, <see cref="PlanStatistics.DestinationRoundTrips"/>).
+    /// </summary>
+    long RoundTrips => 0;
 
     /// <summary>Lists the entry names of a directory (not <c>.</c> and <c>..</c>), in no particular order.</summary>
     ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default);

@@ -35,7 +35,7 @@ internal sealed class SimulatedRemoteHost : IDisposable
 
     public string HostXml => Path.Combine(Directory, "host.xml");
 
-    /// <summary>Loads examples/scenarios/<paramref name="scenario"/>.json, mounts it and starts its libvirtd.</summary>
+    /// <summary>Loads examples/scenarios/<paramref name="scenario"/>.json (or the scenario file <paramref name="scenario"/> names), mounts it and starts its libvirtd.</summary>
     public static SimulatedRemoteHost Start(string scenario)
     {
         if (!File.Exists("/dev/fuse"))
@@ -43,8 +43,8 @@ internal sealed class SimulatedRemoteHost : IDisposable
             Assert.Fail("/dev/fuse is absent: the remote tests mount each simulated host through FUSE.");
         }
 
-        var simulated = Scenarios.Load(scenario);
-        var directory = System.IO.Directory.CreateTempSubdirectory($"remote-{scenario}-").FullName;
+        var simulated = scenario.EndsWith(".json", StringComparison.Ordinal) ? SimulatedHost.Load(scenario) : Scenarios.Load(scenario);
+        var directory = System.IO.Directory.CreateTempSubdirectory($"remote-{Path.GetFileNameWithoutExtension(scenario)}-").FullName;
         var sysfs = System.IO.Directory.CreateDirectory(Path.Combine(directory, "sysfs")).FullName;
         var mount = FuseMount.Mount(simulated.FileTree, sysfs);
         simulated.WriteLibvirtXml(Path.Combine(directory, "host.xml"));
