@@ -22,6 +22,8 @@ if $tests; then
     need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
     need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
     need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
+    need zsh               # tests/ConsoleMigrator.Tests runs the zsh completion script (CommandLineTests)
+    need bsdutils          # script(1): the same tests give vfio-migrator a terminal to check its colour and NO_COLOR
     need qemu-system-x86   # qemu: the real-kernel guest and the two-host L1 hosts
     need mmdebstrap        # the two-host L1 hosts' root filesystem (scripts/two-host)
     need e2fsprogs         # mke2fs -d: that root filesystem as an ext4 image

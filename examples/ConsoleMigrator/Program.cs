@@ -1,5 +1,5 @@
 using VfioMigration.ConsoleMigrator.Cli;
 
 using var signals = SignalCancellation.Register(TerminalText.Writer(Console.Error));
-var code = await CommandRunner.RunAsync(args, Console.Out, Console.Error, signals.Token, interactive: !Console.IsErrorRedirected).ConfigureAwait(false);
+var code = await ConsoleApp.RunAsync(args, Console.Out, Console.Error, signals.Token, Terminals.Detect()).ConfigureAwait(false);
 return signals.ExitCode(code);

@@ -87,8 +87,8 @@ public sealed class CliEdgeCaseTests
         var run = help is null ? await RunAsync(group) : await RunAsync(group, help);
 
         Assert.AreEqual(code, run.Code);
-        StringAssert.Contains(run.Out, "  sim mount ");
-        StringAssert.Contains(run.Out, "  sim libvirt-xml ");
+        StringAssert.Contains(run.Out, "  mount <SCENARIO> <DIR> ");
+        StringAssert.Contains(run.Out, "  libvirt-xml <SCENARIO> <OUT.xml> ");
         Assert.AreEqual(string.Empty, run.Error);
     }
 
@@ -108,7 +108,7 @@ public sealed class CliEdgeCaseTests
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var code = await CommandRunner.RunAsync(args, stdout, stderr, bound.Token);
+        var code = await ConsoleApp.RunAsync(args, stdout, stderr, bound.Token);
         var (output, error) = (stdout.ToString(), stderr.ToString());
         Assert.IsFalse((output + error).Any(c => (c < ' ' && c is not '\n' and not '\t') || c is >= '\x7f' and <= '\x9f'), $"a control character was printed: {error}");
         Assert.AreNotEqual(ExitCodes.Unexpected, code, error);

@@ -88,7 +88,7 @@ public sealed class HostilePlanTests
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var code = await CommandRunner.RunAsync(
+        var code = await ConsoleApp.RunAsync(
             [
                 "plan", "--domain", "render-1", "--probe-timeout", "2",
                 "--source", $"test://{Path.Combine(_work, "source.xml")}", "--source-sysfs", sourceRoot, "--source-name", "source",

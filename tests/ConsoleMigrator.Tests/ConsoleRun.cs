@@ -13,7 +13,7 @@ internal sealed record ConsoleRun(int ExitCode, string Out, string Error)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await CommandRunner.RunAsync(args, stdout, stderr, CancellationToken.None);
+        var code = await ConsoleApp.RunAsync(args, stdout, stderr, CancellationToken.None);
         return new ConsoleRun(code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -1,3 +1,4 @@
+using VfioMigration.ConsoleMigrator.Cli;
 using System.Text.Json.Nodes;
 
 namespace VfioMigration.ConsoleMigrator.Tests;
@@ -134,14 +135,18 @@ public sealed class InspectAndHostTests
     }
 
     [TestMethod]
-    public async Task Help_ForEveryCommand_HasAnExample()
+    public async Task Help_ForEveryCommand_HasItsUsageAndAnExample()
     {
-        foreach (var command in VfioMigration.ConsoleMigrator.Cli.CommandRunner.Commands)
+        foreach (var command in ConsoleApp.Commands(ConsoleApp.CreateRoot()).Skip(1))
         {
-            var run = await ConsoleRun.RunAsync([.. command.Name.Split(' '), "--help"]);
-            Assert.AreEqual(0, run.ExitCode, command.Name);
-            StringAssert.Contains(run.Out, "Example:", command.Name);
-            StringAssert.Contains(run.Out, $"vfio-migrator {command.Name}", command.Name);
+            var path = ConsoleApp.PathOf(command);
+            var run = await ConsoleRun.RunAsync([.. path.Split(' '), "--help"]);
+            Assert.AreEqual(0, run.ExitCode, path);
+            StringAssert.Contains(run.Out, $"Usage:\n  vfio-migrator {path} ", path);
+            if (command is CliCommand withExample)
+            {
+                StringAssert.Contains(run.Out, $"Example:\n  {withExample.Example}\n", path);
+            }
         }
     }
 

@@ -62,6 +62,6 @@ public sealed class SimCommandTests
     {
         var run = await ConsoleRun.RunAsync("sim", "mount", Scenario("gvtg.json"));
         Assert.AreEqual(2, run.ExitCode);
-        StringAssert.Contains(run.Error, "SCENARIO DIR");
+        Assert.AreEqual("error: Required argument 'DIR' missing for command: 'mount'. Run 'vfio-migrator sim mount --help'.\n", run.Error);
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -11,24 +12,23 @@ using VfioMigration.Planner.Sysfs;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>ask</c>: write and ask: every configuration on a destination that accepts each device of a guest, creating nothing.</summary>
-internal sealed class AskCommand : Command
+internal sealed class AskCommand : CliCommand
 {
-    public override string Name => "ask";
-
-    public override string Summary => "Which configurations on a destination accept each device of a guest? (in the planner's order; creates nothing)";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        .. HostSet.Options,
-        new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
-        new("--device", "ID", "Only this device of the guest: mdev UUID, PCI address or alias (default: every host device)."),
-        .. PlanOptionsParser.Options,
-    ];
+    public AskCommand()
+        : base("ask", "Which configurations on a destination accept each device of a guest? (in the planner's order; creates nothing)")
+    {
+        AddOptions([
+            .. HostSet.Options,
+            CliOption.Value("--domain", "NAME", "Guest name or UUID on the source host.", required: true),
+            CliOption.Value("--device", "ID", "Only this device of the guest: mdev UUID, PCI address or alias (default: every host device)."),
+            .. PlanOptionsParser.Options,
+        ]);
+    }
 
     public override string Example =>
         "vfio-migrator ask --source-scenario examples/scenarios/demo-source.json --dest-scenario examples/scenarios/demo-dest-a.json --domain render-1";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var options = PlanOptionsParser.Parse(args);
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));
@@ -53,13 +53,13 @@ internal sealed class AskCommand : Command
             await context.Out.WriteLineAsync($"{answer.Source.Id} ({answer.Source.Type}): {answer.Targets.Count} configuration(s) on {destination.Name} accept it").ConfigureAwait(false);
             if (answer.Targets.Count > 0)
             {
-                var table = new TextTable("#", "KIND", "TARGET", "TYPE", "FREE", "VERIFICATION", "DECIDED BY");
+                var table = Screen.Table(context.Console, "#", "KIND", "TARGET", "TYPE", "FREE", "VERIFICATION", "DECIDED BY");
                 foreach (var (target, i) in answer.Targets.Select((t, i) => (t, i + 1)))
                 {
-                    table.Add(i.ToString(CultureInfo.InvariantCulture), KindName(target.Kind), TargetName(target), target.Type, target.AvailableInstances?.ToString(CultureInfo.InvariantCulture), target.Verification.ToString().ToLowerInvariant(), target.DecidedBy is { } probe ? ProbeText(probe) : target.Note);
+                    table.Row(i.ToString(CultureInfo.InvariantCulture), KindName(target.Kind), TargetName(target), target.Type, target.AvailableInstances?.ToString(CultureInfo.InvariantCulture), target.Verification.ToString().ToLowerInvariant(), target.DecidedBy is { } probe ? ProbeText(probe) : target.Note);
                 }
 
-                await context.Out.WriteAsync(table.ToString()).ConfigureAwait(false);
+                Screen.Write(context, table);
             }
 
             foreach (var rejection in answer.Rejections)

@@ -1,29 +1,29 @@
+using System.CommandLine;
 using VfioMigration.Bench;
 using VfioMigration.ConsoleMigrator.Cli;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>bench</c>: whole-plan figures (planner against the exhaustive baseline on generated hosts) and evacuation figures.</summary>
-internal sealed class BenchCommand : Command
+internal sealed class BenchCommand : CliCommand
 {
+    public BenchCommand()
+        : base("bench", "Measure whole plans (planner vs exhaustive search) and an evacuation on generated simulated hosts.")
+    {
+        AddOptions([
+            CliOption.Flag("--quick", "A reduced run (fewer iterations), about half the time of the full one."),
+            CliOption.Value("--markdown", "FILE", "Also write the figures as a Markdown page (docs/benchmarks.md)."),
+        ]);
+    }
+
     /// <summary>The command line that regenerates <c>docs/benchmarks.md</c>, quoted in the page.</summary>
     public const string DocsCommand = "dotnet run -c Release --project examples/ConsoleMigrator -- bench --markdown docs/benchmarks.md";
 
     private const string QuickDocsCommand = "dotnet run -c Release --project examples/ConsoleMigrator -- bench --quick --markdown docs/benchmarks.md";
 
-    public override string Name => "bench";
-
-    public override string Summary => "Measure whole plans (planner vs exhaustive search) and an evacuation on generated simulated hosts.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--quick", null, "A reduced run (fewer iterations), about half the time of the full one."),
-        new("--markdown", "FILE", "Also write the figures as a Markdown page (docs/benchmarks.md)."),
-    ];
-
     public override string Example => DocsCommand;
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var settings = new BenchSettings(args.Flag("--quick"));
         var (plans, evacuation) = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
@@ -6,31 +7,30 @@ using VfioMigration.Planner;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>check</c>: is one device of a guest compatible with one target on a destination? At most one probe, nothing created.</summary>
-internal sealed class CheckCommand : Command
+internal sealed class CheckCommand : CliCommand
 {
+    public CheckCommand()
+        : base("check", "Is one device of a guest compatible with one target on a destination? (one probe at most, creates nothing)")
+    {
+        AddOptions([
+            .. HostSet.Options,
+            CliOption.Value("--domain", "NAME", "Guest name or UUID on the source host.", required: true),
+            CliOption.Value("--device", "ID", "The guest's device: mdev UUID, PCI address or alias.", required: true),
+            CliOption.Value("--target", "ID|PARENT/TYPE", "An mdev UUID or PCI address on the destination, or PARENT/TYPE (parent as pci_0000_3b_00_0 or 0000:3b:00.0).", required: true),
+            .. PlanOptionsParser.Options,
+        ]);
+    }
+
     /// <summary>The exit code when the target refuses the device (README's table).</summary>
     public const int Incompatible = 10;
 
     /// <summary>The exit code when nothing could verify either way (README's table).</summary>
     public const int Unknown = 11;
 
-    public override string Name => "check";
-
-    public override string Summary => "Is one device of a guest compatible with one target on a destination? (one probe at most, creates nothing)";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        .. HostSet.Options,
-        new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
-        new("--device", "ID", "The guest's device: mdev UUID, PCI address or alias.", Required: true),
-        new("--target", "ID|PARENT/TYPE", "An mdev UUID or PCI address on the destination, or PARENT/TYPE (parent as pci_0000_3b_00_0 or 0000:3b:00.0).", Required: true),
-        .. PlanOptionsParser.Options,
-    ];
-
     public override string Example =>
         "vfio-migrator check --source-scenario examples/scenarios/demo-source.json --dest-scenario examples/scenarios/demo-dest-a.json --domain render-1 --device ua-vgpu0 --target 0000:3b:00.0/nvidia-223";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var options = PlanOptionsParser.Parse(args);
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));

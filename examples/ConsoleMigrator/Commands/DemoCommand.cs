@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
@@ -12,20 +13,20 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// <c>demo</c>: the whole flow on bundled example hosts (libvirt's test driver plus the in-process
 /// simulator: no root, no FUSE): a guest with several devices on a source host, two destinations.
 /// </summary>
-internal sealed class DemoCommand : Command
+internal sealed class DemoCommand : CliCommand
 {
+    public DemoCommand()
+        : base("demo", "Plan a guest's migration on bundled simulated hosts (a source, two destinations) and show every decision.")
+    {
+        AddOptions([PlanReport.Option]);
+    }
+
     /// <summary>The guest the demo migrates.</summary>
     public const string Guest = "render-1";
 
-    public override string Name => "demo";
-
-    public override string Summary => "Plan a guest's migration on bundled simulated hosts (a source, two destinations) and show every decision.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } = [PlanReport.Option];
-
     public override string Example => "vfio-migrator demo";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var source = LoadBundled("demo-source.json");
         SimulatedHost[] destinations = [LoadBundled("demo-dest-a.json"), LoadBundled("demo-dest-b.json")];
@@ -36,11 +37,10 @@ internal sealed class DemoCommand : Command
         var planner = new MigrationPlanner(Microsoft.Extensions.Options.Options.Create(options), context.Logging.CreateLogger<MigrationPlanner>());
         var guest = DomainSelector.Parse(Guest);
         var sourceXml = (await hosts.Source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false)).MigratableXml;
-        PlanResult result;
-        using (PlanProgress.Start(context, $"planning {Guest} against {hosts.Destinations.Count} destination(s)"))
-        {
-            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
-        }
+        var result = await Screen.WithPlanProgressAsync(
+            context,
+            $"planning {Guest} against {hosts.Destinations.Count} destination(s)",
+            () => planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken)).ConfigureAwait(false);
 
         var created = result.Best.Created.Count;
         try
@@ -51,7 +51,7 @@ internal sealed class DemoCommand : Command
             }
             else
             {
-                await WriteStoryAsync(context.Out, hosts, result, sourceXml).ConfigureAwait(false);
+                await WriteStoryAsync(context, hosts, result, sourceXml).ConfigureAwait(false);
             }
 
             await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);
@@ -72,12 +72,13 @@ internal sealed class DemoCommand : Command
         return !restored ? ExitCodes.HostData : result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
     }
 
-    private static async Task WriteStoryAsync(TextWriter output, HostSet hosts, PlanResult result, string sourceXml)
+    private static async Task WriteStoryAsync(CommandContext context, HostSet hosts, PlanResult result, string sourceXml)
     {
+        var output = context.Out;
         await output.WriteLineAsync($"Demo: migrate guest '{Guest}' from {hosts.Source.Name} to the best of {string.Join(" and ", hosts.Destinations.Select(d => d.Name))}.").ConfigureAwait(false);
         await output.WriteLineAsync("Hosts are simulated (libvirt's test driver + the in-process sysfs simulator); every probe and create below really ran against them.").ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);
-        await output.WriteAsync(PlanPrinter.Render(result, new PlanOptions().VerificationPolicy)).ConfigureAwait(false);
+        PlanPrinter.Write(context, result, new PlanOptions().VerificationPolicy);
         await output.WriteLineAsync().ConfigureAwait(false);
         await output.WriteLineAsync(Verdict(result)).ConfigureAwait(false);
         await output.WriteLineAsync().ConfigureAwait(false);

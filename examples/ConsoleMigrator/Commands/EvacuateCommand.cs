@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
@@ -8,25 +9,24 @@ using VfioMigration.Planner.Json;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>evacuate</c>: plans every guest of the source onto the destinations with shared capacity, prints the plans, and removes what planning created unless told to keep it.</summary>
-internal sealed class EvacuateCommand : Command
+internal sealed class EvacuateCommand : CliCommand
 {
-    public override string Name => "evacuate";
-
-    public override string Summary => "Plan the evacuation of a host: every guest with host devices onto one of the destinations, capacity shared.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        .. HostSet.Options,
-        .. PlanOptionsParser.Options,
-        .. StateOption.Options,
-        new("--plans-per-host", "N", "Guests each destination plans at once, 1-16 (default 1: strictly one after the other)."),
-        new("--keep", null, "Keep the mdevs the plans created when every guest has a plan (default: remove them when the command ends)."),
-    ];
+    public EvacuateCommand()
+        : base("evacuate", "Plan the evacuation of a host: every guest with host devices onto one of the destinations, capacity shared.")
+    {
+        AddOptions([
+            .. HostSet.Options,
+            .. PlanOptionsParser.Options,
+            .. StateOption.Options,
+            CliOption.Value("--plans-per-host", "N", "Guests each destination plans at once, 1-16 (default 1: strictly one after the other)."),
+            CliOption.Flag("--keep", "Keep the mdevs the plans created when every guest has a plan (default: remove them when the command ends)."),
+        ]);
+    }
 
     public override string Example =>
         "vfio-migrator evacuate --source-scenario examples/scenarios/demo-source.json --dest-scenario examples/scenarios/demo-dest-a.json --dest-scenario examples/scenarios/demo-dest-b.json";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var options = PlanOptionsParser.Parse(args);
         using var hosts = HostSet.FromArguments(args);
@@ -40,7 +40,15 @@ internal sealed class EvacuateCommand : Command
             .ConfigureAwait(false);
         try
         {
-            await context.Out.WriteAsync(context.Json ? ToJson(result) : Render(result)).ConfigureAwait(false);
+            if (context.Json)
+            {
+                await context.Out.WriteAsync(ToJson(result)).ConfigureAwait(false);
+            }
+            else
+            {
+                Write(context, result);
+            }
+
             if (result.Succeeded && args.Flag("--keep"))
             {
                 result.CommitAll();
@@ -58,7 +66,7 @@ internal sealed class EvacuateCommand : Command
         return result.Succeeded ? ExitCodes.Success : ExitCodes.NoValidPlan;
     }
 
-    private static int PlansPerHost(Arguments args)
+    private static int PlansPerHost(ParseResult args)
     {
         var text = args.Value("--plans-per-host");
         if (text is null)
@@ -71,13 +79,13 @@ internal sealed class EvacuateCommand : Command
             : throw new UsageException($"--plans-per-host '{text}' is not a whole number from 1 to 16.");
     }
 
-    private static string Render(EvacuationResult result)
+    private static void Write(CommandContext context, EvacuationResult result)
     {
-        var table = new TextTable("GUEST", "DESTINATION", "DEVICES", "REUSE", "CREATE", "RETRIED", "RESULT");
+        var table = Screen.Table(context.Console, "GUEST", "DESTINATION", "DEVICES", "REUSE", "CREATE", "RETRIED", "RESULT");
         foreach (var guest in result.Guests)
         {
             var best = guest.Plan.Best;
-            table.Add(
+            table.Row(
                 guest.Guest.Value,
                 best.Destination.Name,
                 best.Devices.Count == 0 ? "0" : $"{best.Devices.Count} ({string.Join(", ", best.Devices.GroupBy(d => PlanJson.Name(d.Source.Kind)).Select(kind => $"{kind.Count()} {kind.Key}"))})",
@@ -90,7 +98,8 @@ internal sealed class EvacuateCommand : Command
         var verdict = result.Succeeded
             ? $"every guest has a plan ({result.Guests.Count} guest(s), {result.Elapsed.TotalMilliseconds:F0} ms)"
             : $"{result.Guests.Count(g => !g.Succeeded)} of {result.Guests.Count} guests have no complete plan";
-        return $"{table}\n{verdict}\n";
+        Screen.Write(context, table);
+        context.Out.Write($"\n{verdict}\n");
     }
 
     private static string ToJson(EvacuationResult result)

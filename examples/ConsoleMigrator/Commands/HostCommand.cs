@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using VfioMigration.ConsoleMigrator.Cli;
@@ -7,20 +8,19 @@ using VfioMigration.Planner.Hypervisor;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>host</c>: a host's mdev parents and types with capacity, its mdevs and who uses them, and its PCI functions.</summary>
-internal sealed class HostCommand : Command
+internal sealed class HostCommand : CliCommand
 {
-    public override string Name => "host";
-
-    public override string Summary => "Show a host's mdev parents (types, capacity), its mdevs (and which guest uses each) and its PCI functions.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--connect", "URI", "libvirt URI of the host.", Required: true),
-    ];
+    public HostCommand()
+        : base("host", "Show a host's mdev parents (types, capacity), its mdevs (and which guest uses each) and its PCI functions.")
+    {
+        AddOptions([
+            CliOption.Value("--connect", "URI", "libvirt URI of the host.", required: true),
+        ]);
+    }
 
     public override string Example => "vfio-migrator host --connect test:///$PWD/examples/hosts/demo-host.xml";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var hypervisor = LibvirtHypervisor.Open(args.Required("--connect"), readOnly: true);
         var inventory = await hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
@@ -31,7 +31,7 @@ internal sealed class HostCommand : Command
         }
         else
         {
-            await context.Out.WriteAsync(ToText(hypervisor.HostName, inventory, owners)).ConfigureAwait(false);
+            WriteText(context, hypervisor.HostName, inventory, owners);
         }
 
         return ExitCodes.Success;
@@ -75,37 +75,35 @@ internal sealed class HostCommand : Command
         })]),
     };
 
-    private static string ToText(string hostName, HostInventory inventory, DeviceOwners owners)
+    private static void WriteText(CommandContext context, string hostName, HostInventory inventory, DeviceOwners owners)
     {
-        var text = new System.Text.StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Host {hostName}: {inventory.Parents.Count} mdev parent(s), {inventory.Mdevs.Count} mdev(s), {inventory.PciDevices.Count} PCI function(s)");
-        text.AppendLine();
-        var types = new TextTable("PARENT", "ADDRESS", "TYPE", "NAME", "API", "AVAILABLE");
+        context.Out.WriteLine($"Host {hostName}: {inventory.Parents.Count} mdev parent(s), {inventory.Mdevs.Count} mdev(s), {inventory.PciDevices.Count} PCI function(s)");
+        context.Out.WriteLine();
+        var types = Screen.Table(context.Console, "PARENT", "ADDRESS", "TYPE", "NAME", "API", "AVAILABLE");
         foreach (var parent in inventory.Parents)
         {
             foreach (var type in parent.Types)
             {
-                types.Add(parent.Name.Value, parent.Address?.ToString(), type.Id.Value, type.Name, type.DeviceApi, type.AvailableInstances.ToString(CultureInfo.InvariantCulture));
+                types.Row(parent.Name.Value, parent.Address?.ToString(), type.Id.Value, type.Name, type.DeviceApi, type.AvailableInstances.ToString(CultureInfo.InvariantCulture));
             }
         }
 
-        text.Append(types);
-        text.AppendLine();
-        var mdevs = new TextTable("MDEV", "TYPE", "PARENT", "IN USE BY");
+        Screen.Write(context, types);
+        context.Out.WriteLine();
+        var mdevs = Screen.Table(context.Console, "MDEV", "TYPE", "PARENT", "IN USE BY");
         foreach (var mdev in inventory.Mdevs)
         {
-            mdevs.Add(mdev.Uuid.Value, mdev.Type.Value, mdev.Parent?.Value, owners.OwnerOf(mdev.Uuid) ?? "(idle)");
+            mdevs.Row(mdev.Uuid.Value, mdev.Type.Value, mdev.Parent?.Value, owners.OwnerOf(mdev.Uuid) ?? "(idle)");
         }
 
-        text.Append(mdevs);
-        text.AppendLine();
-        var pci = new TextTable("PCI", "NAME", "DRIVER", "VENDOR:PRODUCT", "IN USE BY");
+        Screen.Write(context, mdevs);
+        context.Out.WriteLine();
+        var pci = Screen.Table(context.Console, "PCI", "NAME", "DRIVER", "VENDOR:PRODUCT", "IN USE BY");
         foreach (var device in inventory.PciDevices)
         {
-            pci.Add(device.Address.ToString(), device.Name.Value, device.Driver, $"{device.VendorId}:{device.ProductId}", owners.OwnerOf(device.Address) ?? "-");
+            pci.Row(device.Address.ToString(), device.Name.Value, device.Driver, $"{device.VendorId}:{device.ProductId}", owners.OwnerOf(device.Address) ?? "-");
         }
 
-        text.Append(pci);
-        return text.ToString();
+        Screen.Write(context, pci);
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.HostSimulator;
@@ -15,24 +16,24 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// </summary>
 internal sealed class HostSet : IDisposable
 {
-    /// <summary>The options that describe hosts, shared by <c>plan</c> and <c>migrate</c>.</summary>
-    public static readonly IReadOnlyList<OptionSpec> Options =
+    /// <summary>The options that describe hosts, shared by the planning commands: new ones at each call, one set per command.</summary>
+    public static IReadOnlyList<Option> Options =>
     [
-        new("--source", "URI", "libvirt URI of the source host (not needed with --source-scenario)."),
-        new("--dest", "URI", "libvirt URI of a destination host.", Repeatable: true),
-        new("--source-sysfs", "DIR", "The source host's sysfs as a local directory (default: /sys for a local URI, SSH to the URI's host for a remote one)."),
-        new("--dest-sysfs", "DIR", "A destination's sysfs as a local directory, in the order of --dest (default as for --source-sysfs).", Repeatable: true),
-        new("--source-ssh", "[USER@]HOST[:PORT]", "Where the source host's sysfs is reached over SSH (default: the user, host and port of a +ssh URI; USER@HOST:22 for +tcp/+tls, refused when that URI goes through a loopback address or another port than libvirt's, as a port-forward does)."),
-        new("--dest-ssh", "[USER@]HOST[:PORT]", "As --source-ssh, for a destination; one per --dest, in the same order.", Repeatable: true),
-        new("--source-name", "NAME", "The source host's name in the output (default: the host name its libvirt reports)."),
-        new("--dest-name", "NAME", "As --source-name, for a destination; one per --dest, in the same order.", Repeatable: true),
-        new("--ssh-key", "FILE", "Private key for the SSH sysfs of remote hosts (default ~/.ssh/id_ed25519, then id_rsa)."),
-        new("--source-ssh-key", "FILE", "Private key for the source host only (default --ssh-key)."),
-        new("--dest-ssh-key", "FILE", "Private key for one destination only (default --ssh-key); one per --dest, in the same order.", Repeatable: true),
-        new("--known-hosts", "FILE", "known_hosts file that remote host keys are checked against (default ~/.ssh/known_hosts)."),
-        new("--accept-new-host-key", null, "Accept (and do not record) a remote host key that known_hosts does not list; a changed key is still refused."),
-        new("--source-scenario", "FILE", "Simulate the source host from a scenario instead (libvirt test driver + in-process sysfs)."),
-        new("--dest-scenario", "FILE", "Simulate a destination host from a scenario (after the --dest hosts).", Repeatable: true),
+        CliOption.Value("--source", "URI", "libvirt URI of the source host (not needed with --source-scenario)."),
+        CliOption.Repeatable("--dest", "URI", "libvirt URI of a destination host."),
+        CliOption.Value("--source-sysfs", "DIR", "The source host's sysfs as a local directory (default: /sys for a local URI, SSH to the URI's host for a remote one)."),
+        CliOption.Repeatable("--dest-sysfs", "DIR", "A destination's sysfs as a local directory, in the order of --dest (default as for --source-sysfs)."),
+        CliOption.Value("--source-ssh", "[USER@]HOST[:PORT]", "Where the source host's sysfs is reached over SSH (default: the user, host and port of a +ssh URI; USER@HOST:22 for +tcp/+tls, refused when that URI goes through a loopback address or another port than libvirt's, as a port-forward does)."),
+        CliOption.Repeatable("--dest-ssh", "[USER@]HOST[:PORT]", "As --source-ssh, for a destination; one per --dest, in the same order."),
+        CliOption.Value("--source-name", "NAME", "The source host's name in the output (default: the host name its libvirt reports)."),
+        CliOption.Repeatable("--dest-name", "NAME", "As --source-name, for a destination; one per --dest, in the same order."),
+        CliOption.Value("--ssh-key", "FILE", "Private key for the SSH sysfs of remote hosts (default ~/.ssh/id_ed25519, then id_rsa)."),
+        CliOption.Value("--source-ssh-key", "FILE", "Private key for the source host only (default --ssh-key)."),
+        CliOption.Repeatable("--dest-ssh-key", "FILE", "Private key for one destination only (default --ssh-key); one per --dest, in the same order."),
+        CliOption.Value("--known-hosts", "FILE", "known_hosts file that remote host keys are checked against (default ~/.ssh/known_hosts)."),
+        CliOption.Flag("--accept-new-host-key", "Accept (and do not record) a remote host key that known_hosts does not list; a changed key is still refused."),
+        CliOption.Value("--source-scenario", "FILE", "Simulate the source host from a scenario instead (libvirt test driver + in-process sysfs)."),
+        CliOption.Repeatable("--dest-scenario", "FILE", "Simulate a destination host from a scenario (after the --dest hosts)."),
     ];
 
     private readonly List<IDisposable> _owned = [];
@@ -54,7 +55,7 @@ internal sealed class HostSet : IDisposable
 
     /// <summary>Builds the hosts the options describe.</summary>
     /// <exception cref="UsageException">The options do not describe exactly one source and at least one destination.</exception>
-    public static HostSet FromArguments(Arguments args)
+    public static HostSet FromArguments(ParseResult args)
     {
         var sourceUri = args.Value("--source");
         var sourceScenario = args.Value("--source-scenario");
@@ -121,7 +122,7 @@ internal sealed class HostSet : IDisposable
     /// order; fewer is fine (the rest take the default).
     /// </summary>
     /// <exception cref="UsageException">More values than hosts.</exception>
-    public static IReadOnlyList<string> PerHost(Arguments args, string option, int hostCount, string hostOption)
+    public static IReadOnlyList<string> PerHost(ParseResult args, string option, int hostCount, string hostOption)
     {
         var values = args.Values(option);
         return values.Count <= hostCount
@@ -135,7 +136,7 @@ internal sealed class HostSet : IDisposable
     /// the SSH options are read from <paramref name="args"/>. No source.
     /// </summary>
     /// <exception cref="UsageException">More sysfs roots than URIs, or a URI that cannot be parsed.</exception>
-    public static HostSet FromUris(IReadOnlyList<string> uris, IReadOnlyList<string> sysfsRoots, Arguments args)
+    public static HostSet FromUris(IReadOnlyList<string> uris, IReadOnlyList<string> sysfsRoots, ParseResult args)
     {
         if (sysfsRoots.Count > uris.Count)
         {
@@ -260,7 +261,7 @@ internal sealed class HostSet : IDisposable
     }
 
     /// <summary>The SSH settings every remote host shares, with the option names that set them.</summary>
-    private static RemoteHostDefaults RemoteDefaults(Arguments args) => new()
+    private static RemoteHostDefaults RemoteDefaults(ParseResult args) => new()
     {
         KeyFile = args.Value("--ssh-key"),
         KnownHostsFile = args.Value("--known-hosts"),

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
@@ -6,21 +7,20 @@ using VfioMigration.Planner.Hypervisor;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>inspect</c>: a guest's host devices as the library reads them.</summary>
-internal sealed class InspectCommand : Command
+internal sealed class InspectCommand : CliCommand
 {
-    public override string Name => "inspect";
-
-    public override string Summary => "Show a guest's host devices (mdevs, PCI functions, SR-IOV interfaces) as the planner reads them.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("--connect", "URI", "libvirt URI of the host that defines the guest.", Required: true),
-        new("--domain", "NAME", "Guest name or UUID.", Required: true),
-    ];
+    public InspectCommand()
+        : base("inspect", "Show a guest's host devices (mdevs, PCI functions, SR-IOV interfaces) as the planner reads them.")
+    {
+        AddOptions([
+            CliOption.Value("--connect", "URI", "libvirt URI of the host that defines the guest.", required: true),
+            CliOption.Value("--domain", "NAME", "Guest name or UUID.", required: true),
+        ]);
+    }
 
     public override string Example => "vfio-migrator inspect --connect test:///$PWD/examples/hosts/demo-host.xml --domain vgpu-guest --json";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var hypervisor = LibvirtHypervisor.Open(args.Required("--connect"), readOnly: true);
         var guest = await hypervisor.GetDomainAsync(ParseGuest(args.Required("--domain")), cancellationToken).ConfigureAwait(false);
@@ -42,13 +42,13 @@ internal sealed class InspectCommand : Command
             return ExitCodes.Success;
         }
 
-        var table = new TextTable("#", "KIND", "DEVICE", "DETAILS", "ALIAS", "GUEST ADDRESS");
+        var table = Screen.Table(context.Console, "#", "KIND", "DEVICE", "DETAILS", "ALIAS", "GUEST ADDRESS");
         foreach (var device in devices.HostDevices)
         {
-            table.Add(device.Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture), DeviceJson.Kind(device), DeviceJson.Identity(device), DeviceJson.Details(device), device.Alias, DeviceJson.GuestAddressText(device.GuestAddress));
+            table.Row(device.Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture), DeviceJson.Kind(device), DeviceJson.Identity(device), DeviceJson.Details(device), device.Alias, DeviceJson.GuestAddressText(device.GuestAddress));
         }
 
-        await context.Out.WriteAsync(table.ToString()).ConfigureAwait(false);
+        Screen.Write(context, table);
         return ExitCodes.Success;
     }
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
@@ -7,30 +8,29 @@ using VfioMigration.Planner.Json;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>migrate</c>: plans, then migrates with the plan's destination XML; a failed migration removes what the plan created.</summary>
-internal sealed class MigrateCommand : Command
+internal sealed class MigrateCommand : CliCommand
 {
-    public override string Name => "migrate";
-
-    public override string Summary => "Plan, then live-migrate the guest with the rewritten XML (client-driven virDomainMigrate3, or peer-to-peer); never post-copy.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        .. HostSet.Options,
-        new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
-        .. PlanOptionsParser.Options,
-        .. StateOption.Options,
-        new("--dry-run", null, "Stop after the plan (and remove what it created)."),
-        new("--offline", null, "Migrate a paused or shut-off guest without VIR_MIGRATE_LIVE."),
-        new("--peer-to-peer", null, "Let the source host's libvirtd reach the destination itself (VIR_MIGRATE_PEER2PEER), at --desturi or else the --dest URI. Default: client-driven through this program's own --dest connection."),
-        new("--desturi", "URI", "Peer-to-peer: the destination's libvirt URI as the source host reaches it (e.g. qemu+tcp://10.0.0.2/system); implies --peer-to-peer. One per destination, in the order of --dest (then --dest-scenario).", Repeatable: true),
-        new("--migrateuri", "URI", "Where the migration data goes (libvirt's migrate_uri, e.g. tcp://10.0.0.2), for a migration network; default: the destination's host name. One per destination, as --desturi.", Repeatable: true),
-        new("--undefine-source", null, "Undefine the guest on the source after success (VIR_MIGRATE_UNDEFINE_SOURCE)."),
-    ];
+    public MigrateCommand()
+        : base("migrate", "Plan, then live-migrate the guest with the rewritten XML (client-driven virDomainMigrate3, or peer-to-peer); never post-copy.")
+    {
+        AddOptions([
+            .. HostSet.Options,
+            CliOption.Value("--domain", "NAME", "Guest name or UUID on the source host.", required: true),
+            .. PlanOptionsParser.Options,
+            .. StateOption.Options,
+            CliOption.Flag("--dry-run", "Stop after the plan (and remove what it created)."),
+            CliOption.Flag("--offline", "Migrate a paused or shut-off guest without VIR_MIGRATE_LIVE."),
+            CliOption.Flag("--peer-to-peer", "Let the source host's libvirtd reach the destination itself (VIR_MIGRATE_PEER2PEER), at --desturi or else the --dest URI. Default: client-driven through this program's own --dest connection."),
+            CliOption.Repeatable("--desturi", "URI", "Peer-to-peer: the destination's libvirt URI as the source host reaches it (e.g. qemu+tcp://10.0.0.2/system); implies --peer-to-peer. One per destination, in the order of --dest (then --dest-scenario)."),
+            CliOption.Repeatable("--migrateuri", "URI", "Where the migration data goes (libvirt's migrate_uri, e.g. tcp://10.0.0.2), for a migration network; default: the destination's host name. One per destination, as --desturi."),
+            CliOption.Flag("--undefine-source", "Undefine the guest on the source after success (VIR_MIGRATE_UNDEFINE_SOURCE)."),
+        ]);
+    }
 
     public override string Example =>
         "vfio-migrator migrate --source qemu:///system --dest qemu+ssh://root@host2/system --dest-sysfs /mnt/host2-sys --domain vgpu-guest --dry-run";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var options = PlanOptionsParser.Parse(args);
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));
@@ -47,11 +47,10 @@ internal sealed class MigrateCommand : Command
             Microsoft.Extensions.Options.Options.Create(options),
             context.Logging.CreateLogger<MigrationPlanner>(),
             claims: state.Store);
-        PlanResult result;
-        using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
-        {
-            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
-        }
+        var result = await Screen.WithPlanProgressAsync(
+            context,
+            $"planning {guest} against {hosts.Destinations.Count} destination(s)",
+            () => planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken)).ConfigureAwait(false);
 
         try
         {
@@ -93,12 +92,12 @@ internal sealed class MigrateCommand : Command
     }
 
     /// <summary>The values of a per-destination option; at most one per destination, in the order of <see cref="HostSet.Destinations"/>.</summary>
-    private static IReadOnlyList<string> PerDestination(Arguments args, string option) =>
+    private static IReadOnlyList<string> PerDestination(ParseResult args, string option) =>
         HostSet.PerHost(args, option, args.Values("--dest").Count + args.Values("--dest-scenario").Count, "destination (--dest, then --dest-scenario)");
 
     /// <summary>The migration settings for the destination at <paramref name="index"/> among the hosts, checked.</summary>
     /// <exception cref="UsageException">A URI is not one.</exception>
-    private static MigrationSettings Settings(Arguments args, IReadOnlyList<string> destinationUris, IReadOnlyList<string> migrateUris, int index)
+    private static MigrationSettings Settings(ParseResult args, IReadOnlyList<string> destinationUris, IReadOnlyList<string> migrateUris, int index)
     {
         var settings = new MigrationSettings
         {
@@ -130,6 +129,15 @@ internal sealed class MigrateCommand : Command
         return settings.MigrateUri is null ? control : $"{control}, data to {settings.MigrateUri}";
     }
 
-    private static Task WritePlanAsync(CommandContext context, PlanResult result, VerificationPolicy policy) =>
-        context.Out.WriteAsync(context.Json ? PlanJson.Serialize(result) + Environment.NewLine : PlanPrinter.Render(result, policy));
+    private static async Task WritePlanAsync(CommandContext context, PlanResult result, VerificationPolicy policy)
+    {
+        if (context.Json)
+        {
+            await context.Out.WriteAsync(PlanJson.Serialize(result) + Environment.NewLine).ConfigureAwait(false);
+        }
+        else
+        {
+            PlanPrinter.Write(context, result, policy);
+        }
+    }
 }

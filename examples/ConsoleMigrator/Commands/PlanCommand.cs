@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
@@ -6,26 +7,25 @@ using VfioMigration.Planner.Json;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>plan</c>: plans a guest's migration to the best of one or more destinations, prints the plan, and removes what planning created.</summary>
-internal sealed class PlanCommand : Command
+internal sealed class PlanCommand : CliCommand
 {
-    public override string Name => "plan";
-
-    public override string Summary => "Plan a guest's migration: map every host device to a validated destination device and rewrite the XML.";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        .. HostSet.Options,
-        new("--domain", "NAME", "Guest name or UUID on the source host.", Required: true),
-        .. PlanOptionsParser.Options,
-        .. StateOption.Options,
-        new("--keep", null, "Keep the mdevs the plan created (default: remove them when the command ends)."),
-        PlanReport.Option,
-    ];
+    public PlanCommand()
+        : base("plan", "Plan a guest's migration: map every host device to a validated destination device and rewrite the XML.")
+    {
+        AddOptions([
+            .. HostSet.Options,
+            CliOption.Value("--domain", "NAME", "Guest name or UUID on the source host.", required: true),
+            .. PlanOptionsParser.Options,
+            .. StateOption.Options,
+            CliOption.Flag("--keep", "Keep the mdevs the plan created (default: remove them when the command ends)."),
+            PlanReport.Option,
+        ]);
+    }
 
     public override string Example =>
         "vfio-migrator plan --source-scenario examples/scenarios/demo-source.json --dest-scenario examples/scenarios/demo-dest-a.json --dest-scenario examples/scenarios/demo-dest-b.json --domain render-1";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var options = PlanOptionsParser.Parse(args);
         var guest = InspectCommand.ParseGuest(args.Required("--domain"));
@@ -35,11 +35,10 @@ internal sealed class PlanCommand : Command
             Microsoft.Extensions.Options.Options.Create(options),
             context.Logging.CreateLogger<MigrationPlanner>(),
             claims: state.Store);
-        PlanResult result;
-        using (PlanProgress.Start(context, $"planning {guest} against {hosts.Destinations.Count} destination(s)"))
-        {
-            result = await planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken).ConfigureAwait(false);
-        }
+        var result = await Screen.WithPlanProgressAsync(
+            context,
+            $"planning {guest} against {hosts.Destinations.Count} destination(s)",
+            () => planner.PlanAsync(new PlanRequest(hosts.Source, guest, hosts.Destinations, options), cancellationToken)).ConfigureAwait(false);
 
         // The printed plan says what is true when the command ends: kept (committed), or already released.
         var keep = result.Succeeded && args.Flag("--keep");
@@ -60,7 +59,7 @@ internal sealed class PlanCommand : Command
             }
             else
             {
-                await context.Out.WriteAsync(PlanPrinter.Render(result, options.VerificationPolicy)).ConfigureAwait(false);
+                PlanPrinter.Write(context, result, options.VerificationPolicy);
             }
 
             await PlanReport.WriteIfAskedAsync(args, result, hosts.Source, cancellationToken).ConfigureAwait(false);

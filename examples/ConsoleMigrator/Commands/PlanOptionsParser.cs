@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
@@ -9,21 +10,21 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 internal static class PlanOptionsParser
 {
     /// <summary>The options.</summary>
-    public static readonly IReadOnlyList<OptionSpec> Options =
+    public static IReadOnlyList<Option> Options =>
     [
-        new("--policy", "POLICY", "When nothing can verify a device: require-verified (default: reject) or allow-type-match (accept, marked unverified)."),
-        new("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (targets keep the source UUIDs: an idle mdev with that UUID is reused, else one is created with it)."),
-        new("--placement", "PREFERENCE", "pack (default: fewest parents) or spread (most parents)."),
-        new("--allow-hybrid", null, "Also try mdev<->physical targets (the vendor driver must accept)."),
-        new("--allow-cross-type", null, "Also try other mdev types, accepted only by a device-level version probe."),
-        new("--persistent", null, "Create mdevs persistently (libvirt define + start) instead of transiently."),
-        new("--probe-timeout", "SECONDS", "Cut off a version probe after this long and count it as unknown (default 10)."),
-        new("--libvirt-timeout", "SECONDS", "Stop waiting for a libvirt call that gets no answer for this long, roll back and fail naming it (default 120; the migration call itself is not cut off)."),
+        CliOption.Value("--policy", "POLICY", "When nothing can verify a device: require-verified (default: reject) or allow-type-match (accept, marked unverified)."),
+        CliOption.Value("--uuid", "STRATEGY", "rewrite (default: new UUIDs, XML rewritten) or preserve (targets keep the source UUIDs: an idle mdev with that UUID is reused, else one is created with it)."),
+        CliOption.Value("--placement", "PREFERENCE", "pack (default: fewest parents) or spread (most parents)."),
+        CliOption.Flag("--allow-hybrid", "Also try mdev<->physical targets (the vendor driver must accept)."),
+        CliOption.Flag("--allow-cross-type", "Also try other mdev types, accepted only by a device-level version probe."),
+        CliOption.Flag("--persistent", "Create mdevs persistently (libvirt define + start) instead of transiently."),
+        CliOption.Value("--probe-timeout", "SECONDS", "Cut off a version probe after this long and count it as unknown (default 10)."),
+        CliOption.Value("--libvirt-timeout", "SECONDS", "Stop waiting for a libvirt call that gets no answer for this long, roll back and fail naming it (default 120; the migration call itself is not cut off)."),
     ];
 
     /// <summary>Builds planner options from the arguments.</summary>
     /// <exception cref="UsageException">A value is not one of the documented ones.</exception>
-    public static PlanOptions Parse(Arguments args)
+    public static PlanOptions Parse(ParseResult args)
     {
         var options = new PlanOptions
         {
@@ -40,9 +41,9 @@ internal static class PlanOptionsParser
 
     /// <summary>The deadline of one libvirt call (<c>--libvirt-timeout</c>, default <see cref="LibvirtHypervisor.DefaultCallTimeout"/>).</summary>
     /// <exception cref="UsageException">The value is not a number of seconds in range.</exception>
-    public static TimeSpan LibvirtTimeout(Arguments args) => Seconds(args, "--libvirt-timeout") ?? LibvirtHypervisor.DefaultCallTimeout;
+    public static TimeSpan LibvirtTimeout(ParseResult args) => Seconds(args, "--libvirt-timeout") ?? LibvirtHypervisor.DefaultCallTimeout;
 
-    private static TimeSpan? Seconds(Arguments args, string option)
+    private static TimeSpan? Seconds(ParseResult args, string option)
     {
         if (args.Value(option) is not { } text)
         {
@@ -58,7 +59,7 @@ internal static class PlanOptionsParser
         return TimeSpan.FromSeconds(seconds);
     }
 
-    private static T Choice<T>(Arguments args, string option, T fallback, params (string Name, T Value)[] choices)
+    private static T Choice<T>(ParseResult args, string option, T fallback, params (string Name, T Value)[] choices)
     {
         var text = args.Value(option);
         if (text is null)

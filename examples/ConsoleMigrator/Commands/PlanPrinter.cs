@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Spectre.Console;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Json;
@@ -9,13 +10,20 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 /// <summary>The human form of a plan: the mapping, the rejected candidates with reasons, the other destinations.</summary>
 internal static class PlanPrinter
 {
-    /// <summary>Renders a plan result as readable text.</summary>
+    /// <summary>Writes a plan result as readable text, its tables through the context's Spectre console.</summary>
+    /// <param name="context">Where to write.</param>
     /// <param name="result">The plans.</param>
     /// <param name="policy">The policy planned under: under require-verified, a plan refused for want of verification says what the other policy does.</param>
-    public static string Render(PlanResult result, VerificationPolicy policy)
+    public static void Write(CommandContext context, PlanResult result, VerificationPolicy policy)
     {
         var best = result.Best;
         var text = new StringBuilder();
+        void Flush()
+        {
+            context.Out.Write(text.ToString());
+            text.Clear();
+        }
+
         text.AppendLine(CultureInfo.InvariantCulture, $"Guest {best.GuestName} ({best.GuestUuid})");
         text.AppendLine(best.IsComplete
             ? $"Plan: migrate to {best.Destination.Name}: {best.Devices.Count} device(s), {Count(best, Verification.Verified)} verified, {Count(best, Verification.Unverified)} unverified, {best.CreationCount} to create."
@@ -38,34 +46,36 @@ internal static class PlanPrinter
         text.AppendLine();
         if (best.Devices.Count > 0)
         {
-            var mapping = new TextTable("SOURCE DEVICE", "TYPE", "TARGET", "PARENT", "ACTION", "VERIFICATION");
+            var mapping = Screen.Table(context.Console, "SOURCE DEVICE", "TYPE", "TARGET", "PARENT", "ACTION", "VERIFICATION");
             foreach (var device in best.Devices)
             {
-                mapping.Add(
-                    $"{PlanJson.Name(device.Source.Kind)} {device.Source.Id}",
-                    device.Source.Type,
-                    device.Target.Id,
-                    device.Target.Parent,
-                    PlanJson.Name(device.Action),
-                    device.Verification == Verification.Verified
-                        ? $"verified ({Probe(device.DecidedBy)})"
-                        : $"UNVERIFIED{(device.Note is null ? string.Empty : $" ({device.Note})")}");
+                mapping.AddRow(
+                    new Markup(Screen.Safe($"{PlanJson.Name(device.Source.Kind)} {device.Source.Id}")),
+                    new Markup(Screen.Safe(device.Source.Type)),
+                    new Markup(Screen.Safe(device.Target.Id)),
+                    new Markup(Screen.Safe(device.Target.Parent)),
+                    new Markup(Screen.Safe(PlanJson.Name(device.Action))),
+                    new Markup(device.Verification == Verification.Verified
+                        ? Screen.Coloured("green", $"verified ({Probe(device.DecidedBy)})")
+                        : Screen.Coloured("yellow", $"UNVERIFIED{(device.Note is null ? string.Empty : $" ({device.Note})")}")));
             }
 
-            text.Append(mapping);
+            Flush();
+            Screen.Write(context, mapping);
             text.AppendLine();
         }
 
         if (best.Rejections.Count > 0)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"Rejected candidates on {best.Destination.Name} ({best.Rejections.Count}):");
-            var rejections = new TextTable("SOURCE", "CANDIDATE", "CODE", "WHY");
+            var rejections = Screen.Table(context.Console, "SOURCE", "CANDIDATE", "CODE", "WHY");
             foreach (var rejection in best.Rejections)
             {
-                rejections.Add(rejection.Source, rejection.Candidate, PlanJson.Name(rejection.Code), rejection.Message);
+                rejections.Row(rejection.Source, rejection.Candidate, PlanJson.Name(rejection.Code), rejection.Message);
             }
 
-            text.Append(rejections);
+            Flush();
+            Screen.Write(context, rejections);
             text.AppendLine();
         }
 
@@ -88,7 +98,7 @@ internal static class PlanPrinter
 
         var stats = best.Statistics;
         text.AppendLine(CultureInfo.InvariantCulture, $"Probes {stats.Probes} (+{stats.ProbeCacheHits} cached), creates {stats.Creates}, removes {stats.Removes}, libvirt calls {stats.LibvirtCalls}, sysfs reads {stats.SysfsReads}, {stats.ElapsedMs} ms planning ({stats.ConnectMs} ms connecting to the hosts before it){(stats.SourceRoundTrips + stats.DestinationRoundTrips > 0 ? $", SSH round trips: source {stats.SourceRoundTrips}, destination {stats.DestinationRoundTrips}" : string.Empty)}.");
-        return text.ToString();
+        Flush();
     }
 
     /// <summary>What an operator can do when devices are refused only because nothing can verify them.</summary>

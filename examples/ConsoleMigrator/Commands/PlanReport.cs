@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -28,10 +29,10 @@ internal static class PlanReport
     private const int LabelLimit = 80;
 
     /// <summary>The option that asks for the report.</summary>
-    public static readonly OptionSpec Option = new("--report", "FILE.html", "Also write the plan as a self-contained HTML page with a picture of the mapping (no network needed to view it).");
+    public static Option Option => CliOption.Value("--report", "FILE.html", "Also write the plan as a self-contained HTML page with a picture of the mapping (no network needed to view it).");
 
     /// <summary>Writes the report when <c>--report</c> was given.</summary>
-    public static async Task WriteIfAskedAsync(Arguments args, PlanResult result, MigrationHost source, CancellationToken cancellationToken)
+    public static async Task WriteIfAskedAsync(ParseResult args, PlanResult result, MigrationHost source, CancellationToken cancellationToken)
     {
         if (args.Value("--report") is { } path)
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.HostSimulator;
 using VfioMigration.HostSimulator.Fuse;
@@ -5,24 +6,21 @@ using VfioMigration.HostSimulator.Fuse;
 namespace VfioMigration.ConsoleMigrator.Commands;
 
 /// <summary><c>sim mount SCENARIO DIR</c>: serves a simulated host's sysfs through FUSE until interrupted.</summary>
-internal sealed class SimMountCommand : Command
+internal sealed class SimMountCommand : CliCommand
 {
-    public override string Name => "sim mount";
-
-    public override string Summary => "Mount a simulator scenario's sysfs at DIR (FUSE, as root) and serve it until Ctrl-C or SIGTERM.";
-
-    public override string Positionals => "SCENARIO DIR";
-
-    public override int PositionalCount => 2;
-
-    public override IReadOnlyList<OptionSpec> Options { get; } = [];
+    public SimMountCommand()
+        : base("mount", "Mount a simulator scenario's sysfs at DIR (FUSE, as root) and serve it until Ctrl-C or SIGTERM.")
+    {
+        Arguments.Add(new Argument<string>("SCENARIO") { Description = "The scenario file (JSON)." });
+        Arguments.Add(new Argument<string>("DIR") { Description = "The directory to mount it on." });
+    }
 
     public override string Example => "vfio-migrator sim mount examples/scenarios/gvtg.json /mnt/sim-sys   # then: ls /mnt/sim-sys/class/mdev_bus";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        var host = SimCommands.Load(args.Positionals[0]);
-        var mountPoint = Path.GetFullPath(args.Positionals[1]);
+        var host = SimCommands.Load(args.Required("SCENARIO"));
+        var mountPoint = Path.GetFullPath(args.Required("DIR"));
         try
         {
             await FuseMount.ServeUntilSignalledAsync(
@@ -46,24 +44,21 @@ internal sealed class SimMountCommand : Command
 }
 
 /// <summary><c>sim libvirt-xml SCENARIO OUT.xml</c>: the libvirt test-driver host file of a scenario.</summary>
-internal sealed class SimLibvirtXmlCommand : Command
+internal sealed class SimLibvirtXmlCommand : CliCommand
 {
-    public override string Name => "sim libvirt-xml";
-
-    public override string Summary => "Write the libvirt test-driver host file (node devices, guests) that matches a simulator scenario.";
-
-    public override string Positionals => "SCENARIO OUT.xml";
-
-    public override int PositionalCount => 2;
-
-    public override IReadOnlyList<OptionSpec> Options { get; } = [];
+    public SimLibvirtXmlCommand()
+        : base("libvirt-xml", "Write the libvirt test-driver host file (node devices, guests) that matches a simulator scenario.")
+    {
+        Arguments.Add(new Argument<string>("SCENARIO") { Description = "The scenario file (JSON)." });
+        Arguments.Add(new Argument<string>("OUT.xml") { Description = "The host file to write." });
+    }
 
     public override string Example => "vfio-migrator sim libvirt-xml examples/scenarios/gvtg.json /tmp/gvt.xml && vfio-migrator host --connect test:///tmp/gvt.xml";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        var host = SimCommands.Load(args.Positionals[0]);
-        var output = Path.GetFullPath(args.Positionals[1]);
+        var host = SimCommands.Load(args.Required("SCENARIO"));
+        var output = Path.GetFullPath(args.Required("OUT.xml"));
         await File.WriteAllTextAsync(output, host.ToLibvirtXml(), cancellationToken).ConfigureAwait(false);
         await context.Out.WriteLineAsync(context.Json
             ? new System.Text.Json.Nodes.JsonObject { ["host"] = host.Name, ["file"] = output, ["uri"] = $"test://{output}" }.ToJsonString()

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -15,17 +16,17 @@ internal static class StateOption
     public const string EnvironmentVariable = "VFIO_MIGRATION_STATE_DIR";
 
     /// <summary>The option that names the state directory.</summary>
-    public static readonly IReadOnlyList<OptionSpec> Options =
+    public static IReadOnlyList<Option> Options =>
     [
-        new("--state-dir", "DIR", $"Where claims and the journal of created mdevs are kept, shared by every vfio-migrator on this node (default ${EnvironmentVariable}, else /var/lib/vfio-migration as root, $XDG_STATE_HOME/vfio-migration otherwise)."),
+        CliOption.Value("--state-dir", "DIR", $"Where claims and the journal of created mdevs are kept, shared by every vfio-migrator on this node (default ${EnvironmentVariable}, else /var/lib/vfio-migration as root, $XDG_STATE_HOME/vfio-migration otherwise)."),
     ];
 
     /// <summary>The durable store in the state directory the arguments name.</summary>
-    public static SqliteStateStore OpenDurable(Arguments args) =>
+    public static SqliteStateStore OpenDurable(ParseResult args) =>
         new(args.Value("--state-dir") ?? NonEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? SqliteStateStore.DefaultDirectory());
 
     /// <summary>The store for a planning command: the durable one, or the process's in-memory registry when a host is a scenario (nothing of it outlives the process).</summary>
-    public static OpenedState Open(Arguments args, HostSet hosts) =>
+    public static OpenedState Open(ParseResult args, HostSet hosts) =>
         hosts.Ephemeral ? new OpenedState(TargetClaimRegistry.Shared, null) : new OpenedState(null, OpenDurable(args));
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
@@ -42,26 +43,26 @@ internal sealed class OpenedState(TargetClaimRegistry? memory, SqliteStateStore?
 }
 
 /// <summary><c>recover</c>: removes what dead plans left on hosts (docs/state.md).</summary>
-internal sealed class RecoverCommand : Command
+internal sealed class RecoverCommand : CliCommand
 {
+    public RecoverCommand()
+        : base("recover", "Remove the mdevs of plans whose process is gone (a device a guest now uses is kept), and forget kept plans guests now use.")
+    {
+        AddOptions(HostOptions);
+    }
+
     /// <summary>The options that name the hosts of a state command.</summary>
-    public static readonly IReadOnlyList<OptionSpec> HostOptions =
+    public static IReadOnlyList<Option> HostOptions =>
     [
-        new("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for).", Repeatable: true),
-        new("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely).", Repeatable: true),
+        CliOption.Repeatable("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for)."),
+        CliOption.Repeatable("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely)."),
         .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key"),
         .. StateOption.Options,
     ];
 
-    public override string Name => "recover";
-
-    public override string Summary => "Remove the mdevs of plans whose process is gone (a device a guest now uses is kept), and forget kept plans guests now use.";
-
-    public override IReadOnlyList<OptionSpec> Options => HostOptions;
-
     public override string Example => "vfio-migrator recover --host qemu:///system";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var store = StateOption.OpenDurable(args);
         var uris = args.Values("--host");
@@ -84,17 +85,17 @@ internal sealed class RecoverCommand : Command
 }
 
 /// <summary><c>plans</c>: lists the plans the state store holds.</summary>
-internal sealed class PlansCommand : Command
+internal sealed class PlansCommand : CliCommand
 {
-    public override string Name => "plans";
-
-    public override string Summary => "List the plans the state store holds: kept plans, running ones, and entries recovery has not yet resolved.";
-
-    public override IReadOnlyList<OptionSpec> Options => StateOption.Options;
+    public PlansCommand()
+        : base("plans", "List the plans the state store holds: kept plans, running ones, and entries recovery has not yet resolved.")
+    {
+        AddOptions(StateOption.Options);
+    }
 
     public override string Example => "vfio-migrator plans --json";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var store = StateOption.OpenDurable(args);
         var plans = store.ListPlans();
@@ -104,25 +105,22 @@ internal sealed class PlansCommand : Command
 }
 
 /// <summary><c>plans release ID</c>: removes what a kept plan created and forgets it.</summary>
-internal sealed class PlansReleaseCommand : Command
+internal sealed class PlansReleaseCommand : CliCommand
 {
-    public override string Name => "plans release";
-
-    public override string Summary => "Remove the mdevs a kept plan created (a device a guest uses stays) and forget the plan and its claims.";
-
-    public override string Positionals => "ID";
-
-    public override int PositionalCount => 1;
-
-    public override IReadOnlyList<OptionSpec> Options => RecoverCommand.HostOptions;
+    public PlansReleaseCommand()
+        : base("release", "Remove the mdevs a kept plan created (a device a guest uses stays) and forget the plan and its claims.")
+    {
+        Arguments.Add(new Argument<string>("ID") { Description = "The plan's id, as 'vfio-migrator plans' lists it." });
+        AddOptions(RecoverCommand.HostOptions);
+    }
 
     public override string Example => "vfio-migrator plans release 3f2a9c1e-0000-4000-8000-000000000000";
 
-    public override async Task<int> RunAsync(Arguments args, CommandContext context, CancellationToken cancellationToken)
+    public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(args.Positionals[0], out var id))
+        if (!Guid.TryParse(args.Required("ID"), out var id))
         {
-            throw new UsageException($"'{args.Positionals[0]}' is not a plan id (a UUID, as 'vfio-migrator plans' lists it).");
+            throw new UsageException($"'{args.Required("ID")}' is not a plan id (a UUID, as 'vfio-migrator plans' lists it).");
         }
 
         using var store = StateOption.OpenDurable(args);
