@@ -10,7 +10,9 @@ namespace VfioMigration.Bench;
 /// <param name="Quick">Whether it was the reduced run.</param>
 /// <param name="Plans">Whole-plan figures, planner and exhaustive per guest size.</param>
 /// <param name="Evacuation">Evacuation figures.</param>
-public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation)
+/// <param name="Peers">The type-only placement beside the planner; none when not measured.</param>
+/// <param name="Fleet">The fleet-scale evacuations; none when not measured.</param>
+public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation, IReadOnlyList<PeerFigures>? Peers = null, IReadOnlyList<FleetFigures>? Fleet = null)
 {
     /// <summary>The command line that regenerates <c>docs/benchmarks-hot-paths.md</c> (BenchmarkDotNet), linked from this page.</summary>
     public const string HotPathsCommand = "dotnet run -c Release --project bench/Benchmarks -- --markdown docs/benchmarks-hot-paths.md";
@@ -19,6 +21,8 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
     private const double ProbeRatioGoal = 10;
     private const double PlanMsGoal = 50;
     private const double EvacuationMsGoal = 2000;
+    private const long AllocationGoalBytes = 2 * 1024 * 1024;
+    private const double LinearGrowth = 10;
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>The machine the run used: OS, cores, runtime.</summary>
@@ -69,6 +73,8 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
                 allocatedBytesPerPlan = p.AllocatedBytesPerPlan,
             }),
             evacuation = Evacuation,
+            peers = Peers,
+            fleet = Fleet,
         };
         return JsonSerializer.Serialize(document, JsonOptions);
     }
@@ -137,6 +143,12 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("| guests planned | complete | retried | wall ms | probes | creates | removes | wasted | libvirt calls |");
         text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| {e.Guests} | {e.Succeeded} | {e.Retried} | {e.WallMs:F0} | {e.Counts.Probes} | {e.Counts.Creates} | {e.Counts.Removes} | {e.Counts.WastedCreates} | {e.Counts.LibvirtCalls} |");
+        AppendInventory(text);
+        AppendPeers(text);
+        AppendFleet(text);
+        text.AppendLine();
+        text.AppendLine("Not measured here: the remote plan over one batched SSH channel, and the evacuation split across planner");
+        text.AppendLine("processes that share one etcd (issue 18; the etcd store is not built yet).");
         text.AppendLine();
         text.AppendLine("## Goals");
         text.AppendLine();
@@ -167,6 +179,124 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
             headline.OwnMsMedian < PlanMsGoal,
             $"own {headline.OwnMsMedian:F2} ms median; {headline.CpuMsMedian:F2} ms with the libvirt test driver's time");
         yield return ("evacuating 64 guests to 8 hosts under 2 s wall", Evacuation.WallMs < EvacuationMsGoal && Evacuation.Succeeded == Evacuation.Guests, $"{Evacuation.WallMs:F0} ms, {Evacuation.Succeeded}/{Evacuation.Guests} complete");
+        var sysfs = Largest.Where(p => p.Strategy == BenchRunner.PlannerSysfs).ToList();
+        if (sysfs.Count > 0)
+        {
+            var guests = BenchRunner.LargestHostGuests;
+            yield return ($"largest host: libvirt calls per plan at most 1 + the number of defined guests ({1 + guests}), sysfs inventory",
+                sysfs.All(p => p.Counts.LibvirtCalls <= 1 + guests),
+                $"{string.Join(", ", sysfs.Select(p => $"{p.Devices} dev: {p.Counts.LibvirtCalls}"))}; libvirt inventory {string.Join(", ", Largest.Where(p => p.Strategy == "planner").Select(p => p.Counts.LibvirtCalls))}");
+            yield return ("largest host: at most 2 MB allocated per plan, sysfs inventory",
+                sysfs.All(p => p.AllocatedBytesPerPlan <= AllocationGoalBytes),
+                $"{string.Join(", ", sysfs.Select(p => $"{p.Devices} dev: {p.AllocatedBytesPerPlan / 1024} KiB"))}; libvirt inventory {string.Join(", ", Largest.Where(p => p.Strategy == "planner").Select(p => $"{p.AllocatedBytesPerPlan / 1024} KiB"))}");
+        }
+
+        if (Peers is { Count: > 0 })
+        {
+            var ours = Peers.Where(p => p.Strategy == "planner").ToList();
+            var theirs = Peers.Where(p => p.Strategy != "planner").ToList();
+            yield return ("type-only placement against ours on mixed driver branches: ours has 0 late failures",
+                ours.All(p => p.LateFailures == 0 && p.Undecided == 0),
+                $"ours {string.Join(", ", ours.Select(p => p.LateFailures))}; type only {string.Join(", ", theirs.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.LateFailures} of {p.Placed} ({p.LateFraction * 100:F1}%)")))}");
+        }
+
+        if (Fleet is { Count: > 1 } && Fleet.FirstOrDefault(f => f.Hosts == 100) is { } hundred && Fleet.FirstOrDefault(f => f.Hosts == 1000) is { } thousand)
+        {
+            var wall = thousand.WallMs / hundred.WallMs;
+            yield return ("fleet: cost grows no faster than linearly from 100 to 1,000 hosts (10x)",
+                wall <= LinearGrowth && thousand.Succeeded == thousand.Guests,
+                string.Create(CultureInfo.InvariantCulture, $"wall {wall:F2}x, peak memory {thousand.PeakMiB / hundred.PeakMiB:F2}x, probes {Ratio(thousand.Probes, hundred.Probes)}; {thousand.Succeeded}/{thousand.Guests} guests complete at 1,000"));
+        }
+    }
+
+    /// <summary>The largest host's plans with the two inventory sources side by side.</summary>
+    private void AppendInventory(StringBuilder text)
+    {
+        var rows = Largest.Where(p => p.Strategy == "planner" || p.Strategy == BenchRunner.PlannerSysfs).OrderBy(p => p.Devices).ToList();
+        if (!rows.Any(p => p.Strategy == BenchRunner.PlannerSysfs))
+        {
+            return;
+        }
+
+        text.AppendLine();
+        text.AppendLine("## Inventory: libvirt's node devices or sysfs");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"The planner rows of the largest host ({BenchRunner.LargestHostGuests} defined guests) with the destination's devices read from libvirt");
+        text.AppendLine("(`PlanOptions.Inventory = Libvirt`, the default: one `virNodeDeviceGetXMLDesc` per node device) and from sysfs");
+        text.AppendLine("(`Sysfs`: one batch of reads; libvirt only for the defined guests, one call each after one listing, and one");
+        text.AppendLine("listing of defined-but-inactive mdevs). Allocations are all the process allocated during the plan (both hosts, libvirt's");
+        text.AppendLine("test driver excluded: it is native); `docs/planner.md` says what each source reads.");
+        text.AppendLine();
+        text.AppendLine("| devices | inventory | libvirt calls | sysfs reads | no-latency ms | KiB allocated/plan | wall ms |");
+        text.AppendLine("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var p in rows)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {p.Devices} | {(p.Strategy == "planner" ? "libvirt" : "sysfs")} | {p.Counts.LibvirtCalls} | {p.SysfsReads} | {p.CpuMsMedian:F2} | {p.AllocatedBytesPerPlan / 1024} | {p.WallMsMedian:F1} |");
+        }
+    }
+
+    /// <summary>The type-only strategy of Nova and KubeVirt beside the planner.</summary>
+    private void AppendPeers(StringBuilder text)
+    {
+        if (Peers is not { Count: > 0 })
+        {
+            return;
+        }
+
+        text.AppendLine();
+        text.AppendLine("## The peers beside us");
+        text.AppendLine();
+        text.AppendLine("OpenStack Nova and KubeVirt place an mdev by type alone: the first idle mdev of the type, else the first parent");
+        text.AppendLine("offering it with an instance left, no probe (*type only*; their inventory is read before the clock starts, as");
+        text.AppendLine("Nova's placement database holds it). Both place the evacuation's 64 guests (160 devices) onto the 8 evacuation");
+        text.AppendLine("hosts, with the share of GPUs on another driver branch below. Afterwards the destination's version check runs on");
+        text.AppendLine("every placement, as the vendor driver does when the migration stream reaches it: the source's `migration_version`");
+        text.AppendLine("written into the target mdev. A refusal there is a *late failure*: the migration fails after the guest's memory");
+        text.AppendLine("has been copied. Same simulated latency as above; the check itself is not counted in the probes. First fit packs");
+        text.AppendLine("the first host that fits, whose creations run one after the other: that, not probing, is the type-only wall time;");
+        text.AppendLine("the planner spreads the guests over the hosts and creates on them in parallel.");
+        text.AppendLine();
+        text.AppendLine("| fleet | strategy | devices | placed | probes | creates | wall ms | late failures | of placements |");
+        text.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var p in Peers)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {p.Fleet} | {p.Strategy} | {p.Devices} | {p.Placed} | {p.Counts.Probes} | {p.Counts.Creates} | {p.WallMs:F0} | {p.LateFailures}{(p.Undecided > 0 ? $" (+{p.Undecided} undecided)" : string.Empty)} | {p.LateFraction * 100:F1}% |");
+        }
+    }
+
+    /// <summary>The evacuation of 16 source hosts onto fleets of growing size.</summary>
+    private void AppendFleet(StringBuilder text)
+    {
+        if (Fleet is not { Count: > 0 })
+        {
+            return;
+        }
+
+        text.AppendLine();
+        text.AppendLine("## Fleet scale");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"{FleetRunner.Sources} source hosts, {FleetRunner.GuestsPerSource} guests each (1-4 devices), evacuated one after the other with one planner");
+        text.AppendLine(CultureInfo.InvariantCulture, $"(`HostEvacuator`, claims shared) onto generated fleets of destination hosts of {FleetRunner.GpusPerHost} GPUs x {FleetRunner.TypesPerGpu} types ({FleetRunner.ExistingMdevsPerHost} mdevs each, 3/4");
+        text.AppendLine("in use; 1/8 of GPUs on another branch, 1/8 without a type-level attribute): the in-process simulator (simulated");
+        text.AppendLine("hypervisor and sysfs, no libvirt) with no simulated latency, so the wall time is the planner's own cost. *Build* is");
+        text.AppendLine("generating the fleet, not in the wall time; *fleet MiB* the managed heap the built fleet holds; *peak MiB* the");
+        text.AppendLine("largest managed heap sampled (every 5 ms) during the evacuations, both over the heap before the fleet was built.");
+        text.AppendLine("Each evacuation gives a guest the destination holding the fewest of *its own* guests' devices, so evacuations run");
+        text.AppendLine("one after the other all start at the head of the list (*hosts touched*); what the fleet's size costs is the");
+        text.AppendLine("bookkeeping over every host in each round, and the fleet's memory.");
+        text.AppendLine();
+        text.AppendLine("| hosts | guests | devices | complete | build ms | wall ms | fleet MiB | peak MiB | probes | creates | hosts touched |");
+        text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var f in Fleet)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {f.Hosts} | {f.Guests} | {f.Devices} | {f.Succeeded} | {f.BuildMs:F0} | {f.WallMs:F0} | {f.FleetMiB:F1} | {f.PeakMiB:F1} | {f.Probes} | {f.Creates} | {f.HostsTouched} |");
+        }
+
+        if (Fleet.FirstOrDefault(f => f.Hosts == 100) is { } hundred && Fleet.FirstOrDefault(f => f.Hosts == 1000) is { } thousand)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"From 100 to 1,000 hosts (10x): wall time {Ratio(thousand.WallMs, hundred.WallMs)}, peak memory {Ratio(thousand.PeakMiB, hundred.PeakMiB)}, fleet memory {Ratio(thousand.FleetMiB, hundred.FleetMiB)}, probes {Ratio(thousand.Probes, hundred.Probes)}.");
+        }
     }
 
     /// <summary>Exhaustive probes over planner probes for the planner row <paramref name="planner"/> on <paramref name="host"/>.</summary>

@@ -26,7 +26,7 @@ public sealed record BenchSettings(bool Quick)
 /// <summary>The figures of one strategy planning one guest size on one generated host.</summary>
 /// <param name="Host">The generated destination's name (<c>largest</c>, <c>largest-device-level</c>, <c>pool</c>).</param>
 /// <param name="Devices">Host devices of the guest.</param>
-/// <param name="Strategy"><c>planner</c> or <c>exhaustive</c>.</param>
+/// <param name="Strategy"><c>planner</c>, <see cref="BenchRunner.PlannerSysfs"/> or <c>exhaustive</c>.</param>
 /// <param name="Complete">Whether every device got a target.</param>
 /// <param name="Candidates">What an exhaustive search has to ask about on this host for this guest (<see cref="ExhaustiveStrategy.CountCandidatesAsync"/>): the same for both strategies.</param>
 /// <param name="Counts">Operations on the destination per plan.</param>
@@ -34,7 +34,8 @@ public sealed record BenchSettings(bool Quick)
 /// <param name="CpuMs">Plan time with no simulated latency (planner, libvirt test driver, simulator), in plan order.</param>
 /// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside <see cref="Planner.Hypervisor.IHypervisor"/> calls (the test driver listing and formatting node devices, and <see cref="Planner.Hypervisor.LibvirtHypervisor"/> parsing that XML), in plan order.</param>
 /// <param name="AllocatedBytesPerPlan">Managed bytes allocated per plan (no simulated latency), mean.</param>
-public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, int Candidates, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan)
+/// <param name="SysfsReads">sysfs reads of one plan as its statistics count them (the planner's strategies; 0 for the exhaustive one).</param>
+public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, int Candidates, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan, int SysfsReads = 0)
 {
     /// <summary>Median of <see cref="WallMs"/>.</summary>
     public double WallMsMedian => Statistics.Percentile(WallMs, 0.5);
@@ -56,6 +57,13 @@ public sealed record PlanFigures(string Host, int Devices, string Strategy, bool
 /// <param name="Counts">Operations on all destinations together.</param>
 public sealed record EvacuationFigures(int Guests, int Devices, int Destinations, int Succeeded, int Retried, double WallMs, OperationCounts Counts);
 
+/// <summary>Everything one run measured.</summary>
+/// <param name="Plans">Whole-plan figures per host, guest size and strategy.</param>
+/// <param name="Evacuation">The evacuation figures.</param>
+/// <param name="Peers">The type-only placement beside the planner on fleets with mixed driver branches.</param>
+/// <param name="Fleet">The evacuation of 16 source hosts onto fleets of growing size.</param>
+public sealed record BenchResults(IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation, IReadOnlyList<PeerFigures> Peers, IReadOnlyList<FleetFigures> Fleet);
+
 /// <summary>
 /// Runs the whole-plan figures (planner and exhaustive baseline, side by side on the same hosts)
 /// and the evacuation figures on generated hosts.
@@ -64,6 +72,9 @@ public static class BenchRunner
 {
     /// <summary>The largest host: 16 GPUs, 32 types each, 512 mdevs (three quarters owned by guests), mixed versions and card kinds.</summary>
     public static GeneratedHostOptions LargestHost { get; } = new() { Name = "largest", Seed = 7 };
+
+    /// <summary>The guests defined on <see cref="LargestHost"/>.</summary>
+    public static int LargestHostGuests => ScenarioGenerator.Host(LargestHost).Guests!.Count;
 
     /// <summary>Guests each destination plans at once in the evacuation figures: 2 measured 2.0 s against 3.0 s for 1 and 2.1 s for 4 (quick runs, 2 cores).</summary>
     public const int EvacuationPlansPerHost = 2;
@@ -92,8 +103,11 @@ public static class BenchRunner
         DeviceLevelOnlyFraction = 0,
     };
 
+    /// <summary>The planner reading the destination's devices from sysfs (<see cref="InventorySource.Sysfs"/>).</summary>
+    public const string PlannerSysfs = "planner, sysfs inventory";
+
     /// <summary>Runs every figure; <paramref name="progress"/> hears what is running.</summary>
-    public static async Task<(IReadOnlyList<PlanFigures> Plans, EvacuationFigures Evacuation)> RunAsync(BenchSettings settings, Action<string> progress, CancellationToken cancellationToken = default)
+    public static async Task<BenchResults> RunAsync(BenchSettings settings, Action<string> progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(progress);
@@ -104,6 +118,7 @@ public static class BenchRunner
         {
             progress($"single guest, {devices} device(s), largest host");
             plans.Add(await MeasurePlansAsync(LargestHost, devices, "planner", settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
+            plans.Add(await MeasurePlansAsync(LargestHost, devices, PlannerSysfs, settings.TimedPlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
             plans.Add(await MeasurePlansAsync(LargestHost, devices, "exhaustive", settings.TimedExhaustivePlans, settings.CpuPlans, cancellationToken).ConfigureAwait(false));
         }
 
@@ -120,11 +135,14 @@ public static class BenchRunner
 
         progress("evacuation: 64 guests onto 8 hosts");
         var evacuation = await MeasureEvacuationAsync(cancellationToken).ConfigureAwait(false);
-        return (plans, evacuation);
+        progress("peers: type-only placement and the planner on fleets with mixed driver branches");
+        var peers = await PeerRunner.RunAsync(cancellationToken).ConfigureAwait(false);
+        var fleet = await FleetRunner.RunAsync(progress, cancellationToken).ConfigureAwait(false);
+        return new BenchResults(plans, evacuation, peers, fleet);
     }
 
-    /// <summary>The evacuation hosts: a source with 64 guests of 1-4 devices, and 8 destinations of 8 GPUs with some mdevs in use and some idle.</summary>
-    public static (Scenario Source, IReadOnlyList<Scenario> Destinations) EvacuationHosts(LatencySpec? latency = null)
+    /// <summary>The evacuation hosts: a source with 64 guests of 1-4 devices, and 8 destinations of 8 GPUs with some mdevs in use and some idle, <paramref name="incompatibleFraction"/> of their GPUs on another driver branch.</summary>
+    public static (Scenario Source, IReadOnlyList<Scenario> Destinations) EvacuationHosts(LatencySpec? latency = null, double incompatibleFraction = 0.125)
     {
         var source = ScenarioGenerator.EvacuationSource("evac-source", guests: 64, maxDevicesPerGuest: 4, seed: 11);
         var destinations = Enumerable.Range(0, 8)
@@ -134,7 +152,7 @@ public static class BenchRunner
                 Seed = 100 + i,
                 Gpus = 8,
                 ExistingMdevs = 64,
-                IncompatibleFraction = 0.125,
+                IncompatibleFraction = incompatibleFraction,
                 DeviceLevelOnlyFraction = 0.125,
                 Latency = latency,
             }))
@@ -151,7 +169,7 @@ public static class BenchRunner
         var noLatency = new LatencySpec();
         var source = ScenarioGenerator.SingleGuestSource("bench-warm-up", 4, seed: 3) with { Latency = noLatency };
         var destination = ScenarioGenerator.Host(LargestHost with { Latency = noLatency });
-        foreach (var strategy in new[] { "planner", "exhaustive" })
+        foreach (var strategy in new[] { "planner", PlannerSysfs, "exhaustive" })
         {
             await RunPlansAsync(source, destination, strategy, warmUps: 10, plans: 0, cancellationToken).ConfigureAwait(false);
         }
@@ -161,14 +179,14 @@ public static class BenchRunner
     {
         var source = ScenarioGenerator.SingleGuestSource($"bench-source-{devices}", devices, seed: 3);
         var destination = ScenarioGenerator.Host(host);
-        var (counts, complete, candidates, wall, _, _) = await RunPlansAsync(source, destination, strategy, warmUps: 1, timedPlans, cancellationToken).ConfigureAwait(false);
+        var (counts, complete, candidates, wall, _, _, sysfsReads) = await RunPlansAsync(source, destination, strategy, warmUps: 1, timedPlans, cancellationToken).ConfigureAwait(false);
         var noLatency = new LatencySpec();
-        var (_, _, _, cpu, libvirt, allocated) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, warmUps: 3, cpuPlans, cancellationToken).ConfigureAwait(false);
-        return new PlanFigures(host.Name, devices, strategy, complete, candidates, counts, wall, cpu, libvirt, allocated);
+        var (_, _, _, cpu, libvirt, allocated, _) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, warmUps: 3, cpuPlans, cancellationToken).ConfigureAwait(false);
+        return new PlanFigures(host.Name, devices, strategy, complete, candidates, counts, wall, cpu, libvirt, allocated, sysfsReads);
     }
 
     /// <summary>Warm-up plans (JIT, libvirt caches), then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
-    private static async Task<(OperationCounts Counts, bool Complete, int Candidates, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
+    private static async Task<(OperationCounts Counts, bool Complete, int Candidates, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan, int SysfsReads)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
     {
         using var source = new BenchHost(sourceScenario);
         using var destination = new BenchHost(destinationScenario);
@@ -182,6 +200,7 @@ public static class BenchRunner
         long allocated = 0;
         OperationCounts? counts = null;
         var complete = false;
+        var sysfsReads = 0;
         for (var i = 0; i < warmUps + plans; i++)
         {
             var libvirtBefore = source.Libvirt.Elapsed + destination.Libvirt.Elapsed;
@@ -190,10 +209,12 @@ public static class BenchRunner
             var bytes = GC.GetTotalAllocatedBytes(precise: true);
             var stopwatch = Stopwatch.StartNew();
             Func<Task> release;
-            if (strategy == "planner")
+            if (strategy != "exhaustive")
             {
-                var result = await planner.PlanAsync(new PlanRequest(source.Host, guest, [destination.Host]), cancellationToken).ConfigureAwait(false);
+                var options = new PlanOptions { Inventory = strategy == PlannerSysfs ? InventorySource.Sysfs : InventorySource.Libvirt };
+                var result = await planner.PlanAsync(new PlanRequest(source.Host, guest, [destination.Host], options), cancellationToken).ConfigureAwait(false);
                 complete = result.Succeeded;
+                sysfsReads = result.Best.Statistics.SysfsReads;
                 release = () => result.Best.ReleaseAsync();
             }
             else
@@ -217,46 +238,28 @@ public static class BenchRunner
             }
         }
 
-        return (counts!, complete, candidates, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans);
+        return (counts!, complete, candidates, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans, sysfsReads);
     }
 
     private static async Task<EvacuationFigures> MeasureEvacuationAsync(CancellationToken cancellationToken)
     {
         var (sourceScenario, destinationScenarios) = EvacuationHosts();
-        using var source = new BenchHost(sourceScenario);
-        var destinations = destinationScenarios.Select(s => new BenchHost(s)).ToList();
-        try
-        {
-            var before = destinations.Select(d => (d.Simulated.Snapshot(), d.Host.Hypervisor.LibvirtCalls)).ToList();
-            var evacuator = new HostEvacuator(new MigrationPlanner(claims: new TargetClaimRegistry()));
-            var result = await evacuator.EvacuateAsync(new EvacuationRequest(source.Host, [.. destinations.Select(d => d.Host)], PlansPerHost: EvacuationPlansPerHost), cancellationToken).ConfigureAwait(false);
-            await using var releasesEverything = result.ConfigureAwait(false);
-            var counts = OperationCounts.Zero;
-            for (var i = 0; i < destinations.Count; i++)
-            {
-                var calls = destinations[i].Host.Hypervisor.LibvirtCalls - before[i].LibvirtCalls;
-                counts = counts.Add(OperationCounts.Between(before[i].Item1, destinations[i].Simulated.Snapshot(), calls, 0, TypeLevelParents(destinationScenarios[i])));
-            }
-
-            return new EvacuationFigures(
-                result.Guests.Count,
-                sourceScenario.Guests!.Sum(g => g.Hostdevs!.Count),
-                destinations.Count,
-                result.Guests.Count(g => g.Succeeded),
-                result.Guests.Count(g => g.Retried),
-                result.Elapsed.TotalMilliseconds,
-                counts);
-        }
-        finally
-        {
-            foreach (var destination in destinations)
-            {
-                destination.Dispose();
-            }
-        }
+        using var hosts = new BenchFleet(sourceScenario, destinationScenarios);
+        var before = hosts.Snapshot();
+        var evacuator = new HostEvacuator(new MigrationPlanner(claims: new TargetClaimRegistry()));
+        var result = await evacuator.EvacuateAsync(new EvacuationRequest(hosts.Source.Host, [.. hosts.Destinations.Select(d => d.Host)], PlansPerHost: EvacuationPlansPerHost), cancellationToken).ConfigureAwait(false);
+        await using var releasesEverything = result.ConfigureAwait(false);
+        return new EvacuationFigures(
+            result.Guests.Count,
+            sourceScenario.Guests!.Sum(g => g.Hostdevs!.Count),
+            hosts.Destinations.Count,
+            result.Guests.Count(g => g.Succeeded),
+            result.Guests.Count(g => g.Retried),
+            result.Elapsed.TotalMilliseconds,
+            hosts.CountsSince(before));
     }
 
-    private static HashSet<string> TypeLevelParents(Scenario scenario) =>
+    internal static HashSet<string> TypeLevelParents(Scenario scenario) =>
         [.. scenario.Parents!.Where(p => p.Migration is not null).Select(p => p.Address ?? p.Name!)];
 }
 

@@ -20,8 +20,6 @@ public sealed record ExhaustiveOutcome(int Devices, int Mapped, IReadOnlyList<Md
 /// </summary>
 public static class ExhaustiveStrategy
 {
-    private const string VersionAttribute = "migration_version";
-
     /// <summary>Plans <paramref name="guest"/> of <paramref name="source"/> onto <paramref name="destination"/> exhaustively.</summary>
     public static async Task<ExhaustiveOutcome> PlanAsync(MigrationHost source, DomainSelector guest, MigrationHost destination, CancellationToken cancellationToken = default)
     {
@@ -96,15 +94,7 @@ public static class ExhaustiveStrategy
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
-        var definition = await source.Hypervisor.GetDomainAsync(guest, cancellationToken).ConfigureAwait(false);
-        var sourceInventory = await source.Hypervisor.GetInventoryAsync(InventoryScope.Mdevs, cancellationToken).ConfigureAwait(false);
-        var devices = new List<(MdevTypeId Type, string Version)>();
-        foreach (var device in definition.Devices.HostDevices.OfType<MdevHostDevice>())
-        {
-            var type = sourceInventory.Mdevs.First(m => m.Uuid == device.Uuid).Type;
-            var version = await source.FileSystem.ReadAsync(SysfsPath.MdevAttribute(device.Uuid, VersionAttribute), cancellationToken).ConfigureAwait(false);
-            devices.Add((type, version.Value?.TrimEnd('\n') ?? string.Empty));
-        }
+        var devices = (await SourceMdev.ReadAsync(source, guest, cancellationToken).ConfigureAwait(false)).Select(d => (d.Type, d.Version)).ToList();
 
         var inventory = await destination.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
         var owners = DeviceOwners.FromDomains(await destination.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false));
@@ -123,7 +113,7 @@ public static class ExhaustiveStrategy
         var idle = new List<MdevUuid>();
         foreach (var uuid in candidates.Idle)
         {
-            if ((await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, VersionAttribute), version, cancellationToken).ConfigureAwait(false)).Succeeded)
+            if ((await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, VersionCheck.Attribute), version, cancellationToken).ConfigureAwait(false)).Succeeded)
             {
                 idle.Add(uuid);
             }
@@ -132,7 +122,7 @@ public static class ExhaustiveStrategy
         var parents = new List<(DeviceName, int)>();
         foreach (var (parent, available) in candidates.Parents)
         {
-            var typeLevel = await sysfs.WriteAsync(SysfsPath.TypeAttribute(parent, type, VersionAttribute), version, cancellationToken).ConfigureAwait(false);
+            var typeLevel = await sysfs.WriteAsync(SysfsPath.TypeAttribute(parent, type, VersionCheck.Attribute), version, cancellationToken).ConfigureAwait(false);
             var accepts = typeLevel.Error == Errno.ENOENT
                 ? await CreateProbeRemoveAsync(sysfs, parent, type, version, cancellationToken).ConfigureAwait(false)
                 : typeLevel.Succeeded;
@@ -154,7 +144,7 @@ public static class ExhaustiveStrategy
             return false;
         }
 
-        var probe = await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, VersionAttribute), version, cancellationToken).ConfigureAwait(false);
+        var probe = await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, VersionCheck.Attribute), version, cancellationToken).ConfigureAwait(false);
         await sysfs.WriteAsync(SysfsPath.MdevAttribute(uuid, "remove"), "1", cancellationToken).ConfigureAwait(false);
         return probe.Succeeded;
     }

@@ -30,6 +30,20 @@ public enum PlacementPreference
     Spread,
 }
 
+/// <summary>Where a plan reads the destination's devices from.</summary>
+public enum InventorySource
+{
+    /// <summary>libvirt's node devices, one call each (<c>virNodeDeviceGetXMLDesc</c>), plus the parents only sysfs shows (default; works without access to the host's sysfs contents beyond <c>class/mdev_bus</c>).</summary>
+    Libvirt,
+
+    /// <summary>
+    /// sysfs, in one batch (mdev parents, types, capacity, existing mdevs, PCI functions), and from
+    /// libvirt only what it alone knows: the defined guests and the mdevs it has defined but not
+    /// started (one listing). The same inventory as <see cref="Libvirt"/> (see <c>docs/planner.md</c>), without a call per node device.
+    /// </summary>
+    Sysfs,
+}
+
 /// <summary>Options of the migration planner.</summary>
 public sealed class PlanOptions
 {
@@ -60,6 +74,9 @@ public sealed class PlanOptions
     /// </summary>
     public TimeSpan? VerdictCacheLifetime { get; set; }
 
+    /// <summary>Where the destination's devices are read from. Default <see cref="InventorySource.Libvirt"/>.</summary>
+    public InventorySource Inventory { get; set; } = InventorySource.Libvirt;
+
     /// <summary>Upper bound on assignment search steps for guests with many devices. Default 10000.</summary>
     public int MaxSearchSteps { get; set; } = 10_000;
 
@@ -85,9 +102,9 @@ public sealed class PlanOptions
             throw new ArgumentOutOfRangeException(nameof(MaxSearchSteps), MaxSearchSteps, "PlanOptions.MaxSearchSteps must be at least 1.");
         }
 
-        if (!Enum.IsDefined(VerificationPolicy) || !Enum.IsDefined(UuidStrategy) || !Enum.IsDefined(Placement))
+        if (!Enum.IsDefined(VerificationPolicy) || !Enum.IsDefined(UuidStrategy) || !Enum.IsDefined(Placement) || !Enum.IsDefined(Inventory))
         {
-            throw new ArgumentOutOfRangeException(nameof(VerificationPolicy), "PlanOptions has an undefined VerificationPolicy, UuidStrategy or Placement value.");
+            throw new ArgumentOutOfRangeException(nameof(VerificationPolicy), "PlanOptions has an undefined VerificationPolicy, UuidStrategy, Placement or Inventory value.");
         }
     }
 }

@@ -110,4 +110,72 @@ public sealed class EvacuateAndBenchTests
         Assert.AreEqual(4 * 2 * 12, candidates, "4 types, 2 GPUs each, 12 idle mdevs per GPU");
         Assert.AreEqual(candidates, counts.Probes);
     }
+
+    [TestMethod]
+    public async Task TypeOnly_OnAFleetWhoseFirstHostIsOnAnotherBranch_FailsLate_WhereThePlannerDoesNot()
+    {
+        var noLatency = new HostSimulator.Scenarios.LatencySpec();
+        var shape = new HostSimulator.Generation.GeneratedHostOptions { Gpus = 2, ExistingMdevs = 0, OneTypeAtATimeFraction = 0, DeviceLevelOnlyFraction = 0, Latency = noLatency };
+        using var source = new BenchHost(HostSimulator.Generation.ScenarioGenerator.SingleGuestSource("peers-source", 2, seed: 3) with { Latency = noLatency });
+        using var otherBranch = new BenchHost(HostSimulator.Generation.ScenarioGenerator.Host(shape with { Name = "other-branch", IncompatibleFraction = 1 }));
+        using var sameBranch = new BenchHost(HostSimulator.Generation.ScenarioGenerator.Host(shape with { Name = "same-branch", IncompatibleFraction = 0 }));
+        var guest = Planner.DomainSelector.Parse("bench-guest");
+        var devices = await SourceMdev.ReadAsync(source.Host, guest);
+        var fleet = new[] { otherBranch.Host, sameBranch.Host };
+
+        var typeOnly = await TypeOnlyStrategy.PlaceAsync([devices], await TypeOnlyStrategy.ReadCapacityAsync(fleet));
+        var (typeOnlyRefused, typeOnlyUndecided) = await VersionCheck.CountAsync(typeOnly.Placed);
+        await TypeOnlyStrategy.ReleaseAsync(typeOnly);
+        var planner = new Planner.MigrationPlanner(claims: new Planner.TargetClaimRegistry());
+        await using var plan = (await planner.PlanAsync(new Planner.PlanRequest(source.Host, guest, fleet))).Best;
+        var ours = VersionCheck.Of(plan, devices).ToList();
+        var (oursRefused, oursUndecided) = await VersionCheck.CountAsync(ours);
+
+        Assert.AreEqual(2, typeOnly.Placed.Count);
+        Assert.IsTrue(typeOnly.Placed.All(p => p.Host == otherBranch.Host), "first fit by type: the first host");
+        Assert.AreEqual((2, 0), (typeOnlyRefused, typeOnlyUndecided), "both refused when the migration reaches the destination");
+        Assert.AreEqual("same-branch", plan.Destination.Name);
+        Assert.AreEqual(2, ours.Count);
+        Assert.AreEqual((0, 0), (oursRefused, oursUndecided));
+    }
+
+    [TestMethod]
+    public void BenchReport_PeersAndFleet_GoalsFollowTheFigures()
+    {
+        var counts = new OperationCounts(4, 1, 0, 700, 8, 0);
+        var plans = new[] { 1, 4, 8 }.SelectMany(d => new[]
+        {
+            new PlanFigures("largest", d, "planner", true, 30, counts, [10], [60], [58], 15_000_000),
+            new PlanFigures("largest", d, BenchRunner.PlannerSysfs, true, 30, counts with { LibvirtCalls = 174 }, [10], [20], [18], 1_500_000, 900),
+            new PlanFigures("largest", d, "exhaustive", true, 30, counts with { Probes = 30 }, [100], [70], [60], 1000),
+        }).ToList();
+        var peers = new[]
+        {
+            new PeerFigures("mixed", "planner", 160, 160, counts, 700, 0, 0),
+            new PeerFigures("mixed", "type only", 160, 150, counts with { Probes = 0 }, 300, 30, 0),
+        };
+        var fleet = new[]
+        {
+            new FleetFigures(10, 128, 320, 128, 100, 1000, 10, 20, 320, 100, 10),
+            new FleetFigures(100, 128, 320, 128, 1000, 1100, 100, 120, 320, 100, 100),
+            new FleetFigures(1000, 128, 320, 128, 10000, 12000, 1000, 1100, 320, 100, 128),
+        };
+
+        var report = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, new EvacuationFigures(64, 160, 8, 64, 0, 1500, counts), peers, fleet);
+        var goals = report.Goals().ToList();
+        var markdown = report.ToMarkdown("cmd");
+
+        var calls = goals.Single(g => g.Goal.StartsWith("largest host: libvirt calls", StringComparison.Ordinal));
+        Assert.AreEqual(1 + BenchRunner.LargestHostGuests >= 174, calls.Met);
+        Assert.IsTrue(goals.Single(g => g.Goal.StartsWith("largest host: at most 2 MB", StringComparison.Ordinal)).Met, "1,500,000 bytes");
+        var late = goals.Single(g => g.Goal.StartsWith("type-only", StringComparison.Ordinal));
+        Assert.IsTrue(late.Met);
+        StringAssert.Contains(late.Figure, "type only 30 of 150 (20.0%)");
+        var growth = goals.Single(g => g.Goal.StartsWith("fleet", StringComparison.Ordinal));
+        Assert.IsFalse(growth.Met, "12000 / 1100 is 10.9x");
+        StringAssert.Contains(growth.Figure, "wall 10.91x");
+        StringAssert.Contains(markdown, "| mixed | type only | 160 | 150 | 0 | 1 | 300 | 30 | 20.0% |");
+        StringAssert.Contains(markdown, "| 4 | sysfs | 174 | 900 | 20.00 | 1464 | 10.0 |");
+        StringAssert.Contains(markdown, "From 100 to 1,000 hosts (10x): wall time 10.9x");
+    }
 }

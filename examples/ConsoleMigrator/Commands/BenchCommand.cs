@@ -4,11 +4,11 @@ using VfioMigration.ConsoleMigrator.Cli;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
-/// <summary><c>bench</c>: whole-plan figures (planner against the exhaustive baseline on generated hosts) and evacuation figures.</summary>
+/// <summary><c>bench</c>: whole-plan figures (planner against the exhaustive baseline, libvirt against sysfs inventory), evacuation, type-only placement and fleet-scale figures.</summary>
 internal sealed class BenchCommand : CliCommand
 {
     public BenchCommand()
-        : base("bench", "Measure whole plans (planner vs exhaustive search) and an evacuation on generated simulated hosts.")
+        : base("bench", "Measure whole plans (planner vs exhaustive search, libvirt vs sysfs inventory), an evacuation, type-only placement beside the planner, and fleets of 10-1,000 hosts on generated simulated hosts.")
     {
         AddOptions([
             CliOption.Flag("--quick", "A reduced run (fewer iterations), about half the time of the full one."),
@@ -26,8 +26,8 @@ internal sealed class BenchCommand : CliCommand
     public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         var settings = new BenchSettings(args.Flag("--quick"));
-        var (plans, evacuation) = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
-        var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, plans, evacuation);
+        var results = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
+        var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, results.Plans, results.Evacuation, results.Peers, results.Fleet);
         var markdown = report.ToMarkdown(settings.Quick ? QuickDocsCommand : DocsCommand);
         if (args.Value("--markdown") is { } file)
         {

@@ -39,7 +39,7 @@ internal static class LibvirtHostXml
 
         foreach (var function in functions)
         {
-            var device = PciDevice(function.Address, function.DevicePath, function.VendorId, function.ProductId);
+            var device = PciDevice(function.Address, function.DevicePath, function.VendorId, function.ProductId, function.Driver);
             if (function.PhysicalFunction is { } pf)
             {
                 // An SR-IOV VF, as libvirt describes one: its PF inside the pci capability.
@@ -59,7 +59,7 @@ internal static class LibvirtHostXml
 
     /// <summary>libvirt's name for an mdev since 7.7: <c>mdev_&lt;uuid&gt;_&lt;parent&gt;</c>, non-alphanumerics as <c>_</c>.</summary>
     public static string MdevNodeDeviceName(MdevModel mdev) =>
-        "mdev_" + Underscored(mdev.Uuid.Value) + "_" + Underscored(mdev.Type.Parent.Name.Value);
+        Planner.Devices.MediatedDevice.NodeDeviceName(mdev.Uuid, mdev.Type.Parent.Name).Value;
 
     /// <summary>The node device name of a parent: <c>pci_dddd_bb_ss_f</c>; virtual parents have no node device, so mdevs hang off <c>computer</c>.</summary>
     public static string ParentNodeDeviceName(ParentModel parent) =>
@@ -79,7 +79,7 @@ internal static class LibvirtHostXml
 
     private static XElement ParentDevice(ParentModel parent)
     {
-        var device = PciDevice(parent.Address!.Value, parent.DevicePath, parent.VendorId!, parent.ProductId!);
+        var device = PciDevice(parent.Address!.Value, parent.DevicePath, parent.VendorId!, parent.ProductId!, parent.Driver);
         device.Element("capability")!.Add(new XElement(
             "capability",
             new XAttribute("type", "mdev_types"),
@@ -92,12 +92,13 @@ internal static class LibvirtHostXml
         return device;
     }
 
-    private static XElement PciDevice(Planner.Devices.PciAddress address, string devicePath, string vendorId, string productId) =>
+    private static XElement PciDevice(Planner.Devices.PciAddress address, string devicePath, string vendorId, string productId, string? driver) =>
         new(
             "device",
             new XElement("name", address.ToNodeDeviceName()),
             new XElement("path", "/sys/" + devicePath),
             new XElement("parent", Computer),
+            driver is null ? null : new XElement("driver", new XElement("name", driver)),
             new XElement(
                 "capability",
                 new XAttribute("type", "pci"),
@@ -176,15 +177,6 @@ internal static class LibvirtHostXml
             new XAttribute("bus", string.Create(CultureInfo.InvariantCulture, $"0x{address.Bus:x2}")),
             new XAttribute("slot", string.Create(CultureInfo.InvariantCulture, $"0x{address.Slot:x2}")),
             new XAttribute("function", string.Create(CultureInfo.InvariantCulture, $"0x{address.Function:x1}")));
-
-    private static string Underscored(string text) =>
-        string.Create(text.Length, text, static (span, source) =>
-        {
-            for (var i = 0; i < source.Length; i++)
-            {
-                span[i] = char.IsAsciiLetterOrDigit(source[i]) ? source[i] : '_';
-            }
-        });
 
     /// <summary>A UUID derived from the host name, so the same scenario always gives the same system UUID.</summary>
     private static string StableUuid(string name)

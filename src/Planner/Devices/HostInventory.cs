@@ -40,7 +40,29 @@ public sealed record MdevTypeInfo(MdevTypeId Id, string? Name, string DeviceApi,
 /// <param name="Parent">The parent's libvirt node device name.</param>
 /// <param name="IommuGroup">Its IOMMU group number, when known.</param>
 /// <param name="Attributes">Vendor attributes libvirt reports (<c>&lt;attr name= value=/&gt;</c>), in order.</param>
-public sealed record MediatedDevice(DeviceName Name, MdevUuid Uuid, MdevTypeId Type, DeviceName? Parent, int? IommuGroup, IReadOnlyList<KeyValuePair<string, string>> Attributes);
+public sealed record MediatedDevice(DeviceName Name, MdevUuid Uuid, MdevTypeId Type, DeviceName? Parent, int? IommuGroup, IReadOnlyList<KeyValuePair<string, string>> Attributes)
+{
+    /// <summary>
+    /// libvirt's node device name for an mdev since 7.7: <c>mdev_&lt;uuid&gt;_&lt;parent&gt;</c> with
+    /// every non-alphanumeric character as <c>_</c> (<c>mdev_6f1c..._0000_3b_00_0</c>). For an inventory
+    /// read without libvirt; match devices on <see cref="Uuid"/>, never on a name built here.
+    /// </summary>
+    /// <param name="uuid">The mdev's UUID.</param>
+    /// <param name="parentSysfsName">Its parent's sysfs name (<see cref="MdevParent.SysfsName"/>: <c>0000:3b:00.0</c>, <c>mtty</c>).</param>
+    public static DeviceName NodeDeviceName(MdevUuid uuid, DeviceName parentSysfsName)
+    {
+        return DeviceName.Parse($"mdev_{Underscored(uuid.Value)}_{Underscored(parentSysfsName.Value)}");
+    }
+
+    private static string Underscored(string text) =>
+        string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsAsciiLetterOrDigit(source[i]) ? source[i] : '_';
+            }
+        });
+}
 
 /// <summary>A PCI function on the host.</summary>
 /// <param name="Name">libvirt node device name, e.g. <c>pci_0000_3b_00_1</c>.</param>

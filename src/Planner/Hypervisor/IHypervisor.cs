@@ -92,6 +92,13 @@ public enum InventoryScope
 
     /// <summary>Everything above.</summary>
     All = MdevParents | Mdevs | PciDevices,
+
+    /// <summary>
+    /// Only the mediated devices the hypervisor has defined but not started (libvirt's
+    /// <c>VIR_CONNECT_LIST_NODE_DEVICES_INACTIVE</c>: mdevctl definitions with no device in sysfs);
+    /// alone, never combined with another kind. The kinds above list defined devices too.
+    /// </summary>
+    DefinedInactiveMdevs = 8,
 }
 
 /// <summary>A request to create one mediated device.</summary>

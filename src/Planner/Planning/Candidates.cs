@@ -130,16 +130,22 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
     /// count as free for this guest, not as in use. A running one still holds them. With
     /// <c>readVfs</c> (the guest has a VF vGPU) the vGPU state of NVIDIA functions is read too.
     /// </summary>
-    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, string? guestUuid, bool readVfs, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="host">The destination.</param>
+    /// <param name="scope">The kinds of devices to read.</param>
+    /// <param name="source">Where the devices are read from; <see cref="InventorySource.Sysfs"/> falls back to libvirt when the host's sysfs cannot be listed.</param>
+    /// <param name="guestUuid">The migrating guest's UUID, when known.</param>
+    /// <param name="readVfs">Whether to read the vGPU state of NVIDIA functions (the guest has a VF vGPU; docs/nvidia-vf.md).</param>
+    /// <param name="counters">The plan's counters.</param>
+    /// <param name="logger">Where warnings go.</param>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, InventorySource source, string? guestUuid, bool readVfs, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
         counters.HypervisorCall();
-        counters.HypervisorCall();
-        var inventoryTask = host.Hypervisor.GetInventoryAsync(scope, cancellationToken);
         var domainsTask = host.Hypervisor.ListDomainsAsync(cancellationToken);
-        await Task.WhenAll(inventoryTask, domainsTask).ConfigureAwait(false);
-        var listed = await inventoryTask.ConfigureAwait(false);
+        var devicesTask = ReadDevicesAsync(host, scope, source, counters, logger, cancellationToken);
+        await Task.WhenAll(devicesTask, domainsTask).ConfigureAwait(false);
+        var (inventory, sysfsOnly) = await devicesTask.ConfigureAwait(false);
         var domains = await domainsTask.ConfigureAwait(false);
-        var (inventory, sysfsOnly) = await SysfsOnlyParents.AddAsync(host, listed, counters, logger, cancellationToken).ConfigureAwait(false);
 
         var others = domains.Where(d => d.IsActive || !string.Equals(d.Uuid, guestUuid, StringComparison.OrdinalIgnoreCase));
         var vfs = readVfs
@@ -148,6 +154,18 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
                 cancellationToken).ConfigureAwait(false)
             : [];
         return new DestinationInventory(inventory, DeviceOwners.FromDomains(others), sysfsOnly) { Vfs = vfs };
+    }
+
+    private static async Task<(HostInventory Inventory, IReadOnlySet<DeviceName> SysfsOnly)> ReadDevicesAsync(MigrationHost host, InventoryScope scope, InventorySource source, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (source == InventorySource.Sysfs && await SysfsInventory.ReadAsync(host, scope, counters, logger, cancellationToken).ConfigureAwait(false) is { } fromSysfs)
+        {
+            return fromSysfs;
+        }
+
+        counters.HypervisorCall();
+        var listed = await host.Hypervisor.GetInventoryAsync(scope, cancellationToken).ConfigureAwait(false);
+        return await SysfsOnlyParents.AddAsync(host, listed, counters, logger, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Whether <paramref name="parent"/> was found only in sysfs (libvirt cannot create mdevs on it).</summary>

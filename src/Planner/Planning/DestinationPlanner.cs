@@ -135,7 +135,7 @@ internal sealed class DestinationPlanner
 
         // An orphan of a dead plan is removed before the inventory is read, so it is never taken as reuse.
         await Recovery.RunAsync(_host, _services.Claims, includeCommitted: false, _services.Logger).ConfigureAwait(false);
-        var inventory = await DestinationInventory.LoadAsync(_host, DestinationInventory.ScopeFor(plannable, _options), _facts.Guest.Devices.Uuid, plannable.Any(d => d.Vgpu is not null), _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
+        var inventory = await DestinationInventory.LoadAsync(_host, DestinationInventory.ScopeFor(plannable, _options), _options.Inventory, _facts.Guest.Devices.Uuid, plannable.Any(d => d.Vgpu is not null), _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
         var probes = new ProbeRunner(_host, _options, _services.VerdictCache, _services.Time, _counters, _services.Logger);
         _evaluator = new CandidateEvaluator(_host, _options, inventory, probes, _rejections, _counters);
         _provisioner = new MdevProvisioner(_host, _options, _services.Claims, _planId, _journal, _counters, probes, _evaluator, _services.Logger);

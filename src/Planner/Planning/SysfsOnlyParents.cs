@@ -39,31 +39,11 @@ internal static class SysfsOnlyParents
             return (listed, new HashSet<DeviceName>());
         }
 
-        var typeLists = await Task.WhenAll(unlisted.Select(parent => ListTypesAsync(host, parent, counters, logger, cancellationToken))).ConfigureAwait(false);
-        var slots = unlisted.Zip(typeLists).SelectMany(pair => pair.Second.Select(type => (Parent: pair.First, Type: type))).ToList();
-
-        var paths = slots.SelectMany(slot => (SysfsPath[])[
-            SysfsPath.TypeAttribute(slot.Parent, slot.Type, Name),
-            SysfsPath.TypeAttribute(slot.Parent, slot.Type, AvailableInstances),
-            SysfsPath.TypeAttribute(slot.Parent, slot.Type, DeviceApi)]).ToList();
-        var readsTask = paths.Count == 0 ? Task.FromResult<IReadOnlyList<SysfsResult<string>>>([]) : host.FileSystem.ReadManyAsync(paths, cancellationToken).AsTask();
-        var devicesTask = Task.WhenAll(slots.Select(slot => ListDevicesAsync(host, slot.Parent, slot.Type, logger, cancellationToken)));
-        await Task.WhenAll(readsTask, devicesTask).ConfigureAwait(false);
-        var reads = await readsTask.ConfigureAwait(false);
-        var devices = await devicesTask.ConfigureAwait(false);
-        counters.SysfsReads(paths.Count + slots.Count);
-
-        var typesByParent = unlisted.ToDictionary(parent => parent, _ => new List<MdevTypeInfo>());
+        var contents = await ReadParentsAsync(host, unlisted, counters, logger, cancellationToken).ConfigureAwait(false);
         var mdevs = listed.Mdevs.ToDictionary(mdev => mdev.Uuid);
-        for (var i = 0; i < slots.Count; i++)
+        foreach (var (parent, _, found) in contents)
         {
-            var (parent, type) = slots[i];
-            if (ReadType(host, parent, type, reads[3 * i], reads[(3 * i) + 1], reads[(3 * i) + 2], logger) is { } info)
-            {
-                typesByParent[parent].Add(info);
-            }
-
-            foreach (var uuid in devices[i])
+            foreach (var (type, uuid) in found)
             {
                 // The kernel is the authority on where an mdev sits and what it is; libvirt's node device, if any, keeps its name.
                 mdevs[uuid] = mdevs.TryGetValue(uuid, out var known)
@@ -72,6 +52,7 @@ internal static class SysfsOnlyParents
             }
         }
 
+        var typesByParent = contents.ToDictionary(c => c.Parent, c => c.Types);
         var added = unlisted.Select(parent => new MdevParent(
             parent,
             parent,
@@ -94,14 +75,55 @@ internal static class SysfsOnlyParents
         return (inventory, unlisted.ToHashSet());
     }
 
+    /// <summary>
+    /// Reads from sysfs the types of each of <paramref name="parents"/> and the mdevs under each type:
+    /// one listing of each parent's types, then one batch read of every type's attributes and one
+    /// listing of each type's <c>devices/</c>, issued together.
+    /// </summary>
+    public static async Task<IReadOnlyList<ParentContents>> ReadParentsAsync(MigrationHost host, IReadOnlyList<DeviceName> parents, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    {
+        var typeLists = await Task.WhenAll(parents.Select(parent => ListTypesAsync(host, parent, counters, logger, cancellationToken))).ConfigureAwait(false);
+        var slots = parents.Zip(typeLists).SelectMany(pair => pair.Second.Select(type => (Parent: pair.First, Type: type))).ToList();
+
+        var paths = slots.SelectMany(slot => (SysfsPath[])[
+            SysfsPath.TypeAttribute(slot.Parent, slot.Type, Name),
+            SysfsPath.TypeAttribute(slot.Parent, slot.Type, AvailableInstances),
+            SysfsPath.TypeAttribute(slot.Parent, slot.Type, DeviceApi)]).ToList();
+        var readsTask = paths.Count == 0 ? Task.FromResult<IReadOnlyList<SysfsResult<string>>>([]) : host.FileSystem.ReadManyAsync(paths, cancellationToken).AsTask();
+        var devicesTask = Task.WhenAll(slots.Select(slot => ListDevicesAsync(host, slot.Parent, slot.Type, logger, cancellationToken)));
+        await Task.WhenAll(readsTask, devicesTask).ConfigureAwait(false);
+        var reads = await readsTask.ConfigureAwait(false);
+        var devices = await devicesTask.ConfigureAwait(false);
+        counters.SysfsReads(paths.Count + slots.Count);
+
+        var types = parents.ToDictionary(parent => parent, _ => new List<MdevTypeInfo>());
+        var mdevs = parents.ToDictionary(parent => parent, _ => new List<(MdevTypeId, MdevUuid)>());
+        for (var i = 0; i < slots.Count; i++)
+        {
+            var (parent, type) = slots[i];
+            if (ReadType(host, parent, type, reads[3 * i], reads[(3 * i) + 1], reads[(3 * i) + 2], logger) is { } info)
+            {
+                types[parent].Add(info);
+            }
+
+            mdevs[parent].AddRange(devices[i].Select(uuid => (type, uuid)));
+        }
+
+        return [.. parents.Select(parent => new ParentContents(parent, types[parent], mdevs[parent]))];
+    }
+
     /// <summary>The sysfs note a plan gives a device on a parent found only in sysfs.</summary>
     public static string Note(DeviceName parent) =>
         $"parent {parent} was found in sysfs (class/mdev_bus), not listed by libvirt";
 
+    /// <summary>The parents under <c>class/mdev_bus</c> (none when mdev support is not loaded).</summary>
+    public static Task<List<DeviceName>> ListParentsAsync(MigrationHost host, ILogger logger, CancellationToken cancellationToken) =>
+        ListValidAsync<DeviceName>(host, SysfsPath.MdevBus, DeviceName.TryParse, "device name", absentIsNormal: true, logger, cancellationToken);
+
     private static async Task<List<DeviceName>> ListUnlistedAsync(MigrationHost host, HostInventory listed, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
         // ENOENT: no mdev support loaded, so there is nothing libvirt could have missed.
-        var parents = await ListValidAsync<DeviceName>(host, SysfsPath.MdevBus, DeviceName.TryParse, "device name", absentIsNormal: true, logger, cancellationToken).ConfigureAwait(false);
+        var parents = await ListParentsAsync(host, logger, cancellationToken).ConfigureAwait(false);
         counters.SysfsReads(1);
         var known = listed.Parents.Select(p => p.SysfsName).ToHashSet();
         return [.. parents.Where(parent => !known.Contains(parent))];
@@ -117,14 +139,15 @@ internal static class SysfsOnlyParents
     private static Task<List<MdevUuid>> ListDevicesAsync(MigrationHost host, DeviceName parent, MdevTypeId type, ILogger logger, CancellationToken cancellationToken) =>
         ListValidAsync<MdevUuid>(host, SysfsPath.Type(parent, type).Append("devices"), MdevUuid.TryParse, "mdev UUID", absentIsNormal: false, logger, cancellationToken);
 
-    private delegate bool Parser<T>(string text, out T value);
+    /// <summary>A parser of a validated name, as the device name types offer (<c>TryParse</c>).</summary>
+    public delegate bool Parser<T>(string text, out T value);
 
     /// <summary>
     /// The entries of the directory at <paramref name="path"/> that parse as <typeparamref name="T"/>, in
     /// ordinal order; the other entries are skipped with one warning that counts them and names the first few. A listing that fails gives none, with
     /// a warning unless it is ENOENT and <paramref name="absentIsNormal"/>.
     /// </summary>
-    private static async Task<List<T>> ListValidAsync<T>(MigrationHost host, SysfsPath path, Parser<T> parse, string what, bool absentIsNormal, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<List<T>> ListValidAsync<T>(MigrationHost host, SysfsPath path, Parser<T> parse, string what, bool absentIsNormal, ILogger logger, CancellationToken cancellationToken)
     {
         var listing = await host.FileSystem.ListAsync(path, cancellationToken).ConfigureAwait(false);
         if (!listing.Succeeded)
@@ -182,3 +205,9 @@ internal static class SysfsOnlyParents
         return new MdevTypeInfo(type, string.IsNullOrEmpty(humanName) ? null : humanName, api, instances);
     }
 }
+
+/// <summary>What sysfs shows under one mdev parent.</summary>
+/// <param name="Parent">The parent's sysfs name.</param>
+/// <param name="Types">Its types whose device API and capacity could be read.</param>
+/// <param name="Mdevs">The mdevs under it, with their types (also under types whose attributes could not be read).</param>
+internal sealed record ParentContents(DeviceName Parent, IReadOnlyList<MdevTypeInfo> Types, IReadOnlyList<(MdevTypeId Type, MdevUuid Uuid)> Mdevs);
