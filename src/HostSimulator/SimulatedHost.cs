@@ -128,7 +128,7 @@ public sealed partial class SimulatedHost
     {
         lock (_gate)
         {
-            return LibvirtHostXml.Build(Name, _parents, _pciFunctions, _guests).ToString();
+            return LibvirtHostXml.Build(Name, _parents, [.. _pciFunctions, .. _gpus.Select(g => new PciFunctionModel(g.Address, g.VendorId, g.ProductId, "nvidia", null, null))], _guests).ToString();
         }
     }
 
