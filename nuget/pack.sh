@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Packs VfioMigration.LibvirtInterop, VfioMigration.Planner, VfioMigration.HostSimulator and
-# VfioMigration.RemoteHosts in Release into OUTDIR (default artifacts/packages): one .nupkg and one .snupkg each;
+# Packs VfioMigration.LibvirtInterop, VfioMigration.Planner, VfioMigration.HostSimulator,
+# VfioMigration.RemoteHosts and VfioMigration.Etcd in Release into OUTDIR (default artifacts/packages): one .nupkg and one .snupkg each;
 # and the console as a .NET tool, VfioMigration.Console (command vfio-migrator; .nupkg only).
 #
 #   nuget/pack.sh [OUTDIR] [dotnet pack options...]
@@ -19,6 +19,6 @@ mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# packages.slnf names the five projects: one build, one restore, packed together.
+# packages.slnf names the six projects: one build, one restore, packed together.
 dotnet pack "$repo/nuget/packages.slnf" -c Release -o "$outdir" -nologo -v quiet "$@"
 ls -l "$outdir"/VfioMigration.*.nupkg "$outdir"/VfioMigration.*.snupkg

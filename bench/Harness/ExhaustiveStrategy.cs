@@ -1,3 +1,4 @@
+using System.Globalization;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
@@ -98,13 +99,54 @@ public static class ExhaustiveStrategy
 
         var inventory = await destination.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
         var owners = DeviceOwners.FromDomains(await destination.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false));
-        var candidates = devices.Distinct().ToDictionary(key => key, key => new Candidates(
-            [.. inventory.Mdevs.Where(m => m.Type == key.Type && owners.OwnerOf(m.Uuid) is null).Select(m => m.Uuid)],
-            [.. inventory.Parents
+        var unlisted = await UnlistedParentsAsync(destination.FileSystem, inventory, cancellationToken).ConfigureAwait(false);
+        var candidates = new Dictionary<(MdevTypeId Type, string Version), Candidates>();
+        foreach (var key in devices.Distinct())
+        {
+            var idle = inventory.Mdevs.Where(m => m.Type == key.Type).Select(m => m.Uuid).ToList();
+            var parents = inventory.Parents
                 .Select(p => (p.SysfsName, Offered: p.Types.FirstOrDefault(t => t.Id == key.Type)))
                 .Where(p => p.Offered is { AvailableInstances: > 0 })
-                .Select(p => (p.SysfsName, p.Offered!.AvailableInstances))]));
+                .Select(p => (p.SysfsName, p.Offered!.AvailableInstances))
+                .ToList();
+            foreach (var parent in unlisted)
+            {
+                var (available, mdevs) = await ReadTypeAsync(destination.FileSystem, parent, key.Type, cancellationToken).ConfigureAwait(false);
+                idle.AddRange(mdevs);
+                if (available > 0)
+                {
+                    parents.Add((parent, available));
+                }
+            }
+
+            candidates[key] = new Candidates([.. idle.Distinct().Where(uuid => owners.OwnerOf(uuid) is null)], parents);
+        }
+
         return (devices, candidates);
+    }
+
+    /// <summary>
+    /// The parents under <c>class/mdev_bus</c> that libvirt does not list (a virtual parent such as
+    /// migref or mtty has no node device): a search that asks everything has to look there too.
+    /// </summary>
+    private static async Task<IReadOnlyList<DeviceName>> UnlistedParentsAsync(IHostFileSystem sysfs, HostInventory inventory, CancellationToken cancellationToken)
+    {
+        var listed = inventory.Parents.Select(p => p.SysfsName).ToHashSet();
+        var names = await sysfs.ListAsync(SysfsPath.MdevBus, cancellationToken).ConfigureAwait(false);
+        return [.. (names.Value ?? [])
+            .Select(name => DeviceName.TryParse(name, out var parent) ? parent : (DeviceName?)null)
+            .OfType<DeviceName>()
+            .Where(parent => !listed.Contains(parent))
+            .OrderBy(parent => parent.Value, StringComparer.Ordinal)];
+    }
+
+    /// <summary>A type's <c>available_instances</c> on a parent libvirt does not list, and its mdevs (0 and none when the parent lacks the type).</summary>
+    private static async Task<(int Available, IReadOnlyList<MdevUuid> Mdevs)> ReadTypeAsync(IHostFileSystem sysfs, DeviceName parent, MdevTypeId type, CancellationToken cancellationToken)
+    {
+        var available = await sysfs.ReadAsync(SysfsPath.TypeAttribute(parent, type, "available_instances"), cancellationToken).ConfigureAwait(false);
+        var listing = await sysfs.ListAsync(SysfsPath.Type(parent, type).Append("devices"), cancellationToken).ConfigureAwait(false);
+        var count = int.TryParse(available.Value?.TrimEnd('\n'), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
+        return (count, [.. (listing.Value ?? []).Select(name => MdevUuid.TryParse(name, out var uuid) ? uuid : (MdevUuid?)null).OfType<MdevUuid>().OrderBy(uuid => uuid.Value, StringComparer.Ordinal)]);
     }
 
     private static async Task<(List<MdevUuid> Idle, List<(DeviceName Parent, int Available)> Parents)> ProbeEverythingAsync(

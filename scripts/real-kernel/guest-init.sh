@@ -10,7 +10,8 @@
 #   @@end NAME status=N
 # The kernel console (ttyS0) stays separate, so kernel messages never mix into a transcript.
 # With /planner.env in the initramfs (run.sh --planner) it instead mounts the host's root (9p,
-# read-only), chroots into it with only mtty loaded and runs planner-ops.sh there, between
+# read-only), chroots into it with only mtty loaded and runs planner-ops.sh there, then (where
+# migref was built) with only migref loaded and runs planner-ops.sh --migref, all between
 # "@@begin planner" and "@@end planner status=N".
 # Always powers off, whatever fails; the host bounds the whole boot with a timeout as well.
 
@@ -71,11 +72,11 @@ mount_host() {
 }
 
 run_planner() {
-    repo='' generated_host=''
-    # shellcheck disable=SC1091  # written by run.sh: repo=<the host's checkout>, generated_host=<file>
+    repo='' generated_host='' migref_host=''
+    # shellcheck disable=SC1091  # written by run.sh: repo=<the host's checkout>, generated_host=<file>, migref_host=<file>
     . /planner.env
-    if [ -z "$repo" ] || [ -z "$generated_host" ]; then
-        echo "real-kernel: /planner.env names no repo or no generated host file" >&2
+    if [ -z "$repo" ] || [ -z "$generated_host" ] || [ -z "$migref_host" ]; then
+        echo "real-kernel: /planner.env names no repo or no generated host files" >&2
         return 1
     fi
     load_all /virtfs.order || return 1
@@ -86,8 +87,19 @@ run_planner() {
     echo "real-kernel: planner starts at $(cut -d' ' -f1 /proc/uptime) s"
     echo "@@begin planner" > "$results"
     chroot "$root" /bin/bash "$repo/scripts/real-kernel/planner-ops.sh" "$repo" "$generated_host" > "$results" 2>/dev/console
-    echo "@@end planner status=$?" > "$results"
+    status=$?
     rmmod mtty
+    # Then the probe counts on the reference driver, where it was built (6.12), with mtty gone.
+    if [ "$status" -eq 0 ] && [ -f /modules/migref.ko ]; then
+        if load migref; then
+            chroot "$root" /bin/bash "$repo/scripts/real-kernel/planner-ops.sh" --migref "$repo" "$migref_host" > "$results" 2>/dev/console
+            status=$?
+            rmmod migref
+        else
+            status=1
+        fi
+    fi
+    echo "@@end planner status=$status" > "$results"
 }
 
 main() {

@@ -5,14 +5,27 @@
 # sysfs; the source is the simulated host examples/scenarios/kernel/mtty-source.json.
 #
 # Usage: planner-ops.sh REPO_ROOT GENERATED_HOST_XML
+#        planner-ops.sh --migref REPO_ROOT MIGREF_HOST_XML
 #   GENERATED_HOST_XML  `vfio-migrator sim libvirt-xml examples/scenarios/mtty.json` of the host
+#   --migref            instead, with only the reference driver migref loaded (version=2.1
+#                       accepts=2.0,2.1): `vfio-migrator economy` counts the version writes and
+#                       questions of write and ask, write and test and an exhaustive search, for the
+#                       guests of examples/scenarios/kernel/migref-source.json, with four idle
+#                       migref-small on the destination; MIGREF_HOST_XML is
+#                       `vfio-migrator sim libvirt-xml examples/scenarios/migref.json` (no node device
+#                       for the virtual parent, as real libvirt)
 #
 # Prints one record per line for run.sh to check (this script judges nothing itself):
 #   step NAME exit=N | before=UUIDS | after=UUIDS | wall-ms=N | json=PLAN
 # (UUIDS comma-separated, sorted; wall-ms is the whole dotnet process, start-up included).
 set -u
-repo=${1:?usage: planner-ops.sh REPO_ROOT GENERATED_HOST_XML}
-generated_host=${2:?usage: planner-ops.sh REPO_ROOT GENERATED_HOST_XML}
+part=mtty
+if [[ ${1:-} == --migref ]]; then
+    part=migref
+    shift
+fi
+repo=${1:?usage: planner-ops.sh [--migref] REPO_ROOT HOST_XML}
+generated_host=${2:?usage: planner-ops.sh [--migref] REPO_ROOT HOST_XML}
 app=$repo/examples/ConsoleMigrator/bin/Release/net10.0/vfio-migrator.dll
 source_scenario=$repo/examples/scenarios/kernel/mtty-source.json
 dest_host=$repo/examples/scenarios/kernel/mtty-libvirt-host.xml
@@ -32,12 +45,19 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Runs one plan ($1 the step's name, $2 the guest, then extra options) and prints its records.
 plan_step() {
-    local name=$1 domain=$2 status started
+    local name=$1 domain=$2
     shift 2
+    migrator_step "$name" plan --source-scenario "$source_scenario" --dest "test://$dest_host" --dest-sysfs /sys \
+        --state-dir /tmp/vfio-state --domain "$domain" "$@"
+}
+
+# Runs one console command ($1 the step's name, then its arguments) with --json and prints its records.
+migrator_step() {
+    local name=$1 status started
+    shift
     echo "step $name before=$(listing)"
     started=$(now_ms)
-    dotnet "$app" plan --source-scenario "$source_scenario" --dest "test://$dest_host" --dest-sysfs /sys \
-        --state-dir /tmp/vfio-state --domain "$domain" --json "$@" > "/tmp/$name.json" 2> "/tmp/$name.err"
+    dotnet "$app" "$@" --json > "/tmp/$name.json" 2> "/tmp/$name.err"
     status=$?
     echo "step $name wall-ms=$(($(now_ms) - started))"
     echo "step $name exit=$status"
@@ -62,6 +82,22 @@ release_occupied() {
         [[ -e $device ]] && echo 1 > "$device/remove"
     done
 }
+
+# The reference driver: four idle migref-small (the UUIDs of tests/ConsoleMigrator.Tests'
+# EconomyCommandTests), then the three strategies for both guests; economy removes what it creates.
+if [[ $part == migref ]]; then
+    migref_small=/sys/class/mdev_bus/migref/mdev_supported_types/migref-small
+    for uuid in 5a000000-0000-4000-8000-00000000000{a,b,c,d}; do
+        echo "$uuid" > "$migref_small/create" || echo "economy: creating $uuid failed" >&2
+    done
+    migrator_step economy economy --source-scenario "$repo/examples/scenarios/kernel/migref-source.json" \
+        --dest "test://$generated_host" --dest-sysfs /sys --domain accepted --domain refused
+    for device in /sys/bus/mdev/devices/5a000000-0000-4000-8000-00000000000?; do
+        [[ -e $device ]] && echo 1 > "$device/remove"
+    done
+    echo "step migref-final after=$(listing)"
+    exit 0
+fi
 
 initial=$(listing)
 echo "step initial before=$initial"

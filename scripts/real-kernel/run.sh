@@ -8,12 +8,13 @@
 #                                   [--update-expected | --planner]
 #   --kernel           kernel series (default 6.12)
 #   --work-dir         cache of downloads and builds (default /var/tmp/vfio-real-kernel)
-#   --boot-timeout     seconds the guest gets to power off (default 120, 480 with --planner)
+#   --boot-timeout     seconds the guest gets to power off (default 120, 900 with --planner)
 #   --update-expected  write this run's transcripts as the new references instead of comparing
 #   --planner          instead of the transcripts, run the console migrator's planner inside the
 #                      guest against the real mtty (planner-ops.sh; needs the built example
 #                      examples/ConsoleMigrator/bin/Release/net10.0): the host's root is shared
-#                      read-only over 9p and the guest runs the host's dotnet in a chroot
+#                      read-only over 9p and the guest runs the host's dotnet in a chroot; on 6.12
+#                      then `vfio-migrator economy` against the real migref (probe counts)
 #
 # Installs missing tools from Debian's packages (needs root then). The kernel image, headers and
 # source are only downloaded and unpacked into the work dir, never installed: installing
@@ -45,7 +46,7 @@ done
 mkdir -p "$work_root" && work_root=$(cd "$work_root" && pwd)
 # Each dotnet start in the guest costs seconds of emulation, tens of them on a loaded host.
 if [[ -z $boot_timeout ]]; then
-    if $planner; then boot_timeout=480; else boot_timeout=120; fi
+    if $planner; then boot_timeout=900; else boot_timeout=120; fi
 fi
 [[ $boot_timeout =~ ^[1-9][0-9]*$ ]] || die "--boot-timeout needs a whole number of seconds, not '$boot_timeout'"
 meta_package=$(kernel_meta_package "$series")
@@ -82,7 +83,7 @@ make_initramfs() {
     echo "migref $migref_params" > "$staging/params"
     # Its presence switches the guest to the planner run; the paths are the host's, seen in the chroot.
     if $planner; then
-        printf 'repo=%s\ngenerated_host=%s\n' "$REPO_ROOT" "$tmp/generated-host.xml" > "$staging/planner.env"
+        printf 'repo=%s\ngenerated_host=%s\nmigref_host=%s\n' "$REPO_ROOT" "$tmp/generated-host.xml" "$tmp/migref-host.xml" > "$staging/planner.env"
     fi
     (cd "$staging" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$tmp/initramfs.cpio.gz"
 }
@@ -156,14 +157,18 @@ check_transcripts() {
 # --- planner checks (--planner) ------------------------------------------------------------------
 migrator_app=$REPO_ROOT/examples/ConsoleMigrator/bin/Release/net10.0/vfio-migrator.dll
 
-# The guest runs the host's dotnet and the built example; the generated host file is made here,
-# where dotnet starts in a fraction of the guest's time.
+# The guest runs the host's dotnet and the built example; the generated host files (of mtty.json
+# and migref.json) are made here, where dotnet starts in a fraction of the guest's time.
 prepare_planner() {
     command -v dotnet >/dev/null || die "--planner runs the host's dotnet in the guest, and there is none on PATH"
     [[ -f $migrator_app ]] || die "--planner needs the built console migrator $migrator_app: run 'dotnet build examples/ConsoleMigrator -c Release'"
     ensure_debian_packages jq
-    dotnet "$migrator_app" sim libvirt-xml "$REPO_ROOT/examples/scenarios/mtty.json" "$tmp/generated-host.xml" >/dev/null ||
-        die "vfio-migrator sim libvirt-xml failed for examples/scenarios/mtty.json"
+    local scenario
+    for scenario in mtty migref; do
+        dotnet "$migrator_app" sim libvirt-xml "$REPO_ROOT/examples/scenarios/$scenario.json" "$tmp/$scenario-host.xml" >/dev/null ||
+            die "vfio-migrator sim libvirt-xml failed for examples/scenarios/$scenario.json"
+    done
+    mv "$tmp/mtty-host.xml" "$tmp/generated-host.xml"
 }
 
 # The value of record "step $1 $2=..." of the planner run.
@@ -189,6 +194,36 @@ check_plan_step() {
     fi
     log "FAIL planner $name: $(IFS=';'; echo "${problems[*]}")"
     log "  plan: ${json:-none}"
+    return 1
+}
+
+# The counts `vfio-migrator economy` must report on the real migref (version=2.1 accepts=2.0,2.1,
+# four idle migref-small): exactly those the simulator gives (tests/ConsoleMigrator.Tests'
+# EconomyCommandTests; docs/reference-driver.md). Write and ask asks each (parent, source version)
+# at most once and reads one answer per question.
+expected_economy="accepted write-and-ask complete=true writes=3 questions=2 answers=2 pairs=2 most=1 probes=5|\
+accepted write-and-test complete=true writes=4 questions=0 answers=0 pairs=0 most=0 probes=4|\
+accepted exhaustive complete=true writes=6 questions=0 answers=0 pairs=0 most=0 probes=null|\
+refused write-and-ask complete=false writes=0 questions=1 answers=1 pairs=1 most=1 probes=1|\
+refused write-and-test complete=false writes=5 questions=0 answers=0 pairs=0 most=0 probes=5|\
+refused exhaustive complete=false writes=6 questions=0 answers=0 pairs=0 most=0 probes=null"
+
+check_economy() {
+    local exit before after json counts problems=()
+    exit=$(planner_record economy exit)
+    before=$(planner_record economy before)
+    after=$(planner_record economy after)
+    json=$(planner_record economy json)
+    counts=$(jq -r '[.guests[] | .guest as $g | .strategies[] | "\($g) \(.strategy) complete=\(.complete) writes=\(.versionWrites) questions=\(.questions) answers=\(.answerReads) pairs=\(.parentVersionPairs) most=\(.mostQuestionsPerPair) probes=\(.plannerProbes)"] | join("|")' <<< "${json:-null}" 2>/dev/null)
+    [[ $exit == 0 ]] || problems+=("exit status ${exit:-none}, expected 0")
+    [[ -n $before && $before == "$after" ]] || problems+=("mdevs before [$before], after [$after]: economy left the kernel changed")
+    [[ -z $(planner_record migref-final after) ]] || problems+=("migref mdevs left at the end: $(planner_record migref-final after)")
+    [[ $counts == "$expected_economy" ]] || problems+=("counts [$counts], expected [$expected_economy]")
+    if ((${#problems[@]} == 0)); then
+        log "PASS planner economy (migref): $counts"
+        return 0
+    fi
+    log "FAIL planner economy: $(IFS=';'; echo "${problems[*]}")"
     return 1
 }
 
@@ -220,6 +255,7 @@ check_planner() {
     counted check_plan_step generated-host 0 \
         ".ok == true and ($unverified_only) and .stats.creates == (.devices | length) and all(.devices[]; .target.parent == \"mtty\" and (.note | contains(\"not listed by libvirt\"))) and all(.created[]; .method == \"sysfs\")" \
         "every device created through sysfs on the mtty parent found in sysfs, not listed by libvirt"
+    if $with_migref; then counted check_economy; fi
     local initial final
     initial=$(planner_record initial before)
     final=$(planner_record final after)
@@ -261,7 +297,7 @@ main() {
         planner_start=$(tr -d '\r' < "$console" | sed -n 's/^.*real-kernel: planner starts at \([0-9.]*\) s$/\1/p')
         # Per plan: the dotnet process's wall time and the plan's own stats.elapsedMs.
         steps=$(awk '/^step [^ ]* wall-ms=/ { split($3, w, "="); wall[$2] = w[2] }
-                     /^step [^ ]* json=/ { if (match($0, /"elapsedMs":[0-9]+/)) printf "%s %sms/%sms, ", $2, wall[$2], substr($0, RSTART + 12, RLENGTH - 12) }' "$work/planner.txt")
+                     /^step [^ ]* json=/ { if (match($0, /"elapsedMs":[0-9]+/)) printf "%s %sms/%sms, ", $2, wall[$2], substr($0, RSTART + 12, RLENGTH - 12); else printf "%s %sms, ", $2, wall[$2] }' "$work/planner.txt")
         planner_timings=" (planner from ${planner_start:-?}s; process/plan: ${steps%, })"
     else
         check_transcripts

@@ -66,6 +66,30 @@ public sealed class HostOptionsTests
     }
 
     [TestMethod]
+    public async Task An_etcd_store_that_cannot_be_reached_stops_the_plan_with_the_state_store_exit_code()
+    {
+        // Port 1 on loopback: nothing listens, every connection is refused at once; the store retries within its 10 s call timeout.
+        var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--state-store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1");
+
+        Assert.AreEqual(6, run.ExitCode, run.Error);
+        StringAssert.StartsWith(run.Error, "error: The planner's state store, etcd at http://127.0.0.1:1, ");
+        StringAssert.Contains(run.Error, "; nothing more is created.");
+    }
+
+    [TestMethod]
+    [DataRow("--state-store", "zookeeper", "--state-store takes sqlite or etcd, not 'zookeeper'.")]
+    [DataRow("--state-store", "etcd", "--state-store etcd needs --etcd-endpoints URLS.")]
+    [DataRow("--etcd-lease-ttl", "1", "--etcd-lease-ttl takes whole seconds from 2 to 3600, not '1'.")]
+    public async Task A_state_store_option_out_of_range_is_a_usage_error(string option, string value, string message)
+    {
+        string[] store = option == "--etcd-lease-ttl" ? ["--state-store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1"] : [];
+        var run = await ConsoleRun.RunAsync(["plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, .. store, option, value]);
+
+        Assert.AreEqual(2, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, message);
+    }
+
+    [TestMethod]
     public async Task A_given_name_is_the_hosts_name_in_every_line()
     {
         var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, "--dest-name", "host-b");

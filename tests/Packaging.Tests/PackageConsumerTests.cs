@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace VfioMigration.Packaging.Tests;
 
 /// <summary>
-/// Packs the four packages and the tool with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
+/// Packs the five packages and the tool with <c>nuget/pack.sh</c>, checks what each holds, then restores them by
 /// version into a fresh program outside the repository, builds it and plans a migration with it; builds
 /// a fresh MSTest project whose tests migrate on the mocked libvirt with <c>libvirt.so.0</c> hidden; and
 /// installs the tool into a fresh tool path and runs its demo.
@@ -119,7 +119,8 @@ public sealed class PackageConsumerTests
         var planner = PackedPackage.Read(directory, "VfioMigration.Planner");
         var simulator = PackedPackage.Read(directory, "VfioMigration.HostSimulator");
         var remote = PackedPackage.Read(directory, "VfioMigration.RemoteHosts");
-        foreach (var package in new[] { interop, planner, simulator, remote })
+        var etcd = PackedPackage.Read(directory, "VfioMigration.Etcd");
+        foreach (var package in new[] { interop, planner, simulator, remote, etcd })
         {
             foreach (var entry in new[] { $"lib/net10.0/{package.Id}.dll", $"lib/net10.0/{package.Id}.xml", "README.md", "icon.png" })
             {
@@ -139,6 +140,8 @@ public sealed class PackageConsumerTests
         Assert.Contains(new PackageDependency("VfioMigration.Planner", planner.Version), simulator.Dependencies, "HostSimulator depends on the Planner package of its version");
         Assert.Contains(new PackageDependency("VfioMigration.Planner", planner.Version), remote.Dependencies, "RemoteHosts depends on the Planner package of its version");
         Assert.IsTrue(remote.Dependencies.Any(d => d.Id == "SSH.NET"), $"RemoteHosts depends on SSH.NET; it depends on: {string.Join(", ", remote.Dependencies)}");
+        Assert.Contains(new PackageDependency("VfioMigration.Planner", planner.Version), etcd.Dependencies, "Etcd depends on the Planner package of its version");
+        Assert.IsTrue(etcd.Dependencies.Any(d => d.Id == "dotnet-etcd"), $"Etcd depends on dotnet-etcd; it depends on: {string.Join(", ", etcd.Dependencies)}");
         return planner.Version;
     }
 

@@ -13,6 +13,8 @@ namespace VfioMigration.TwoHost.Tests;
 /// </summary>
 public sealed partial class MigrationScenarioTests
 {
+    private const string NotMigratableType = "migref-nomig";
+
     private static readonly string[] MigratableTypes = ["migref-small", "migref-large"];
 
     /// <summary>(source branch, destination branch) pairs of the full table.</summary>
@@ -80,5 +82,48 @@ public sealed partial class MigrationScenarioTests
             CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
             Assert.IsNull(_b.GuestState(Guest));
         }
+    }
+
+    /// <summary>
+    /// The cell of the type that cannot migrate (<c>migref-nomig</c>: no <c>migration_version</c>,
+    /// no VFIO migration feature): <c>check</c> cannot verify anything and says "unknown", never
+    /// "compatible"; QEMU holds a migration blocker for the device, so libvirt refuses the forced
+    /// migration before any stream, and the guest keeps running on A.
+    /// </summary>
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task Truth_table_a_non_migratable_mdev_is_refused_before_any_stream_and_check_says_unknown()
+    {
+        Assert.AreEqual("2.1", await _a.LoadMigrefAsync(MigrefBranch.All["2.1"]));
+        Assert.AreEqual("2.1", await _b.LoadMigrefAsync(MigrefBranch.All["2.1"]));
+        var source = await _a.CreateMdevAsync(NotMigratableType, L1Host.MigrefParent);
+        var target = await _b.CreateMdevAsync(NotMigratableType, L1Host.MigrefParent);
+        // The harness's qemu:override sets enable-migration=on, which QEMU refuses outright for a
+        // device without the migration feature; without it (auto) QEMU starts the guest and holds
+        // a migration blocker instead.
+        var refusedStart = Assert.ThrowsExactly<LibvirtException>(() => _a.StartGuest(Guest, [source]));
+        StringAssert.Contains(refusedStart.Message, "VFIO migration is not supported in kernel");
+        using (var refused = _a.Libvirt.LookupDomainByName(Guest))
+        {
+            refused.Undefine();
+        }
+
+        _a.StartGuest(Guest, [source], dirtyTrackingOverride: false);
+
+        var check = await Migrator.RunAsync(Migrator.Check(_environment, _environment.A, _environment.B, Guest, source, target));
+        Log(check);
+
+        Assert.AreEqual("unknown", Migrator.Plan(check).GetProperty("outcome").GetString(), check.Error);
+        Assert.AreEqual(11, check.ExitCode, check.Error);
+
+        var forced = _a.LiveXml(Guest, DomainXmlOptions.Migratable).Replace(source, target, StringComparison.Ordinal);
+        using var domain = _a.Libvirt.LookupDomainByName(Guest);
+        var clock = Stopwatch.StartNew();
+        var failure = Assert.ThrowsExactly<LibvirtOperationInvalidException>(() => domain.Migrate(_b.Libvirt, new MigrationParameters { DestinationXml = forced }, MigrationOptions.Live));
+        TestContext.WriteLine($"truth table: 2.1 {NotMigratableType} -> 2.1 {NotMigratableType}: unknown, refused in {clock.Elapsed.TotalSeconds:F1} s: {failure.Message}");
+        StringAssert.Contains(failure.Message, "cannot migrate domain");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+        Assert.IsNull(_b.GuestState(Guest), "B never started a guest: no stream was opened");
     }
 }

@@ -33,7 +33,7 @@ internal static class ConsoleApp
         Command[] commands =
         [
             new DemoCommand(), new InspectCommand(), new HostCommand(), new PlanCommand(), new MigrateCommand(), new CheckCommand(), new AskCommand(),
-            new EvacuateCommand(), new RecoverCommand(), plans, new BenchCommand(), sim, new CompletionsCommand(),
+            new EvacuateCommand(), new RecoverCommand(), plans, new BenchCommand(), new EconomyCommand(), sim, new CompletionsCommand(),
         ];
         foreach (var command in commands)
         {

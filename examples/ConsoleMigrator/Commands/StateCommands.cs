@@ -4,42 +4,63 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.Etcd;
 using VfioMigration.Planner;
 using VfioMigration.Planner.State;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
-/// <summary>The state store the planning commands share (docs/state.md): SQLite in the state directory, unless a host is simulated in this process.</summary>
+/// <summary>The state store the planning commands share (docs/state.md): SQLite in the state directory, or etcd for a fleet (<c>--state-store etcd</c>), unless a host is simulated in this process.</summary>
 internal static class StateOption
 {
     /// <summary>The environment variable that overrides the default state directory.</summary>
     public const string EnvironmentVariable = "VFIO_MIGRATION_STATE_DIR";
 
-    /// <summary>The option that names the state directory.</summary>
+    /// <summary>The options that pick and place the state store.</summary>
     public static IReadOnlyList<Option> Options =>
     [
         CliOption.Value("--state-dir", "DIR", $"Where claims and the journal of created mdevs are kept, shared by every vfio-migrator on this node (default ${EnvironmentVariable}, else /var/lib/vfio-migration as root, $XDG_STATE_HOME/vfio-migration otherwise)."),
+        CliOption.Value("--state-store", "KIND", "sqlite (default: a file in the state directory, for one management node) or etcd (shared by every management node; needs --etcd-endpoints)."),
+        CliOption.Value("--etcd-endpoints", "URLS", "etcd v3 client URLs, comma-separated (e.g. http://10.0.0.1:2379,http://10.0.0.2:2379), for --state-store etcd."),
+        CliOption.Value("--etcd-lease-ttl", "SECONDS", "How long after this process stops (or loses etcd) its claims are freed and its plans become recoverable (default 10)."),
     ];
 
-    /// <summary>The durable store in the state directory the arguments name.</summary>
-    public static SqliteStateStore OpenDurable(ParseResult args) =>
-        new(args.Value("--state-dir") ?? NonEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? SqliteStateStore.DefaultDirectory());
+    /// <summary>The durable store the arguments name: etcd, or SQLite in the state directory.</summary>
+    public static OpenedState OpenDurable(ParseResult args)
+    {
+        switch (args.Value("--state-store") ?? "sqlite")
+        {
+            case "sqlite":
+                return Opened(new SqliteStateStore(args.Value("--state-dir") ?? NonEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? SqliteStateStore.DefaultDirectory()));
+            case "etcd":
+                var endpoints = args.Value("--etcd-endpoints") ?? throw new UsageException("--state-store etcd needs --etcd-endpoints URLS.");
+                var ttl = args.Value("--etcd-lease-ttl") is { } text
+                    ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 2 and <= 3600 ? seconds : throw new UsageException($"--etcd-lease-ttl takes whole seconds from 2 to 3600, not '{text}'.")
+                    : 10;
+                return Opened(new EtcdStateStore(new EtcdStateStoreOptions { Endpoints = endpoints, LeaseTtl = TimeSpan.FromSeconds(ttl) }));
+            case var other:
+                throw new UsageException($"--state-store takes sqlite or etcd, not '{other}'.");
+        }
+    }
 
     /// <summary>The store for a planning command: the durable one, or the process's in-memory registry when a host is a scenario (nothing of it outlives the process).</summary>
     public static OpenedState Open(ParseResult args, HostSet hosts) =>
-        hosts.Ephemeral ? new OpenedState(TargetClaimRegistry.Shared, null) : new OpenedState(null, OpenDurable(args));
+        hosts.Ephemeral ? new OpenedState(TargetClaimRegistry.Shared, null) : OpenDurable(args);
+
+    private static OpenedState Opened<T>(T store)
+        where T : IPlannerStateStore, IDisposable => new(store, store);
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
 
-/// <summary>A state store a command opened; disposing closes it when it is the durable one.</summary>
-internal sealed class OpenedState(TargetClaimRegistry? memory, SqliteStateStore? durable) : IDisposable
+/// <summary>A state store a command opened; disposing closes it when the command opened it (not the process's in-memory registry).</summary>
+internal sealed class OpenedState(IPlannerStateStore store, IDisposable? owned) : IDisposable
 {
     /// <summary>The store.</summary>
-    public IPlannerStateStore Store => (IPlannerStateStore?)durable ?? memory!;
+    public IPlannerStateStore Store => store;
 
-    /// <summary>Closes the durable store.</summary>
-    public void Dispose() => durable?.Dispose();
+    /// <summary>Closes the store the command opened.</summary>
+    public void Dispose() => owned?.Dispose();
 }
 
 /// <summary><c>recover</c>: removes what dead plans left on hosts (docs/state.md).</summary>
@@ -64,7 +85,8 @@ internal sealed class RecoverCommand : CliCommand
 
     public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        using var store = StateOption.OpenDurable(args);
+        using var durable = StateOption.OpenDurable(args);
+        var store = durable.Store;
         var uris = args.Values("--host");
         if (uris.Count == 0)
         {
@@ -97,8 +119,8 @@ internal sealed class PlansCommand : CliCommand
 
     public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        using var store = StateOption.OpenDurable(args);
-        var plans = store.ListPlans();
+        using var durable = StateOption.OpenDurable(args);
+        var plans = durable.Store.ListPlans();
         await context.Out.WriteAsync(context.Json ? StateOutput.Json(plans) : StateOutput.Text(plans)).ConfigureAwait(false);
         return ExitCodes.Success;
     }
@@ -123,7 +145,8 @@ internal sealed class PlansReleaseCommand : CliCommand
             throw new UsageException($"'{args.Required("ID")}' is not a plan id (a UUID, as 'vfio-migrator plans' lists it).");
         }
 
-        using var store = StateOption.OpenDurable(args);
+        using var durable = StateOption.OpenDurable(args);
+        var store = durable.Store;
         var plan = store.ListPlans().FirstOrDefault(p => p.Id == id) ?? throw new UsageException($"the state store {store.Location} holds no plan {id}.");
         if (plan.Owner == PlanOwnerState.Alive)
         {

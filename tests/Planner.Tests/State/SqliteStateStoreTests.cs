@@ -1,15 +1,13 @@
-using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.Devices;
+using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.State;
 
 namespace VfioMigration.Planner.Tests.State;
 
-/// <summary>The SQLite store against real files: claims across connections, owners that are gone, journal states, the schema guard.</summary>
+/// <summary>The SQLite store against real files: the store contract (claims across connections, owners that are gone, journal states), the schema guard, WAL, where the state lives, owners' liveness.</summary>
 [TestClass]
-public sealed class SqliteStateStoreTests
+public sealed class SqliteStateStoreTests : StateStoreContractTests
 {
-    private const string Host = "test:///dest.xml";
-
     private string _directory = null!;
 
     public TestContext TestContext { get; set; } = null!;
@@ -23,12 +21,14 @@ public sealed class SqliteStateStoreTests
     [TestCleanup]
     public void DeleteDirectory()
     {
+        CloseTheStores();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
     }
 
-    private static JournalEntry Entry(Guid plan, string uuid, JournalState state, string? error = null) =>
-        new(plan, Host, "dest", MdevUuid.Parse(uuid), "mdev_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Sysfs, false, 0, state, error);
+    protected override string DeadProcess => $"process {int.MaxValue} on node {Environment.MachineName}";
+
+    protected override IPlannerStateStore OpenLive() => new SqliteStateStore(_directory);
 
     [TestMethod]
     public void AVfConfiguration_RoundTripsWithMethodVf()
@@ -43,106 +43,7 @@ public sealed class SqliteStateStoreTests
         Assert.AreEqual(entry, store.ListPlans().Single(p => p.Id == plan).Entries.Single());
     }
 
-    [TestMethod]
-    public void AClaim_IsSeenByAnotherConnection_WithThePlanAndWhereItRuns()
-    {
-        using var first = new SqliteStateStore(_directory);
-        using var second = new SqliteStateStore(_directory);
-        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
-        first.BeginPlan(a, "vm1");
-        Assert.IsNull(first.TryClaim(Host, "mdev:x", a));
-        Assert.IsNull(first.TryClaim(Host, "mdev:x", a), "claiming again is a no-op");
-
-        var holder = second.TryClaim(Host, "mdev:x", b);
-        Assert.IsNotNull(holder);
-        Assert.AreEqual(a, holder.Plan);
-        Assert.AreEqual("vm1", holder.Guest);
-        Assert.AreEqual($"process {Environment.ProcessId} on node {Environment.MachineName}", holder.Where);
-        Assert.AreEqual(a, second.HolderOf(Host, "mdev:x", b)?.Plan);
-        Assert.IsNull(second.HolderOf(Host, "mdev:x", a), "a plan's own claim is not another's");
-
-        first.Release(Host, "mdev:x", a);
-        Assert.IsNull(second.TryClaim(Host, "mdev:x", b));
-        Assert.AreEqual(b, first.HolderOf(Host, "mdev:x", a)?.Plan);
-    }
-
-    [TestMethod]
-    public void AClaimOfAPlanWhoseProcessIsGone_IsFree_AndTakenOver()
-    {
-        using var dead = new SqliteStateStore(_directory, Gone);
-        using var live = new SqliteStateStore(_directory);
-        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
-        Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.0", a));
-
-        Assert.IsNull(live.HolderOf(Host, "pci:0000:41:00.0", b));
-        Assert.IsNull(live.TryClaim(Host, "pci:0000:41:00.0", b));
-        var plans = live.ListPlans();
-        Assert.AreEqual(PlanOwnerState.Gone, plans.Single(p => p.Id == a).Owner);
-        Assert.IsEmpty(plans.Single(p => p.Id == a).Claims);
-        CollectionAssert.AreEqual(new[] { KeyValuePair.Create(Host, "pci:0000:41:00.0") }, plans.Single(p => p.Id == b).Claims.ToList());
-    }
-
-    [TestMethod]
-    public void EndPlan_KeepsOnlyADeviceWhoseRemovalFailed_WithItsClaim()
-    {
-        using var store = new SqliteStateStore(_directory);
-        var plan = Guid.NewGuid();
-        const string gone = "00000000-0000-4000-8000-000000000001";
-        const string stuck = "00000000-0000-4000-8000-000000000002";
-        store.TryClaim(Host, $"mdev:{gone}", plan);
-        store.TryClaim(Host, $"mdev:{stuck}", plan);
-        store.TryClaim(Host, "pci:0000:41:00.1", plan);
-        store.Journal(Entry(plan, gone, JournalState.Intent));
-        store.Journal(Entry(plan, gone, JournalState.Removed));
-        store.Journal(Entry(plan, stuck, JournalState.RemoveFailed, "EBUSY"));
-
-        store.EndPlan(plan);
-
-        var left = store.ListPlans().Single();
-        Assert.AreEqual(stuck, left.Entries.Single().Uuid.Value);
-        Assert.AreEqual(JournalState.RemoveFailed, left.Entries.Single().State);
-        Assert.AreEqual("EBUSY", left.Entries.Single().Error);
-        CollectionAssert.AreEqual(new[] { KeyValuePair.Create(Host, $"mdev:{stuck}") }, left.Claims.ToList());
-    }
-
-    [TestMethod]
-    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten()
-    {
-        var plan = Guid.NewGuid();
-        const string made = "00000000-0000-4000-8000-000000000003";
-        using (var dead = new SqliteStateStore(_directory, Gone))
-        {
-            dead.BeginPlan(plan, "vm1");
-            dead.TryClaim(Host, $"mdev:{made}", plan);
-            dead.Journal(Entry(plan, made, JournalState.Created));
-            dead.CommitPlan(plan);
-        }
-
-        using var live = new SqliteStateStore(_directory);
-        var holder = live.TryClaim(Host, $"mdev:{made}", Guid.NewGuid());
-        Assert.AreEqual($"plan {plan} for guest vm1, committed (kept) by process {int.MaxValue} on node {Environment.MachineName}", holder?.ToString());
-        Assert.AreEqual(JournalState.Committed, live.ListPlans().Single().Entries.Single().State);
-        Assert.IsEmpty(live.PlansToRecover(Host, includeCommitted: false), "a committed plan is not an orphan");
-        Assert.AreEqual(plan, live.PlansToRecover(Host, includeCommitted: true).Single().Id);
-
-        live.ForgetPlan(plan);
-        Assert.IsEmpty(live.ListPlans());
-        Assert.IsNull(live.HolderOf(Host, $"mdev:{made}", Guid.Empty));
-    }
-
-    [TestMethod]
-    public void PlansToRecover_ListsOnlyGoneOwners_WithOpenEntriesOnThatHost()
-    {
-        using var dead = new SqliteStateStore(_directory, Gone);
-        using var live = new SqliteStateStore(_directory);
-        var (orphan, running, closed) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
-        dead.Journal(Entry(orphan, "00000000-0000-4000-8000-000000000004", JournalState.Intent));
-        dead.Journal(Entry(closed, "00000000-0000-4000-8000-000000000005", JournalState.Removed));
-        live.Journal(Entry(running, "00000000-0000-4000-8000-000000000006", JournalState.Created));
-
-        Assert.AreEqual(orphan, live.PlansToRecover(Host, includeCommitted: false).Single().Id);
-        Assert.IsEmpty(live.PlansToRecover("test:///other.xml", includeCommitted: false));
-    }
+    protected override IPlannerStateStore OpenDead() => new SqliteStateStore(_directory, Gone);
 
     [TestMethod]
     public void AFileWithANewerSchema_IsRefused_AndLeftAlone()

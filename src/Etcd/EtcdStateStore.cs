@@ -1,0 +1,676 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+using Mvccpb;
+using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.State;
+
+namespace VfioMigration.Etcd;
+
+/// <summary>
+/// The fleet <see cref="IPlannerStateStore"/>: claims and the provisioning journal in etcd v3, shared
+/// by planner processes on any number of management nodes. The process holds one lease, kept alive
+/// in the background; a claim is a key tied to it, made by a transaction that succeeds only when the
+/// key does not exist, so two planners never both win. Journal entries and plan records carry no
+/// lease: when the process dies its lease expires, its claims vanish and its plans' owner key with
+/// them, so recovery sees the plans as gone. Key layout and guarantees: docs/state.md.
+/// </summary>
+public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
+{
+    /// <summary>The pause before a request that timed out or found no leader is sent again.</summary>
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
+
+    private readonly EtcdClient _client;
+    private readonly EtcdStateStoreOptions _options;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _keepAlive;
+    private readonly Dictionary<Guid, LocalPlan> _plans = [];
+    private readonly Lock _gate = new();
+    private long _roundTrips;
+    private int _disposed;
+
+    /// <summary>Connects, grants this process's lease and starts keeping it alive.</summary>
+    /// <param name="options">The endpoints, lease TTL, call timeout and key prefix.</param>
+    /// <exception cref="StateStoreException">etcd cannot be reached within the call timeout, or refuses the lease.</exception>
+    public EtcdStateStore(EtcdStateStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.Endpoints);
+        if (!options.Prefix.EndsWith('/'))
+        {
+            throw new ArgumentException($"The key prefix '{options.Prefix}' must end with '/'.", nameof(options));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.LeaseTtl, TimeSpan.FromSeconds(1), nameof(options));
+        _options = options;
+        try
+        {
+            _client = new EtcdClient(options.Endpoints);
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException or InvalidOperationException)
+        {
+            throw new StateStoreException($"The etcd endpoints '{options.Endpoints}' are not usable: {e.Message}", e);
+        }
+
+        try
+        {
+            Lease = Call(deadline => _client.LeaseGrant(new LeaseGrantRequest { TTL = (long)Math.Ceiling(options.LeaseTtl.TotalSeconds) }, deadline: deadline)).ID;
+            Txn([], [Put(OwnerKey(Lease), new JsonObject { ["node"] = Environment.MachineName, ["pid"] = Environment.ProcessId }.ToJsonString(), Lease)]);
+        }
+        catch (StateStoreException)
+        {
+            _client.Dispose();
+            throw;
+        }
+
+        _keepAlive = Task.Run(KeepAliveAsync);
+    }
+
+    /// <summary>This process's lease: its claims and the liveness of its plans last as long as it does.</summary>
+    public long Lease { get; }
+
+    /// <summary>How many requests this store has sent to etcd (each is one round trip), for measurements.</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <inheritdoc />
+    public string Location => $"etcd {_options.Endpoints} (prefix {_options.Prefix})";
+
+    /// <inheritdoc />
+    public void BeginPlan(Guid plan, string guest)
+    {
+        lock (_gate)
+        {
+            Local(plan).Guest = guest;
+        }
+    }
+
+    /// <inheritdoc />
+    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan)
+    {
+        var key = ClaimKey(hostKey, device);
+        var value = ClaimValue(plan);
+        lock (_gate)
+        {
+            Local(plan);
+        }
+
+        // Bounded: each round only repeats when the key changed between two requests.
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var record = RecordIfNew(plan);
+            var claimed = Txn([Absent(key)], [Put(key, value, Lease), .. record], [Get(key)]);
+            if (claimed.Succeeded)
+            {
+                Claimed(plan, record.Count > 0, key);
+                return null;
+            }
+
+            if (claimed.Responses[0].ResponseRange.Kvs.FirstOrDefault() is not { } held)
+            {
+                continue;
+            }
+
+            var (holderPlan, holderLease) = ParseClaim(held);
+            if (holderPlan == plan)
+            {
+                Claimed(plan, recorded: false, key);
+                return null;
+            }
+
+            if (Evaluate(hostKey, device, holderPlan, holderLease) is { } holder)
+            {
+                return holder;
+            }
+
+            // Held by a plan whose owner is gone and whose device (if any) is resolved: take it over, unless it changed meanwhile.
+            if (Txn([Is(key, Etcdserverpb.Compare.Types.CompareTarget.Mod, c => c.ModRevision = held.ModRevision)], [Put(key, value, Lease), .. record]).Succeeded)
+            {
+                Claimed(plan, record.Count > 0, key);
+                return null;
+            }
+        }
+
+        throw new StateStoreException($"The claim on {device} of {hostKey} in {Location} kept changing; giving up after 5 attempts.");
+    }
+
+    /// <inheritdoc />
+    public ClaimHolder? HolderOf(string hostKey, string device, Guid plan)
+    {
+        var held = Call(deadline => _client.Get(ClaimKey(hostKey, device), deadline: deadline)).Kvs.FirstOrDefault();
+        if (held is null)
+        {
+            return null;
+        }
+
+        var (holderPlan, holderLease) = ParseClaim(held);
+        return holderPlan == plan ? null : Evaluate(hostKey, device, holderPlan, holderLease);
+    }
+
+    /// <inheritdoc />
+    public void Release(string hostKey, string device, Guid plan)
+    {
+        var key = ClaimKey(hostKey, device);
+        Txn([ValueIs(key, ClaimValue(plan))], [Delete(key)]);
+        lock (_gate)
+        {
+            if (_plans.TryGetValue(plan, out var local))
+            {
+                local.Claims.Remove(key);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Journal(JournalEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var key = JournalKey(entry.HostKey, entry.Plan, entry.Uuid.Value);
+        List<RequestOp> ops = [Put(key, JournalValue(entry)), .. RecordIfNew(entry.Plan)];
+        if (entry.State == JournalState.Intent)
+        {
+            // The device may exist from now on: its claim (if this plan holds it) loses the lease, so it outlives
+            // the process and keeps the device from other plans until recovery resolves it.
+            var claim = ClaimKey(entry.HostKey, $"mdev:{entry.Uuid.Value}");
+            Txn([ValueIs(claim, ClaimValue(entry.Plan))], [Put(claim, ClaimValue(entry.Plan)), .. ops], ops);
+        }
+        else
+        {
+            Txn([], ops);
+        }
+
+        lock (_gate)
+        {
+            if (_plans.TryGetValue(entry.Plan, out var local))
+            {
+                local.Recorded |= ops.Count > 1;
+                local.Entries[key] = entry;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void CommitPlan(Guid plan)
+    {
+        LocalPlan local;
+        lock (_gate)
+        {
+            local = Local(plan).Copy();
+        }
+
+        // One transaction: the record says committed, the claims lose the lease, created devices become committed.
+        Txn(
+            [],
+            [
+                Put(PlanKey(plan), PlanValue(local.Guest, committed: true)),
+                .. local.Claims.Select(key => Put(key, ClaimValue(plan))),
+                .. local.Entries.Where(e => e.Value.State == JournalState.Created).Select(e => Put(e.Key, JournalValue(e.Value with { State = JournalState.Committed }))),
+            ]);
+        lock (_gate)
+        {
+            var mine = Local(plan);
+            mine.Recorded = true;
+            foreach (var (key, entry) in local.Entries.Where(e => e.Value.State == JournalState.Created))
+            {
+                mine.Entries[key] = entry with { State = JournalState.Committed };
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void EndPlan(Guid plan)
+    {
+        var state = PlanState(plan);
+        var stuck = state.Entries.Where(e => e.Value.State == JournalState.RemoveFailed).Select(e => ClaimKey(e.Value.HostKey, $"mdev:{e.Value.Uuid.Value}")).ToHashSet(StringComparer.Ordinal);
+        var claims = state.Claims.Where(c => !stuck.Contains(c.Key)).ToList();
+        var entries = state.Entries.Where(e => e.Value.State != JournalState.RemoveFailed).Select(e => e.Key).ToList();
+        Remove(plan, claims, entries, forgetRecord: stuck.Count == 0);
+        lock (_gate)
+        {
+            if (stuck.Count == 0)
+            {
+                _plans.Remove(plan);
+            }
+            else if (_plans.TryGetValue(plan, out var local))
+            {
+                local.Claims.RemoveWhere(c => !stuck.Contains(c));
+                foreach (var key in entries)
+                {
+                    local.Entries.Remove(key);
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void ForgetPlan(Guid plan)
+    {
+        var state = PlanState(plan);
+        Remove(plan, [.. state.Claims], [.. state.Entries.Keys], forgetRecord: true);
+        lock (_gate)
+        {
+            _plans.Remove(plan);
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<StoredPlan> ListPlans() => Read().Plans();
+
+    /// <inheritdoc />
+    public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted)
+    {
+        // One range over this host's entries; only when one is open (or committed) is everything read to see whose they are.
+        var prefix = $"{_options.Prefix}journal/{Escape(hostKey)}/";
+        var candidates = Call(deadline => _client.GetRange(prefix, deadline: deadline)).Kvs
+            .Select(kv => (Plan: ParseJournalKey(kv.Key.ToStringUtf8()).Plan, State: ParseState(Field(JsonNode.Parse(kv.Value.ToStringUtf8()), "state", kv))))
+            .Where(c => c.State is JournalState.Intent or JournalState.Created or JournalState.RemoveFailed || (includeCommitted && c.State == JournalState.Committed))
+            .Select(c => c.Plan)
+            .ToHashSet();
+        return candidates.Count == 0 ? []
+            : [.. Read().Plans().Where(p => candidates.Contains(p.Id) && (p.Owner == PlanOwnerState.Gone || (includeCommitted && p.Owner == PlanOwnerState.Committed)))];
+    }
+
+    /// <summary>Stops keeping the lease alive and revokes it: this process's uncommitted claims go at once, its unfinished plans become recoverable.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        try
+        {
+            // Waits for the keep-alive loop without rethrowing whatever ended it.
+            ((IAsyncResult)_keepAlive).AsyncWaitHandle.WaitOne(_options.CallTimeout);
+            Call(deadline => _client.LeaseRevoke(new LeaseRevokeRequest { ID = Lease }, deadline: deadline));
+        }
+        catch (StateStoreException)
+        {
+            // Unreachable: the lease expires on its own within its TTL.
+        }
+
+        _client.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task KeepAliveAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                // Returns when etcd says the lease is gone; then writes tied to it fail and plans stop.
+                await _client.LeaseKeepAlive(Lease, _stop.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is RpcException or EndOfStreamException or IOException or InvalidOperationException)
+            {
+                // The member this stream went to is down or unreachable: open a new stream, through another endpoint if need be.
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether a plan's claim keeps the device from <paramref name="device"/>'s askers: its holder, or null when the holder is gone and the claim free.</summary>
+    private ClaimHolder? Evaluate(string hostKey, string device, Guid holderPlan, long holderLease)
+    {
+        var journaled = device.StartsWith("mdev:", StringComparison.Ordinal) ? JournalKey(hostKey, holderPlan, device["mdev:".Length..]) : null;
+        var read = Txn([], [Get(PlanKey(holderPlan)), Get(OwnerKey(holderLease)), .. journaled is null ? (RequestOp[])[] : [Get(journaled)]]);
+        var record = read.Responses[0].ResponseRange.Kvs.FirstOrDefault();
+        var alive = read.Responses[1].ResponseRange.Kvs.Count > 0;
+        var (guest, where, owner) = Describe(record, alive);
+        var holder = new ClaimHolder(holderPlan, guest, where);
+        if (owner != PlanOwnerState.Gone)
+        {
+            return holder;
+        }
+
+        // A gone plan's claim is free, except on a device it journaled that may still exist: that one waits for recovery.
+        var entry = journaled is null ? null : read.Responses[2].ResponseRange.Kvs.FirstOrDefault();
+        return entry is not null && ParseState(Field(JsonNode.Parse(entry.Value.ToStringUtf8()), "state", entry)) is JournalState.Intent or JournalState.Created or JournalState.RemoveFailed
+            ? holder with { Where = $"{where}; its device awaits recovery" }
+            : null;
+    }
+
+    /// <summary>The guest, where-it-runs text and owner state from a plan record (null: none) and whether its lease's owner key exists.</summary>
+    private static (string Guest, string Where, PlanOwnerState Owner) Describe(KeyValue? record, bool ownerAlive)
+    {
+        if (record is null)
+        {
+            return ("", ownerAlive ? "a live planner process" : "no owner recorded", ownerAlive ? PlanOwnerState.Alive : PlanOwnerState.Gone);
+        }
+
+        var json = JsonNode.Parse(record.Value.ToStringUtf8());
+        var process = $"process {Field(json, "pid", record)} on node {Field(json, "node", record)}";
+        return json?["committed"]?.GetValue<bool>() == true ? (Field(json, "guest", record), $"committed (kept) by {process}", PlanOwnerState.Committed)
+            : ownerAlive ? (Field(json, "guest", record), process, PlanOwnerState.Alive)
+            : (Field(json, "guest", record), $"{process}, which is gone", PlanOwnerState.Gone);
+    }
+
+    /// <summary>Deletes a plan's claims (each only while it holds the value the plan wrote), journal entries and, when asked, its record.</summary>
+    private void Remove(Guid plan, List<KeyValuePair<string, string>> claims, List<string> entries, bool forgetRecord)
+    {
+        List<RequestOp> rest = [.. entries.Select(Delete), .. forgetRecord ? [Delete(PlanKey(plan))] : (RequestOp[])[]];
+        if (Txn([.. claims.Select(c => ValueIs(c.Key, c.Value))], [.. claims.Select(c => Delete(c.Key)), .. rest]).Succeeded)
+        {
+            return;
+        }
+
+        // Some claim is no longer the plan's (taken over after its lease expired): delete the others one by one.
+        foreach (var (key, value) in claims)
+        {
+            Txn([ValueIs(key, value)], [Delete(key)]);
+        }
+
+        Txn([], rest);
+    }
+
+    /// <summary>A plan's claim keys and journal entries: what this process did for it, or (a plan of another process) what etcd holds.</summary>
+    private (IReadOnlyList<KeyValuePair<string, string>> Claims, IReadOnlyDictionary<string, JournalEntry> Entries) PlanState(Guid plan)
+    {
+        lock (_gate)
+        {
+            if (_plans.TryGetValue(plan, out var local))
+            {
+                return ([.. local.Claims.Select(key => KeyValuePair.Create(key, ClaimValue(plan)))], new Dictionary<string, JournalEntry>(local.Entries, StringComparer.Ordinal));
+            }
+        }
+
+        var snapshot = Read();
+        return (
+            [.. snapshot.Claims.Where(c => c.Plan == plan).Select(c => KeyValuePair.Create(c.Key, c.Value))],
+            snapshot.Entries.Where(e => e.Value.Plan == plan).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal));
+    }
+
+    /// <summary>Everything under the prefix, in one range request.</summary>
+    private Snapshot Read()
+    {
+        var snapshot = new Snapshot();
+        foreach (var kv in Call(deadline => _client.GetRange(_options.Prefix, deadline: deadline)).Kvs)
+        {
+            var key = kv.Key.ToStringUtf8()[_options.Prefix.Length..];
+            var slash = key.IndexOf('/', StringComparison.Ordinal);
+            var rest = slash < 0 ? "" : key[(slash + 1)..];
+            switch (slash < 0 ? key : key[..slash])
+            {
+                case "owners":
+                    snapshot.Owners.Add(rest);
+                    break;
+                case "plans":
+                    snapshot.Records[ParseGuid(rest, kv)] = kv;
+                    break;
+                case "claims":
+                    var (host, device) = Split2(rest, kv);
+                    var (holder, _) = ParseClaim(kv);
+                    snapshot.Claims.Add((kv.Key.ToStringUtf8(), host, device, holder, kv.Value.ToStringUtf8()));
+                    break;
+                case "journal":
+                    snapshot.Entries[kv.Key.ToStringUtf8()] = ParseEntry(kv);
+                    break;
+                default:
+                    // A key this version does not write: left alone.
+                    break;
+            }
+        }
+
+        return snapshot;
+    }
+
+    private List<RequestOp> RecordIfNew(Guid plan)
+    {
+        lock (_gate)
+        {
+            return _plans.TryGetValue(plan, out var local) && !local.Recorded ? [Put(PlanKey(plan), PlanValue(local.Guest, committed: false))] : [];
+        }
+    }
+
+    private void Claimed(Guid plan, bool recorded, string claimKey)
+    {
+        lock (_gate)
+        {
+            var local = Local(plan);
+            local.Recorded |= recorded;
+            local.Claims.Add(claimKey);
+        }
+    }
+
+    /// <summary>The plan this process runs (caller holds the gate).</summary>
+    private LocalPlan Local(Guid plan)
+    {
+        if (!_plans.TryGetValue(plan, out var local))
+        {
+            _plans[plan] = local = new LocalPlan();
+        }
+
+        return local;
+    }
+
+    private string PlanValue(string guest, bool committed) => new JsonObject
+    {
+        ["guest"] = guest,
+        ["node"] = Environment.MachineName,
+        ["pid"] = Environment.ProcessId,
+        ["lease"] = Lease.ToString("x16", CultureInfo.InvariantCulture),
+        ["committed"] = committed,
+        ["created"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+    }.ToJsonString();
+
+    private string ClaimValue(Guid plan) => new JsonObject
+    {
+        ["plan"] = plan.ToString("D"),
+        ["lease"] = Lease.ToString("x16", CultureInfo.InvariantCulture),
+    }.ToJsonString();
+
+    private static string JournalValue(JournalEntry entry) => new JsonObject
+    {
+        ["hostName"] = entry.HostName,
+        ["parent"] = entry.Parent,
+        ["type"] = entry.Type.Value,
+        ["method"] = entry.Method switch { CreationMethod.Libvirt => "libvirt", CreationMethod.Vf => "vf", _ => "sysfs" },
+        ["persistent"] = entry.Persistent,
+        ["order"] = entry.Order,
+        ["state"] = entry.State.ToString(),
+        ["error"] = entry.Error,
+    }.ToJsonString();
+
+    private static (Guid Plan, long Lease) ParseClaim(KeyValue kv)
+    {
+        var json = JsonNode.Parse(kv.Value.ToStringUtf8());
+        return (ParseGuid(Field(json, "plan", kv), kv), long.TryParse(Field(json, "lease", kv), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var lease) ? lease : 0);
+    }
+
+    private JournalEntry ParseEntry(KeyValue kv)
+    {
+        var (host, plan, uuid) = ParseJournalKey(kv.Key.ToStringUtf8());
+        var json = JsonNode.Parse(kv.Value.ToStringUtf8());
+        var where = $"etcd key {kv.Key.ToStringUtf8()}";
+        return new JournalEntry(
+            plan,
+            host,
+            Field(json, "hostName", kv),
+            MdevUuid.Parse(uuid, where),
+            Field(json, "parent", kv),
+            MdevTypeId.Parse(Field(json, "type", kv), where),
+            Field(json, "method", kv) switch { "libvirt" => CreationMethod.Libvirt, "vf" => CreationMethod.Vf, _ => CreationMethod.Sysfs },
+            json?["persistent"]?.GetValue<bool>() == true,
+            json?["order"]?.GetValue<int>() ?? 0,
+            ParseState(Field(json, "state", kv)),
+            json?["error"]?.GetValue<string>());
+    }
+
+    private (string Host, Guid Plan, string Uuid) ParseJournalKey(string key)
+    {
+        var parts = key[(_options.Prefix.Length + "journal/".Length)..].Split('/');
+        return parts.Length == 3 && Guid.TryParse(parts[1], out var plan)
+            ? (Uri.UnescapeDataString(parts[0]), plan, parts[2])
+            : throw new StateStoreException($"The etcd key '{key}' is not a journal key of this planner.");
+    }
+
+    private static (string, string) Split2(string rest, KeyValue kv)
+    {
+        var parts = rest.Split('/');
+        return parts.Length == 2 ? (Uri.UnescapeDataString(parts[0]), Uri.UnescapeDataString(parts[1])) : throw new StateStoreException($"The etcd key '{kv.Key.ToStringUtf8()}' is not a claim key of this planner.");
+    }
+
+    private static Guid ParseGuid(string text, KeyValue kv) =>
+        Guid.TryParse(text, out var plan) ? plan : throw new StateStoreException($"The etcd key '{kv.Key.ToStringUtf8()}' names no plan.");
+
+    private static string Field(JsonNode? json, string name, KeyValue kv)
+    {
+        try
+        {
+            return json?[name] is JsonValue value ? (value.TryGetValue<string>(out var text) ? text : value.ToJsonString()) : throw new StateStoreException($"The etcd key '{kv.Key.ToStringUtf8()}' has no '{name}'.");
+        }
+        catch (JsonException e)
+        {
+            throw new StateStoreException($"The etcd key '{kv.Key.ToStringUtf8()}' holds no JSON this planner wrote: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A journal state as stored: the enum member's name (<c>Intent</c>, <c>Created</c>, <c>Removed</c>, <c>RemoveFailed</c>, <c>Committed</c>).</summary>
+    private static JournalState ParseState(string text) =>
+        Enum.GetValues<JournalState>().Cast<JournalState?>().FirstOrDefault(state => state.ToString() == text)
+            ?? throw new StateStoreException($"The state store has a journal entry in an unknown state '{text}'.");
+
+    private string OwnerKey(long lease) => $"{_options.Prefix}owners/{lease.ToString("x16", CultureInfo.InvariantCulture)}";
+
+    private string PlanKey(Guid plan) => $"{_options.Prefix}plans/{plan:D}";
+
+    private string ClaimKey(string hostKey, string device) => $"{_options.Prefix}claims/{Escape(hostKey)}/{Escape(device)}";
+
+    private string JournalKey(string hostKey, Guid plan, string uuid) => $"{_options.Prefix}journal/{Escape(hostKey)}/{plan:D}/{Escape(uuid)}";
+
+    /// <summary>A key segment: percent-encoded, so a URI's '/' never splits it.</summary>
+    private static string Escape(string segment) => Uri.EscapeDataString(segment);
+
+    private static RequestOp Put(string key, string value, long lease = 0) =>
+        new() { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFromUtf8(value), Lease = lease } };
+
+    private static RequestOp Get(string key) => new() { RequestRange = new RangeRequest { Key = ByteString.CopyFromUtf8(key) } };
+
+    private static RequestOp Delete(string key) => new() { RequestDeleteRange = new DeleteRangeRequest { Key = ByteString.CopyFromUtf8(key) } };
+
+    private static Compare Absent(string key) => Is(key, Etcdserverpb.Compare.Types.CompareTarget.Create, c => c.CreateRevision = 0);
+
+    private static Compare ValueIs(string key, string value) => Is(key, Etcdserverpb.Compare.Types.CompareTarget.Value, c => c.Value = ByteString.CopyFromUtf8(value));
+
+    private static Compare Is(string key, Compare.Types.CompareTarget target, Action<Compare> set)
+    {
+        var compare = new Compare { Key = ByteString.CopyFromUtf8(key), Target = target, Result = Etcdserverpb.Compare.Types.CompareResult.Equal };
+        set(compare);
+        return compare;
+    }
+
+    private TxnResponse Txn(IEnumerable<Compare> compares, IEnumerable<RequestOp> success, IEnumerable<RequestOp>? failure = null)
+    {
+        var request = new TxnRequest();
+        request.Compare.AddRange(compares);
+        request.Success.AddRange(success);
+        if (failure is not null)
+        {
+            request.Failure.AddRange(failure);
+        }
+
+        return Call(deadline => _client.Transaction(request, deadline: deadline));
+    }
+
+    /// <summary>
+    /// One request to etcd within the call timeout; every gRPC failure becomes a <see cref="StateStoreException"/>.
+    /// Every request of this store can be sent twice (a claim found already the plan's counts as made,
+    /// puts and deletes repeat), so one that timed out or found no leader is sent again while the call
+    /// timeout lasts (so is one that met a broken connection), each attempt bounded to half of it: a cluster that lost its leader elects
+    /// another within a few seconds, and a request the old leader took may never be answered.
+    /// </summary>
+    private T Call<T>(Func<DateTime, T> call)
+    {
+        var end = DateTime.UtcNow + _options.CallTimeout;
+        var attempt = _options.CallTimeout / 2;
+        while (true)
+        {
+            Interlocked.Increment(ref _roundTrips);
+            var now = DateTime.UtcNow;
+            try
+            {
+                return call(now + attempt < end ? now + attempt : end);
+            }
+            catch (Exception e) when (e is RpcException { StatusCode: StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Internal } or OperationCanceledException && DateTime.UtcNow + RetryPause < end)
+            {
+                // The client reports a deadline as OperationCanceledException, and a transport failure while a call starts
+                // (a connection closed under it) as Internal.
+                Thread.Sleep(RetryPause);
+            }
+            catch (RpcException e) when (e.Status.Detail.Contains("lease not found", StringComparison.Ordinal))
+            {
+                throw new StateStoreException($"This planner's etcd lease {Lease:x16} has expired (etcd at {_options.Endpoints} was out of reach for longer than {_options.LeaseTtl.TotalSeconds:0.#} s): its claims are gone, so the plan stops.", e);
+            }
+            catch (RpcException e)
+            {
+                throw new StateStoreException($"The planner's state store, etcd at {_options.Endpoints}, cannot be reached or refused the request within {_options.CallTimeout.TotalSeconds:0.#} s ({e.StatusCode}: {e.Status.Detail}); nothing more is created.", e);
+            }
+            catch (OperationCanceledException e)
+            {
+                throw new StateStoreException($"The planner's state store, etcd at {_options.Endpoints}, did not answer within {_options.CallTimeout.TotalSeconds:0.#} s; nothing more is created.", e);
+            }
+        }
+    }
+
+    /// <summary>What this process wrote for a plan it runs: its claim keys and its journal entries by key.</summary>
+    private sealed class LocalPlan
+    {
+        public string Guest { get; set; } = "";
+
+        public bool Recorded { get; set; }
+
+        public HashSet<string> Claims { get; init; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, JournalEntry> Entries { get; init; } = new(StringComparer.Ordinal);
+
+        public LocalPlan Copy() => new() { Guest = Guest, Recorded = Recorded, Claims = new(Claims, StringComparer.Ordinal), Entries = new(Entries, StringComparer.Ordinal) };
+    }
+
+    /// <summary>Everything under the prefix at one revision.</summary>
+    private sealed class Snapshot
+    {
+        public HashSet<string> Owners { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<Guid, KeyValue> Records { get; } = [];
+
+        public List<(string Key, string Host, string Device, Guid Plan, string Value)> Claims { get; } = [];
+
+        public Dictionary<string, JournalEntry> Entries { get; } = new(StringComparer.Ordinal);
+
+        public IReadOnlyList<StoredPlan> Plans()
+        {
+            var ids = Records.Keys.Concat(Claims.Select(c => c.Plan)).Concat(Entries.Values.Select(e => e.Plan)).Distinct().Order();
+            return [.. ids.Select(id =>
+            {
+                var record = Records.GetValueOrDefault(id);
+                var lease = record is null ? null : JsonNode.Parse(record.Value.ToStringUtf8())?["lease"]?.GetValue<string>();
+                var (guest, where, owner) = Describe(record, lease is not null && Owners.Contains(lease));
+                return new StoredPlan(
+                    id,
+                    guest,
+                    where,
+                    owner,
+                    [.. Entries.Values.Where(e => e.Plan == id).OrderBy(e => e.Order).ThenBy(e => e.Uuid.Value, StringComparer.Ordinal)],
+                    [.. Claims.Where(c => c.Plan == id).Select(c => KeyValuePair.Create(c.Host, c.Device)).OrderBy(c => c.Key, StringComparer.Ordinal).ThenBy(c => c.Value, StringComparer.Ordinal)]);
+            })];
+        }
+    }
+}

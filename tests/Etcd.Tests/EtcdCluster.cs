@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using VfioMigration.Planner.State;
+
+namespace VfioMigration.Etcd.Tests;
+
+/// <summary>
+/// Debian's etcd (<c>/usr/bin/etcd</c>, package etcd-server) started on loopback: one member or a
+/// cluster, on free ports, with a temp data directory; every member is killed and the directory
+/// deleted on dispose.
+/// </summary>
+internal sealed class EtcdCluster : IDisposable
+{
+    public const string Binary = "/usr/bin/etcd";
+
+    private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("vfio-etcd-").FullName;
+    private readonly Process?[] _members;
+
+    private EtcdCluster(int size)
+    {
+        var ports = FreePorts(2 * size);
+        var clientPorts = ports[..size];
+        var peerPorts = ports[size..];
+        ClientUrls = [.. clientPorts.Select(p => $"http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}")];
+        var initial = string.Join(',', peerPorts.Select((p, i) => $"m{i.ToString(CultureInfo.InvariantCulture)}=http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}"));
+        _members = new Process?[size];
+        for (var i = 0; i < size; i++)
+        {
+            var peer = $"http://127.0.0.1:{peerPorts[i].ToString(CultureInfo.InvariantCulture)}";
+            var start = new ProcessStartInfo(Binary)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in (string[])[
+                "--name", $"m{i.ToString(CultureInfo.InvariantCulture)}",
+                "--data-dir", Path.Combine(_directory, $"m{i.ToString(CultureInfo.InvariantCulture)}"),
+                "--listen-client-urls", ClientUrls[i], "--advertise-client-urls", ClientUrls[i],
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", Path.GetFileName(_directory)])
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            var member = Process.Start(start)!;
+            member.OutputDataReceived += (_, _) => { };
+            member.ErrorDataReceived += (_, _) => { };
+            member.BeginOutputReadLine();
+            member.BeginErrorReadLine();
+            _members[i] = member;
+        }
+    }
+
+    /// <summary>Each member's client URL.</summary>
+    public IReadOnlyList<string> ClientUrls { get; }
+
+    /// <summary>Every member's client URL, comma-separated, as <c>--etcd-endpoints</c> takes them.</summary>
+    public string Endpoints => string.Join(',', ClientUrls);
+
+    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers; Inconclusive without <c>/usr/bin/etcd</c>.</summary>
+    public static EtcdCluster Start(int size)
+    {
+        if (!File.Exists(Binary))
+        {
+            Assert.Inconclusive($"{Binary} is missing: install Debian's etcd-server (scripts/prerequisites.sh --tests does).");
+        }
+
+        var cluster = new EtcdCluster(size);
+        try
+        {
+            cluster.WaitUntilServing();
+            return cluster;
+        }
+        catch
+        {
+            cluster.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A store on this cluster (every member, or the one given).</summary>
+    public EtcdStateStore Open(string prefix, TimeSpan? leaseTtl = null, int? member = null) => new(new EtcdStateStoreOptions
+    {
+        Endpoints = member is { } m ? ClientUrls[m] : Endpoints,
+        Prefix = prefix,
+        LeaseTtl = leaseTtl ?? TimeSpan.FromSeconds(10),
+    });
+
+    /// <summary>Kills one member (SIGKILL): the cluster keeps a quorum with 2 of 3.</summary>
+    public void Stop(int member)
+    {
+        if (_members[member] is { } process)
+        {
+            process.Kill();
+            process.WaitForExit();
+            process.Dispose();
+            _members[member] = null;
+        }
+    }
+
+    public void Dispose()
+    {
+        for (var i = 0; i < _members.Length; i++)
+        {
+            Stop(i);
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private void WaitUntilServing()
+    {
+        var limit = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_members.FirstOrDefault(m => m is { HasExited: true }) is { } exited)
+            {
+                throw new InvalidOperationException($"etcd exited with {exited.ExitCode} while starting (a port taken meanwhile?).");
+            }
+
+            try
+            {
+                // A store opens only when a lease can be granted: the cluster has a leader.
+                using var probe = Open("/probe/");
+                return;
+            }
+            catch (StateStoreException) when (limit.Elapsed < StartLimit)
+            {
+                Thread.Sleep(200);
+            }
+        }
+    }
+
+    /// <summary>Loopback ports nothing listens on now (bound to port 0, then released).</summary>
+    private static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Stop());
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Globalization;
+using VfioMigration.ConsoleMigrator.Tests;
+
+namespace VfioMigration.Etcd.Tests;
+
+/// <summary>
+/// The built <c>vfio-migrator</c> as real processes on <c>--state-store etcd</c>, against a
+/// destination served through FUSE by this test (tests/ConsoleMigrator.Tests/StateBed.cs): a
+/// SIGKILLed planner's claims go with its lease and <c>recover</c> removes what it journaled;
+/// 8 processes race for 1 idle mdev; 2 "management nodes" (each its own state directory and its own
+/// etcd member) race the same way. See docs/state.md.
+/// </summary>
+[TestClass]
+[DoNotParallelize]
+public sealed class EtcdProcessTests
+{
+    private const int LeaseTtlSeconds = 5;
+
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestInitialize]
+    public void RequireFuse()
+    {
+        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
+        {
+            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
+        }
+    }
+
+    /// <summary>One idle mdev to reuse and room to create one more, slowly.</summary>
+    private static string IdleAndSlowDestination() => """
+        {"version": 1, "name": "dest", "parents": [@PARENT], "latency": {"createMs": 1500},
+         "mdevs": [{"uuid": "@IDLE", "parent": "0000:41:00.0", "type": "nvidia-63"}]}
+        """
+        .Replace("@PARENT", StateScenarios.Parent(4), StringComparison.Ordinal)
+        .Replace("@IDLE", StateScenarios.IdleMdev, StringComparison.Ordinal);
+
+    /// <summary>The console's options for the etcd store; the default lease TTL (10 s) unless <paramref name="leaseTtl"/>: a short one expires when a process on this loaded 2-core VM misses its keep-alives.</summary>
+    private static string[] EtcdArguments(string endpoints, string stateDirectory, int? leaseTtl = null) =>
+        ["--state-dir", stateDirectory, "--state-store", "etcd", "--etcd-endpoints", endpoints, .. leaseTtl is { } ttl ? ["--etcd-lease-ttl", ttl.ToString(CultureInfo.InvariantCulture)] : (string[])[]];
+
+    [TestMethod]
+    public async Task ASigkilledPlanner_LosesItsClaimsWithItsLease_AndRecoverRemovesWhatItJournaled()
+    {
+        using var etcd = EtcdCluster.Start(1);
+        using var bed = new StateBed(IdleAndSlowDestination(), StateScenarios.Source(devices: 2));
+        bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
+        var before = bed.Destination.Snapshot().State;
+        using var observer = etcd.Open(EtcdStateStoreOptions.DefaultPrefix);
+        var idle = $"mdev:{StateScenarios.IdleMdev}";
+
+        using (var planner = bed.StartWith(EtcdArguments(etcd.Endpoints, bed.StateDirectory, LeaseTtlSeconds), "plan", "--domain", "vm1", "--keep"))
+        {
+            await StateScenarios.WaitUntilAsync(() => bed.CreatesStarted == 1, "the create to be issued", planner, TestContext.CancellationToken);
+            var holder = observer.HolderOf(bed.DestinationUri, idle, Guid.Empty);
+            Assert.AreEqual($"guest vm1, process {planner.Id} on node {Environment.MachineName}", $"guest {holder?.Guest}, {holder?.Where}", "the running planner holds the idle mdev it reuses");
+            planner.Kill();
+            await planner.WaitForExitAsync(TestContext.CancellationToken);
+        }
+
+        var killed = Stopwatch.StartNew();
+        await StateScenarios.WaitUntilAsync(() => observer.HolderOf(bed.DestinationUri, idle, Guid.Empty) is null, "the killed planner's lease to expire", null, TestContext.CancellationToken);
+        TestContext.WriteLine($"the idle mdev's claim was free {killed.Elapsed.TotalSeconds:0.0} s after SIGKILL (lease TTL {LeaseTtlSeconds} s)");
+        await StateScenarios.WaitUntilAsync(() => bed.CreatesEnded() == 1, "the create in flight to end", null, TestContext.CancellationToken);
+        Assert.HasCount(2, bed.Destination.Snapshot().State.Mdevs, "the idle mdev and the one the killed plan created");
+
+        var plans = await bed.RunAsync("plans");
+        Assert.AreEqual(0, plans.Code, plans.Error);
+        StringAssert.Contains(plans.Out, "which is gone");
+
+        await bed.RemoveEverythingAsync(before, 1, "recover");
+    }
+
+    /// <summary>8 processes race for 1 idle mdev through one etcd: exactly one wins. VFIO_RACE_TRIALS sets the number of trials (default 2, at most 100).</summary>
+    [TestMethod]
+    [Timeout(1_200_000, CooperativeCancellation = true)]
+    public async Task EightProcesses_OneIdleTarget_ExactlyOneWins()
+    {
+        using var etcd = EtcdCluster.Start(1);
+        var trials = StateScenarios.RaceTrials(2);
+        for (var trial = 0; trial < trials; trial++)
+        {
+            TestContext.CancellationToken.ThrowIfCancellationRequested();
+            using var bed = new StateBed(StateScenarios.OneIdleDestination(), StateScenarios.Source(devices: 1));
+            bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
+            var runs = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => bed.RunAsync("plan", "--domain", "vm1", "--keep")));
+
+            StateScenarios.AssertOneWinner(runs, $"trial {trial + 1}");
+        }
+    }
+
+    [TestMethod]
+    public async Task TwoManagementNodes_EachWithItsOwnStateDirectoryAndEtcdMember_OneIdleTarget_ExactlyOneWins()
+    {
+        using var etcd = EtcdCluster.Start(3);
+        using var bed = new StateBed(StateScenarios.OneIdleDestination(), StateScenarios.Source(devices: 1));
+        var runs = await Task.WhenAll(Enumerable.Range(0, 2).Select(node =>
+            bed.RunWithAsync(EtcdArguments(etcd.ClientUrls[node], Path.Combine(bed.StateDirectory, $"node{node.ToString(CultureInfo.InvariantCulture)}")), "plan", "--domain", "vm1", "--keep")));
+
+        StateScenarios.AssertOneWinner(runs, "2 nodes");
+        Assert.IsFalse(Directory.Exists(Path.Combine(bed.StateDirectory, "node0")) || Directory.Exists(Path.Combine(bed.StateDirectory, "node1")), "with etcd, nothing is written to the state directories");
+    }
+}

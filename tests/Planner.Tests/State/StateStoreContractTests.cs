@@ -1,0 +1,178 @@
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.State;
+
+namespace VfioMigration.Planner.Tests.State;
+
+/// <summary>
+/// What every durable <see cref="IPlannerStateStore"/> does (the SQLite store here, the etcd store in
+/// tests/Etcd.Tests, which compiles this file too): claims across stores, the claims of a plan whose
+/// owner is gone, a journaled device awaiting recovery, journal states, committed plans, what
+/// recovery sees. A derived class opens stores on one shared state.
+/// </summary>
+public abstract class StateStoreContractTests
+{
+    protected const string Host = "test:///dest.xml";
+
+    private readonly List<IDisposable> _opened = [];
+
+    /// <summary>A store as this (live) process.</summary>
+    protected abstract IPlannerStateStore OpenLive();
+
+    /// <summary>A store whose owner is gone once <see cref="Kill"/> is called (it may be gone already).</summary>
+    protected abstract IPlannerStateStore OpenDead();
+
+    /// <summary>The dead store's owner in words, e.g. <c>process 4242 on node mgmt1</c>.</summary>
+    protected abstract string DeadProcess { get; }
+
+    /// <summary>Ends a store as its process's death would.</summary>
+    protected static void Kill(IPlannerStateStore store) => (store as IDisposable)?.Dispose();
+
+    /// <summary>Closes every store the test opened (a derived cleanup that deletes the state calls it first).</summary>
+    [TestCleanup]
+    public void CloseTheStores()
+    {
+        _opened.ForEach(s => s.Dispose());
+        _opened.Clear();
+    }
+
+    internal static JournalEntry Entry(Guid plan, string uuid, JournalState state, string? error = null) =>
+        new(plan, Host, "dest", MdevUuid.Parse(uuid), "mdev_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Sysfs, false, 0, state, error);
+
+    private IPlannerStateStore Opened(IPlannerStateStore store)
+    {
+        if (store is IDisposable disposable)
+        {
+            _opened.Add(disposable);
+        }
+
+        return store;
+    }
+
+    [TestMethod]
+    public void AClaim_IsSeenByAnotherStore_WithThePlanAndWhereItRuns()
+    {
+        var first = Opened(OpenLive());
+        var second = Opened(OpenLive());
+        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+        first.BeginPlan(a, "vm1");
+        Assert.IsNull(first.TryClaim(Host, "mdev:x", a));
+        Assert.IsNull(first.TryClaim(Host, "mdev:x", a), "claiming again is a no-op");
+
+        var holder = second.TryClaim(Host, "mdev:x", b);
+        Assert.AreEqual($"plan {a} for guest vm1, process {Environment.ProcessId} on node {Environment.MachineName}", holder?.ToString());
+        Assert.AreEqual(a, second.HolderOf(Host, "mdev:x", b)?.Plan);
+        Assert.IsNull(second.HolderOf(Host, "mdev:x", a), "a plan's own claim is not another's");
+
+        first.Release(Host, "mdev:x", a);
+        Assert.IsNull(second.TryClaim(Host, "mdev:x", b));
+        Assert.AreEqual(b, first.HolderOf(Host, "mdev:x", a)?.Plan);
+    }
+
+    [TestMethod]
+    public void AClaimOfAPlanWhoseOwnerIsGone_IsFree_AndTakenOver()
+    {
+        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+        var dead = Opened(OpenDead());
+        dead.BeginPlan(a, "vm1");
+        Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.0", a));
+        Kill(dead);
+
+        var live = Opened(OpenLive());
+        Assert.IsNull(live.HolderOf(Host, "pci:0000:41:00.0", b));
+        Assert.IsNull(live.TryClaim(Host, "pci:0000:41:00.0", b));
+        var plans = live.ListPlans();
+        Assert.AreEqual(PlanOwnerState.Gone, plans.Single(p => p.Id == a).Owner);
+        Assert.AreEqual($"{DeadProcess}, which is gone", plans.Single(p => p.Id == a).Where);
+        Assert.IsEmpty(plans.Single(p => p.Id == a).Claims);
+        CollectionAssert.AreEqual(new[] { KeyValuePair.Create(Host, "pci:0000:41:00.0") }, plans.Single(p => p.Id == b).Claims.ToList());
+    }
+
+    [TestMethod]
+    public void AJournaledDeviceOfAGonePlan_StaysClaimed_UntilRecoveryForgetsThePlan()
+    {
+        var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+        const string made = "00000000-0000-4000-8000-000000000007";
+        var dead = Opened(OpenDead());
+        dead.BeginPlan(a, "vm1");
+        dead.TryClaim(Host, $"mdev:{made}", a);
+        dead.Journal(Entry(a, made, JournalState.Intent));
+        Kill(dead);
+
+        var live = Opened(OpenLive());
+        Assert.AreEqual($"plan {a} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", live.TryClaim(Host, $"mdev:{made}", b)?.ToString());
+        Assert.AreEqual(a, live.PlansToRecover(Host, includeCommitted: false).Single().Id);
+
+        live.Journal(Entry(a, made, JournalState.Removed));
+        live.ForgetPlan(a);
+
+        Assert.IsNull(live.TryClaim(Host, $"mdev:{made}", b));
+        Assert.AreEqual(b, live.ListPlans().Single().Id);
+    }
+
+    [TestMethod]
+    public void EndPlan_KeepsOnlyADeviceWhoseRemovalFailed_WithItsClaim()
+    {
+        var store = Opened(OpenLive());
+        var plan = Guid.NewGuid();
+        const string gone = "00000000-0000-4000-8000-000000000001";
+        const string stuck = "00000000-0000-4000-8000-000000000002";
+        store.BeginPlan(plan, "vm1");
+        store.TryClaim(Host, $"mdev:{gone}", plan);
+        store.TryClaim(Host, $"mdev:{stuck}", plan);
+        store.TryClaim(Host, "pci:0000:41:00.1", plan);
+        store.Journal(Entry(plan, gone, JournalState.Intent));
+        store.Journal(Entry(plan, gone, JournalState.Removed));
+        store.Journal(Entry(plan, stuck, JournalState.RemoveFailed, "EBUSY"));
+
+        store.EndPlan(plan);
+
+        var left = store.ListPlans().Single();
+        Assert.AreEqual(stuck, left.Entries.Single().Uuid.Value);
+        Assert.AreEqual(JournalState.RemoveFailed, left.Entries.Single().State);
+        Assert.AreEqual("EBUSY", left.Entries.Single().Error);
+        CollectionAssert.AreEqual(new[] { KeyValuePair.Create(Host, $"mdev:{stuck}") }, left.Claims.ToList());
+    }
+
+    [TestMethod]
+    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten()
+    {
+        var plan = Guid.NewGuid();
+        const string made = "00000000-0000-4000-8000-000000000003";
+        var dead = Opened(OpenDead());
+        dead.BeginPlan(plan, "vm1");
+        dead.TryClaim(Host, $"mdev:{made}", plan);
+        dead.Journal(Entry(plan, made, JournalState.Created));
+        dead.CommitPlan(plan);
+        Kill(dead);
+
+        var live = Opened(OpenLive());
+        var holder = live.TryClaim(Host, $"mdev:{made}", Guid.NewGuid());
+        Assert.AreEqual($"plan {plan} for guest vm1, committed (kept) by {DeadProcess}", holder?.ToString());
+        Assert.AreEqual(JournalState.Committed, live.ListPlans().Single().Entries.Single().State);
+        Assert.IsEmpty(live.PlansToRecover(Host, includeCommitted: false), "a committed plan is not an orphan");
+        Assert.AreEqual(plan, live.PlansToRecover(Host, includeCommitted: true).Single().Id);
+
+        live.ForgetPlan(plan);
+        Assert.IsEmpty(live.ListPlans());
+        Assert.IsNull(live.HolderOf(Host, $"mdev:{made}", Guid.Empty));
+    }
+
+    [TestMethod]
+    public void PlansToRecover_ListsOnlyGoneOwners_WithOpenEntriesOnThatHost()
+    {
+        var (orphan, running, closed) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var dead = Opened(OpenDead());
+        dead.BeginPlan(orphan, "vm1");
+        dead.BeginPlan(closed, "vm2");
+        dead.Journal(Entry(orphan, "00000000-0000-4000-8000-000000000004", JournalState.Intent));
+        dead.Journal(Entry(closed, "00000000-0000-4000-8000-000000000005", JournalState.Removed));
+        Kill(dead);
+
+        var live = Opened(OpenLive());
+        live.BeginPlan(running, "vm3");
+        live.Journal(Entry(running, "00000000-0000-4000-8000-000000000006", JournalState.Created));
+
+        Assert.AreEqual(orphan, live.PlansToRecover(Host, includeCommitted: false).Single().Id);
+        Assert.IsEmpty(live.PlansToRecover("test:///other.xml", includeCommitted: false));
+    }
+}
