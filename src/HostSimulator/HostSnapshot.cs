@@ -23,7 +23,17 @@ public sealed record HostSnapshot(HostState State, ValueList<OperationRecord> Op
 /// <summary>The devices and capacity of a host; compares by value.</summary>
 /// <param name="Parents">Present parents, in scenario order.</param>
 /// <param name="Mdevs">Existing mdevs, ordered by UUID.</param>
-public sealed record HostState(ValueList<ParentSnapshot> Parents, ValueList<MdevSnapshot> Mdevs);
+public sealed record HostState(ValueList<ParentSnapshot> Parents, ValueList<MdevSnapshot> Mdevs)
+{
+    /// <summary>Every enabled VF of the host's SR-IOV GPUs and its vGPU type id (0: none), GPU by GPU (docs/nvidia-vf.md).</summary>
+    public ValueList<VfSnapshot> Vfs { get; init; } = new([]);
+}
+
+/// <summary>One VF of an SR-IOV GPU.</summary>
+/// <param name="Address">The VF.</param>
+/// <param name="Pf">Its GPU (physical function).</param>
+/// <param name="VgpuType">Its <c>current_vgpu_type</c>: 0 without a vGPU.</param>
+public sealed record VfSnapshot(PciAddress Address, PciAddress Pf, uint VgpuType);
 
 /// <summary>A parent and the capacity of each of its types.</summary>
 /// <param name="Name">The parent's sysfs name.</param>

@@ -38,6 +38,7 @@ public sealed partial class SimulatedHost
         BuildStaticTree();
         AddParents(scenario.Parents ?? []);
         AddPciFunctions(scenario.PciDevices ?? []);
+        AddSriovGpus(scenario.SriovGpus ?? []);
         AddInitialMdevs(scenario.Mdevs ?? []);
         AddGuests(scenario.Guests ?? []);
         _fileTree = new SimulatedFileTree(this, ReadLatency(scenario.Latency), ReadFaults(scenario.Faults ?? []), timeProvider);
@@ -94,7 +95,8 @@ public sealed partial class SimulatedHost
             var mdevs = _mdevs.Values
                 .OrderBy(m => m.Uuid.Value, StringComparer.Ordinal)
                 .Select(m => new MdevSnapshot(m.Uuid, m.Type.Parent.Name.Value, m.Type.Id));
-            return new HostSnapshot(new HostState(new ValueList<ParentSnapshot>(parents), new ValueList<MdevSnapshot>(mdevs)), new ValueList<OperationRecord>(_operations));
+            var vfs = _gpus.SelectMany(g => g.Vfs).Select(v => new VfSnapshot(v.Address, v.Gpu.Address, v.Current?.Id ?? 0));
+            return new HostSnapshot(new HostState(new ValueList<ParentSnapshot>(parents), new ValueList<MdevSnapshot>(mdevs)) { Vfs = new ValueList<VfSnapshot>(vfs) }, new ValueList<OperationRecord>(_operations));
         }
     }
 
@@ -126,7 +128,7 @@ public sealed partial class SimulatedHost
     {
         lock (_gate)
         {
-            return LibvirtHostXml.Build(Name, _parents, _pciFunctions, _guests).ToString();
+            return LibvirtHostXml.Build(Name, _parents, [.. _pciFunctions, .. _gpus.Select(g => new PciFunctionModel(g.Address, g.VendorId, g.ProductId, "nvidia", null, null))], _guests).ToString();
         }
     }
 

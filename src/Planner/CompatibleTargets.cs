@@ -12,8 +12,11 @@ public enum CompatibleTargetKind
     /// <summary>An mdev of this (parent, type) that could be created.</summary>
     NewMdev,
 
-    /// <summary>A free PCI function.</summary>
+    /// <summary>A free PCI function (for a VF vGPU: an idle VF already configured with its type).</summary>
     PciFunction,
+
+    /// <summary>An unconfigured VF that could be given the source's vGPU type (docs/nvidia-vf.md).</summary>
+    NewVfVgpu,
 }
 
 /// <summary>One configuration on a host that accepts a source device.</summary>
@@ -47,6 +50,7 @@ public sealed record CompatibleTarget(CompatibleTargetKind Kind, DeviceTarget? E
             ExistingMdevOption mdev => new CompatibleTarget(CompatibleTargetKind.ExistingMdev, new MdevTarget(mdev.Mdev.Uuid), mdev.Mdev.Parent?.Value, mdev.Mdev.Type.Value, null, accepted, probe, note),
             PciOption pci => new CompatibleTarget(CompatibleTargetKind.PciFunction, new PciTarget(pci.Device.Address), null, SourceReader.PciIdsType(pci.Device.VendorId, pci.Device.ProductId), null, accepted, probe, note),
             CreateOption create => new CompatibleTarget(CompatibleTargetKind.NewMdev, null, create.Parent.Name.Value, create.Type.Id.Value, create.Type.AvailableInstances, accepted, probe, note),
+            VfOption vf => new CompatibleTarget(vf.Configured ? CompatibleTargetKind.PciFunction : CompatibleTargetKind.NewVfVgpu, new PciTarget(vf.Vf.Address), vf.Pf.ToString(), vf.Type.Display, null, accepted, probe, note),
             _ => null,
         };
     }

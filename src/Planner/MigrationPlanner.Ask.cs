@@ -70,7 +70,7 @@ public sealed partial class MigrationPlanner
             return Answer(problem.Code == RejectionCode.NotMigratable ? CompatibilityOutcome.Incompatible : CompatibilityOutcome.Unknown, null, problem.Message);
         }
 
-        var inventory = await DestinationInventory.LoadAsync(destination, DestinationInventory.ScopeFor([described], effective), effective.Inventory, definition.Devices.Uuid, counters, _logger, cancellationToken).ConfigureAwait(false);
+        var inventory = await DestinationInventory.LoadAsync(destination, DestinationInventory.ScopeFor([described], effective), effective.Inventory, definition.Devices.Uuid, described.Vgpu is not null, counters, _logger, cancellationToken).ConfigureAwait(false);
         var probes = new ProbeRunner(destination, effective, _verdictCache, _time, counters, _logger);
         var evaluator = new CandidateEvaluator(destination, effective, inventory, probes, rejections, counters);
         var wanted = CandidateName(target, inventory.Inventory);

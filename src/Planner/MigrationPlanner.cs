@@ -132,7 +132,7 @@ public sealed partial class MigrationPlanner
         var targets = new List<CompatibleTarget>();
         if (CandidateEvaluator.IsPlannable(described, effective, rejections))
         {
-            var inventory = await DestinationInventory.LoadAsync(destination, DestinationInventory.ScopeFor([described], effective), effective.Inventory, null, counters, _logger, cancellationToken).ConfigureAwait(false);
+            var inventory = await DestinationInventory.LoadAsync(destination, DestinationInventory.ScopeFor([described], effective), effective.Inventory, null, described.Vgpu is not null, counters, _logger, cancellationToken).ConfigureAwait(false);
             var probes = new ProbeRunner(destination, effective, _verdictCache, _time, counters, _logger);
             var evaluator = new CandidateEvaluator(destination, effective, inventory, probes, rejections, counters);
             var candidates = evaluator.ListCandidates(described);

@@ -14,6 +14,9 @@ public enum SourceDeviceKind
 
     /// <summary>A device the planner does not handle (USB, SCSI, ...).</summary>
     Unsupported,
+
+    /// <summary>An NVIDIA vGPU on an SR-IOV virtual function: a PCI function with a non-zero <c>nvidia/current_vgpu_type</c> (docs/nvidia-vf.md).</summary>
+    VfVgpu,
 }
 
 /// <summary>How the target of a source device comes to be.</summary>
@@ -154,6 +157,9 @@ public enum CreationMethod
 
     /// <summary>A write of the UUID to the type's <c>create</c> attribute.</summary>
     Sysfs,
+
+    /// <summary>A vGPU type id written to a VF's <c>nvidia/current_vgpu_type</c> (removed by writing 0; docs/nvidia-vf.md).</summary>
+    Vf,
 }
 
 /// <summary>What became of a planner-created mdev.</summary>

@@ -58,7 +58,7 @@ public sealed class CheckAndAskCommandTests
         Assert.AreEqual(0, json.ExitCode, json.Error);
         using var document = JsonDocument.Parse(json.Out);
         var devices = document.RootElement.GetProperty("devices");
-        Assert.AreEqual(4, devices.GetArrayLength());
+        Assert.AreEqual(5, devices.GetArrayLength());
         var vgpu = devices[0].GetProperty("targets");
         Assert.AreEqual(2, vgpu.GetArrayLength());
         Assert.AreEqual("new-mdev", vgpu[0].GetProperty("kind").GetString());

@@ -30,6 +30,6 @@ public sealed class DemoCommandTests
         Assert.AreEqual(0, run.ExitCode, run.Error);
         var plan = JsonNode.Parse(run.Out)!;
         Assert.AreEqual("demo-dest-a", (string?)plan["destination"]);
-        Assert.AreEqual(4, plan["devices"]!.AsArray().Count);
+        Assert.AreEqual(5, plan["devices"]!.AsArray().Count);
     }
 }

@@ -25,7 +25,7 @@ public sealed class EvacuateAndBenchTests
         Assert.AreEqual("render-1", (string?)guest["plan"]!["domain"]);
         Assert.AreEqual("demo-dest-a", (string?)guest["plan"]!["destination"]);
         CollectionAssert.AreEqual(
-            new[] { "create", "create", "create", "reuse" },
+            new[] { "create", "create", "create", "reuse", "reuse" },
             guest["plan"]!["devices"]!.AsArray().Select(d => (string?)d!["action"]).ToArray());
     }
 

@@ -16,7 +16,7 @@ public sealed class MigrateCommandTests
         StringAssert.Contains(run.Error, ": client-driven through test://");
         StringAssert.Contains(run.Error, "virDomainMigrate3('");
         StringAssert.Contains(run.Error, "cannot migrate guests");
-        StringAssert.Contains(run.Error, "removed the 3 mdev(s) the plan created");
+        StringAssert.Contains(run.Error, "removed the 3 device(s) the plan created");
     }
 
     [TestMethod]
@@ -48,7 +48,7 @@ public sealed class MigrateCommandTests
         StringAssert.Contains(run.Error, ": peer-to-peer, the source's libvirtd connects to test+tcp://10.0.0.2/default, data to tcp://10.0.0.2...");
         StringAssert.Contains(run.Error, "virDomainMigrateToURI3('");
         StringAssert.Contains(run.Error, "', 'test+tcp://10.0.0.2/default')");
-        StringAssert.Contains(run.Error, "removed the 3 mdev(s) the plan created");
+        StringAssert.Contains(run.Error, "removed the 3 device(s) the plan created");
     }
 
     [TestMethod]

@@ -23,7 +23,7 @@ public sealed class PlanCommandTests
         Assert.IsTrue((bool)plan["ok"]!);
         Assert.AreEqual("demo-dest-a", (string?)plan["destination"]);
 
-        // The demo's guest: two nvidia-223 vGPUs, one GVT-g mdev, one VF; on demo-dest-a the three mdevs are created, the VF reused.
+        // The demo's guest: two nvidia-223 vGPUs, one GVT-g mdev, one mlx5 VF, one vGPU on an L40S VF; on demo-dest-a the three mdevs are created, the VFs reused.
         var devices = plan["devices"]!.AsArray();
         var mapping = devices.Select(d => $"{(string?)d!["source"]!["kind"]} {(string?)d["source"]!["type"]} -> {(string?)d["target"]!["parent"] ?? (string?)d["target"]!["address"]} {(string?)d["action"]} {(string?)d["verification"]}").ToArray();
         CollectionAssert.AreEqual(
@@ -33,6 +33,7 @@ public sealed class PlanCommandTests
                 "mdev nvidia-223 -> pci_0000_5e_00_0 create verified",
                 "mdev i915-GVTg_V5_4 -> pci_0000_00_02_0 create verified",
                 "pci vfio-pci:mlx5 -> 0000:d8:00.2 reuse verified",
+                "vf-vgpu vgpu 1157 (NVIDIA L40S-24C) -> 0000:81:00.0 reuse verified",
             },
             mapping);
 
@@ -51,7 +52,7 @@ public sealed class PlanCommandTests
             new[] { "a001 TYPE_MISMATCH", "a001 NO_CAPACITY", "a002 TYPE_MISMATCH", "a002 NO_CAPACITY", "a003 TYPE_MISMATCH", "a003 TYPE_MISMATCH", "a003 TYPE_MISMATCH" },
             plan["rejections"]!.AsArray().Select(r => $"{((string?)r!["source"])![^4..]} {(string?)r["code"]}").ToArray());
         var stats = plan["stats"]!;
-        Assert.AreEqual(6, (int)stats["probes"]!);
+        Assert.AreEqual(7, (int)stats["probes"]!, "six as before the L40S VF, and the device-level probe of the idle VF reused for it");
         Assert.AreEqual(3, (int)stats["creates"]!);
         Assert.AreEqual(0, (int)stats["removes"]!);
         Assert.AreEqual(9, (int)stats["libvirtCalls"]!, "7 to read the guest, the inventory and the guests, plus the preflight's version read on each of the two hosts");

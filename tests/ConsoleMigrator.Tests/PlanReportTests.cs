@@ -37,12 +37,12 @@ public sealed partial class PlanReportTests
             var dom = (await BrowserAsync(work.FullName, "--dump-dom", report)).Out;
             var mappings = Mapping().Matches(dom).Select(m => (Source: m.Groups[1].Value, Verification: m.Groups[3].Value, Action: m.Groups[4].Value)).ToList();
             CollectionAssert.AreEqual(
-                new[] { "0000:d8:00.2", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a001", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a002", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a003" },
+                new[] { "0000:17:00.4", "0000:d8:00.2", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a001", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a002", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a003" },
                 mappings.Select(m => m.Source).Order(StringComparer.Ordinal).ToArray());
             Assert.IsTrue(mappings.All(m => m.Verification == "verified"), dom);
             Assert.AreEqual(3, mappings.Count(m => m.Action == "created"));
-            Assert.AreEqual(1, mappings.Count(m => m.Action == "reused"));
-            Assert.AreEqual(4, Regex.Count(dom, "<path class=\"arrow verified\""));
+            Assert.AreEqual(2, mappings.Count(m => m.Action == "reused"));
+            Assert.AreEqual(5, Regex.Count(dom, "<path class=\"arrow verified\""));
             var rejectedInPicture = Regex.Count(dom, "<g class=\"rejected\"");
             var tableRows = Regex.Count(dom, "<tr><td>demo-dest-");
             var withoutCandidate = Regex.Count(dom, "<tr><td>demo-dest-[ab]</td><td>[^<]+</td><td>-</td>");

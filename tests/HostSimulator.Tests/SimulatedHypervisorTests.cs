@@ -99,6 +99,8 @@ public sealed class SimulatedHypervisorTests
         var destination = new SimulatedHypervisor(Load("demo-dest-b.json"));
         var pciOnly = XElement.Parse((await source.GetDomainAsync(DomainSelector.Parse(Guest))).MigratableXml);
         pciOnly.Descendants("hostdev").Where(h => (string?)h.Attribute("type") == "mdev").Remove();
+        // The L40S VF vGPU (bus 0x17) too: demo-dest-b's L40S VFs are other addresses; the mlx5 VF is the one under test.
+        pciOnly.Descendants("hostdev").Where(h => (string?)h.Element("source")!.Element("address")!.Attribute("bus") == "0x17").Remove();
         var missing = new XElement(pciOnly);
         missing.Descendants("hostdev").Single().Element("source")!.Element("address")!.SetAttributeValue("function", "0x5");
 

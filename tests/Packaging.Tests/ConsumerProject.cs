@@ -83,7 +83,7 @@ internal static class ConsumerProject
                     await result.Best.ExecuteAsync();
 
                     Assert.AreEqual(0, (await source.ListDomainsAsync()).Count, "the guest left the source");
-                    Assert.AreEqual(4, (await destination.GetDomainAsync(DomainSelector.Parse("render-1"))).Devices.HostDevices.Count);
+                    Assert.AreEqual(5, (await destination.GetDomainAsync(DomainSelector.Parse("render-1"))).Devices.HostDevices.Count);
                     Assert.IsFalse(File.ReadAllText("/proc/self/maps").Contains("libvirt.so", StringComparison.Ordinal), "libvirt.so was mapped into the test process");
                 }
 

@@ -81,7 +81,7 @@ internal sealed class AskCommand : CliCommand
     internal static JsonObject SourceJson(SourceDeviceInfo source) => new()
     {
         ["id"] = source.Id,
-        ["kind"] = source.Kind.ToString().ToLowerInvariant(),
+        ["kind"] = PlanJson.Name(source.Kind),
         ["type"] = source.Type,
         ["alias"] = source.Alias,
     };

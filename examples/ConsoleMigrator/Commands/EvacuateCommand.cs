@@ -88,7 +88,7 @@ internal sealed class EvacuateCommand : CliCommand
             table.Row(
                 guest.Guest.Value,
                 best.Destination.Name,
-                best.Devices.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                best.Devices.Count == 0 ? "0" : $"{best.Devices.Count} ({string.Join(", ", best.Devices.GroupBy(d => PlanJson.Name(d.Source.Kind)).Select(kind => $"{kind.Count()} {kind.Key}"))})",
                 best.Devices.Count(d => d.Action == DeviceAction.Reuse).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 best.CreationCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 guest.Retried ? "yes" : "no",

@@ -91,7 +91,7 @@ internal sealed class PlanCommand : CliCommand
         var failures = await result.Best.ReleaseAsync().ConfigureAwait(false);
         if (created > 0 && !context.Json)
         {
-            await context.Error.WriteLineAsync($"removed the {created - failures.Count} mdev(s) the plan created").ConfigureAwait(false);
+            await context.Error.WriteLineAsync($"removed the {created - failures.Count} device(s) the plan created (mdevs removed, VFs reset)").ConfigureAwait(false);
         }
 
         foreach (var failure in failures)

@@ -50,7 +50,7 @@ internal static class PlanPrinter
             foreach (var device in best.Devices)
             {
                 mapping.AddRow(
-                    new Markup(Screen.Safe($"{device.Source.Kind.ToString().ToLowerInvariant()} {device.Source.Id}")),
+                    new Markup(Screen.Safe($"{PlanJson.Name(device.Source.Kind)} {device.Source.Id}")),
                     new Markup(Screen.Safe(device.Source.Type)),
                     new Markup(Screen.Safe(device.Target.Id)),
                     new Markup(Screen.Safe(device.Target.Parent)),

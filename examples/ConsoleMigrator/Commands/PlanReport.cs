@@ -72,7 +72,7 @@ internal static class PlanReport
         {
             sourceY[device.Id] = y + (SourceHeight / 2);
             svg.Append(CultureInfo.InvariantCulture, $"""<g class="source" data-id="{E(device.Id)}"><rect x="{SourceX}" y="{y}" width="{SourceWidth}" height="{SourceHeight}" rx="6"/>""");
-            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{SourceX + 10}" y="{y + 18}" class="id">{E(Short(device.Kind.ToString().ToLowerInvariant() + " " + device.Id))}</text>""");
+            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{SourceX + 10}" y="{y + 18}" class="id">{E(Short(PlanJson.Name(device.Kind) + " " + device.Id))}</text>""");
             svg.Append(CultureInfo.InvariantCulture, $"""<text x="{SourceX + 10}" y="{y + 36}" class="sub">{E(Short(device.Type + (device.Alias is null ? string.Empty : " · " + device.Alias)))}</text></g>""");
             y += SourceHeight + 14;
         }

@@ -39,7 +39,14 @@ internal static class LibvirtHostXml
 
         foreach (var function in functions)
         {
-            node.Add(PciDevice(function.Address, function.DevicePath, function.VendorId, function.ProductId, function.Driver));
+            var device = PciDevice(function.Address, function.DevicePath, function.VendorId, function.ProductId, function.Driver);
+            if (function.PhysicalFunction is { } pf)
+            {
+                // An SR-IOV VF, as libvirt describes one: its PF inside the pci capability.
+                device.Element("capability")!.Add(new XElement("capability", new XAttribute("type", "phys_function"), PciAddressElement(pf)));
+            }
+
+            node.Add(device);
         }
 
         foreach (var guest in guests)

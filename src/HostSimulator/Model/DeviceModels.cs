@@ -112,6 +112,9 @@ internal sealed class MdevModel(MdevUuid uuid, MdevTypeModel type)
 /// <summary>A whole PCI function bound to a VFIO driver.</summary>
 internal sealed record PciFunctionModel(PciAddress Address, string VendorId, string ProductId, string Driver, string? MigrationType, VersionBehaviour? Version)
 {
+    /// <summary>The PF of an SR-IOV virtual function; null for any other function.</summary>
+    public PciAddress? PhysicalFunction { get; init; }
+
     public string DevicePath => ParentModel.DevicePathOf(default, Address);
 }
 

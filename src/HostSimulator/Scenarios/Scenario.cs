@@ -32,6 +32,9 @@ public sealed record Scenario
     /// <summary>Whole PCI functions bound to a VFIO driver, assignable as <c>type='pci'</c> hostdevs.</summary>
     public IReadOnlyList<PciDeviceSpec>? PciDevices { get; init; }
 
+    /// <summary>NVIDIA GPUs whose vGPUs live on SR-IOV virtual functions (no mdev; docs/nvidia-vf.md).</summary>
+    public IReadOnlyList<SriovGpuSpec>? SriovGpus { get; init; }
+
     /// <summary>The guests defined on this host (for the libvirt side).</summary>
     public IReadOnlyList<GuestSpec>? Guests { get; init; }
 
@@ -251,6 +254,73 @@ public sealed record PciDeviceSpec
 
     /// <summary>The <c>vfio_migration_version</c> behaviour; no file when absent.</summary>
     public MigrationSpec? Migration { get; init; }
+}
+
+/// <summary>
+/// An NVIDIA GPU as an SR-IOV physical function bound to <c>nvidia</c>, with virtual functions that
+/// each take one vGPU through <c>nvidia/current_vgpu_type</c> (docs/nvidia-vf.md). In the default
+/// (time-sliced) mode every vGPU on the GPU has the same framebuffer size.
+/// </summary>
+public sealed record SriovGpuSpec
+{
+    /// <summary>The PF's PCI address, <c>dddd:bb:ss.f</c>.</summary>
+    public string? Address { get; init; }
+
+    /// <summary>PCI vendor id; <c>0x10de</c> when absent.</summary>
+    public string? VendorId { get; init; }
+
+    /// <summary>The PF's PCI device id, e.g. <c>0x2335</c> (H200).</summary>
+    public string? ProductId { get; init; }
+
+    /// <summary>The VFs' PCI device id; the PF's when absent.</summary>
+    public string? VfProductId { get; init; }
+
+    /// <summary>The driver of the VFs (NVIDIA's vendor-specific VFIO); <c>nvidia</c> when absent.</summary>
+    public string? VfDriver { get; init; }
+
+    /// <summary><c>sriov_totalvfs</c>.</summary>
+    public int? TotalVfs { get; init; }
+
+    /// <summary><c>sriov_numvfs</c>: the VFs enabled (by <c>sriov-manage -e</c>); all of them when absent.</summary>
+    public int? NumVfs { get; init; }
+
+    /// <summary>The first VF's routing-ID offset from the PF (PCI's First VF Offset, stride 1); 4 when absent (as NVIDIA data-center GPUs show).</summary>
+    public int? FirstVfOffset { get; init; }
+
+    /// <summary>The vGPU types the GPU supports.</summary>
+    public IReadOnlyList<VgpuTypeSpec>? Types { get; init; }
+
+    /// <summary>The <c>vfio_migration_version</c> of every VF with a vGPU; no file when absent.</summary>
+    public MigrationSpec? Migration { get; init; }
+
+    /// <summary>VFs that have a vGPU when the host starts.</summary>
+    public IReadOnlyList<VfSpec>? Vfs { get; init; }
+}
+
+/// <summary>One vGPU type of a GPU, as NVIDIA's profile tables give it.</summary>
+public sealed record VgpuTypeSpec
+{
+    /// <summary>The numeric type id the driver uses in <c>current_vgpu_type</c> (positive).</summary>
+    public int? Id { get; init; }
+
+    /// <summary>The profile name, e.g. <c>NVIDIA H200X-1-18C</c>.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The framebuffer of one vGPU in MiB; a GPU in the default mode holds vGPUs of one size only.</summary>
+    public int? FramebufferMiB { get; init; }
+
+    /// <summary>How many vGPUs of this type fit on the GPU.</summary>
+    public int? MaxInstances { get; init; }
+}
+
+/// <summary>A VF configured when the host starts.</summary>
+public sealed record VfSpec
+{
+    /// <summary>The VF's index (0-based; <c>virtfn&lt;index&gt;</c>).</summary>
+    public int? Index { get; init; }
+
+    /// <summary>Its vGPU type id.</summary>
+    public int? Type { get; init; }
 }
 
 /// <summary>A libvirt guest defined on the host.</summary>

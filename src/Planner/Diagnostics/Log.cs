@@ -72,4 +72,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Removing {Count} mdev(s) on {Host} in one batch failed ({Reason}); removing them one by one")]
     public static partial void RemovalBatchFailed(ILogger logger, int count, string host, string reason);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Information, Message = "Configured VF {Vf} with vGPU type {Type} on {Host} (journal key {Uuid})")]
+    public static partial void VfConfigured(ILogger logger, PciAddress vf, MdevTypeId type, string host, MdevUuid uuid);
 }

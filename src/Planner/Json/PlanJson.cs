@@ -38,6 +38,10 @@ public static class PlanJson
     /// <summary>The JSON name of a rejection code: UPPER_SNAKE, e.g. <c>VERSION_REJECTED</c>.</summary>
     public static string Name(RejectionCode code) => JsonNamingPolicy.SnakeCaseUpper.ConvertName(code.ToString());
 
+    /// <summary>The JSON name of a source device's kind: <c>mdev</c>, <c>pci</c>, <c>unsupported</c>, <c>vf-vgpu</c>.</summary>
+    /// <param name="kind">The kind.</param>
+    public static string Name(SourceDeviceKind kind) => Lower(kind);
+
     /// <summary>The JSON name of an action: <c>reuse</c>, <c>create</c>, <c>preserve-uuid</c>.</summary>
     public static string Name(DeviceAction action) => JsonNamingPolicy.KebabCaseLower.ConvertName(action.ToString());
 

@@ -96,7 +96,12 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
     /// <summary>Every candidate the cheap facts allow, in preference order: reuse, then create, then opt-in kinds.</summary>
     public IReadOnlyList<TargetOption> ListCandidates(SourceDevice source)
     {
-        var candidates = source.Info.Kind == SourceDeviceKind.Mdev ? MdevCandidates(source) : PciCandidates(source);
+        var candidates = source.Info.Kind switch
+        {
+            SourceDeviceKind.Mdev => MdevCandidates(source),
+            SourceDeviceKind.VfVgpu => VfCandidates(source),
+            _ => PciCandidates(source),
+        };
         return [.. candidates.Where(option => IsFree(source, option))];
     }
 
@@ -154,6 +159,64 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         }
 
         return [.. sameType, .. creatable, .. opted];
+    }
+
+    /// <summary>
+    /// A VF vGPU's candidates (docs/nvidia-vf.md): idle VFs configured with the same type first, then
+    /// unconfigured VFs whose creatable list has it, each group by address. A PF none of whose
+    /// unconfigured VFs lists the type is one rejection, not one per VF.
+    /// </summary>
+    private List<TargetOption> VfCandidates(SourceDevice source)
+    {
+        var wanted = source.Vgpu!.CurrentType!;
+        var functions = inventory.Inventory.PciDevices.ToDictionary(d => d.Address);
+        var configured = new List<TargetOption>();
+        var creatable = new List<TargetOption>();
+        foreach (var pf in inventory.Vfs.Where(vf => functions.ContainsKey(vf.Vf)).GroupBy(vf => vf.CapacityDomain).OrderBy(g => g.Key.ToString(), StringComparer.Ordinal))
+        {
+            var unconfigured = 0;
+            foreach (var vf in pf.OrderBy(vf => vf.Vf.ToString(), StringComparer.Ordinal))
+            {
+                if (vf.CurrentType is { } current)
+                {
+                    if (current.Id != wanted.Id)
+                    {
+                        continue;
+                    }
+
+                    if (!current.Matches(wanted))
+                    {
+                        rejections.Add(new Rejection(source.Info.Id, vf.Vf.ToString(), RejectionCode.TypeMismatch, $"VF {vf.Vf} has vGPU type id {current.Id} but names it '{current.Name}', the source '{wanted.Name}'; rule 0 requires the same profile."));
+                        continue;
+                    }
+
+                    configured.Add(new VfOption(functions[vf.Vf], vf, current, Configured: true));
+                    continue;
+                }
+
+                unconfigured++;
+                if (vf.Creatable.FirstOrDefault(t => t.Id == wanted.Id) is { } offered)
+                {
+                    if (offered.Matches(wanted))
+                    {
+                        creatable.Add(new VfOption(functions[vf.Vf], vf, offered, Configured: false));
+                    }
+                    else
+                    {
+                        rejections.Add(new Rejection(source.Info.Id, vf.Vf.ToString(), RejectionCode.TypeMismatch, $"VF {vf.Vf} offers vGPU type id {offered.Id} as '{offered.Name}', the source is '{wanted.Name}'; rule 0 requires the same profile."));
+                    }
+                }
+            }
+
+            if (unconfigured > 0 && !creatable.OfType<VfOption>().Any(o => o.Pf == pf.Key))
+            {
+                var listed = pf.Where(vf => vf.Current == 0).SelectMany(vf => vf.Creatable).Select(t => t.Name ?? t.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Distinct().ToList();
+                var offers = listed.Count == 0 ? "they list nothing: the GPU is full" : $"they list {string.Join(", ", listed.Take(4))}{(listed.Count > 4 ? ", ..." : string.Empty)}: another GPU model, or vGPUs of another size are there";
+                rejections.Add(new Rejection(source.Info.Id, pf.Key.ToString(), RejectionCode.NoCapacity, $"None of the {unconfigured} unconfigured VF(s) of GPU {pf.Key} lists {wanted.Display} in creatable_vgpu_types now ({offers})."));
+            }
+        }
+
+        return [.. configured, .. creatable];
     }
 
     private List<TargetOption> PciCandidates(SourceDevice source)
@@ -244,6 +307,13 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 return await DeviceLevelAsync(source, option, ProbePoint.PciDevice, SysfsPath.PciAttribute(pci.Device.Address, "vfio_migration_version"), pci.Match, cancellationToken).ConfigureAwait(false);
             case CreateOption create:
                 return await TypeLevelAsync(source, create, cancellationToken).ConfigureAwait(false);
+            case VfOption { Configured: true } vf:
+                return await DeviceLevelAsync(source, option, ProbePoint.PciDevice, SysfsPath.PciAttribute(vf.Vf.Address, "vfio_migration_version"), MatchKind.SameType, cancellationToken).ConfigureAwait(false);
+            case VfOption vf:
+                // A VF without a vGPU cannot answer for one: the confirmation follows the configuration.
+                return source.Version.Value is null
+                    ? new OptionVerdict(VerdictKind.Unverified, null, $"not verified: {source.Version.Reason}")
+                    : new OptionVerdict(VerdictKind.NeedsCreation, null, $"VF {vf.Vf.Address} has no vGPU yet: only the configured VF can say");
             default:
                 throw new ArgumentOutOfRangeException(nameof(option), option, "Only existing, PCI and create options are evaluated.");
         }

@@ -43,6 +43,28 @@ internal sealed record PciOption(PciDevice Device, MatchKind Match) : TargetOpti
     public override string? ClaimKey => TargetKeys.Pci(Device.Address);
 }
 
+/// <summary>
+/// A VF for a VF vGPU source (docs/nvidia-vf.md): already configured with the source's type
+/// (<paramref name="Configured"/>, reused) or unconfigured and listing the type (configured by the plan).
+/// </summary>
+internal sealed record VfOption(PciDevice Vf, VfState State, VgpuType Type, bool Configured) : TargetOption
+{
+    public override string Candidate => Vf.Address.ToString();
+
+    public override string? ClaimKey => TargetKeys.Pci(Vf.Address);
+
+    /// <summary>The GPU whose capacity the VF shares (its PF).</summary>
+    public PciAddress Pf => State.CapacityDomain;
+}
+
+/// <summary>A VF this plan configured and confirmed for one source device.</summary>
+internal sealed record ConfiguredVfOption(VfOption Vf, Verification Verification, ProbeRecord? Probe, string? Note) : TargetOption
+{
+    public override string Candidate => Vf.Candidate;
+
+    public override string? ClaimKey => Vf.ClaimKey;
+}
+
 /// <summary>A new mdev of <paramref name="Type"/> on <paramref name="Parent"/>.</summary>
 internal sealed record CreateOption(MdevParent Parent, MdevTypeInfo Type) : TargetOption
 {
@@ -89,6 +111,9 @@ internal sealed record OptionVerdict(VerdictKind Kind, ProbeRecord? Probe, strin
 /// <param name="SysfsOnly">The parents found in sysfs that libvirt does not list: creation there goes through sysfs.</param>
 internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwners Owners, IReadOnlySet<DeviceName> SysfsOnly)
 {
+    /// <summary>The NVIDIA functions with the vGPU interface, read only when the guest has a VF vGPU (docs/nvidia-vf.md).</summary>
+    public IReadOnlyList<VfState> Vfs { get; init; } = [];
+
     /// <summary>
     /// The node devices planning <paramref name="devices"/> needs: mdev parents and mdevs for mdev
     /// sources; for PCI sources (and hybrid plans) the PCI functions too, with the parents and mdevs
@@ -102,16 +127,18 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
     /// Reads the destination's devices and which guests use them. A shut-off definition there with
     /// the UUID of <paramref name="guestUuid"/> is the migrating guest's own (left behind by an earlier
     /// migration that kept the source's definition): its devices are not another guest's, so they
-    /// count as free for this guest, not as in use. A running one still holds them.
+    /// count as free for this guest, not as in use. A running one still holds them. With
+    /// <c>readVfs</c> (the guest has a VF vGPU) the vGPU state of NVIDIA functions is read too.
     /// </summary>
     /// <param name="host">The destination.</param>
     /// <param name="scope">The kinds of devices to read.</param>
     /// <param name="source">Where the devices are read from; <see cref="InventorySource.Sysfs"/> falls back to libvirt when the host's sysfs cannot be listed.</param>
     /// <param name="guestUuid">The migrating guest's UUID, when known.</param>
+    /// <param name="readVfs">Whether to read the vGPU state of NVIDIA functions (the guest has a VF vGPU; docs/nvidia-vf.md).</param>
     /// <param name="counters">The plan's counters.</param>
     /// <param name="logger">Where warnings go.</param>
     /// <param name="cancellationToken">Cancels the reads.</param>
-    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, InventorySource source, string? guestUuid, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<DestinationInventory> LoadAsync(MigrationHost host, InventoryScope scope, InventorySource source, string? guestUuid, bool readVfs, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
         counters.HypervisorCall();
         var domainsTask = host.Hypervisor.ListDomainsAsync(cancellationToken);
@@ -121,7 +148,12 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
         var domains = await domainsTask.ConfigureAwait(false);
 
         var others = domains.Where(d => d.IsActive || !string.Equals(d.Uuid, guestUuid, StringComparison.OrdinalIgnoreCase));
-        return new DestinationInventory(inventory, DeviceOwners.FromDomains(others), sysfsOnly);
+        var vfs = readVfs
+            ? await new NvidiaSysfsVfControl(host.FileSystem, counters).ReadAsync(
+                [.. inventory.PciDevices.Where(d => string.Equals(d.VendorId, NvidiaSysfsVfControl.VendorId, StringComparison.OrdinalIgnoreCase)).Select(d => d.Address)],
+                cancellationToken).ConfigureAwait(false)
+            : [];
+        return new DestinationInventory(inventory, DeviceOwners.FromDomains(others), sysfsOnly) { Vfs = vfs };
     }
 
     private static async Task<(HostInventory Inventory, IReadOnlySet<DeviceName> SysfsOnly)> ReadDevicesAsync(MigrationHost host, InventoryScope scope, InventorySource source, PlanCounters counters, ILogger logger, CancellationToken cancellationToken)
@@ -156,6 +188,7 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
     {
         ExistingMdevOption mdev => Owners.OwnerOf(mdev.Mdev.Uuid),
         PciOption pci => Owners.OwnerOf(pci.Device.Address),
+        VfOption vf => Owners.OwnerOf(vf.Vf.Address),
         _ => null,
     };
 }

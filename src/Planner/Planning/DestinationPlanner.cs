@@ -34,12 +34,13 @@ internal sealed class DestinationPlanner
 
     private SourceDevice[] _devices = [];
     private IReadOnlyList<TargetOption>[] _candidates = [];
-    private ProvisionedOption?[] _pinned = [];
+    private TargetOption?[] _pinned = [];
     private readonly Dictionary<(int Device, TargetOption Option), OptionVerdict> _verdicts = [];
     private readonly HashSet<(DeviceName, MdevTypeId)> _closedSlots = [];
     private readonly Dictionary<(DeviceName, MdevTypeId), int> _keptOnSlot = [];
     private CandidateEvaluator? _evaluator;
     private MdevProvisioner? _provisioner;
+    private VfProvisioner? _vfProvisioner;
     private int _scheduledCreates;
     private IReadOnlyList<PreflightCheck> _preflight = [];
 
@@ -134,13 +135,14 @@ internal sealed class DestinationPlanner
 
         // An orphan of a dead plan is removed before the inventory is read, so it is never taken as reuse.
         await Recovery.RunAsync(_host, _services.Claims, includeCommitted: false, _services.Logger).ConfigureAwait(false);
-        var inventory = await DestinationInventory.LoadAsync(_host, DestinationInventory.ScopeFor(plannable, _options), _options.Inventory, _facts.Guest.Devices.Uuid, _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
+        var inventory = await DestinationInventory.LoadAsync(_host, DestinationInventory.ScopeFor(plannable, _options), _options.Inventory, _facts.Guest.Devices.Uuid, plannable.Any(d => d.Vgpu is not null), _counters, _services.Logger, cancellationToken).ConfigureAwait(false);
         var probes = new ProbeRunner(_host, _options, _services.VerdictCache, _services.Time, _counters, _services.Logger);
         _evaluator = new CandidateEvaluator(_host, _options, inventory, probes, _rejections, _counters);
         _provisioner = new MdevProvisioner(_host, _options, _services.Claims, _planId, _journal, _counters, probes, _evaluator, _services.Logger);
+        _vfProvisioner = new VfProvisioner(_options, _journal, probes, _evaluator, new NvidiaSysfsVfControl(_host.FileSystem, _counters));
         _devices = [.. plannable];
         _candidates = [.. _devices.Select(Evaluator.ListCandidates)];
-        _pinned = new ProvisionedOption?[_devices.Length];
+        _pinned = new TargetOption?[_devices.Length];
 
         // Passes, most preferred first: verified before unverified; one mdev type per parent before
         // mixing types on a parent. Cards that allow one type at a time (NVIDIA) cannot mix, and
@@ -184,10 +186,16 @@ internal sealed class DestinationPlanner
         _deepest = -1;
         _unplaceable = null;
         _stepLimitHit = false;
-        foreach (var pinned in _pinned.OfType<ProvisionedOption>())
+        foreach (var pinned in _pinned.OfType<TargetOption>())
         {
             _taken.Add(pinned.ClaimKey!);
-            AddParentType(pinned.Parent.Name, pinned.Type);
+            var (parent, type) = pinned switch
+            {
+                ProvisionedOption made => (made.Parent.Name, made.Type),
+                ConfiguredVfOption vf => Slot(vf.Vf),
+                _ => throw new InvalidOperationException("Only created mdevs and configured VFs are pinned."),
+            };
+            AddParentType(parent, type);
         }
 
         return await AssignAsync(0, allowUnverified, cancellationToken).ConfigureAwait(false);
@@ -284,18 +292,44 @@ internal sealed class DestinationPlanner
     private IEnumerable<TargetOption> Ordered(int index)
     {
         var candidates = _candidates[index];
-        var firstCreate = candidates.TakeWhile(o => o is not CreateOption).Count();
-        var creates = candidates.OfType<CreateOption>();
+        var firstCreate = candidates.TakeWhile(o => !IsNew(o)).Count();
+        var creates = candidates.Where(IsNew).Select(o => (Option: o, Slot: NewSlot(o)));
         var ordered = _options.Placement == PlacementPreference.Pack
-            ? creates.OrderBy(c => _parentTypes.ContainsKey(c.Parent.Name) ? 0 : 1).ThenBy(Remaining).ThenBy(c => c.Parent.Name.Value, StringComparer.Ordinal)
-            : creates.OrderBy(c => _parentTypes.ContainsKey(c.Parent.Name) ? 1 : 0).ThenByDescending(Remaining).ThenBy(c => c.Parent.Name.Value, StringComparer.Ordinal);
-        return [.. candidates.Take(firstCreate), .. ordered, .. candidates.Skip(firstCreate).Where(o => o is not CreateOption)];
+            ? creates.OrderBy(c => _parentTypes.ContainsKey(c.Slot.Parent) ? 0 : 1).ThenBy(c => Remaining(index, c.Option)).ThenBy(c => c.Slot.Parent.Value, StringComparer.Ordinal)
+            : creates.OrderBy(c => _parentTypes.ContainsKey(c.Slot.Parent) ? 1 : 0).ThenByDescending(c => Remaining(index, c.Option)).ThenBy(c => c.Slot.Parent.Value, StringComparer.Ordinal);
+        return [.. candidates.Take(firstCreate), .. ordered.Select(c => c.Option), .. candidates.Skip(firstCreate).Where(o => !IsNew(o))];
     }
+
+    /// <summary>Whether the option makes a device (a new mdev, or a vGPU on an unconfigured VF).</summary>
+    private static bool IsNew(TargetOption option) => option is CreateOption or VfOption { Configured: false };
+
+    /// <summary>The capacity slot a new device takes: (parent, type), or for a VF (its PF, the type id).</summary>
+    private static (DeviceName Parent, MdevTypeId Type) NewSlot(TargetOption option) => option switch
+    {
+        CreateOption create => create.Slot,
+        VfOption vf => Slot(vf),
+        _ => throw new ArgumentOutOfRangeException(nameof(option), option, "Only new devices take a slot."),
+    };
+
+    /// <summary>A VF's capacity slot: its GPU (PF) and the vGPU type id, in the keys mdev slots use.</summary>
+    private static (DeviceName Parent, MdevTypeId Type) Slot(VfOption vf) => (DeviceName.Parse(vf.Pf.ToString()), ProvisioningJournal.TypeKey(vf.Type));
 
     private int Remaining(CreateOption option) =>
         _closedSlots.Contains(option.Slot)
             ? 0
             : option.Type.AvailableInstances - _keptOnSlot.GetValueOrDefault(option.Slot) - _planned.GetValueOrDefault(option.Slot);
+
+    /// <summary>
+    /// What a new device's slot has left. A GPU has no count in sysfs (docs/nvidia-vf.md): its bound
+    /// is the unconfigured VFs that list the type, less those this search has given out.
+    /// </summary>
+    private int Remaining(int index, TargetOption option) => option switch
+    {
+        CreateOption create => Remaining(create),
+        VfOption vf when _closedSlots.Contains(Slot(vf)) => 0,
+        VfOption vf => _candidates[index].OfType<VfOption>().Count(o => !o.Configured && o.Pf == vf.Pf && !_taken.Contains(o.ClaimKey!)),
+        _ => 0,
+    };
 
     private bool Fits(int index, TargetOption option)
     {
@@ -305,8 +339,10 @@ internal sealed class DestinationPlanner
                 // One type per parent within a plan unless this pass mixes types (see BuildAsync);
                 // never on a function this plan, or another one in this process, passes through whole.
                 return Remaining(create) > 0
-                    && (_mixTypes || !_parentTypes.TryGetValue(create.Parent.Name, out var existing) || existing.Type == create.Type.Id)
+                    && OneTypePerParent(create.Slot)
                     && !(create.Parent.Address is { } address && PassedThrough(index, create, address));
+            case VfOption { Configured: false } vf when _closedSlots.Contains(Slot(vf)) || !OneTypePerParent(Slot(vf)):
+                return false;
             default:
                 var key = option.ClaimKey!;
                 if (_taken.Contains(key) || (option is PciOption pci && GetsNewMdevs(pci.Device.Address)))
@@ -323,6 +359,10 @@ internal sealed class DestinationPlanner
                 return true;
         }
     }
+
+    /// <summary>One type per parent (or GPU) within a plan, unless this pass mixes types (see <see cref="BuildAsync"/>).</summary>
+    private bool OneTypePerParent((DeviceName Parent, MdevTypeId Type) slot) =>
+        _mixTypes || !_parentTypes.TryGetValue(slot.Parent, out var existing) || existing.Type == slot.Type;
 
     /// <summary>Whether the function at <paramref name="address"/> is going to a guest whole: in this plan, or claimed so by another plan in this process (its guest is not defined here yet, so the inventory cannot show it).</summary>
     private bool PassedThrough(int index, CreateOption create, PciAddress address)
@@ -369,6 +409,11 @@ internal sealed class DestinationPlanner
 
             _heldClaims.Add(key);
             _taken.Add(key);
+            if (option is VfOption { Configured: false } vf)
+            {
+                var slot = Slot(vf);
+                AddParentType(slot.Parent, slot.Type);
+            }
         }
 
         _assignment[index] = option;
@@ -392,6 +437,10 @@ internal sealed class DestinationPlanner
             _taken.Remove(key);
             _heldClaims.Remove(key);
             _services.Claims.Release(_host.Key, key, _planId);
+            if (option is VfOption { Configured: false } vf)
+            {
+                RemoveParentType(Slot(vf).Parent);
+            }
         }
     }
 
@@ -448,13 +497,77 @@ internal sealed class DestinationPlanner
             }
         }
 
-        var results = await Provisioner.CreateAllAsync(pending, cancellationToken).ConfigureAwait(false);
-        foreach (var result in results.OrderBy(r => r.Pending.Index))
+        var pendingVfs = new List<PendingVf>();
+        for (var i = 0; i < _devices.Length; i++)
         {
-            Apply(result);
+            if (_pinned[i] is null && _assignment[i] is VfOption { Configured: false } vf)
+            {
+                pendingVfs.Add(new PendingVf(i, _scheduledCreates++, _devices[i], vf));
+            }
         }
 
-        return results.Count == pending.Count && results.All(r => r.Made is not null);
+        var results = await Provisioner.CreateAllAsync(pending, cancellationToken).ConfigureAwait(false);
+        var vfResults = await _vfProvisioner!.ConfigureAllAsync(pendingVfs, cancellationToken).ConfigureAwait(false);
+        foreach (var result in results.Select(r => (r.Pending.Index, Result: (object)r)).Concat(vfResults.Select(r => (r.Pending.Index, Result: (object)r))).OrderBy(r => r.Index))
+        {
+            if (result.Result is CreateResult created)
+            {
+                Apply(created);
+            }
+            else
+            {
+                Apply((VfResult)result.Result);
+            }
+        }
+
+        return results.Count == pending.Count && results.All(r => r.Made is not null)
+            && vfResults.Count == pendingVfs.Count && vfResults.All(r => r.Made is not null);
+    }
+
+    private void Apply(VfResult result)
+    {
+        var (index, vf) = (result.Pending.Index, result.Pending.Vf);
+        if (result.Made is { } made)
+        {
+            Pin(index, made);
+            return;
+        }
+
+        _rejections.Add(result.Refusal!);
+        if (result.DeviceRefused)
+        {
+            // The configured VF refused the version (it was reset): like a refused new mdev's (parent, type), the
+            // GPU's unconfigured VFs of that type are out for every device with the same version (they would
+            // answer the same; configuring each to hear it would waste a configuration); the search tries the next GPU.
+            RuleOut(result.Pending.Source, o => o is VfOption { Configured: false } other && other.Pf == vf.Pf && other.Type.Id == vf.Type.Id);
+        }
+        else
+        {
+            // Nothing could be configured there: the GPU is closed for this type in this plan.
+            _closedSlots.Add(Slot(vf));
+        }
+    }
+
+    private void Pin(int index, TargetOption made)
+    {
+        _heldClaims.Add(made.ClaimKey!);
+        _pinned[index] = made;
+        _assignment[index] = made;
+    }
+
+    /// <summary>Rules the candidates <paramref name="which"/> picks out for every device with the version of <paramref name="refused"/>.</summary>
+    private void RuleOut(SourceDevice refused, Func<TargetOption, bool> which)
+    {
+        for (var j = 0; j < _devices.Length; j++)
+        {
+            if (_devices[j].Version.Value == refused.Version.Value)
+            {
+                foreach (var option in _candidates[j].Where(which))
+                {
+                    _verdicts[(j, option)] = OptionVerdict.Rejected;
+                }
+            }
+        }
     }
 
     private void Apply(CreateResult result)
@@ -462,9 +575,7 @@ internal sealed class DestinationPlanner
         var (index, create) = (result.Pending.Index, result.Pending.Create);
         if (result.Made is { } made)
         {
-            _heldClaims.Add(made.ClaimKey!);
-            _pinned[index] = made;
-            _assignment[index] = made;
+            Pin(index, made);
             _keptOnSlot[create.Slot] = _keptOnSlot.GetValueOrDefault(create.Slot) + 1;
             return;
         }
@@ -474,13 +585,7 @@ internal sealed class DestinationPlanner
         if (result.DeviceRefused)
         {
             // The created device refused the version: the (parent, type) is out for every device with the same version.
-            for (var j = 0; j < _devices.Length; j++)
-            {
-                if (_devices[j].Version.Value == result.Pending.Source.Version.Value && _candidates[j].Contains(create))
-                {
-                    _verdicts[(j, create)] = OptionVerdict.Rejected;
-                }
-            }
+            RuleOut(result.Pending.Source, o => o == create);
         }
         else
         {
@@ -525,7 +630,7 @@ internal sealed class DestinationPlanner
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
         {
-            if (_deepestPartial[i] is { } option and not CreateOption and not ProvisionedOption)
+            if (_deepestPartial[i] is { } option and not CreateOption and not ProvisionedOption and not ConfiguredVfOption and not VfOption { Configured: false })
             {
                 partial.Add(ToPlanned(i, option));
             }
@@ -555,7 +660,7 @@ internal sealed class DestinationPlanner
             // A candidate is out when its probe said no, or when creating it failed (its slot closed).
             var ruledOut = _candidates[i].Count(option =>
                 (_verdicts.TryGetValue((i, option), out var verdict) && !Acceptable(verdict))
-                || (option is CreateOption create && _closedSlots.Contains(create.Slot)));
+                || (IsNew(option) && _closedSlots.Contains(NewSlot(option))));
             var open = _candidates[i].Count - ruledOut;
             var message = _candidates[i].Count == 0
                 ? $"The {Describe(source)} could not be placed on {_host.Name}: the host has no free device of that type and no parent that can create one ({_rejections.CountFor(source.Id)} rejected; see the rejections)."
@@ -574,6 +679,8 @@ internal sealed class DestinationPlanner
         var source = _devices[index];
         switch (option)
         {
+            case ConfiguredVfOption configured:
+                return new PlannedDevice(source.Info, VfTarget(configured.Vf), DeviceAction.Create, configured.Verification, configured.Probe, configured.Note);
             case ProvisionedOption made:
                 return new PlannedDevice(source.Info, new TargetDeviceInfo(new MdevTarget(made.Uuid), made.Parent.Name.Value, made.Type.Value), made.Action, made.Verification, made.Probe, MdevProvisioner.Join(made.Note, Evaluator.Inventory.NoteFor(made.Parent.Name)));
             default:
@@ -581,6 +688,7 @@ internal sealed class DestinationPlanner
                 var target = option switch
                 {
                     ExistingMdevOption mdev => new TargetDeviceInfo(new MdevTarget(mdev.Mdev.Uuid), mdev.Mdev.Parent?.Value, mdev.Mdev.Type.Value),
+                    VfOption vf => VfTarget(vf),
                     PciOption pci => new TargetDeviceInfo(new PciTarget(pci.Device.Address), null, pci.Match == MatchKind.SameType ? source.Info.Type : SourceReader.PciIdsType(pci.Device.VendorId, pci.Device.ProductId)),
                     _ => throw new ArgumentOutOfRangeException(nameof(option), option, "A new mdev is planned only once created."),
                 };
@@ -590,10 +698,16 @@ internal sealed class DestinationPlanner
         }
     }
 
+    private static TargetDeviceInfo VfTarget(VfOption vf) => new(new PciTarget(vf.Vf.Address), vf.Pf.ToString(), vf.Type.Display);
+
     private bool Acceptable(OptionVerdict verdict) =>
         verdict.Kind is VerdictKind.Verified or VerdictKind.NeedsCreation
         || (verdict.Kind == VerdictKind.Unverified && _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch);
 
-    private static string Describe(SourceDeviceInfo source) =>
-        source.Kind == SourceDeviceKind.Mdev ? $"mdev {source.Id} (type {source.Type})" : $"PCI function {source.Id} ({source.Type})";
+    private static string Describe(SourceDeviceInfo source) => source.Kind switch
+    {
+        SourceDeviceKind.Mdev => $"mdev {source.Id} (type {source.Type})",
+        SourceDeviceKind.VfVgpu => $"VF vGPU {source.Id} ({source.Type})",
+        _ => $"PCI function {source.Id} ({source.Type})",
+    };
 }

@@ -40,7 +40,8 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     private readonly ConcurrentDictionary<MdevUuid, PendingCreate> _intended = new();
 
     /// <summary>
-    /// Creates every pending device, one task per parent, each parent's creates in the order given
+    /// Creates every pending device, one task per parent (parents that are VFs of one GPU count as
+    /// one, see <see cref="CapacityDomainsAsync"/>), each parent's creates in the order given
     /// and stopping at its first failure. A parent's creates wait for each other because the kernel
     /// serialises creates on a parent anyway, and each must re-read <c>available_instances</c> after
     /// the one before it; other parents do not wait. When a parent's creates throw (cancellation, the host
@@ -55,15 +56,8 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         IntendAll(pending);
         try
         {
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            // Task.Run: libvirt and local sysfs block the calling thread, so each parent needs one of its own.
-            var parents = pending
-                .GroupBy(p => p.Create.Parent.Name)
-                .Select(creates => Task.Run(() => CreateInOrderAsync([.. creates], stop, cancellationToken), CancellationToken.None))
-                .ToList();
-            // WhenAll waits for every parent, and rethrows a failure in preference to the cancellations it caused.
-            await Task.WhenAll(parents).ConfigureAwait(false);
-            return [.. parents.SelectMany(p => p.Result)];
+            var domains = await CapacityDomainsAsync([.. pending.Select(p => p.Create.Parent).DistinctBy(p => p.Name)], cancellationToken).ConfigureAwait(false);
+            return await InOrderGroups.RunAsync(pending.GroupBy(p => domains[p.Create.Parent.Name]), CreateAndConfirmAsync, r => r.Made is not null, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -100,29 +94,31 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         return new PlannedMdev(uuid, pending.Create.Parent, pending.Create.Type.Id, method, method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);
     }
 
-    private async Task<List<CreateResult>> CreateInOrderAsync(IReadOnlyList<PendingCreate> creates, CancellationTokenSource stop, CancellationToken cancellationToken)
+    /// <summary>
+    /// The capacity each parent shares: parents that are VFs of one GPU (mdev types on SR-IOV VFs)
+    /// share the PF's, so their creates must wait for each other like one parent's. One
+    /// <c>physfn</c> readlink per PCI parent, only when two or more PCI parents create at once.
+    /// </summary>
+    private async Task<Dictionary<DeviceName, string>> CapacityDomainsAsync(IReadOnlyList<MdevParent> parents, CancellationToken cancellationToken)
     {
-        var results = new List<CreateResult>(creates.Count);
-        try
+        var domains = parents.ToDictionary(p => p.Name, p => p.Name.Value);
+        var pci = parents.Where(p => p.Address is not null).ToList();
+        if (pci.Count < 2)
         {
-            foreach (var pending in creates)
-            {
-                stop.Token.ThrowIfCancellationRequested();
-                var result = await CreateAndConfirmAsync(pending, cancellationToken).ConfigureAwait(false);
-                results.Add(result);
-                if (result.Made is null)
-                {
-                    break;
-                }
-            }
+            return domains;
+        }
 
-            return results;
-        }
-        catch
+        var links = await Task.WhenAll(pci.Select(p => host.FileSystem.ReadLinkAsync(SysfsPath.PciAttribute(p.Address!.Value, "physfn"), cancellationToken).AsTask())).ConfigureAwait(false);
+        counters.SysfsReads(pci.Count);
+        for (var i = 0; i < pci.Count; i++)
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            throw;
+            if (links[i].Succeeded && links[i].Value is { } target && PciAddress.TryParse(target[(target.LastIndexOf('/') + 1)..], out var pf))
+            {
+                domains[pci[i].Name] = $"pf:{pf}";
+            }
         }
+
+        return domains;
     }
 
     private async Task<CreateResult> CreateAndConfirmAsync(PendingCreate pending, CancellationToken cancellationToken)

@@ -113,12 +113,13 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
     /// <summary>
     /// Probes the device-level attribute of an mdev this plan has just created. Neither the memo nor
     /// the cache answers for it or keeps its answer: its UUID may have named another device before
-    /// (a preserved UUID, created again on another parent after the first one refused).
+    /// (a preserved UUID, created again on another parent after the first one refused), nor for a VF
+    /// just configured (<paramref name="point"/> <see cref="ProbePoint.PciDevice"/>).
     /// </summary>
-    public Task<ProbeResult> ProbeCreatedAsync(SysfsPath path, string version, CancellationToken cancellationToken)
+    public Task<ProbeResult> ProbeCreatedAsync(SysfsPath path, string version, CancellationToken cancellationToken, ProbePoint point = ProbePoint.MdevDevice)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return WriteAsync(ProbePoint.MdevDevice, path, version, cancellationToken);
+        return WriteAsync(point, path, version, cancellationToken);
     }
 
     /// <summary>

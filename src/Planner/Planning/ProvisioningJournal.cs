@@ -45,10 +45,46 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
     public void NotMade(MdevUuid uuid, MdevParent parent, MdevTypeId type, int order) =>
         store.Journal(new JournalEntry(planId, host.Key, host.Name, uuid, parent.Name.Value, type, CreationMethod.Sysfs, false, order, JournalState.Removed));
 
+    /// <summary>Makes the intent to configure a VF durable (docs/nvidia-vf.md: keyed by <see cref="NvidiaSysfsVfControl.JournalKey"/>, parent the VF, type the id).</summary>
+    /// <exception cref="StateStoreException">The store cannot record it: the VF must not be written.</exception>
+    public void IntendVf(PciAddress vf, VgpuType type, int order) =>
+        store.Journal(new JournalEntry(planId, host.Key, host.Name, NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order, JournalState.Intent));
+
+    /// <summary>Closes the intent of a VF configuration that changed nothing.</summary>
+    public void NotMadeVf(PciAddress vf, VgpuType type, int order) =>
+        store.Journal(new JournalEntry(planId, host.Key, host.Name, NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order, JournalState.Removed));
+
+    /// <summary>Journals a VF the plan configured (or may have); rollback writes 0 to it.</summary>
+    public void RecordVf(PciAddress vf, VgpuType type, int order)
+    {
+        var entry = new Entry(NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order);
+        Add(entry);
+        Log.VfConfigured(logger, vf, entry.Type, host.Name, entry.Uuid);
+        Write(entry);
+    }
+
+    /// <summary>Resets a VF this plan configured (writes 0); returns the failure, or null when it is reset.</summary>
+    public Task<RemovalFailure?> ResetVfAsync(PciAddress vf) => RemoveAsync(NvidiaSysfsVfControl.JournalKey(vf));
+
+    /// <summary>Whether the plan holds a configuration of <paramref name="vf"/> (kept, or its reset failed).</summary>
+    public bool HoldsVf(PciAddress vf) => Holds(NvidiaSysfsVfControl.JournalKey(vf));
+
+    /// <summary>A vGPU type id as the journal's type column keeps it.</summary>
+    public static MdevTypeId TypeKey(VgpuType type) => MdevTypeId.Parse(type.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>Journals a device that exists, or may; <see cref="Devices"/> lists it at <paramref name="order"/>, where the planner scheduled its create.</summary>
     public void Record(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
     {
         var entry = new Entry(uuid, parent.Name.Value, type, method, persistent, order);
+        Add(entry);
+        Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
+
+        // In memory first: should the store fail here, the rollback still knows the device.
+        Write(entry);
+    }
+
+    private void Add(Entry entry)
+    {
         lock (_gate)
         {
             _entries.Add(entry);
@@ -56,10 +92,6 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
 
         counters.Create();
         PlannerTelemetry.Creates.Add(1);
-        Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
-
-        // In memory first: should the store fail here, the rollback still knows the device.
-        Write(entry);
     }
 
     /// <summary>True while a device with this UUID is journaled and not removed (kept, or its removal failed).</summary>
@@ -169,7 +201,7 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             counters.HypervisorCall();
         }
 
-        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Method, entry.Persistent).ConfigureAwait(false));
+        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false));
     }
 
     /// <summary>Records how a removal ended: the entry's state, the store, the claim and the counters; the failure, or null when the device is gone.</summary>
@@ -184,7 +216,7 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         WriteDuringRemoval(entry);
         if (error is null)
         {
-            store.Release(host.Key, TargetKeys.Mdev(entry.Uuid), planId);
+            store.Release(host.Key, entry.ClaimKey, planId);
             counters.Remove();
             PlannerTelemetry.Removes.Add(1);
             Log.MdevRemoved(logger, entry.Uuid, host.Name);
@@ -220,6 +252,9 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
 
         public MdevTypeId Type => type;
 
+        /// <summary>The claim the device holds: its UUID, or for a VF its address.</summary>
+        public string ClaimKey => method == CreationMethod.Vf ? TargetKeys.Pci(PciAddress.Parse(parent)) : TargetKeys.Mdev(uuid);
+
         public JournalState JournalState => State switch
         {
             CreatedDeviceState.Kept => JournalState.Created,
@@ -244,14 +279,29 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
 /// <summary>An mdev a plan is about to create, as its intent records it.</summary>
 internal sealed record PlannedMdev(MdevUuid Uuid, MdevParent Parent, MdevTypeId Type, CreationMethod Method, bool Persistent, int Order);
 
-/// <summary>Removes one planner-created mdev the way it was made.</summary>
+/// <summary>Removes one planner-created mdev (or resets a configured VF) the way it was made.</summary>
 internal static class MdevRemoval
 {
-    /// <summary>Removes the device through libvirt or its sysfs <c>remove</c> attribute; returns the error, or null when it is gone (ENOENT counts as gone). Never cancelled.</summary>
-    public static async Task<string?> RemoveAsync(MigrationHost host, MdevUuid uuid, CreationMethod method, bool persistent)
+    /// <summary>
+    /// Removes the device through libvirt or its sysfs <c>remove</c> attribute, or for a VF
+    /// (<paramref name="parent"/> its address, from the journal: validated here) writes 0 to its
+    /// <c>current_vgpu_type</c>; returns the error, or null when it is gone (ENOENT counts as gone). Never cancelled.
+    /// </summary>
+    public static async Task<string?> RemoveAsync(MigrationHost host, MdevUuid uuid, string parent, CreationMethod method, bool persistent)
     {
         try
         {
+            if (method == CreationMethod.Vf)
+            {
+                if (!PciAddress.TryParse(parent, out var vf))
+                {
+                    return $"the journal names no VF address ('{MdevUuid.Shorten(parent)}')";
+                }
+
+                var reset = await new NvidiaSysfsVfControl(host.FileSystem, new PlanCounters()).SetTypeAsync(vf, 0, CancellationToken.None).ConfigureAwait(false);
+                return reset.Succeeded || reset.Error == Errno.ENOENT ? null : $"writing 0 to {NvidiaSysfsVfControl.CurrentPath(vf)} failed with {reset.Error}";
+            }
+
             if (method == CreationMethod.Libvirt)
             {
                 await host.Hypervisor.DestroyMdevAsync(uuid, persistent, CancellationToken.None).ConfigureAwait(false);

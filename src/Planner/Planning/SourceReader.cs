@@ -13,7 +13,11 @@ namespace VfioMigration.Planner.Planning;
 /// <param name="PciMigrationType">The checked <c>vfio_migration_type</c> (PCI functions that have one).</param>
 /// <param name="Version">The device's opaque version, or why there is none.</param>
 /// <param name="Problem">Why the device cannot be planned at all (unsupported kind, unknown type); null when it can.</param>
-internal sealed record SourceDevice(HostDevice Device, SourceDeviceInfo Info, MdevTypeId? MdevType, string? VendorId, string? ProductId, string? PciMigrationType, SourceVersion Version, Rejection? Problem);
+internal sealed record SourceDevice(HostDevice Device, SourceDeviceInfo Info, MdevTypeId? MdevType, string? VendorId, string? ProductId, string? PciMigrationType, SourceVersion Version, Rejection? Problem)
+{
+    /// <summary>The vGPU of a VF vGPU source (docs/nvidia-vf.md); null for every other kind.</summary>
+    public VfState? Vgpu { get; init; }
+}
 
 /// <summary>The guest as read from the source host.</summary>
 internal sealed record SourceFacts(GuestDefinition Guest, IReadOnlyList<SourceDevice> Devices, PlanCounters Cost)
@@ -73,12 +77,19 @@ internal static class SourceReader
         cost.SourceRoundTrips(source.FileSystem.RoundTrips - roundTrips);
         var answers = paths.Zip(reads).ToDictionary(pair => pair.First, pair => pair.Second);
 
+        // A PCI function with NVIDIA's vGPU interface and a type set is a VF vGPU (docs/nvidia-vf.md).
+        var vfs = (await new NvidiaSysfsVfControl(source.FileSystem, cost)
+                .ReadAsync([.. hostDevices.OfType<PciHostDevice>().Select(p => p.Address)], cancellationToken).ConfigureAwait(false))
+            .Where(vf => vf.Current != 0)
+            .ToDictionary(vf => vf.Vf);
+
         var devices = new List<SourceDevice>(hostDevices.Count);
         foreach (var device in hostDevices)
         {
             devices.Add(device switch
             {
                 MdevHostDevice mdev => await DescribeMdevAsync(source, mdev, inventory, answers, cost, cancellationToken).ConfigureAwait(false),
+                PciHostDevice pci when vfs.TryGetValue(pci.Address, out var vf) => DescribeVf(pci, vf, answers),
                 PciHostDevice pci => DescribePci(pci, inventory, answers),
                 UnsupportedHostDevice other => Unsupported(other, other.Kind, other.Reason),
                 _ => Unsupported(device, device.GetType().Name, "the planner does not know this kind of host device"),
@@ -131,6 +142,14 @@ internal static class SourceReader
             ? new Rejection(info.Id, null, RejectionCode.NotMigratable, $"The source PCI function {pci.Address} has no vfio_migration_type and the source host does not list its vendor and device ids, so there is no type to match.")
             : null;
         return new SourceDevice(pci, info, null, known?.VendorId, known?.ProductId, migrationType, version, problem);
+    }
+
+    private static SourceDevice DescribeVf(PciHostDevice pci, VfState vf, Dictionary<SysfsPath, SysfsResult<string>> answers)
+    {
+        var type = vf.CurrentType!;
+        var info = new SourceDeviceInfo(SourceDeviceKind.VfVgpu, pci.Ordinal, pci.Alias, null, pci.Address, type.Display, "vfio-pci", vf.Pf?.ToString());
+        var version = VersionText.FromRead(answers[SysfsPath.PciAttribute(pci.Address, PciMigrationVersion)], SysfsPath.PciAttribute(pci.Address, PciMigrationVersion));
+        return new SourceDevice(pci, info, null, NvidiaSysfsVfControl.VendorId, null, null, version, null) { Vgpu = vf };
     }
 
     private static SourceDevice Unsupported(HostDevice device, string kind, string reason)

@@ -52,9 +52,9 @@ internal static class Recovery
             {
                 // A kept plan is forgotten once guests use every device it created: they are the guests' now.
                 var committed = entries.Where(e => e.State == JournalState.Committed).ToList();
-                if (committed.Count > 0 && committed.All(e => devices.Owners.OwnerOf(e.Uuid) is not null) && !entries.Any(e => e.IsOpen))
+                if (committed.Count > 0 && committed.All(e => OwnerOf(devices.Owners, e) is not null) && !entries.Any(e => e.IsOpen))
                 {
-                    report.AddRange(committed.Select(e => new RecoveredDevice(plan.Id, plan.Guest, e.Uuid, RecoveryAction.UsedByGuest, devices.Owners.OwnerOf(e.Uuid))));
+                    report.AddRange(committed.Select(e => new RecoveredDevice(plan.Id, plan.Guest, e.Uuid, RecoveryAction.UsedByGuest, OwnerOf(devices.Owners, e))));
                     store.ForgetPlan(plan.Id);
                 }
 
@@ -104,7 +104,7 @@ internal static class Recovery
 
     private static async Task<RecoveredDevice> ResolveAsync(MigrationHost host, IPlannerStateStore store, JournalEntry entry, HostDevices devices)
     {
-        if (devices.Owners.OwnerOf(entry.Uuid) is { } guest)
+        if (OwnerOf(devices.Owners, entry) is { } guest)
         {
             // The migration finished but its commit was not recorded (or a kept device was given to a guest): the device is the guest's.
             store.Journal(entry with { State = JournalState.Committed, Error = null });
@@ -116,13 +116,20 @@ internal static class Recovery
         // made the device, and ENOENT there (gone, or never made) counts as removed.
         if (entry.Method == CreationMethod.Libvirt && devices.ListedByLibvirt.Contains(entry.Uuid))
         {
-            await MdevRemoval.RemoveAsync(host, entry.Uuid, CreationMethod.Libvirt, entry.Persistent).ConfigureAwait(false);
+            await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, CreationMethod.Libvirt, entry.Persistent).ConfigureAwait(false);
         }
 
-        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, CreationMethod.Sysfs, persistent: false).ConfigureAwait(false);
+        // A VF is reset (0 into current_vgpu_type), an mdev removed through sysfs.
+        var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method == CreationMethod.Vf ? CreationMethod.Vf : CreationMethod.Sysfs, persistent: false).ConfigureAwait(false);
         store.Journal(entry with { State = error is null ? JournalState.Removed : JournalState.RemoveFailed, Error = error });
         return new RecoveredDevice(entry.Plan, "", entry.Uuid, error is null ? RecoveryAction.Removed : RecoveryAction.RemoveFailed, error);
     }
+
+    /// <summary>The guest that names the journaled device: its mdev UUID, or for a VF configuration the VF's address.</summary>
+    private static string? OwnerOf(DeviceOwners owners, JournalEntry entry) =>
+        entry.Method == CreationMethod.Vf
+            ? PciAddress.TryParse(entry.Parent, out var vf) ? owners.OwnerOf(vf) : null
+            : owners.OwnerOf(entry.Uuid);
 
     /// <summary>Which guests use which devices, and which mdevs libvirt lists (read only when an entry was made through libvirt). Never cancelled: a removal cut off mid-write is not safe.</summary>
     private static async Task<HostDevices> HostDevicesAsync(MigrationHost host, IReadOnlyList<StoredPlan> plans)

@@ -9,7 +9,7 @@ namespace VfioMigration.HostSimulator.Tests.Conformance;
 /// and implements <see cref="OpenHost"/>; the checks use only <see cref="IHostFileSystem"/> and the
 /// model's snapshot, so they hold for the in-process front end and for a FUSE mount alike.
 /// </summary>
-public abstract class HostFileSystemConformanceTests
+public abstract partial class HostFileSystemConformanceTests
 {
     protected const string FreeUuid = "a1b2c3d4-0000-4000-8000-000000000001";
     protected const string OtherFreeUuid = "a1b2c3d4-0000-4000-8000-000000000002";

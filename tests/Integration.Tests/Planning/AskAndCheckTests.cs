@@ -85,8 +85,14 @@ public sealed class AskAndCheckTests
         var nic = await new MigrationPlanner(claims: new TargetClaimRegistry()).AskAsync(source, Guest, destination, "0000:d8:00.2");
 
         CollectionAssert.AreEqual(
-            new[] { "6a1f0c3e-7b2d-4e5f-8a9b-00000000a001", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a002", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a003", "0000:d8:00.2" },
+            new[] { "6a1f0c3e-7b2d-4e5f-8a9b-00000000a001", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a002", "6a1f0c3e-7b2d-4e5f-8a9b-00000000a003", "0000:d8:00.2", "0000:17:00.4" },
             answers.Select(a => a.Source.Id).ToArray());
+
+        // The L40S VF vGPU: the idle VF configured with its type answers (verified); the unconfigured ones cannot before configuring.
+        var vf = answers[4].Targets.Single();
+        Assert.AreEqual(CompatibleTargetKind.PciFunction, vf.Kind);
+        Assert.AreEqual(new PciTarget(PciAddress.Parse("0000:81:00.4")), vf.Existing);
+        Assert.AreEqual(ProbePoint.PciDevice, vf.DecidedBy!.Point);
         var vgpu = answers[0].Targets;
         // 0000:3b:00.0 serves one type at a time and holds an nvidia-222: no nvidia-223 fits there.
         CollectionAssert.AreEquivalent(new[] { "pci_0000_5e_00_0", "pci_0000_86_00_0" }, vgpu.Select(t => t.Parent).ToArray());

@@ -56,7 +56,7 @@ public sealed class InventorySourceTests
         var endpoint = bed.Add(scenario);
         var before = endpoint.Hypervisor.LibvirtCalls;
         var counters = new PlanCounters();
-        var inventory = await DestinationInventory.LoadAsync(endpoint.Host, InventoryScope.MdevParents | InventoryScope.Mdevs, InventorySource.Sysfs, null, counters, NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+        var inventory = await DestinationInventory.LoadAsync(endpoint.Host, InventoryScope.MdevParents | InventoryScope.Mdevs, InventorySource.Sysfs, null, readVfs: false, counters, NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
         var guests = scenario.Guests!.Count;
 
         Assert.AreEqual(512, inventory.Inventory.Mdevs.Count);
@@ -70,8 +70,8 @@ public sealed class InventorySourceTests
         using var bed = new PlanningTestBed(new InProcessSysfs());
         var endpoint = bed.Add(Scenario("demo-dest-a.json"));
         var host = endpoint.Host with { FileSystem = new NoSysfs() };
-        var fromLibvirt = await DestinationInventory.LoadAsync(endpoint.Host, InventoryScope.All, InventorySource.Libvirt, null, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
-        var fallback = await DestinationInventory.LoadAsync(host, InventoryScope.All, InventorySource.Sysfs, null, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+        var fromLibvirt = await DestinationInventory.LoadAsync(endpoint.Host, InventoryScope.All, InventorySource.Libvirt, null, readVfs: false, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+        var fallback = await DestinationInventory.LoadAsync(host, InventoryScope.All, InventorySource.Sysfs, null, readVfs: false, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
 
         AssertSameLines(Describe(fromLibvirt.Inventory, keepIommuGroups: true, keepDrivers: true), Describe(fallback.Inventory, keepIommuGroups: true, keepDrivers: true), "fallback");
     }
@@ -80,8 +80,8 @@ public sealed class InventorySourceTests
     {
         foreach (var scope in new[] { InventoryScope.All, InventoryScope.MdevParents | InventoryScope.Mdevs })
         {
-            var fromLibvirt = await DestinationInventory.LoadAsync(host, scope, InventorySource.Libvirt, null, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
-            var fromSysfs = await DestinationInventory.LoadAsync(host, scope, InventorySource.Sysfs, null, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+            var fromLibvirt = await DestinationInventory.LoadAsync(host, scope, InventorySource.Libvirt, null, readVfs: false, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
+            var fromSysfs = await DestinationInventory.LoadAsync(host, scope, InventorySource.Sysfs, null, readVfs: false, new PlanCounters(), NullLogger.Instance, CancellationToken.None).ConfigureAwait(false);
 
             var expected = Describe(fromLibvirt.Inventory, keepIommuGroups: false, keepDrivers);
             Assert.IsTrue(expected.Count > 0);

@@ -19,7 +19,7 @@ namespace VfioMigration.Integration.Tests.Planning;
 /// probes cost, and that the destination is exactly as before after a failed, cancelled or
 /// released plan (or holds exactly the planned mdevs after a committed one).
 /// </summary>
-public abstract class PlannerEndToEndTests
+public abstract partial class PlannerEndToEndTests
 {
     /// <summary>MSTest's context, for the plan JSON of each run.</summary>
     public TestContext TestContext { get; set; } = null!;

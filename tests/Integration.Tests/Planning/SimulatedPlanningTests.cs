@@ -43,7 +43,7 @@ public sealed class SimulatedPlanningTests
 
         Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
         Assert.AreEqual("demo-dest-a", result.Best.Destination.Name);
-        Assert.HasCount(4, result.Best.Devices);
+        Assert.HasCount(5, result.Best.Devices);
         Assert.IsTrue(result.Best.Devices.All(d => d.Verification == Verification.Verified), PlanJson.Serialize(result));
         Assert.HasCount(2, result.Best.Devices.Where(d => d.Target.Type == "nvidia-223").Select(d => d.Target.Id).Distinct());
 

@@ -1,3 +1,4 @@
+using VfioMigration.Planner.Devices;
 using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.State;
 
@@ -28,6 +29,19 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
     protected override string DeadProcess => $"process {int.MaxValue} on node {Environment.MachineName}";
 
     protected override IPlannerStateStore OpenLive() => new SqliteStateStore(_directory);
+
+    [TestMethod]
+    public void AVfConfiguration_RoundTripsWithMethodVf()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var plan = Guid.NewGuid();
+        store.BeginPlan(plan, "vm1");
+        var entry = new JournalEntry(plan, Host, "dest", MdevUuid.Parse("228e0344-71d9-8d52-8e8f-203de55c49d4"), "0000:c1:00.5", MdevTypeId.Parse("1044"), CreationMethod.Vf, false, 3, JournalState.Created);
+
+        store.Journal(entry);
+
+        Assert.AreEqual(entry, store.ListPlans().Single(p => p.Id == plan).Entries.Single());
+    }
 
     protected override IPlannerStateStore OpenDead() => new SqliteStateStore(_directory, Gone);
 
