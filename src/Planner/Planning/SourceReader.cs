@@ -72,16 +72,16 @@ internal static class SourceReader
         }
 
         var roundTrips = source.FileSystem.RoundTrips;
-        var reads = paths.Count == 0 ? [] : await source.FileSystem.ReadManyAsync(paths, cancellationToken).ConfigureAwait(false);
-        cost.SysfsReads(paths.Count);
-        cost.SourceRoundTrips(source.FileSystem.RoundTrips - roundTrips);
-        var answers = paths.Zip(reads).ToDictionary(pair => pair.First, pair => pair.Second);
+        var versionReads = paths.Count == 0 ? Task.FromResult<IReadOnlyList<SysfsResult<string>>>([]) : source.FileSystem.ReadManyAsync(paths, cancellationToken).AsTask();
 
         // A PCI function with NVIDIA's vGPU interface and a type set is a VF vGPU (docs/nvidia-vf.md).
-        var vfs = (await new NvidiaSysfsVfControl(source.FileSystem, cost)
-                .ReadAsync([.. hostDevices.OfType<PciHostDevice>().Select(p => p.Address)], cancellationToken).ConfigureAwait(false))
-            .Where(vf => vf.Current != 0)
-            .ToDictionary(vf => vf.Vf);
+        // Read at the same time as the versions: a remote sysfs sends both in one round trip.
+        var vfReads = new NvidiaSysfsVfControl(source.FileSystem, cost)
+            .ReadAsync([.. hostDevices.OfType<PciHostDevice>().Select(p => p.Address)], cancellationToken);
+        await Task.WhenAll(versionReads, vfReads).ConfigureAwait(false);
+        cost.SysfsReads(paths.Count);
+        var answers = paths.Zip(versionReads.Result).ToDictionary(pair => pair.First, pair => pair.Second);
+        var vfs = vfReads.Result.Where(vf => vf.Current != 0).ToDictionary(vf => vf.Vf);
 
         var devices = new List<SourceDevice>(hostDevices.Count);
         foreach (var device in hostDevices)
@@ -96,6 +96,7 @@ internal static class SourceReader
             });
         }
 
+        cost.SourceRoundTrips(source.FileSystem.RoundTrips - roundTrips);
         return devices;
     }
 

@@ -13,6 +13,7 @@ internal sealed class TriggeredFileSystem(IHostFileSystem inner, Action? beforeF
     private Action? _beforeRead = beforeFirstBatchRead;
     private Action? _afterCreate = afterFirstCreate;
     private Action? _pending;
+    private readonly Lock _gate = new();
     private Task _fault = Task.CompletedTask;
     private int _inFlight;
 
@@ -46,30 +47,57 @@ internal sealed class TriggeredFileSystem(IHostFileSystem inner, Action? beforeF
 
     private async ValueTask<T> PassAsync<T>(Func<ValueTask<T>> call)
     {
-        if (Interlocked.Exchange(ref _pending, null) is { } fault)
+        // Under the gate, a call either sees the fault pending and waits for it, or counts itself in
+        // flight before the fault can look: the fault never starts beside a call that passed it.
+        while (true)
         {
-            Volatile.Write(ref _fault, RunWhenIdleAsync(fault));
+            Task wait;
+            lock (_gate)
+            {
+                if (Interlocked.Exchange(ref _pending, null) is { } fault)
+                {
+                    _fault = RunWhenIdleAsync(fault);
+                }
+
+                if (_fault.IsCompleted)
+                {
+                    _inFlight++;
+                    break;
+                }
+
+                wait = _fault;
+            }
+
+            await wait;
         }
 
-        await Volatile.Read(ref _fault);
-        Interlocked.Increment(ref _inFlight);
         try
         {
             return await call();
         }
         finally
         {
-            Interlocked.Decrement(ref _inFlight);
+            lock (_gate)
+            {
+                _inFlight--;
+            }
         }
     }
 
     private async Task RunWhenIdleAsync(Action fault)
     {
-        while (Volatile.Read(ref _inFlight) > 0)
+        while (true)
         {
+            lock (_gate)
+            {
+                if (_inFlight == 0)
+                {
+                    fault();
+                    return;
+                }
+            }
+
             await Task.Delay(1);
         }
-
-        fault();
     }
 }
