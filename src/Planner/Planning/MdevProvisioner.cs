@@ -108,11 +108,11 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             return domains;
         }
 
-        var links = await Task.WhenAll(pci.Select(p => host.FileSystem.ReadLinkAsync(SysfsPath.PciAttribute(p.Address!.Value, "physfn"), cancellationToken).AsTask())).ConfigureAwait(false);
+        var pfs = await Task.WhenAll(pci.Select(p => NvidiaSysfsVfControl.PhysicalFunctionAsync(host.FileSystem, p.Address!.Value, cancellationToken))).ConfigureAwait(false);
         counters.SysfsReads(pci.Count);
         for (var i = 0; i < pci.Count; i++)
         {
-            if (links[i].Succeeded && links[i].Value is { } target && PciAddress.TryParse(target[(target.LastIndexOf('/') + 1)..], out var pf))
+            if (pfs[i] is { } pf)
             {
                 domains[pci[i].Name] = $"pf:{pf}";
             }

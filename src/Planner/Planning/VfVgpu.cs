@@ -80,7 +80,7 @@ internal sealed class NvidiaSysfsVfControl(IHostFileSystem fileSystem, PlanCount
             }
         }
 
-        var pfs = await Task.WhenAll(states.Select(s => PhysicalFunctionAsync(s.Vf, cancellationToken))).ConfigureAwait(false);
+        var pfs = await Task.WhenAll(states.Select(s => PhysicalFunctionAsync(fileSystem, s.Vf, cancellationToken))).ConfigureAwait(false);
         counters.SysfsReads(states.Count);
         return [.. states.Select((s, i) => new VfState(s.Vf, pfs[i], s.Current, s.Creatable))];
     }
@@ -102,9 +102,10 @@ internal sealed class NvidiaSysfsVfControl(IHostFileSystem fileSystem, PlanCount
     public async Task<SysfsResult> SetTypeAsync(PciAddress vf, uint id, CancellationToken cancellationToken) =>
         await fileSystem.WriteAsync(CurrentPath(vf), id.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
 
-    private async Task<PciAddress?> PhysicalFunctionAsync(PciAddress vf, CancellationToken cancellationToken)
+    /// <summary>The physical function of <paramref name="function"/> (its <c>physfn</c> link), or null when it is not a VF. One readlink, not counted here.</summary>
+    internal static async Task<PciAddress?> PhysicalFunctionAsync(IHostFileSystem fileSystem, PciAddress function, CancellationToken cancellationToken)
     {
-        var link = await fileSystem.ReadLinkAsync(SysfsPath.PciAttribute(vf, "physfn"), cancellationToken).ConfigureAwait(false);
+        var link = await fileSystem.ReadLinkAsync(SysfsPath.PciAttribute(function, "physfn"), cancellationToken).ConfigureAwait(false);
         return link.Succeeded && link.Value is { } target && PciAddress.TryParse(target[(target.LastIndexOf('/') + 1)..], out var pf) ? pf : null;
     }
 
