@@ -25,6 +25,9 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// <summary>The pause before a request that timed out or found no leader is sent again.</summary>
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>The most operations etcd accepts in one branch of a transaction (its <c>--max-txn-ops</c> default); larger batches go in several requests.</summary>
+    private const int MaxTxnOps = 128;
+
     private readonly EtcdClient _client;
     private readonly EtcdStateStoreOptions _options;
     private readonly CancellationTokenSource _stop = new();
@@ -90,52 +93,31 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan)
+    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => TryClaimMany(hostKey, [device], plan)[0];
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One transaction (a nested one per device: put it if absent, else read it) claims every free
+    /// device. Only when one is held: one read of the holders' records (see <see cref="ClaimsOn"/>),
+    /// and one more transaction for devices whose holder is gone (each conditioned on the claim's
+    /// <c>mod_revision</c>, so two planners taking it over cannot both win).
+    /// </remarks>
+    public IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
     {
-        var key = ClaimKey(hostKey, device);
-        var value = ClaimValue(plan);
+        ArgumentNullException.ThrowIfNull(devices);
+        bool recorded;
         lock (_gate)
         {
-            Local(plan);
+            recorded = Local(plan).Recorded;
         }
 
-        // Bounded: each round only repeats when the key changed between two requests.
-        for (var attempt = 0; attempt < 5; attempt++)
+        ClaimHolder?[] results = [.. devices.Chunk(MaxTxnOps - 1).SelectMany(chunk => TryClaimChunk(hostKey, chunk, plan))];
+        if (!recorded)
         {
-            var record = RecordIfNew(plan);
-            var claimed = Txn([Absent(key)], [Put(key, value, Lease), .. record], [Get(key)]);
-            if (claimed.Succeeded)
-            {
-                Claimed(plan, record.Count > 0, key);
-                return null;
-            }
-
-            if (claimed.Responses[0].ResponseRange.Kvs.FirstOrDefault() is not { } held)
-            {
-                continue;
-            }
-
-            var (holderPlan, holderLease) = ParseClaim(held);
-            if (holderPlan == plan)
-            {
-                Claimed(plan, recorded: false, key);
-                return null;
-            }
-
-            if (Evaluate(hostKey, device, holderPlan, holderLease) is { } holder)
-            {
-                return holder;
-            }
-
-            // Held by a plan whose owner is gone and whose device (if any) is resolved: take it over, unless it changed meanwhile.
-            if (Txn([Is(key, Etcdserverpb.Compare.Types.CompareTarget.Mod, c => c.ModRevision = held.ModRevision)], [Put(key, value, Lease), .. record]).Succeeded)
-            {
-                Claimed(plan, record.Count > 0, key);
-                return null;
-            }
+            ForgetUnusedRecord(plan);
         }
 
-        throw new StateStoreException($"The claim on {device} of {hostKey} in {Location} kept changing; giving up after 5 attempts.");
+        return results;
     }
 
     /// <inheritdoc />
@@ -148,19 +130,42 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         }
 
         var (holderPlan, holderLease) = ParseClaim(held);
-        return holderPlan == plan ? null : Evaluate(hostKey, device, holderPlan, holderLease);
+        return holderPlan == plan ? null : Evaluate(hostKey, [(device, holderPlan, holderLease)])[0];
     }
 
     /// <inheritdoc />
-    public void Release(string hostKey, string device, Guid plan)
+    /// <remarks>One range request over the host's claims; only when another plan holds one, one more read of the holders' records, owner keys and journal entries (one per <see cref="MaxTxnOps"/> keys).</remarks>
+    public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan)
     {
-        var key = ClaimKey(hostKey, device);
-        Txn([ValueIs(key, ClaimValue(plan))], [Delete(key)]);
+        var prefix = $"{_options.Prefix}claims/{Escape(hostKey)}/";
+        var others = Call(deadline => _client.GetRange(prefix, deadline: deadline)).Kvs
+            .Select(kv => (Device: Uri.UnescapeDataString(kv.Key.ToStringUtf8()[prefix.Length..]), Claim: ParseClaim(kv)))
+            .Where(c => c.Claim.Plan != plan)
+            .ToList();
+        var holders = Evaluate(hostKey, [.. others.Select(c => (c.Device, c.Claim.Plan, c.Claim.Lease))]);
+        return others.Zip(holders).Where(h => h.Second is not null).ToDictionary(h => h.First.Device, h => h.Second!, StringComparer.Ordinal);
+    }
+
+    /// <inheritdoc />
+    public void Release(string hostKey, string device, Guid plan) => ReleaseMany(hostKey, [device], plan);
+
+    /// <inheritdoc />
+    /// <remarks>One transaction: a nested one per device deletes it only while it holds the value the plan wrote.</remarks>
+    public void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        var value = ClaimValue(plan);
+        var keys = devices.Select(device => ClaimKey(hostKey, device)).ToList();
+        foreach (var chunk in keys.Chunk(MaxTxnOps))
+        {
+            Txn([], [.. chunk.Select(key => Nested(ValueIs(key, value), [Delete(key)]))]);
+        }
+
         lock (_gate)
         {
             if (_plans.TryGetValue(plan, out var local))
             {
-                local.Claims.Remove(key);
+                local.Claims.ExceptWith(keys);
             }
         }
     }
@@ -191,6 +196,72 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
                 local.Entries[key] = entry;
             }
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One transaction: a nested one per intent puts its claim (without the lease: the device may
+    /// exist from now on) and its entry when no plan claims the UUID. An intent whose UUID is claimed
+    /// already (by this plan, a gone one or a live one) then goes as <see cref="TryClaim"/> and
+    /// <see cref="Journal"/> do.
+    /// </remarks>
+    public IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
+    {
+        ArgumentNullException.ThrowIfNull(intents);
+        if (intents.Any(i => i.State != JournalState.Intent))
+        {
+            throw new ArgumentException("Every entry given to ClaimAndIntend is an intent.", nameof(intents));
+        }
+
+        var plans = intents.Select(i => i.Plan).Distinct().ToList();
+        List<Guid> unrecorded;
+        lock (_gate)
+        {
+            unrecorded = [.. plans.Where(plan => !Local(plan).Recorded)];
+        }
+
+        var taken = new List<JournalEntry>();
+        foreach (var chunk in intents.Chunk(MaxTxnOps - plans.Count))
+        {
+            var records = plans.SelectMany(RecordIfNew).ToList();
+            var keys = chunk.Select(i => (Claim: ClaimKey(i.HostKey, $"mdev:{i.Uuid.Value}"), Entry: JournalKey(i.HostKey, i.Plan, i.Uuid.Value))).ToList();
+            var response = Txn([], [.. chunk.Zip(keys, (i, k) => Nested(Absent(k.Claim), [Put(k.Claim, ClaimValue(i.Plan)), Put(k.Entry, JournalValue(i))])), .. records]);
+            lock (_gate)
+            {
+                plans.ForEach(plan => Local(plan).Recorded = true);
+                foreach (var (intent, (claim, entry), nested) in chunk.Zip(keys, response.Responses))
+                {
+                    if (nested.ResponseTxn.Succeeded)
+                    {
+                        Local(intent.Plan).Claims.Add(claim);
+                        Local(intent.Plan).Entries[entry] = intent;
+                    }
+                    else
+                    {
+                        taken.Add(intent);
+                    }
+                }
+            }
+        }
+
+        // A UUID claimed already (rare: they are new): as TryClaim and Journal do.
+        ClaimHolder?[] results = [.. intents.Select(intent =>
+        {
+            if (!taken.Contains(intent))
+            {
+                return null;
+            }
+
+            var holder = TryClaim(intent.HostKey, $"mdev:{intent.Uuid.Value}", intent.Plan);
+            if (holder is null)
+            {
+                Journal(intent);
+            }
+
+            return holder;
+        })];
+        unrecorded.ForEach(ForgetUnusedRecord);
+        return results;
     }
 
     /// <inheritdoc />
@@ -327,25 +398,116 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         }
     }
 
-    /// <summary>Whether a plan's claim keeps the device from <paramref name="device"/>'s askers: its holder, or null when the holder is gone and the claim free.</summary>
-    private ClaimHolder? Evaluate(string hostKey, string device, Guid holderPlan, long holderLease)
+    /// <summary>
+    /// Claims one chunk of devices: every free one in one transaction; for each held one, its holder,
+    /// or (its holder gone and the device free) it is taken over in the next round. Bounded: a round
+    /// repeats only for a claim that changed between two requests.
+    /// </summary>
+    private ClaimHolder?[] TryClaimChunk(string hostKey, string[] devices, Guid plan)
     {
-        var journaled = device.StartsWith("mdev:", StringComparison.Ordinal) ? JournalKey(hostKey, holderPlan, device["mdev:".Length..]) : null;
-        var read = Txn([], [Get(PlanKey(holderPlan)), Get(OwnerKey(holderLease)), .. journaled is null ? (RequestOp[])[] : [Get(journaled)]]);
-        var record = read.Responses[0].ResponseRange.Kvs.FirstOrDefault();
-        var alive = read.Responses[1].ResponseRange.Kvs.Count > 0;
-        var (guest, where, owner) = Describe(record, alive);
-        var holder = new ClaimHolder(holderPlan, guest, where);
-        if (owner != PlanOwnerState.Gone)
+        var value = ClaimValue(plan);
+        var results = new ClaimHolder?[devices.Length];
+
+        // Each device still to claim, with the condition its put needs: no such key, or (a gone holder's) the key as it was read.
+        var pending = devices.Select((device, i) => (Index: i, Key: ClaimKey(hostKey, device), Condition: Absent(ClaimKey(hostKey, device)))).ToList();
+        for (var attempt = 0; attempt < 5 && pending.Count > 0; attempt++)
         {
-            return holder;
+            // The plan's record goes with its first claim: with the claim of a device asked for alone, otherwise beside
+            // the batch (a batch whose every device is held then deletes it again, see ForgetUnusedRecord).
+            var record = RecordIfNew(plan);
+            var alone = pending.Count == 1;
+            var response = Txn([], [.. pending.Select(p => Nested(p.Condition, [Put(p.Key, value, Lease), .. alone ? record : []], [Get(p.Key)])), .. alone ? [] : record]);
+            var claimed = new List<string>();
+            var held = new List<(int Index, string Key, KeyValue Claim, Guid Plan, long Lease)>();
+            var next = new List<(int Index, string Key, Compare Condition)>();
+            foreach (var (p, nested) in pending.Zip(response.Responses.Select(r => r.ResponseTxn)))
+            {
+                if (nested.Succeeded)
+                {
+                    claimed.Add(p.Key);
+                }
+                else if (nested.Responses[0].ResponseRange.Kvs.FirstOrDefault() is not { } kv)
+                {
+                    // Released between the put's condition and the read: free now.
+                    next.Add((p.Index, p.Key, Absent(p.Key)));
+                }
+                else
+                {
+                    var (holderPlan, holderLease) = ParseClaim(kv);
+                    if (holderPlan == plan)
+                    {
+                        claimed.Add(p.Key);
+                    }
+                    else
+                    {
+                        held.Add((p.Index, p.Key, kv, holderPlan, holderLease));
+                    }
+                }
+            }
+
+            lock (_gate)
+            {
+                var local = Local(plan);
+                local.Recorded |= record.Count > 0 && (!alone || response.Responses[0].ResponseTxn.Succeeded);
+                local.Claims.UnionWith(claimed);
+            }
+
+            var holders = Evaluate(hostKey, [.. held.Select(h => (devices[h.Index], h.Plan, h.Lease))]);
+            foreach (var (h, holder) in held.Zip(holders))
+            {
+                if (holder is null)
+                {
+                    // Held by a plan whose owner is gone and whose device (if any) is resolved: taken over next round, unless it changes meanwhile.
+                    next.Add((h.Index, h.Key, Is(h.Key, Etcdserverpb.Compare.Types.CompareTarget.Mod, c => c.ModRevision = h.Claim.ModRevision)));
+                }
+                else
+                {
+                    results[h.Index] = holder;
+                }
+            }
+
+            pending = next;
         }
 
-        // A gone plan's claim is free, except on a device it journaled that may still exist: that one waits for recovery.
-        var entry = journaled is null ? null : read.Responses[2].ResponseRange.Kvs.FirstOrDefault();
-        return entry is not null && ParseState(Field(JsonNode.Parse(entry.Value.ToStringUtf8()), "state", entry)) is JournalState.Intent or JournalState.Created or JournalState.RemoveFailed
-            ? holder with { Where = $"{where}; its device awaits recovery" }
-            : null;
+        return pending.Count == 0 ? results
+            : throw new StateStoreException($"The claim on {devices[pending[0].Index]} of {hostKey} in {Location} kept changing; giving up after 5 attempts.");
+    }
+
+    /// <summary>
+    /// Whether each claim keeps its device from other plans: its holder, or null when the holder is gone
+    /// and the claim free. One read of the holders' records, owner keys and journal entries for the
+    /// devices (one per <see cref="MaxTxnOps"/> distinct keys); none when there is no claim.
+    /// </summary>
+    private List<ClaimHolder?> Evaluate(string hostKey, IReadOnlyList<(string Device, Guid Plan, long Lease)> claims)
+    {
+        string? Journaled((string Device, Guid Plan, long Lease) claim) =>
+            claim.Device.StartsWith("mdev:", StringComparison.Ordinal) ? JournalKey(hostKey, claim.Plan, claim.Device["mdev:".Length..]) : null;
+
+        var keys = claims.SelectMany(c => (string?[])[PlanKey(c.Plan), OwnerKey(c.Lease), Journaled(c)]).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var read = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
+        foreach (var chunk in keys.Chunk(MaxTxnOps))
+        {
+            foreach (var kv in Txn([], [.. chunk.Select(Get)]).Responses.SelectMany(r => r.ResponseRange.Kvs))
+            {
+                read[kv.Key.ToStringUtf8()] = kv;
+            }
+        }
+
+        return [.. claims.Select(claim =>
+        {
+            var (guest, where, owner) = Describe(read.GetValueOrDefault(PlanKey(claim.Plan)), read.ContainsKey(OwnerKey(claim.Lease)));
+            var holder = new ClaimHolder(claim.Plan, guest, where);
+            if (owner != PlanOwnerState.Gone)
+            {
+                return holder;
+            }
+
+            // A gone plan's claim is free, except on a device it journaled that may still exist: that one waits for recovery.
+            return Journaled(claim) is { } journaled && read.GetValueOrDefault(journaled) is { } entry
+                && ParseState(Field(JsonNode.Parse(entry.Value.ToStringUtf8()), "state", entry)) is JournalState.Intent or JournalState.Created or JournalState.RemoveFailed
+                ? holder with { Where = $"{where}; its device awaits recovery" }
+                : null;
+        })];
     }
 
     /// <summary>The guest, where-it-runs text and owner state from a plan record (null: none) and whether its lease's owner key exists.</summary>
@@ -432,21 +594,32 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         return snapshot;
     }
 
+    /// <summary>
+    /// Deletes the record a batch just wrote (beside its claims, before it knew whether any would be
+    /// made) for a plan that then holds nothing: every device it asked for was another plan's. A plan
+    /// leaves a record only with a claim or an entry, as a single claim does.
+    /// </summary>
+    private void ForgetUnusedRecord(Guid plan)
+    {
+        lock (_gate)
+        {
+            var local = Local(plan);
+            if (!local.Recorded || local.Claims.Count > 0 || local.Entries.Count > 0)
+            {
+                return;
+            }
+
+            local.Recorded = false;
+        }
+
+        Txn([], [Delete(PlanKey(plan))]);
+    }
+
     private List<RequestOp> RecordIfNew(Guid plan)
     {
         lock (_gate)
         {
             return _plans.TryGetValue(plan, out var local) && !local.Recorded ? [Put(PlanKey(plan), PlanValue(local.Guest, committed: false))] : [];
-        }
-    }
-
-    private void Claimed(Guid plan, bool recorded, string claimKey)
-    {
-        lock (_gate)
-        {
-            var local = Local(plan);
-            local.Recorded |= recorded;
-            local.Claims.Add(claimKey);
         }
     }
 
@@ -563,6 +736,20 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         new() { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8(key), Value = ByteString.CopyFromUtf8(value), Lease = lease } };
 
     private static RequestOp Get(string key) => new() { RequestRange = new RangeRequest { Key = ByteString.CopyFromUtf8(key) } };
+
+    /// <summary>A transaction inside a transaction (etcd 3.3 and later): its own condition and branches, so one request can decide per key.</summary>
+    private static RequestOp Nested(Compare condition, IEnumerable<RequestOp> success, IEnumerable<RequestOp>? failure = null)
+    {
+        var nested = new TxnRequest();
+        nested.Compare.Add(condition);
+        nested.Success.AddRange(success);
+        if (failure is not null)
+        {
+            nested.Failure.AddRange(failure);
+        }
+
+        return new() { RequestTxn = nested };
+    }
 
     private static RequestOp Delete(string key) => new() { RequestDeleteRange = new DeleteRangeRequest { Key = ByteString.CopyFromUtf8(key) } };
 

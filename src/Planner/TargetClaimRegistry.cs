@@ -79,6 +79,15 @@ public sealed class TargetClaimRegistry : IPlannerStateStore
     }
 
     /// <inheritdoc />
+    public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan)
+    {
+        lock (_gate)
+        {
+            return _claims.Where(c => c.Key.Host == hostKey && c.Value != plan).ToDictionary(c => c.Key.Device, c => Holder(c.Value), StringComparer.Ordinal);
+        }
+    }
+
+    /// <inheritdoc />
     public void Journal(JournalEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);

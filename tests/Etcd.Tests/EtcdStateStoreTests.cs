@@ -74,6 +74,51 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
     }
 
     [TestMethod]
+    public void EachBatchOfClaims_IsOneRoundTrip()
+    {
+        using var store = Etcd.Open(_prefix);
+        using var other = Etcd.Open(_prefix);
+        var (plan, rival) = (Guid.NewGuid(), Guid.NewGuid());
+        const string first = "00000000-0000-4000-8000-000000000031";
+        const string second = "00000000-0000-4000-8000-000000000032";
+        store.BeginPlan(plan, "vm1");
+        long Step(Action call)
+        {
+            var start = store.RoundTrips;
+            call();
+            return store.RoundTrips - start;
+        }
+
+        string[] devices = ["pci:0000:46:00.1", "pci:0000:46:00.2", "mdev:00000000-0000-4000-8000-000000000033"];
+        Assert.AreEqual(1, Step(() => Assert.IsEmpty(store.ClaimsOn(Host, plan))), "no claim: one range");
+        Assert.AreEqual(1, Step(() => Assert.IsTrue(store.TryClaimMany(Host, devices, plan).All(h => h is null))), "three free devices (with the plan's record): one transaction");
+        Assert.AreEqual(1, Step(() => Assert.IsTrue(store.ClaimAndIntend([Entry(plan, first, JournalState.Intent), Entry(plan, second, JournalState.Intent)]).All(h => h is null))), "two intents with their claims: one transaction");
+        Assert.AreEqual(1, Step(() => store.ReleaseMany(Host, devices, plan)), "three releases: one transaction");
+        Assert.AreEqual(1, Step(() => store.EndPlan(plan)));
+
+        other.BeginPlan(rival, "vm2");
+        Assert.IsNull(other.TryClaim(Host, "pci:0000:46:00.1", rival));
+        Assert.AreEqual(2, Step(() => Assert.HasCount(1, store.ClaimsOn(Host, plan))), "a claim of another plan: the range, then one read of its holder");
+        Assert.AreEqual(2, Step(() => Assert.AreEqual(rival, store.TryClaimMany(Host, ["pci:0000:46:00.1", "pci:0000:46:00.2"], plan)[0]?.Plan)), "the free one claimed in the same transaction that finds the other held; one read names its holder");
+        Assert.AreEqual(plan, other.HolderOf(Host, "pci:0000:46:00.2", rival)?.Plan);
+    }
+
+    [TestMethod]
+    public void AUuidIntendedInABatch_StaysClaimed_WhenItsProcessIsGone()
+    {
+        var plan = Guid.NewGuid();
+        const string made = "00000000-0000-4000-8000-000000000034";
+        using (var dead = Etcd.Open(_prefix))
+        {
+            dead.BeginPlan(plan, "vm1");
+            Assert.IsNull(dead.ClaimAndIntend([Entry(plan, made, JournalState.Intent)]).Single());
+        }
+
+        using var live = Etcd.Open(_prefix);
+        Assert.AreEqual($"plan {plan} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", live.TryClaim(Host, $"mdev:{made}", Guid.NewGuid())?.ToString());
+    }
+
+    [TestMethod]
     public void AnUnreachableEtcd_IsAStateStoreError_NamingTheEndpoints()
     {
         var error = Assert.ThrowsExactly<StateStoreException>(() => new EtcdStateStore(new EtcdStateStoreOptions { Endpoints = "http://127.0.0.1:1", CallTimeout = TimeSpan.FromSeconds(2) }));

@@ -56,6 +56,9 @@ internal sealed class DestinationPlanner
     private int? _unplaceable;
     private bool _stepLimitHit;
 
+    // Claims other plans hold on this host: read once per plan (IPlannerStateStore.ClaimsOn), then added to as claims are lost to racers.
+    private Dictionary<string, ClaimHolder>? _othersClaims;
+
     public DestinationPlanner(SourceFacts facts, MigrationHost source, MigrationHost destination, PlanOptions options, PlannerServices services)
     {
         _facts = facts;
@@ -71,6 +74,8 @@ internal sealed class DestinationPlanner
     }
 
     private CandidateEvaluator Evaluator => _evaluator ?? throw new InvalidOperationException("The destination inventory has not been loaded.");
+
+    private Dictionary<string, ClaimHolder> OthersClaims => _othersClaims ?? throw new InvalidOperationException("The host's claims have not been read.");
 
     private MdevProvisioner Provisioner => _provisioner ?? throw new InvalidOperationException("The destination inventory has not been loaded.");
 
@@ -171,12 +176,31 @@ internal sealed class DestinationPlanner
     // ---- assignment search -------------------------------------------------------------------
 
     /// <summary>
-    /// Depth-first search for distinct targets, in preference order, evaluating a candidate only
-    /// when the search reaches it (verdicts are memoised, so backtracking never probes twice).
+    /// Finds an assignment against the host's claims as read once for the plan, then claims its
+    /// existing devices in one call (<see cref="ClaimAssignment"/>); a device a racing plan claimed
+    /// first is then known held and the search runs again. Bounded: each such round adds a device to
+    /// <see cref="_othersClaims"/> for good, and the host has finitely many.
     /// </summary>
     private async Task<bool> SearchAsync(bool allowUnverified, CancellationToken cancellationToken)
     {
-        ReleaseSearchClaims();
+        _othersClaims ??= new Dictionary<string, ClaimHolder>(_services.Claims.ClaimsOn(_host.Key, _planId), StringComparer.Ordinal);
+        while (await FindAssignmentAsync(allowUnverified, cancellationToken).ConfigureAwait(false))
+        {
+            if (ClaimAssignment())
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Depth-first search for distinct targets, in preference order, evaluating a candidate only
+    /// when the search reaches it (verdicts are memoised, so backtracking never probes twice).
+    /// </summary>
+    private async Task<bool> FindAssignmentAsync(bool allowUnverified, CancellationToken cancellationToken)
+    {
         _assignment = new TargetOption?[_devices.Length];
         _deepestPartial = new TargetOption?[_devices.Length];
         _planned.Clear();
@@ -244,11 +268,7 @@ internal sealed class DestinationPlanner
             }
 
             anyAccepted = true;
-            if (!TryApply(index, option))
-            {
-                anyBlocked = true;
-                continue;
-            }
+            Take(index, option);
 
             if (await AssignAsync(index + 1, allowUnverified, cancellationToken).ConfigureAwait(false))
             {
@@ -350,7 +370,7 @@ internal sealed class DestinationPlanner
                     return false;
                 }
 
-                if (_services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
+                if (OthersClaims.TryGetValue(key, out var holder))
                 {
                     _rejections.Add(InUse(index, option.Candidate, holder));
                     return false;
@@ -373,7 +393,7 @@ internal sealed class DestinationPlanner
             return true;
         }
 
-        if (_services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
+        if (OthersClaims.TryGetValue(key, out var holder))
         {
             _rejections.Add(new Rejection(_devices[index].Info.Id, create.Candidate, RejectionCode.InUse, $"PCI function {address} ({create.Parent.Name}) is being passed through whole by another plan ({holder}), so no mdev is created on it."));
             return true;
@@ -391,7 +411,7 @@ internal sealed class DestinationPlanner
             _ => false,
         });
 
-    private bool TryApply(int index, TargetOption option)
+    private void Take(int index, TargetOption option)
     {
         if (option is CreateOption create)
         {
@@ -400,15 +420,8 @@ internal sealed class DestinationPlanner
         }
         else
         {
-            var key = option.ClaimKey!;
-            if (_services.Claims.TryClaim(_host.Key, key, _planId) is { } holder)
-            {
-                _rejections.Add(InUse(index, option.Candidate, holder));
-                return false;
-            }
-
-            _heldClaims.Add(key);
-            _taken.Add(key);
+            // Claimed with the whole assignment (ClaimAssignment); taken here so the search gives it to no other device.
+            _taken.Add(option.ClaimKey!);
             if (option is VfOption { Configured: false } vf)
             {
                 var slot = Slot(vf);
@@ -417,6 +430,50 @@ internal sealed class DestinationPlanner
         }
 
         _assignment[index] = option;
+    }
+
+    /// <summary>
+    /// Claims the existing devices of the assignment this plan does not hold yet, in one call, and
+    /// once it holds them all releases (in one call) those an earlier search claimed and this one no
+    /// longer takes. False when a racing plan claimed one first: it is held from now on, rejected as
+    /// in use, and the search must run again.
+    /// </summary>
+    private bool ClaimAssignment()
+    {
+        var wanted = Enumerable.Range(0, _devices.Length)
+            .Where(i => _pinned[i] is null && _assignment[i] is not CreateOption)
+            .Select(i => (Index: i, Option: _assignment[i]!, Key: _assignment[i]!.ClaimKey!))
+            .ToList();
+        var toClaim = wanted.Where(w => !_heldClaims.Contains(w.Key)).ToList();
+        var holders = toClaim.Count == 0 ? [] : _services.Claims.TryClaimMany(_host.Key, [.. toClaim.Select(w => w.Key)], _planId);
+        var lost = false;
+        foreach (var (claim, holder) in toClaim.Zip(holders))
+        {
+            if (holder is null)
+            {
+                _heldClaims.Add(claim.Key);
+            }
+            else
+            {
+                OthersClaims[claim.Key] = holder;
+                _rejections.Add(InUse(claim.Index, claim.Option.Candidate, holder));
+                lost = true;
+            }
+        }
+
+        if (lost)
+        {
+            return false;
+        }
+
+        var pinned = _pinned.Select(p => p?.ClaimKey).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var unused = _heldClaims.Where(k => !pinned.Contains(k) && wanted.All(w => w.Key != k)).ToList();
+        if (unused.Count > 0)
+        {
+            _services.Claims.ReleaseMany(_host.Key, unused, _planId);
+            _heldClaims.ExceptWith(unused);
+        }
+
         return true;
     }
 
@@ -433,10 +490,7 @@ internal sealed class DestinationPlanner
         }
         else
         {
-            var key = option.ClaimKey!;
-            _taken.Remove(key);
-            _heldClaims.Remove(key);
-            _services.Claims.Release(_host.Key, key, _planId);
+            _taken.Remove(option.ClaimKey!);
             if (option is VfOption { Configured: false } vf)
             {
                 RemoveParentType(Slot(vf).Parent);
@@ -457,16 +511,6 @@ internal sealed class DestinationPlanner
         else
         {
             _parentTypes[parent] = (held.Type, held.Count - 1);
-        }
-    }
-
-    /// <summary>Releases the claims of existing devices taken by an earlier search; created devices keep theirs.</summary>
-    private void ReleaseSearchClaims()
-    {
-        foreach (var key in _taken.Where(k => _pinned.All(p => p?.ClaimKey != k)).ToList())
-        {
-            _heldClaims.Remove(key);
-            _services.Claims.Release(_host.Key, key, _planId);
         }
     }
 
@@ -598,7 +642,7 @@ internal sealed class DestinationPlanner
     {
         if (_options.UuidStrategy == UuidStrategy.Preserve && source.Info.Uuid is { } own)
         {
-            if (Evaluator.Inventory.Inventory.Mdevs.Any(m => m.Uuid == own) || _services.Claims.HolderOf(_host.Key, TargetKeys.Mdev(own), _planId) is not null || _heldClaims.Contains(TargetKeys.Mdev(own)))
+            if (Evaluator.Inventory.Inventory.Mdevs.Any(m => m.Uuid == own) || OthersClaims.ContainsKey(TargetKeys.Mdev(own)) || _heldClaims.Contains(TargetKeys.Mdev(own)))
             {
                 return (MdevUuid.NewRandom(), DeviceAction.Create, $"the source UUID {own} is taken on {_host.Name}, so a new UUID is used");
             }

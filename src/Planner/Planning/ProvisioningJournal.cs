@@ -124,16 +124,20 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             entry = _entries.FirstOrDefault(e => e.Uuid == uuid && e.State == CreatedDeviceState.Kept);
         }
 
-        return entry is null ? null : await RemoveAsync(entry).ConfigureAwait(false);
+        return entry is null ? null : await RemoveAsync(entry, releaseClaim: true).ConfigureAwait(false);
     }
 
-    /// <summary>Removes every device still kept, last scheduled first. Never cancelled: a half-done rollback leaks devices.</summary>
-    public Task<IReadOnlyList<RemovalFailure>> RollbackAsync() => RemoveEachAsync(CreatedDeviceState.Kept, descending: true);
+    /// <summary>
+    /// Removes every device still kept, last scheduled first. Never cancelled: a half-done rollback
+    /// leaks devices. Their claims stay for <see cref="End"/>, which always follows and releases every
+    /// claim of the plan in one write.
+    /// </summary>
+    public Task<IReadOnlyList<RemovalFailure>> RollbackAsync() => RemoveEachAsync(CreatedDeviceState.Kept, descending: true, releaseClaims: false);
 
     /// <summary>Tries again to remove every device whose removal failed, in schedule order.</summary>
-    public Task<IReadOnlyList<RemovalFailure>> RetryFailedAsync() => RemoveEachAsync(CreatedDeviceState.RemoveFailed, descending: false);
+    public Task<IReadOnlyList<RemovalFailure>> RetryFailedAsync() => RemoveEachAsync(CreatedDeviceState.RemoveFailed, descending: false, releaseClaims: true);
 
-    private async Task<IReadOnlyList<RemovalFailure>> RemoveEachAsync(CreatedDeviceState state, bool descending)
+    private async Task<IReadOnlyList<RemovalFailure>> RemoveEachAsync(CreatedDeviceState state, bool descending, bool releaseClaims)
     {
         List<Entry> entries;
         lock (_gate)
@@ -155,7 +159,7 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             try
             {
                 var written = await host.FileSystem.WriteManyAsync([.. paths.Select(path => (path, "1"))], CancellationToken.None).ConfigureAwait(false);
-                return [.. entries.Select((entry, i) => Settle(entry, MdevRemoval.Outcome(paths[i], written[i]))).OfType<RemovalFailure>()];
+                return [.. entries.Select((entry, i) => Settle(entry, MdevRemoval.Outcome(paths[i], written[i]), releaseClaims)).OfType<RemovalFailure>()];
             }
             catch (Exception exception) when (exception is IOException or InvalidOperationException)
             {
@@ -168,7 +172,7 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         var failures = new List<RemovalFailure>();
         foreach (var entry in entries)
         {
-            if (await RemoveAsync(entry).ConfigureAwait(false) is { } failure)
+            if (await RemoveAsync(entry, releaseClaims).ConfigureAwait(false) is { } failure)
             {
                 failures.Add(failure);
             }
@@ -194,18 +198,18 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
     /// <summary>Ends the plan in the store: its claims and closed entries go, a device whose removal failed keeps both.</summary>
     public void End() => store.EndPlan(planId);
 
-    private async Task<RemovalFailure?> RemoveAsync(Entry entry)
+    private async Task<RemovalFailure?> RemoveAsync(Entry entry, bool releaseClaim)
     {
         if (entry.Method == CreationMethod.Libvirt)
         {
             counters.HypervisorCall();
         }
 
-        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false));
+        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false), releaseClaim);
     }
 
     /// <summary>Records how a removal ended: the entry's state, the store, the claim and the counters; the failure, or null when the device is gone.</summary>
-    private RemovalFailure? Settle(Entry entry, string? error)
+    private RemovalFailure? Settle(Entry entry, string? error, bool releaseClaim)
     {
         lock (_gate)
         {
@@ -216,7 +220,11 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         WriteDuringRemoval(entry);
         if (error is null)
         {
-            store.Release(host.Key, entry.ClaimKey, planId);
+            if (releaseClaim)
+            {
+                store.Release(host.Key, entry.ClaimKey, planId);
+            }
+
             counters.Remove();
             PlannerTelemetry.Removes.Add(1);
             Log.MdevRemoved(logger, entry.Uuid, host.Name);

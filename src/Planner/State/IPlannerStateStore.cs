@@ -33,6 +33,66 @@ public interface IPlannerStateStore
     /// <param name="plan">The asking plan (<see cref="Guid.Empty"/> for none).</param>
     ClaimHolder? HolderOf(string hostKey, string device, Guid plan);
 
+    /// <summary>
+    /// Every claim on a host that keeps a device from <paramref name="plan"/>, by device key: for each
+    /// device what <see cref="HolderOf"/> would return, read at once (one read where the store can),
+    /// so a search can try many candidates without asking the store about each. A snapshot: a claim
+    /// made after it is not in it, which is why the devices chosen from it are claimed with
+    /// <see cref="TryClaimMany"/>. The default asks <see cref="HolderOf"/> about every device
+    /// <see cref="ListPlans"/> shows another plan claiming on the host.
+    /// </summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="plan">The asking plan (<see cref="Guid.Empty"/> for none): its own claims are not listed.</param>
+    /// <returns>The holder of each device another plan keeps from this one; devices whose holder is gone (and free) are not listed.</returns>
+    IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan)
+    {
+        var devices = ListPlans().Where(p => p.Id != plan).SelectMany(p => p.Claims).Where(c => c.Key == hostKey).Select(c => c.Value).Distinct(StringComparer.Ordinal);
+        var holders = new Dictionary<string, ClaimHolder>(StringComparer.Ordinal);
+        foreach (var device in devices)
+        {
+            if (HolderOf(hostKey, device, plan) is { } holder)
+            {
+                holders[device] = holder;
+            }
+        }
+
+        return holders;
+    }
+
+    /// <summary>
+    /// Claims several devices of one host for a plan, each exactly as <see cref="TryClaim"/> would,
+    /// in one atomic write where the store can. The results are per device: a device held by another
+    /// live (or committed) plan is not claimed and its result names the holder; every other device is
+    /// claimed, whatever happened to the rest. Two plans claiming the same device in their batches
+    /// never both get it. The default makes one <see cref="TryClaim"/> per device.
+    /// </summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="devices">The device keys, each at most once.</param>
+    /// <param name="plan">The plan claiming them.</param>
+    /// <returns>Per device, in order: null when the plan now holds it, otherwise the plan that does.</returns>
+    IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        return [.. devices.Select(device => TryClaim(hostKey, device, plan))];
+    }
+
+    /// <summary>
+    /// Releases several claims of a plan on one host, each as <see cref="Release"/> would (a claim
+    /// the plan does not hold is left alone), in one write where the store can. The default makes
+    /// one <see cref="Release"/> per device.
+    /// </summary>
+    /// <param name="hostKey">The host (its hypervisor URI).</param>
+    /// <param name="devices">The device keys.</param>
+    /// <param name="plan">The plan.</param>
+    void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        foreach (var device in devices)
+        {
+            Release(hostKey, device, plan);
+        }
+    }
+
     /// <summary>Releases one claim of a plan; nothing when the plan does not hold it.</summary>
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="device">The device key.</param>

@@ -130,23 +130,54 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => Write(durable: false, transaction =>
-    {
-        if (Holder(transaction, hostKey, device, plan) is { } holder)
-        {
-            return holder;
-        }
-
-        Claim(transaction, hostKey, device, plan);
-        return null;
-    });
+    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => TryClaimMany(hostKey, [device], plan)[0];
 
     /// <inheritdoc />
     public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Read(() => Holder(null, hostKey, device, plan));
 
     /// <inheritdoc />
-    public void Release(string hostKey, string device, Guid plan) => Write(durable: false, transaction =>
-        Command(transaction, "DELETE FROM claims WHERE host = $host AND device = $device AND plan = $plan", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery());
+    public void Release(string hostKey, string device, Guid plan) => ReleaseMany(hostKey, [device], plan);
+
+    /// <inheritdoc />
+    /// <remarks>One read of the host's claims (with their plans), plus one look at the journal for each claim of a plan whose owner is gone.</remarks>
+    public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan) => Read<IReadOnlyDictionary<string, ClaimHolder>>(() =>
+    {
+        var holders = new Dictionary<string, ClaimHolder>(StringComparer.Ordinal);
+        using var reader = Command(
+            null,
+            $"SELECT c.plan, {PlanColumns}, c.device FROM claims c LEFT JOIN plans p ON p.id = c.plan WHERE c.host = $host AND c.plan <> $plan",
+            ("$host", hostKey),
+            ("$plan", Text(plan))).ExecuteReader();
+        while (reader.Read())
+        {
+            var device = reader.GetString(8);
+            if (Holder(null, reader, hostKey, device) is { } holder)
+            {
+                holders[device] = holder;
+            }
+        }
+
+        return holders;
+    });
+
+    /// <inheritdoc />
+    /// <remarks>One write transaction for every device.</remarks>
+    public IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        return devices.Count == 0 ? [] : Write<IReadOnlyList<ClaimHolder?>>(durable: false, transaction => [.. devices.Select(device => TryClaim(transaction, hostKey, device, plan))]);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One write transaction for every device.</remarks>
+    public void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        if (devices.Count > 0)
+        {
+            Write(durable: false, transaction => devices.Sum(device => Unclaim(transaction, hostKey, device, plan)));
+        }
+    }
 
     /// <inheritdoc />
     public IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
@@ -162,13 +193,11 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         [
             .. intents.Select(intent =>
             {
-                var key = TargetKeys.Mdev(intent.Uuid);
-                if (Holder(transaction, intent.HostKey, key, intent.Plan) is { } holder)
+                if (TryClaim(transaction, intent.HostKey, TargetKeys.Mdev(intent.Uuid), intent.Plan) is { } holder)
                 {
                     return holder;
                 }
 
-                Claim(transaction, intent.HostKey, key, intent.Plan);
                 Insert(transaction, intent);
                 return null;
             }),
@@ -305,7 +334,13 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             $"SELECT c.plan, {PlanColumns} FROM claims c LEFT JOIN plans p ON p.id = c.plan WHERE c.host = $host AND c.device = $device",
             ("$host", hostKey),
             ("$device", device)).ExecuteReader();
-        if (!reader.Read() || reader.GetString(0) == Text(plan) || reader.IsDBNull(1))
+        return reader.Read() && reader.GetString(0) != Text(plan) ? Holder(transaction, reader, hostKey, device) : null;
+    }
+
+    /// <summary>The holder a claim row names (its plan, then <see cref="PlanColumns"/>): null when the plan has no row, or is gone and the device free.</summary>
+    private ClaimHolder? Holder(SqliteTransaction? transaction, SqliteDataReader reader, string hostKey, string device)
+    {
+        if (reader.IsDBNull(1))
         {
             return null;
         }
@@ -328,12 +363,22 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 ("$device", device)).ExecuteScalar(),
             CultureInfo.InvariantCulture) > 0;
 
-    /// <summary>Takes a claim that is free, ours, or held by a plan whose owner is gone.</summary>
-    private void Claim(SqliteTransaction transaction, string hostKey, string device, Guid plan)
+    /// <summary>Takes a claim that is free, ours, or held by a plan whose owner is gone; otherwise returns its holder.</summary>
+    private ClaimHolder? TryClaim(SqliteTransaction transaction, string hostKey, string device, Guid plan)
     {
+        if (Holder(transaction, hostKey, device, plan) is { } holder)
+        {
+            return holder;
+        }
+
         EnsurePlan(transaction, plan);
         Command(transaction, "INSERT OR REPLACE INTO claims(host, device, plan) VALUES ($host, $device, $plan)", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery();
+        return null;
     }
+
+    /// <summary>Deletes a claim while the plan holds it.</summary>
+    private int Unclaim(SqliteTransaction transaction, string hostKey, string device, Guid plan) =>
+        Command(transaction, "DELETE FROM claims WHERE host = $host AND device = $device AND plan = $plan", ("$host", hostKey), ("$device", device), ("$plan", Text(plan))).ExecuteNonQuery();
 
     /// <summary>Writes a journal entry, replacing the plan's entry for the same host and UUID.</summary>
     private int Insert(SqliteTransaction transaction, JournalEntry entry)

@@ -154,30 +154,10 @@ public sealed class RecoveryTests : IDisposable
     }
 
     /// <summary>The in-memory store, except that no journal entry can be written.</summary>
-    private sealed class UnwritableJournal : IPlannerStateStore
+    private sealed class UnwritableJournal : OneDeviceStore
     {
-        public TargetClaimRegistry Claims { get; } = new();
+        public override string Location => "a full disk";
 
-        public string Location => "a full disk";
-
-        public void BeginPlan(Guid plan, string guest) => Claims.BeginPlan(plan, guest);
-
-        public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => Claims.TryClaim(hostKey, device, plan);
-
-        public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Claims.HolderOf(hostKey, device, plan);
-
-        public void Release(string hostKey, string device, Guid plan) => Claims.Release(hostKey, device, plan);
-
-        public void Journal(JournalEntry entry) => throw new StateStoreException("disk full");
-
-        public void CommitPlan(Guid plan) => Claims.CommitPlan(plan);
-
-        public void EndPlan(Guid plan) => Claims.EndPlan(plan);
-
-        public void ForgetPlan(Guid plan) => Claims.ForgetPlan(plan);
-
-        public IReadOnlyList<StoredPlan> ListPlans() => Claims.ListPlans();
-
-        public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => Claims.PlansToRecover(hostKey, includeCommitted);
+        public override void Journal(JournalEntry entry) => throw new StateStoreException("disk full");
     }
 }

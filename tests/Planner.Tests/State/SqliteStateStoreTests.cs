@@ -45,34 +45,6 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
 
     protected override IPlannerStateStore OpenDead() => new SqliteStateStore(_directory, Gone);
 
-    /// <summary>A batch of intents: each free UUID claimed and journaled, one another plan holds left alone and named; the same through the interface's default (the in-memory store).</summary>
-    [TestMethod]
-    [DataRow(true)]
-    [DataRow(false)]
-    public void ClaimAndIntend_ClaimsAndJournalsEachFreeUuid_AndNamesTheHolderOfAnother(bool sqlite)
-    {
-        using var file = new SqliteStateStore(_directory);
-        IPlannerStateStore store = sqlite ? file : new TargetClaimRegistry();
-        var (plan, other) = (Guid.NewGuid(), Guid.NewGuid());
-        const string first = "00000000-0000-4000-8000-000000000011";
-        const string held = "00000000-0000-4000-8000-000000000012";
-        const string last = "00000000-0000-4000-8000-000000000013";
-        store.BeginPlan(other, "vm2");
-        store.TryClaim(Host, $"mdev:{held}", other);
-
-        var holders = store.ClaimAndIntend([Entry(plan, first, JournalState.Intent), Entry(plan, held, JournalState.Intent), Entry(plan, last, JournalState.Intent)]);
-
-        Assert.IsNull(holders[0]);
-        Assert.AreEqual(other, holders[1]?.Plan);
-        Assert.IsNull(holders[2]);
-        var stored = store.ListPlans().Single(p => p.Id == plan);
-        CollectionAssert.AreEquivalent(new[] { first, last }, stored.Entries.Select(e => e.Uuid.Value).ToList());
-        Assert.HasCount(2, stored.Entries);
-        Assert.IsTrue(stored.Entries.All(e => e.State == JournalState.Intent));
-        CollectionAssert.AreEquivalent(new[] { $"mdev:{first}", $"mdev:{last}" }, stored.Claims.Select(c => c.Value).ToList());
-        Assert.AreEqual(other, store.HolderOf(Host, $"mdev:{held}", plan)?.Plan);
-    }
-
     [TestMethod]
     public void ClaimAndIntend_TakesOnlyIntents()
     {

@@ -185,4 +185,142 @@ public abstract class StateStoreContractTests
         Assert.AreEqual(orphan, live.PlansToRecover(Host, includeCommitted: false).Single().Id);
         Assert.IsEmpty(live.PlansToRecover("test:///other.xml", includeCommitted: false));
     }
+
+    [TestMethod]
+    public void ClaimsOn_ListsWhatOtherPlansKeepFromThePlan_OnThatHostOnly()
+    {
+        var (a, b, gone) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        const string made = "00000000-0000-4000-8000-000000000009";
+        var dead = Opened(OpenDead());
+        dead.BeginPlan(gone, "vm0");
+        Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.5", gone));
+        Assert.IsNull(dead.TryClaim(Host, $"mdev:{made}", gone));
+        dead.Journal(Entry(gone, made, JournalState.Intent));
+        Kill(dead);
+
+        var first = Opened(OpenLive());
+        var second = Opened(OpenLive());
+        first.BeginPlan(a, "vm1");
+        second.BeginPlan(b, "vm2");
+        Assert.IsNull(first.TryClaim(Host, "pci:0000:41:00.6", a));
+        Assert.IsNull(first.TryClaim("test:///other.xml", "pci:0000:41:00.7", a));
+        Assert.IsNull(second.TryClaim(Host, "pci:0000:41:00.8", b));
+
+        var claims = second.ClaimsOn(Host, b);
+
+        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.6" }, claims.Keys.ToList(), "the gone plan's claim on an existing device is free; the plan's own and another host's are not listed");
+        Assert.AreEqual($"plan {a} for guest vm1, process {Environment.ProcessId} on node {Environment.MachineName}", claims["pci:0000:41:00.6"].ToString());
+        Assert.AreEqual($"plan {gone} for guest vm0, {DeadProcess}, which is gone; its device awaits recovery", claims[$"mdev:{made}"].ToString());
+        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.8" }, first.ClaimsOn(Host, a).Keys.ToList());
+        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.6", "pci:0000:41:00.8" }, first.ClaimsOn(Host, Guid.Empty).Keys.ToList());
+        Assert.IsEmpty(first.ClaimsOn("test:///none.xml", a));
+    }
+
+    [TestMethod]
+    public void TryClaimMany_ClaimsEachFreeDevice_NamesTheHolderOfAHeldOne_AndReleaseManyLetsGoOfOnlyThePlans()
+    {
+        var (a, b, gone) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var dead = Opened(OpenDead());
+        dead.BeginPlan(gone, "vm0");
+        Assert.IsNull(dead.TryClaim(Host, "pci:0000:43:00.3", gone));
+        Kill(dead);
+        var first = Opened(OpenLive());
+        var second = Opened(OpenLive());
+        first.BeginPlan(a, "vm1");
+        second.BeginPlan(b, "vm2");
+        Assert.IsNull(first.TryClaim(Host, "pci:0000:43:00.1", a));
+        Assert.IsNull(second.TryClaim(Host, "pci:0000:43:00.4", b));
+
+        var results = second.TryClaimMany(Host, ["pci:0000:43:00.1", "pci:0000:43:00.2", "pci:0000:43:00.3", "pci:0000:43:00.4"], b);
+
+        Assert.HasCount(4, results);
+        Assert.AreEqual($"plan {a} for guest vm1, process {Environment.ProcessId} on node {Environment.MachineName}", results[0]?.ToString());
+        Assert.IsNull(results[1], "free");
+        Assert.IsNull(results[2], "held by a plan whose owner is gone: taken over");
+        Assert.IsNull(results[3], "the plan's own already");
+        CollectionAssert.AreEqual(
+            new[] { "pci:0000:43:00.2", "pci:0000:43:00.3", "pci:0000:43:00.4" },
+            second.ListPlans().Single(p => p.Id == b).Claims.Select(c => c.Value).Order(StringComparer.Ordinal).ToList());
+        Assert.IsEmpty(second.TryClaimMany(Host, [], b));
+        var third = Guid.NewGuid();
+        first.BeginPlan(third, "vm3");
+        Assert.IsTrue(first.TryClaimMany(Host, ["pci:0000:43:00.1", "pci:0000:43:00.4"], third).All(h => h is not null));
+        Assert.IsFalse(first.ListPlans().Any(p => p.Id == third), "a plan that got none of its batch holds nothing");
+
+        second.ReleaseMany(Host, ["pci:0000:43:00.1", "pci:0000:43:00.2", "pci:0000:43:00.3"], b);
+
+        Assert.AreEqual(a, second.HolderOf(Host, "pci:0000:43:00.1", b)?.Plan, "another plan's claim stays");
+        CollectionAssert.AreEqual(new[] { "pci:0000:43:00.4" }, first.ClaimsOn(Host, a).Keys.ToList());
+        second.ReleaseMany(Host, [], b);
+    }
+
+    /// <summary>Two plans in two stores claim batches that share one device, at the same moment, round after round: exactly one of them gets it each time, and each gets its other device.</summary>
+    [TestMethod]
+    public void TwoPlansRacingForTheSameDeviceInTheirBatches_NeverBothGetIt()
+    {
+        const int Rounds = 20;
+        var first = Opened(OpenLive());
+        var second = Opened(OpenLive());
+        var wins = new int[2];
+        for (var round = 0; round < Rounds; round++)
+        {
+            var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
+            first.BeginPlan(a, "vm1");
+            second.BeginPlan(b, "vm2");
+            var shared = $"pci:0000:44:{round:x2}.0";
+            using var start = new Barrier(2);
+            IReadOnlyList<ClaimHolder?> Claim(IPlannerStateStore store, string[] devices, Guid plan)
+            {
+                Assert.IsTrue(start.SignalAndWait(TimeSpan.FromSeconds(30)), "both claims start");
+                return store.TryClaimMany(Host, devices, plan);
+            }
+
+            var racers = new[]
+            {
+                Task.Run(() => Claim(first, [$"pci:0000:45:{round:x2}.1", shared], a)),
+                Task.Run(() => Claim(second, [shared, $"pci:0000:45:{round:x2}.2"], b)),
+            };
+            Assert.IsTrue(Task.WaitAll(racers, TimeSpan.FromSeconds(60)), "both claims end");
+            var (ofA, ofB) = (racers[0].Result, racers[1].Result);
+
+            Assert.IsNull(ofA[0]);
+            Assert.IsNull(ofB[1]);
+            Assert.AreEqual(1, new[] { ofA[1], ofB[0] }.Count(r => r is null), $"round {round}: exactly one plan gets {shared}");
+            var winner = ofA[1] is null ? a : b;
+            Assert.AreEqual(winner, (ofA[1] ?? ofB[0])?.Plan, "the loser is told who holds it");
+            Assert.AreEqual(winner, first.HolderOf(Host, shared, Guid.Empty)?.Plan);
+            wins[winner == a ? 0 : 1]++;
+            first.EndPlan(a);
+            second.EndPlan(b);
+        }
+
+        Console.WriteLine($"{GetType().Name}: the first store won {wins[0]} and the second {wins[1]} of {Rounds} races");
+        Assert.AreEqual(Rounds, wins.Sum());
+        Assert.IsEmpty(first.ClaimsOn(Host, Guid.Empty));
+    }
+
+    [TestMethod]
+    public void ClaimAndIntend_ClaimsAndJournalsEachFreeUuid_AndNamesTheHolderOfOneAnotherStoreClaimed()
+    {
+        var first = Opened(OpenLive());
+        var second = Opened(OpenLive());
+        var (plan, other) = (Guid.NewGuid(), Guid.NewGuid());
+        const string free = "00000000-0000-4000-8000-000000000021";
+        const string held = "00000000-0000-4000-8000-000000000022";
+        const string own = "00000000-0000-4000-8000-000000000023";
+        first.BeginPlan(other, "vm2");
+        second.BeginPlan(plan, "vm1");
+        Assert.IsNull(first.TryClaim(Host, $"mdev:{held}", other));
+        Assert.IsNull(second.TryClaim(Host, $"mdev:{own}", plan));
+
+        var holders = second.ClaimAndIntend([Entry(plan, free, JournalState.Intent), Entry(plan, held, JournalState.Intent), Entry(plan, own, JournalState.Intent)]);
+
+        Assert.IsNull(holders[0]);
+        Assert.AreEqual($"plan {other} for guest vm2, process {Environment.ProcessId} on node {Environment.MachineName}", holders[1]?.ToString());
+        Assert.IsNull(holders[2], "a UUID the plan claimed already is journaled too");
+        var stored = first.ListPlans().Single(p => p.Id == plan);
+        CollectionAssert.AreEqual(new[] { free, own }, stored.Entries.Select(e => e.Uuid.Value).Order(StringComparer.Ordinal).ToList());
+        Assert.IsTrue(stored.Entries.All(e => e.State == JournalState.Intent));
+        CollectionAssert.AreEqual(new[] { $"mdev:{free}", $"mdev:{own}" }, stored.Claims.Select(c => c.Value).Order(StringComparer.Ordinal).ToList());
+    }
 }
