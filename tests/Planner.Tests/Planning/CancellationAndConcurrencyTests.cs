@@ -1,4 +1,7 @@
+using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.State;
 using VfioMigration.Planner.Tests.Fakes;
+using VfioMigration.Planner.Tests.State;
 
 namespace VfioMigration.Planner.Tests.Planning;
 
@@ -6,6 +9,8 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class CancellationAndConcurrencyTests
 {
+    public TestContext TestContext { get; set; } = null!;
+
     private static Scenario Busy(CreateBehaviour behaviour)
     {
         var scenario = new Scenario();
@@ -100,5 +105,44 @@ public sealed class CancellationAndConcurrencyTests
         }
 
         Assert.AreEqual(0, registry.Count);
+    }
+
+    /// <summary>
+    /// A racing plan claims the idle mdev just after this plan read the host's claims: the search
+    /// chose it, loses it in the batch claim, knows it held from then on and runs again, creating one.
+    /// </summary>
+    [TestMethod]
+    public async Task ADeviceARacerClaimsAfterTheClaimsWereRead_IsNotHandedOut_TheSearchRunsAgain()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var idle = scenario.Destination.AddMdev(scenario.DestinationType(parent: "0000:41:00.0", max: 2));
+        var racer = Guid.NewGuid();
+        var store = new RacerAfterTheRead(TargetKeys.Mdev(idle.Uuid), racer);
+
+        await using (var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request(), TestContext.CancellationToken))
+        {
+            Assert.IsTrue(result.Succeeded);
+            Assert.AreEqual(DeviceAction.Create, result.Best.Devices.Single().Action);
+            Assert.AreEqual($"{idle.Uuid} is claimed by another plan (plan {racer} for guest vm9, process {Environment.ProcessId} (this one)).", result.Best.Rejections.Single(r => r.Code == RejectionCode.InUse).Message);
+            Assert.AreEqual(1, store.Reads, "the host's claims are read once per plan");
+        }
+
+        Assert.AreEqual(racer, store.Claims.ListPlans().Single().Id, "only the racer's claim is left");
+    }
+
+    /// <summary>The in-memory store, with a racing plan that claims a device right after each read of the host's claims.</summary>
+    private sealed class RacerAfterTheRead(string device, Guid racer) : OneDeviceStore, IPlannerStateStore
+    {
+        public int Reads { get; private set; }
+
+        IReadOnlyDictionary<string, ClaimHolder> IPlannerStateStore.ClaimsOn(string hostKey, Guid plan)
+        {
+            var claims = Claims.ClaimsOn(hostKey, plan);
+            Reads++;
+            Claims.BeginPlan(racer, "vm9");
+            Assert.IsNull(Claims.TryClaim(hostKey, device, racer));
+            return claims;
+        }
     }
 }
