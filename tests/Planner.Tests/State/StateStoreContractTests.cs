@@ -38,6 +38,15 @@ public abstract class StateStoreContractTests
     internal static JournalEntry Entry(Guid plan, string uuid, JournalState state, string? error = null) =>
         new(plan, Host, "dest", MdevUuid.Parse(uuid), "mdev_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Sysfs, false, 0, state, error);
 
+    /// <summary>Two live stores, the first running plan <paramref name="a"/> for vm1, the second <paramref name="b"/> for vm2.</summary>
+    private (IPlannerStateStore First, IPlannerStateStore Second) TwoLiveStores(Guid a, Guid b)
+    {
+        var (first, second) = (Opened(OpenLive()), Opened(OpenLive()));
+        first.BeginPlan(a, "vm1");
+        second.BeginPlan(b, "vm2");
+        return (first, second);
+    }
+
     private IPlannerStateStore Opened(IPlannerStateStore store)
     {
         if (store is IDisposable disposable)
@@ -198,10 +207,7 @@ public abstract class StateStoreContractTests
         dead.Journal(Entry(gone, made, JournalState.Intent));
         Kill(dead);
 
-        var first = Opened(OpenLive());
-        var second = Opened(OpenLive());
-        first.BeginPlan(a, "vm1");
-        second.BeginPlan(b, "vm2");
+        var (first, second) = TwoLiveStores(a, b);
         Assert.IsNull(first.TryClaim(Host, "pci:0000:41:00.6", a));
         Assert.IsNull(first.TryClaim("test:///other.xml", "pci:0000:41:00.7", a));
         Assert.IsNull(second.TryClaim(Host, "pci:0000:41:00.8", b));
@@ -224,10 +230,7 @@ public abstract class StateStoreContractTests
         dead.BeginPlan(gone, "vm0");
         Assert.IsNull(dead.TryClaim(Host, "pci:0000:43:00.3", gone));
         Kill(dead);
-        var first = Opened(OpenLive());
-        var second = Opened(OpenLive());
-        first.BeginPlan(a, "vm1");
-        second.BeginPlan(b, "vm2");
+        var (first, second) = TwoLiveStores(a, b);
         Assert.IsNull(first.TryClaim(Host, "pci:0000:43:00.1", a));
         Assert.IsNull(second.TryClaim(Host, "pci:0000:43:00.4", b));
 
