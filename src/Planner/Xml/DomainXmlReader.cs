@@ -1,3 +1,5 @@
+using System.Text;
+using System.Xml;
 using System.Xml.Linq;
 using VfioMigration.Planner.Devices;
 
@@ -18,7 +20,190 @@ public static class DomainXmlReader
     /// <exception cref="LibvirtXmlException">The XML is malformed, too large, has a DTD, or a host device has a missing or invalid value.</exception>
     public static DomainHostDevices Read(string domainXml)
     {
-        var domain = LibvirtXml.Load(domainXml, "domain").Root!;
+        ArgumentNullException.ThrowIfNull(domainXml);
+        LibvirtXml.CheckLength(domainXml.Length, "characters", "domain");
+        XElement? outline;
+        try
+        {
+            using var reader = XmlReader.Create(new StringReader(domainXml), LibvirtXml.ReaderSettings);
+            outline = Outline(reader, utf8Bytes: false);
+        }
+        catch (XmlException error)
+        {
+            // Only a broken document pays for the second pass that finds the element to name.
+            throw LibvirtXml.Locate(domainXml, error);
+        }
+
+        return FromOutline(outline!);
+    }
+
+    /// <summary>
+    /// Reads the same as <see cref="Read(string)"/> from the document's UTF-8 bytes (libvirt's own
+    /// buffer, <see cref="Libvirt.LibvirtDomain.ReadXmlDescription{T}"/>), with no string of the
+    /// whole text and no tree of the whole domain: only <c>&lt;name&gt;</c>, <c>&lt;uuid&gt;</c> and the
+    /// host device elements under <c>&lt;devices&gt;</c> are kept; everything else is checked for
+    /// well-formedness and skipped.
+    /// </summary>
+    /// <param name="utf8">The document as UTF-8, seekable (a broken one is read again as text to locate the error).</param>
+    /// <exception cref="LibvirtXmlException">As for <see cref="Read(string)"/>.</exception>
+    internal static DomainHostDevices Read(Stream utf8)
+    {
+        LibvirtXml.CheckLength(utf8.Length, "bytes", "domain");
+        XElement? outline;
+        try
+        {
+            using var reader = XmlReader.Create(utf8, LibvirtXml.ReaderSettings, new XmlParserContext(ThreadNameTable.ForThisThread(), null, null, XmlSpace.None));
+            outline = Outline(reader, utf8Bytes: true);
+        }
+        catch (XmlException)
+        {
+            outline = null;
+        }
+        finally
+        {
+            ThreadNameTable.Trim();
+        }
+
+        if (outline is null)
+        {
+            // Broken, or declaring an encoding other than libvirt's UTF-8 (a byte reader would switch
+            // to it): read as the UTF-8 text libvirt means, which also locates any error.
+            utf8.Position = 0;
+            using var text = new StreamReader(utf8, Encoding.UTF8, detectEncodingFromByteOrderMarks: false);
+            return Read(text.ReadToEnd());
+        }
+
+        return FromOutline(outline);
+    }
+
+    /// <summary>
+    /// Reads the whole document (every byte is checked) and keeps its outline: the root with its
+    /// <c>id</c>, the root's <c>&lt;name&gt;</c> and <c>&lt;uuid&gt;</c> children whole, and each
+    /// <c>&lt;devices&gt;</c> with its <c>&lt;hostdev&gt;</c> and <c>&lt;interface&gt;</c> children (an
+    /// interface that is not <c>type='hostdev'</c> as an empty stand-in, so that paths count siblings as
+    /// the whole document would). Null when <paramref name="utf8Bytes"/> and the XML declaration names
+    /// another encoding.
+    /// </summary>
+    private static XElement? Outline(XmlReader reader, bool utf8Bytes)
+    {
+        while (reader.Read() && reader.NodeType != XmlNodeType.Element)
+        {
+            if (utf8Bytes && reader.NodeType == XmlNodeType.XmlDeclaration
+                && reader.GetAttribute("encoding") is { } encoding
+                && !encoding.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) && !encoding.Equals("UTF8", StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+        }
+
+        var root = Stub(reader);
+        if (reader.GetAttribute("id") is { } id)
+        {
+            root.Add(new XAttribute("id", id));
+        }
+
+        if (root.Name == "domain")
+        {
+            Children(reader, child => root.Add(child.LocalName switch
+            {
+                _ when child.NamespaceURI.Length > 0 => Skip(child),
+                "name" or "uuid" => Load(child),
+                "devices" => Devices(child),
+                _ => Skip(child),
+            }));
+        }
+        else
+        {
+            reader.Skip();
+        }
+
+        // What follows the root (comments, processing instructions, or a second root) is read too.
+        while (reader.Read())
+        {
+        }
+
+        return root;
+    }
+
+    private static XElement Devices(XmlReader reader)
+    {
+        var devices = Stub(reader);
+        Children(reader, child => devices.Add((child.NamespaceURI.Length > 0 ? null : child.LocalName) switch
+        {
+            "hostdev" => Load(child),
+            "interface" when child.GetAttribute("type") == "hostdev" => Load(child),
+            "interface" => Stub(child, skip: true),
+            _ => Skip(child),
+        }));
+        return devices;
+    }
+
+    /// <summary>Calls <paramref name="visit"/> on each child element of the element the reader is on (each leaves the reader after its child), then moves past the element.</summary>
+    private static void Children(XmlReader reader, Action<XmlReader> visit)
+    {
+        if (reader.IsEmptyElement)
+        {
+            reader.Read();
+            return;
+        }
+
+        var depth = reader.Depth;
+        reader.Read();
+        while (reader.Depth > depth)
+        {
+            if (reader.NodeType == XmlNodeType.Element)
+            {
+                visit(reader);
+            }
+            else
+            {
+                reader.Read();
+            }
+        }
+
+        reader.Read();
+    }
+
+    /// <summary>The element the reader is on, whole (with line info), leaving the reader after it.</summary>
+    private static XElement Load(XmlReader reader)
+    {
+        XElement element;
+        using (var subtree = reader.ReadSubtree())
+        {
+            element = XElement.Load(subtree, LoadOptions.SetLineInfo | LoadOptions.PreserveWhitespace);
+        }
+
+        reader.Read();
+        return element;
+    }
+
+    /// <summary>An empty element named as the one the reader is on and located at its line; with <paramref name="skip"/>, the reader is moved after it.</summary>
+    private static XElement Stub(XmlReader reader, bool skip = false)
+    {
+        var stub = new XElement(XName.Get(reader.LocalName, reader.NamespaceURI));
+        if (reader is IXmlLineInfo info && info.HasLineInfo())
+        {
+            stub.AddAnnotation(new LibvirtXml.SourceLine(info.LineNumber));
+        }
+
+        if (skip)
+        {
+            reader.Skip();
+        }
+
+        return stub;
+    }
+
+    /// <summary>Moves past the element the reader is on; nothing is kept.</summary>
+    private static XElement? Skip(XmlReader reader)
+    {
+        reader.Skip();
+        return null;
+    }
+
+    private static DomainHostDevices FromOutline(XElement domain)
+    {
+        LibvirtXml.CheckRoot(domain, "domain");
         var name = LibvirtXml.RequiredChild(domain, "name");
         if (string.IsNullOrWhiteSpace(name.Value))
         {
