@@ -97,17 +97,13 @@ public static class DomainXmlReader
         }
 
         var root = Stub(reader);
-        if (reader.GetAttribute("id") is { } id)
-        {
-            root.Add(new XAttribute("id", id));
-        }
 
         if (root.Name == "domain")
         {
             Children(reader, child => root.Add(child.LocalName switch
             {
                 _ when child.NamespaceURI.Length > 0 => Skip(child),
-                "name" or "uuid" => Load(child),
+                "name" or "uuid" => Load(child, text: true),
                 "devices" => Devices(child),
                 _ => Skip(child),
             }));
@@ -130,8 +126,8 @@ public static class DomainXmlReader
         var devices = Stub(reader);
         Children(reader, child => devices.Add((child.NamespaceURI.Length > 0 ? null : child.LocalName) switch
         {
-            "hostdev" => Load(child),
-            "interface" when child.GetAttribute("type") == "hostdev" => Load(child),
+            "hostdev" => Load(child, text: false),
+            "interface" when child.GetAttribute("type") == "hostdev" => Load(child, text: false),
             "interface" => Stub(child, skip: true),
             _ => Skip(child),
         }));
@@ -164,26 +160,70 @@ public static class DomainXmlReader
         reader.Read();
     }
 
-    /// <summary>The element the reader is on, whole (with line info), leaving the reader after it.</summary>
-    private static XElement Load(XmlReader reader)
+    /// <summary>
+    /// The element the reader is on, built as <see cref="XElement.Load(XmlReader, LoadOptions)"/> builds it (names and
+    /// attributes alike) with each element's line, leaving the reader after it. With <paramref name="text"/> its text is kept
+    /// too (a name, a UUID); a host device's is not, since nothing reads it.
+    /// </summary>
+    private static XElement Load(XmlReader reader, bool text)
     {
-        XElement element;
-        using (var subtree = reader.ReadSubtree())
+        var top = Stub(reader);
+        if (reader.IsEmptyElement)
         {
-            element = XElement.Load(subtree, LoadOptions.SetLineInfo | LoadOptions.PreserveWhitespace);
+            reader.Read();
+            return top;
+        }
+
+        var depth = reader.Depth;
+        var open = top;
+        reader.Read();
+        while (reader.Depth > depth)
+        {
+            switch (reader.NodeType)
+            {
+                case XmlNodeType.Element:
+                    var child = Stub(reader);
+                    open.Add(child);
+                    open = reader.IsEmptyElement ? open : child;
+                    break;
+                case XmlNodeType.EndElement:
+                    open = open.Parent!;
+                    break;
+                case XmlNodeType.Text or XmlNodeType.CDATA or XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace when text:
+                    open.Add(new XText(reader.Value));
+                    break;
+                default:
+                    break;
+            }
+
+            reader.Read();
         }
 
         reader.Read();
-        return element;
+        return top;
     }
 
-    /// <summary>An empty element named as the one the reader is on and located at its line; with <paramref name="skip"/>, the reader is moved after it.</summary>
+    /// <summary>
+    /// The element the reader is on, with its attributes and located at its line, without content; with
+    /// <paramref name="skip"/>, no attributes and the reader moved after it.
+    /// </summary>
     private static XElement Stub(XmlReader reader, bool skip = false)
     {
         var stub = new XElement(XName.Get(reader.LocalName, reader.NamespaceURI));
         if (reader is IXmlLineInfo info && info.HasLineInfo())
         {
             stub.AddAnnotation(new LibvirtXml.SourceLine(info.LineNumber));
+        }
+
+        if (!skip && reader.MoveToFirstAttribute())
+        {
+            // As XLinq names them: an attribute without a prefix (xmlns itself included) has no namespace.
+            do
+            {
+                stub.Add(new XAttribute(XName.Get(reader.LocalName, reader.Prefix.Length == 0 ? string.Empty : reader.NamespaceURI), reader.Value));
+            }
+            while (reader.MoveToNextAttribute());
+            reader.MoveToElement();
         }
 
         if (skip)
