@@ -21,7 +21,7 @@ public static class DomainXmlReader
     public static DomainHostDevices Read(string domainXml)
     {
         ArgumentNullException.ThrowIfNull(domainXml);
-        LibvirtXml.CheckLength(domainXml.Length, "characters", "domain");
+        LibvirtXml.CheckLength(domainXml.Length, utf8Bytes: false, "domain");
         XElement? outline;
         try
         {
@@ -48,7 +48,7 @@ public static class DomainXmlReader
     /// <exception cref="LibvirtXmlException">As for <see cref="Read(string)"/>.</exception>
     internal static DomainHostDevices Read(Stream utf8)
     {
-        LibvirtXml.CheckLength(utf8.Length, "bytes", "domain");
+        LibvirtXml.CheckLength(utf8.Length, utf8Bytes: true, "domain");
         XElement? outline;
         try
         {

@@ -22,7 +22,7 @@ internal static class LibvirtXml
     internal static XDocument Load(string xml, string rootName)
     {
         ArgumentNullException.ThrowIfNull(xml);
-        CheckLength(xml.Length, "characters", rootName);
+        CheckLength(xml.Length, utf8Bytes: false, rootName);
         XDocument document;
         try
         {
@@ -40,13 +40,13 @@ internal static class LibvirtXml
     }
 
     /// <summary>Refuses a document of more than <see cref="MaxDocumentCharacters"/> characters, or of more UTF-8 bytes than that many characters can take (3 each).</summary>
-    /// <param name="length">The document's length in <paramref name="unit"/>.</param>
-    /// <param name="unit"><c>characters</c> or <c>bytes</c>.</param>
+    /// <param name="length">The document's length, in characters or (<paramref name="utf8Bytes"/>) bytes.</param>
+    /// <param name="utf8Bytes">Whether <paramref name="length"/> counts UTF-8 bytes.</param>
     /// <param name="rootName">The kind of document, for the message.</param>
     /// <exception cref="LibvirtXmlException">The document is over the limit.</exception>
-    internal static void CheckLength(long length, string unit, string rootName)
+    internal static void CheckLength(long length, bool utf8Bytes, string rootName)
     {
-        var limit = unit == "bytes" ? 3L * MaxDocumentCharacters : MaxDocumentCharacters;
+        var (limit, unit) = utf8Bytes ? (3L * MaxDocumentCharacters, "bytes") : (MaxDocumentCharacters, "characters");
         if (length > limit)
         {
             throw new LibvirtXmlException(null, null, string.Create(
