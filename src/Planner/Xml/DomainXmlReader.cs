@@ -78,7 +78,7 @@ public static class DomainXmlReader
 
     /// <summary>
     /// Reads the whole document (every byte is checked) and keeps its outline: the root with its
-    /// <c>id</c>, the root's <c>&lt;name&gt;</c> and <c>&lt;uuid&gt;</c> children whole, and each
+    /// attributes, the root's <c>&lt;name&gt;</c> and <c>&lt;uuid&gt;</c> children whole, and each
     /// <c>&lt;devices&gt;</c> with its <c>&lt;hostdev&gt;</c> and <c>&lt;interface&gt;</c> children (an
     /// interface that is not <c>type='hostdev'</c> as an empty stand-in, so that paths count siblings as
     /// the whole document would). Null when <paramref name="utf8Bytes"/> and the XML declaration names
@@ -97,7 +97,6 @@ public static class DomainXmlReader
         }
 
         var root = Stub(reader);
-
         if (root.Name == "domain")
         {
             Children(reader, child => root.Add(child.LocalName switch
