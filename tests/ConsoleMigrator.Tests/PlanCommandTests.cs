@@ -8,6 +8,14 @@ public sealed class PlanCommandTests
 {
     private static string Scenario(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", name);
 
+    /// <summary>Runs <c>plan --json</c> of <paramref name="domain"/> from one bundled scenario onto another, checks the exit code, and returns the plan.</summary>
+    private static async Task<JsonNode> PlanJsonAsync(int exitCode, string domain, string source, string destination)
+    {
+        var run = await ConsoleRun.RunAsync("plan", "--json", "--domain", domain, "--source-scenario", Scenario(source), "--dest-scenario", Scenario(destination));
+        Assert.AreEqual(exitCode, run.ExitCode, run.Error);
+        return JsonNode.Parse(run.Out)!;
+    }
+
     /// <summary>
     /// An H200 guest (examples/scenarios/h200-*.json: profiles and counts from NVIDIA's Hopper vGPU tables):
     /// its H200X-35C goes to the one GPU with a 35C slot left, configured on its first free VF; its
@@ -16,13 +24,7 @@ public sealed class PlanCommandTests
     [TestMethod]
     public async Task Plan_Json_H200Guest_MapsEachVfVgpuToTheOneGpuThatCanTakeIt()
     {
-        var run = await ConsoleRun.RunAsync(
-            "plan", "--json", "--domain", "llm-1",
-            "--source-scenario", Scenario("h200-source.json"),
-            "--dest-scenario", Scenario("h200-dest.json"));
-
-        Assert.AreEqual(0, run.ExitCode, run.Error);
-        var plan = JsonNode.Parse(run.Out)!;
+        var plan = await PlanJsonAsync(0, "llm-1", "h200-source.json", "h200-dest.json");
         CollectionAssert.AreEqual(
             new[]
             {
@@ -93,13 +95,7 @@ public sealed class PlanCommandTests
     [TestMethod]
     public async Task Plan_WithNoCompleteAssignment_StillPrintsTheJsonAndExitsThree()
     {
-        var run = await ConsoleRun.RunAsync(
-            "plan", "--json", "--domain", "render-1",
-            "--source-scenario", Scenario("demo-source.json"),
-            "--dest-scenario", Scenario("demo-dest-b.json"));
-
-        Assert.AreEqual(3, run.ExitCode, run.Error);
-        var plan = JsonNode.Parse(run.Out)!;
+        var plan = await PlanJsonAsync(3, "render-1", "demo-source.json", "demo-dest-b.json");
         Assert.IsFalse((bool)plan["ok"]!);
         var rejections = plan["rejections"]!.AsArray();
         CollectionAssert.AreEqual(
