@@ -115,6 +115,34 @@ public sealed class InspectAndHostTests
         }
     }
 
+    /// <summary>
+    /// <c>--connect</c> with <c>--sysfs DIR</c>: the sysfs is a directory (here a hand-made one in which the
+    /// demo guest's NVMe function 0000:af:00.0 has NVIDIA's VF files), libvirt the URI's.
+    /// </summary>
+    [TestMethod]
+    public async Task Inspect_WithASysfsDirectory_ReadsTheVfFilesThere()
+    {
+        var sysfs = Directory.CreateTempSubdirectory("vfio-inspect-sysfs-").FullName;
+        try
+        {
+            var vf = Directory.CreateDirectory(Path.Combine(sysfs, "bus", "pci", "devices", "0000:af:00.0", "nvidia")).FullName;
+            Directory.CreateDirectory(Path.Combine(sysfs, "bus", "pci", "devices", "0000:ae:00.0"));
+            await File.WriteAllTextAsync(Path.Combine(vf, "current_vgpu_type"), "1414\n");
+            await File.WriteAllTextAsync(Path.Combine(vf, "creatable_vgpu_types"), "1414 : NVIDIA H200X-1-18C\n");
+            File.CreateSymbolicLink(Path.Combine(sysfs, "bus", "pci", "devices", "0000:af:00.0", "physfn"), "../0000:ae:00.0");
+
+            var run = await ConsoleRun.RunAsync("inspect", "--connect", DemoHost, "--sysfs", sysfs, "--domain", "vgpu-desktop", "--json");
+
+            Assert.AreEqual(0, run.ExitCode, run.Error);
+            var nvme = JsonNode.Parse(run.Out)!["hostdevs"]!.AsArray().Single(h => (string?)h!["address"] == "0000:af:00.0")!;
+            Assert.AreEqual("vf-vgpu 1414 NVIDIA H200X-1-18C 0000:ae:00.0", $"{(string?)nvme["kind"]} {(uint)nvme["vgpuType"]!} {(string?)nvme["profile"]} {(string?)nvme["physicalFunction"]}");
+        }
+        finally
+        {
+            Directory.Delete(sysfs, recursive: true);
+        }
+    }
+
     [TestMethod]
     public async Task InspectAndHost_TakeTheHostAsExactlyOneOfConnectAndScenario()
     {
