@@ -45,20 +45,13 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
         const string made = "00000000-0000-4000-8000-000000000008";
         store.BeginPlan(plan, "vm1");
         var before = store.RoundTrips;
-        long Step(Action call)
-        {
-            var start = store.RoundTrips;
-            call();
-            return store.RoundTrips - start;
-        }
-
-        Assert.AreEqual(1, Step(() => store.PlansToRecover(Host, includeCommitted: false)), "nothing pending: one range");
-        Assert.AreEqual(1, Step(() => store.HolderOf(Host, "pci:0000:41:00.3", plan)), "a free target: one get");
-        Assert.AreEqual(1, Step(() => store.TryClaim(Host, "pci:0000:41:00.3", plan)), "a free claim (with the plan's record): one transaction");
-        Assert.AreEqual(1, Step(() => store.TryClaim(Host, $"mdev:{made}", plan)));
-        Assert.AreEqual(1, Step(() => store.Journal(Entry(plan, made, JournalState.Intent))), "the intent and its claim made durable: one transaction");
-        Assert.AreEqual(1, Step(() => store.Journal(Entry(plan, made, JournalState.Created))));
-        Assert.AreEqual(1, Step(() => store.CommitPlan(plan)), "the record, the claims and the entries: one transaction");
+        Assert.AreEqual(1, Step(store, () => store.PlansToRecover(Host, includeCommitted: false)), "nothing pending: one range");
+        Assert.AreEqual(1, Step(store, () => store.HolderOf(Host, "pci:0000:41:00.3", plan)), "a free target: one get");
+        Assert.AreEqual(1, Step(store, () => store.TryClaim(Host, "pci:0000:41:00.3", plan)), "a free claim (with the plan's record): one transaction");
+        Assert.AreEqual(1, Step(store, () => store.TryClaim(Host, $"mdev:{made}", plan)));
+        Assert.AreEqual(1, Step(store, () => store.Journal(Entry(plan, made, JournalState.Intent))), "the intent and its claim made durable: one transaction");
+        Assert.AreEqual(1, Step(store, () => store.Journal(Entry(plan, made, JournalState.Created))));
+        Assert.AreEqual(1, Step(store, () => store.CommitPlan(plan)), "the record, the claims and the entries: one transaction");
         Assert.AreEqual(7, store.RoundTrips - before);
     }
 
@@ -111,24 +104,17 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
         const string first = "00000000-0000-4000-8000-000000000031";
         const string second = "00000000-0000-4000-8000-000000000032";
         store.BeginPlan(plan, "vm1");
-        long Step(Action call)
-        {
-            var start = store.RoundTrips;
-            call();
-            return store.RoundTrips - start;
-        }
-
         string[] devices = ["pci:0000:46:00.1", "pci:0000:46:00.2", "mdev:00000000-0000-4000-8000-000000000033"];
-        Assert.AreEqual(1, Step(() => Assert.IsEmpty(store.ClaimsOn(Host, plan))), "no claim: one range");
-        Assert.AreEqual(1, Step(() => Assert.IsTrue(store.TryClaimMany(Host, devices, plan).All(h => h is null))), "three free devices (with the plan's record): one transaction");
-        Assert.AreEqual(1, Step(() => Assert.IsTrue(store.ClaimAndIntend([Entry(plan, first, JournalState.Intent), Entry(plan, second, JournalState.Intent)]).All(h => h is null))), "two intents with their claims: one transaction");
-        Assert.AreEqual(1, Step(() => store.ReleaseMany(Host, devices, plan)), "three releases: one transaction");
-        Assert.AreEqual(1, Step(() => store.EndPlan(plan)));
+        Assert.AreEqual(1, Step(store, () => Assert.IsEmpty(store.ClaimsOn(Host, plan))), "no claim: one range");
+        Assert.AreEqual(1, Step(store, () => Assert.IsTrue(store.TryClaimMany(Host, devices, plan).All(h => h is null))), "three free devices (with the plan's record): one transaction");
+        Assert.AreEqual(1, Step(store, () => Assert.IsTrue(store.ClaimAndIntend([Entry(plan, first, JournalState.Intent), Entry(plan, second, JournalState.Intent)]).All(h => h is null))), "two intents with their claims: one transaction");
+        Assert.AreEqual(1, Step(store, () => store.ReleaseMany(Host, devices, plan)), "three releases: one transaction");
+        Assert.AreEqual(1, Step(store, () => store.EndPlan(plan)));
 
         other.BeginPlan(rival, "vm2");
         Assert.IsNull(other.TryClaim(Host, "pci:0000:46:00.1", rival));
-        Assert.AreEqual(2, Step(() => Assert.HasCount(1, store.ClaimsOn(Host, plan))), "a claim of another plan: the range, then one read of its holder");
-        Assert.AreEqual(2, Step(() => Assert.AreEqual(rival, store.TryClaimMany(Host, ["pci:0000:46:00.1", "pci:0000:46:00.2"], plan)[0]?.Plan)), "the free one claimed in the same transaction that finds the other held; one read names its holder");
+        Assert.AreEqual(2, Step(store, () => Assert.HasCount(1, store.ClaimsOn(Host, plan))), "a claim of another plan: the range, then one read of its holder");
+        Assert.AreEqual(2, Step(store, () => Assert.AreEqual(rival, store.TryClaimMany(Host, ["pci:0000:46:00.1", "pci:0000:46:00.2"], plan)[0]?.Plan)), "the free one claimed in the same transaction that finds the other held; one read names its holder");
         Assert.AreEqual(plan, other.HolderOf(Host, "pci:0000:46:00.2", rival)?.Plan);
     }
 
@@ -145,6 +131,14 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
 
         using var live = Etcd.Open(_prefix);
         Assert.AreEqual($"plan {plan} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", live.TryClaim(Host, $"mdev:{made}", Guid.NewGuid())?.ToString());
+    }
+
+    /// <summary>How many requests <paramref name="call"/> sent to etcd through <paramref name="store"/>.</summary>
+    private static long Step(EtcdStateStore store, Action call)
+    {
+        var start = store.RoundTrips;
+        call();
+        return store.RoundTrips - start;
     }
 
     [TestMethod]
