@@ -61,13 +61,16 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         try
         {
             var viaLibvirt = pending.Where(p => !evaluator.Inventory.IsSysfsOnly(p.Create.Parent)).ToList();
-            var domains = await CapacityDomainsAsync([.. viaLibvirt.Select(p => p.Create.Parent).DistinctBy(p => p.Name)], cancellationToken).ConfigureAwait(false);
+            var domains = await CapacityDomainsAsync([.. pending.Select(p => p.Create.Parent).DistinctBy(p => p.Name)], cancellationToken).ConfigureAwait(false);
             var tried = await InOrderGroups.RunAsync(viaLibvirt.GroupBy(p => domains[p.Create.Parent.Name]), CreateThroughLibvirtAsync, a => a.Failure is null, cancellationToken).ConfigureAwait(false);
             var attempts = pending
                 .Select(p => tried.FirstOrDefault(a => a.Pending == p) ?? (viaLibvirt.Contains(p) ? null : new Attempt(p, p.Uuid, p.Action, p.Note, ViaSysfs: true)))
                 .OfType<Attempt>()
                 .ToList();
-            attempts = await CreateThroughSysfsAsync(attempts, cancellationToken).ConfigureAwait(false);
+
+            // One batch per capacity domain, the domains at once (a local write blocks in the driver; remote batches made together share a round trip).
+            var bySysfs = await Task.WhenAll(attempts.GroupBy(a => domains[a.Pending.Create.Parent.Name]).Select(g => Task.Run(() => CreateThroughSysfsAsync([.. g], cancellationToken), CancellationToken.None))).ConfigureAwait(false);
+            attempts = [.. bySysfs.SelectMany(g => g)];
             return await Task.WhenAll(attempts.Select(a => a.Failure is { } failure
                 ? Task.FromResult(NotMade(a.Pending, failure.Code, failure.Message, failure.Errno))
                 : ConfirmAsync(a, cancellationToken))).ConfigureAwait(false);
