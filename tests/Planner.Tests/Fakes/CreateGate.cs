@@ -10,7 +10,6 @@ namespace VfioMigration.Planner.Tests.Fakes;
 /// </summary>
 internal sealed class CreateGate
 {
-    private readonly FakeHost _host;
     private readonly int _holdUntilStarted;
     private readonly TimeSpan _guard;
     private readonly string[] _finishOrder;
@@ -24,7 +23,6 @@ internal sealed class CreateGate
 
     public CreateGate(FakeHost host, int holdUntilStarted, TimeSpan guard, params string[] finishOrder)
     {
-        _host = host;
         _holdUntilStarted = holdUntilStarted;
         _guard = guard;
         _finishOrder = finishOrder;
