@@ -55,13 +55,15 @@ internal static class RemoteShell
     public const int MaxRecordLength = 32 << 20;
 
     /// <summary>
-    /// Defined once per session. <c>beneath PATH</c> resolves PATH with <c>realpath -e</c> into <c>$p</c>
-    /// and refuses, as ENOENT, a result outside the root <c>$R</c>; <c>regular PATH</c> refuses anything
-    /// at <c>$p</c> that is not a regular file (EISDIR for a directory, ENXIO for a FIFO, device node or
-    /// socket) before it is opened. <c>d FILE</c> prints a success record of FILE (no process for an empty
-    /// one: a write's); <c>e STATUS</c> the
-    /// record of the last operation (its output, or its error text). <c>o</c> runs one single-record
-    /// operation; <c>x</c> one write and ask (three records).
+    /// Defined once per session, each costing as few processes as it can (docs/remote-hosts.md).
+    /// <c>beneath PATH</c> resolves PATH into <c>$p</c> (the directory with the shell's <c>cd -P</c>
+    /// when the last component is not a link, else with <c>realpath -e</c>) and refuses, as ENOENT, a
+    /// result outside the root <c>$R</c>; <c>regular PATH</c> refuses anything at <c>$p</c> that is not a
+    /// regular file (EISDIR for a directory, ENXIO for a FIFO, device node or socket) before it is
+    /// opened. <c>d FILE</c> prints a success record of FILE (no process for an empty one: a write's);
+    /// <c>d1 FILE</c> the same, with builtins when FILE is one line (a link target); <c>f FILE</c> an
+    /// error record of FILE, with builtins. <c>o</c> runs one single-record operation (a read answers an
+    /// <c>X</c> record straight from <c>od</c>); <c>x</c> one write and ask (three records).
     /// </summary>
     private const string Functions = """
         beneath() {

@@ -151,8 +151,8 @@ internal sealed class DestinationPlanner
         // Passes, most preferred first: verified before unverified; one mdev type per parent before
         // mixing types on a parent. Cards that allow one type at a time (NVIDIA) cannot mix, and
         // nothing in sysfs says which cards those are; pools that mix (GVT-g, mtty) can. A mixing
-        // pass is safe on both: before each create the planner re-reads available_instances, which
-        // such a card shows as 0 once another type exists there, and the search moves on.
+        // pass is safe on both: such a card refuses the create of a second type, that (parent,
+        // type) is closed for the plan, and the search moves on.
         var verification = _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch ? new[] { false, true } : [false];
         foreach (var allowUnverified in verification)
         {

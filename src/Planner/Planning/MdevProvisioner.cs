@@ -26,8 +26,9 @@ internal sealed record CreateResult(PendingCreate Pending, ProvisionedOption? Ma
 
 /// <summary>
 /// Creates and confirms the mdevs of one plan on one host. It does only I/O and returns what
-/// happened; the planner applies the results. Creates on different parents run concurrently, the
-/// creates on one parent one after the other (see <see cref="CreateAllAsync"/>). What it touches
+/// happened; the planner applies the results. It works in phases, each one round trip on a remote
+/// host: creates, then confirmations; creates on different parents run concurrently, the creates on
+/// one parent one after the other (see <see cref="CreateAllAsync"/>). What it touches
 /// while creates run is safe to share: the journal, the claim registry, the counters and the probe
 /// runner lock or use interlocked updates.
 /// </summary>
