@@ -59,11 +59,13 @@ public sealed class PlanOverSshTests
         // Warm figures, local and over SSH in turn, in the same run: the medians go in docs/remote-hosts.md (no timed assertion).
         var localHost = (Source: source.Local(), Destination: destination.Local());
         var localRequest = new PlanRequest(localHost.Source, DomainSelector.Parse(guest), [localHost.Destination]);
-        var (localWarm, sshWarm) = (new List<long>(), new List<long>());
+        var (localWarm, sshWarm, sshTrips) = (new List<long>(), new List<long>(), new List<string>());
         for (var i = 0; i < WarmRuns; i++)
         {
-            localWarm.Add(await TimeAsync(planner, localRequest, localMapping));
-            sshWarm.Add(await TimeAsync(planner, request, localMapping));
+            localWarm.Add((await TimeAsync(planner, localRequest, localMapping)).Milliseconds);
+            var (milliseconds, trips) = await TimeAsync(planner, request, localMapping);
+            sshWarm.Add(milliseconds);
+            sshTrips.Add($"{trips.SourceRoundTrips}+{trips.DestinationRoundTrips}");
         }
 
         Assert.AreEqual(1, remoteSource.RemoteFileSystem!.Connections, "one SSH connection per host for both plans");
@@ -73,7 +75,7 @@ public sealed class PlanOverSshTests
         TestContext.WriteLine(
             $"{sourceScenario} -> {destinationScenario} ({guest}): local {localTime.ElapsedMilliseconds} ms; " +
             $"ssh {sshTime.ElapsedMilliseconds} ms with connecting, {warmTime.ElapsedMilliseconds} ms warm; " +
-            $"warm medians of {WarmRuns}: local {Median(localWarm)} ms, ssh {Median(sshWarm)} ms ({(double)Median(sshWarm) / Math.Max(1, Median(localWarm)):0.#}x); " +
+            $"warm medians of {WarmRuns}: local {Median(localWarm)} ms, ssh {Median(sshWarm)} ms ({(double)Median(sshWarm) / Math.Max(1, Median(localWarm)):0.#}x), round trips source+destination {string.Join(", ", sshTrips)}; " +
             $"round trips per plan: source {coldTrips.Source}, destination {coldTrips.Destination} with the removals at release " +
             $"(the plan's statistics: source {statistics.SourceRoundTrips}, destination {statistics.DestinationRoundTrips}; {statistics.SysfsReads} sysfs reads, {statistics.Probes} probes)\n{localMapping}");
     }
@@ -124,14 +126,14 @@ public sealed class PlanOverSshTests
         return now.Except(initially).Count();
     }
 
-    /// <summary>One plan's wall time in milliseconds, from the request to the plan (its release not counted); it must map as the first local plan did.</summary>
-    private static async Task<long> TimeAsync(MigrationPlanner planner, PlanRequest request, string mapping)
+    /// <summary>One plan's wall time in milliseconds, from the request to the plan (its release not counted), and its statistics; it must map as the first local plan did.</summary>
+    private static async Task<(long Milliseconds, PlanStatistics Statistics)> TimeAsync(MigrationPlanner planner, PlanRequest request, string mapping)
     {
         var time = Stopwatch.StartNew();
         await using var plan = await planner.PlanAsync(request);
         time.Stop();
         Assert.AreEqual(mapping, Mapping(plan.Best));
-        return time.ElapsedMilliseconds;
+        return (time.ElapsedMilliseconds, plan.Best.Statistics);
     }
 
     private static long Median(List<long> values) => values.Order().ElementAt(values.Count / 2);
