@@ -83,6 +83,7 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
     public Task<ProbeResult> ProbeAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken, bool prefetch = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        Memo memo;
         lock (_gate)
         {
             if (_memo.TryGetValue((path, version), out var known))
@@ -93,13 +94,17 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
                 }
 
                 known.Used |= !prefetch;
-                return known.Result;
+                memo = known;
             }
-
-            var result = ProbeOnceAsync(point, path, version, cancellationToken);
-            _memo[(path, version)] = new Memo(result) { Used = !prefetch };
-            return result;
+            else
+            {
+                memo = new Memo(new Lazy<Task<ProbeResult>>(() => ProbeOnceAsync(point, path, version, cancellationToken))) { Used = !prefetch };
+                _memo[(path, version)] = memo;
+            }
         }
+
+        // Started outside the lock (the verdict cache may be slow), once whoever asks first.
+        return memo.Result.Value;
     }
 
     private async Task<ProbeResult> ProbeOnceAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
@@ -247,9 +252,9 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
     }
 
     /// <summary>A probe made (or under way) in this plan, and whether an ordinary call has used it yet.</summary>
-    private sealed class Memo(Task<ProbeResult> result)
+    private sealed class Memo(Lazy<Task<ProbeResult>> result)
     {
-        public Task<ProbeResult> Result { get; } = result;
+        public Lazy<Task<ProbeResult>> Result { get; } = result;
 
         public bool Used { get; set; }
     }
