@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
@@ -33,12 +34,16 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         CREATE INDEX IF NOT EXISTS journal_host_state ON journal(host, state);
         """;
 
+    private const string RequestSavepoint = "request";
+
     private const string PlanColumns = "p.id, p.guest, p.node, p.boot_id, p.pid, p.start_ticks, p.committed";
 
     private readonly SqliteConnection _connection;
     private readonly Dictionary<Guid, string> _guests = [];
     private readonly ProcessOwner _owner;
     private readonly Lock _gate = new();
+    private readonly Lock _queueGate = new();
+    private List<WriteRequest> _queue = [];
 
     /// <summary>Opens (creating when needed) the store in <paramref name="directory"/>.</summary>
     /// <param name="directory">The state directory; created with mode 0700 when absent.</param>
@@ -104,6 +109,21 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     /// <inheritdoc />
     public string Location => $"SQLite {FilePath}";
+
+    /// <summary>Write transactions this store committed (a group of concurrent writes counts once).</summary>
+    internal int WriteTransactions { get; private set; }
+
+    /// <summary>Writes queued and not yet taken by a leader.</summary>
+    internal int QueuedWrites
+    {
+        get
+        {
+            lock (_queueGate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
 
     /// <summary>
     /// The default state directory: <c>/var/lib/vfio-migration</c> as root, otherwise
@@ -382,25 +402,102 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture))).ExecuteNonQuery();
     }
 
-    /// <summary>One write transaction (<c>BEGIN IMMEDIATE</c>): durable ones sync the WAL to disk before returning (FULL, survives a power loss), the others survive the crash of the process (NORMAL).</summary>
-    private T Write<T>(bool durable, Func<SqliteTransaction, T> work)
+    /// <summary>
+    /// One write, committed with the writes other threads of this process wait to make at the same
+    /// time (group commit): the caller queues it, then takes the connection; a caller that finds its
+    /// write not yet done becomes the leader and runs every queued write in one <c>BEGIN
+    /// IMMEDIATE</c> transaction, each inside its own savepoint, so one that throws is rolled back
+    /// alone and gets its own exception. The transaction is durable (<c>synchronous=FULL</c>, one
+    /// sync of the WAL) when any of its writes is, otherwise it survives the crash of the process
+    /// (NORMAL). Either way, when this returns the write is committed as its caller asked, or stronger.
+    /// </summary>
+    internal T Write<T>(bool durable, Func<SqliteTransaction, T> work)
     {
+        var request = new WriteRequest<T>(durable, work);
+        lock (_queueGate)
+        {
+            _queue.Add(request);
+        }
+
         lock (_gate)
         {
-            try
+            if (!request.Done)
             {
-                Execute(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-                using var transaction = _connection.BeginTransaction(deferred: false);
-                var result = work(transaction);
-                transaction.Commit();
-                return result;
+                List<WriteRequest> group;
+                lock (_queueGate)
+                {
+                    (group, _queue) = (_queue, []);
+                }
+
+                RunGroup(group);
+                foreach (var done in group)
+                {
+                    done.Done = true;
+                }
             }
-            catch (SqliteException e)
+        }
+
+        return request.Outcome();
+    }
+
+    /// <summary>
+    /// Runs a group of writes in one transaction (under <see cref="_gate"/>). When the transaction
+    /// itself fails after it began (SQLite abandoned it, or the commit failed), nothing of the group
+    /// was committed, so each write that did not fail on its own is run again alone, as it would
+    /// have run without company, and gets its own result.
+    /// </summary>
+    private void RunGroup(List<WriteRequest> group)
+    {
+        var began = false;
+        try
+        {
+            Execute(group.Exists(r => r.Durable) ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            began = true;
+            foreach (var request in group)
             {
-                throw new StateStoreException($"The planner's state store {FilePath} failed: {e.Message}", e);
+                if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) != 0)
+                {
+                    // A SAVEPOINT now would start a transaction of its own and commit on its RELEASE.
+                    throw new InvalidOperationException("SQLite ended the group's transaction.");
+                }
+
+                transaction.Save(RequestSavepoint);
+                try
+                {
+                    request.Run(transaction);
+                }
+                catch (Exception e)
+                {
+                    request.Fail(e is SqliteException sqlite ? Failure(sqlite) : e);
+                    // Throws when SQLite has rolled the whole transaction back (a full disk, an I/O error): the group is then retried below.
+                    transaction.Rollback(RequestSavepoint);
+                }
+
+                transaction.Release(RequestSavepoint);
+            }
+
+            transaction.Commit();
+            WriteTransactions++;
+        }
+        catch (Exception e) when (!began || group.Count == 1 || e is not (SqliteException or InvalidOperationException))
+        {
+            // Nothing was committed. Before the transaction began (locked past the busy timeout, an unwritable file) each write would have met the same error alone.
+            foreach (var request in group.Where(r => !r.Failed))
+            {
+                request.Fail(e is SqliteException sqlite ? Failure(sqlite) : e);
+            }
+        }
+        catch (Exception)
+        {
+            foreach (var request in group.Where(r => !r.Failed))
+            {
+                RunGroup([request]);
             }
         }
     }
+
+    private StateStoreException Failure(SqliteException e) => new($"The planner's state store {FilePath} failed: {e.Message}", e);
 
     private T Read<T>(Func<T> work)
     {
@@ -412,7 +509,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             }
             catch (SqliteException e)
             {
-                throw new StateStoreException($"The planner's state store {FilePath} failed: {e.Message}", e);
+                throw Failure(e);
             }
         }
     }
@@ -463,4 +560,50 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         "committed" => JournalState.Committed,
         _ => throw new StateStoreException($"The state store has a journal entry in an unknown state '{text}'."),
     };
+
+    /// <summary>Holds the connection (tests: writes queue up behind it and then run as one group).</summary>
+    internal IDisposable HoldWrites() => new WriteHold(_gate);
+
+    /// <summary>One caller's write, queued until a leader runs it; its fields are read and written under <see cref="_gate"/>.</summary>
+    private abstract class WriteRequest(bool durable)
+    {
+        public bool Durable { get; } = durable;
+
+        public bool Done { get; set; }
+
+        public bool Failed => Error is not null;
+
+        protected ExceptionDispatchInfo? Error { get; private set; }
+
+        public abstract void Run(SqliteTransaction transaction);
+
+        public void Fail(Exception error) => Error = ExceptionDispatchInfo.Capture(error);
+    }
+
+    private sealed class WriteRequest<T>(bool durable, Func<SqliteTransaction, T> work) : WriteRequest(durable)
+    {
+        private T _result = default!;
+
+        public override void Run(SqliteTransaction transaction) => _result = work(transaction);
+
+        /// <summary>The write's result, or its exception thrown again.</summary>
+        public T Outcome()
+        {
+            Error?.Throw();
+            return _result;
+        }
+    }
+
+    private sealed class WriteHold : IDisposable
+    {
+        private readonly Lock _gate;
+
+        public WriteHold(Lock gate)
+        {
+            _gate = gate;
+            _gate.Enter();
+        }
+
+        public void Dispose() => _gate.Exit();
+    }
 }
