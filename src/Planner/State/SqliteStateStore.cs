@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Microsoft.Data.Sqlite;
@@ -39,9 +40,11 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     private const string PlanColumns = "p.id, p.guest, p.node, p.boot_id, p.pid, p.start_ticks, p.committed";
 
     private readonly SqliteConnection _connection;
-    private readonly Dictionary<Guid, string> _guests = [];
+    private readonly SqliteConnection _reader;
+    private readonly ConcurrentDictionary<Guid, string> _guests = [];
     private readonly ProcessOwner _owner;
     private readonly Lock _gate = new();
+    private readonly Lock _readGate = new();
     private readonly Lock _queueGate = new();
     private List<WriteRequest> _queue = [];
 
@@ -71,15 +74,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
 
-            _connection = new SqliteConnection(new SqliteConnectionStringBuilder
-            {
-                DataSource = FilePath,
-                Mode = SqliteOpenMode.ReadWriteCreate,
-                Pooling = false,
-                DefaultTimeout = (int)BusyTimeout.TotalSeconds,
-            }.ToString());
-            _connection.Open();
-            Execute($"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA journal_mode = WAL;");
+            _connection = Open(SqliteOpenMode.ReadWriteCreate, "PRAGMA journal_mode = WAL;");
             Write(durable: true, transaction =>
             {
                 var version = Convert.ToInt32(Scalar(transaction, "PRAGMA user_version"), CultureInfo.InvariantCulture);
@@ -91,6 +86,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 Command(transaction, Schema + $"PRAGMA user_version = {SchemaVersion};").ExecuteNonQuery();
                 return 0;
             });
+            // Reads go through a connection of their own, so a read never waits for a write's sync to the disk (WAL readers do not block on the writer).
+            _reader = Open(SqliteOpenMode.ReadWrite, "PRAGMA query_only = 1;");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
         {
@@ -110,8 +107,14 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     /// <inheritdoc />
     public string Location => $"SQLite {FilePath}";
 
+    /// <summary>Writes asked of this store (each call that writes counts once).</summary>
+    internal int Writes { get; private set; }
+
     /// <summary>Write transactions this store committed (a group of concurrent writes counts once).</summary>
     internal int WriteTransactions { get; private set; }
+
+    /// <summary>Of <see cref="WriteTransactions"/>, those that waited for the disk (<c>synchronous=FULL</c>).</summary>
+    internal int DurableTransactions { get; private set; }
 
     /// <summary>Writes queued and not yet taken by a leader.</summary>
     internal int QueuedWrites
@@ -143,10 +146,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     /// <inheritdoc />
     public void BeginPlan(Guid plan, string guest)
     {
-        lock (_gate)
-        {
-            _guests[plan] = guest;
-        }
+        _guests[plan] = guest;
     }
 
     /// <inheritdoc />
@@ -243,6 +243,11 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         lock (_gate)
         {
             _connection.Dispose();
+        }
+
+        lock (_readGate)
+        {
+            _reader.Dispose();
         }
     }
 
@@ -384,12 +389,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     private void EnsurePlan(SqliteTransaction transaction, Guid plan)
     {
-        string guest;
-        lock (_gate)
-        {
-            guest = _guests.GetValueOrDefault(plan, "");
-        }
-
+        var guest = _guests.GetValueOrDefault(plan, "");
         Command(
             transaction,
             "INSERT OR IGNORE INTO plans(id, guest, node, boot_id, pid, start_ticks, committed, created_utc) VALUES ($plan, $guest, $node, $boot, $pid, $start, 0, $now)",
@@ -417,6 +417,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         lock (_queueGate)
         {
             _queue.Add(request);
+            Writes++;
         }
 
         lock (_gate)
@@ -451,7 +452,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         var began = false;
         try
         {
-            Execute(group.Exists(r => r.Durable) ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+            var durable = group.Exists(r => r.Durable);
+            Execute(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
             using var transaction = _connection.BeginTransaction(deferred: false);
             began = true;
             foreach (var request in group)
@@ -479,6 +481,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
             transaction.Commit();
             WriteTransactions++;
+            DurableTransactions += durable ? 1 : 0;
         }
         catch (Exception e) when (!began || group.Count == 1 || e is not (SqliteException or InvalidOperationException))
         {
@@ -501,7 +504,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     private T Read<T>(Func<T> work)
     {
-        lock (_gate)
+        lock (_readGate)
         {
             try
             {
@@ -511,6 +514,30 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             {
                 throw Failure(e);
             }
+        }
+    }
+
+    private SqliteConnection Open(SqliteOpenMode mode, string pragmas)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = FilePath,
+            Mode = mode,
+            Pooling = false,
+            DefaultTimeout = (int)BusyTimeout.TotalSeconds,
+        }.ToString());
+        try
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; {pragmas}";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch (SqliteException)
+        {
+            connection.Dispose();
+            throw;
         }
     }
 
@@ -529,7 +556,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     private SqliteCommand Command(SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = _connection.CreateCommand();
+        // Without a transaction, a read (under _readGate).
+        var command = (transaction?.Connection ?? _reader).CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
         foreach (var (name, value) in parameters)

@@ -172,6 +172,29 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         Assert.AreEqual((last.ToString("D"), "intent"), journaled[lastUuid]);
     }
 
+    /// <summary>Reads and naming a plan go through their own connection: they return while a write holds the writer's (as during its wait for the disk).</summary>
+    [TestMethod]
+    public void AReadAndBeginPlan_DoNotWaitForTheWriter()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var plan = Guid.NewGuid();
+        store.TryClaim(Host, "pci:0000:41:00.4", plan);
+        ClaimHolder? holder = null;
+
+        using (store.HoldWrites())
+        {
+            var reader = new Thread(() =>
+            {
+                store.BeginPlan(plan, "vm1");
+                holder = store.HolderOf(Host, "pci:0000:41:00.4", Guid.Empty);
+            });
+            reader.Start();
+            Assert.IsTrue(reader.Join(TimeSpan.FromSeconds(30)), "the read waited for the writer");
+        }
+
+        Assert.AreEqual(plan, holder?.Plan);
+    }
+
     /// <summary>Runs the calls on threads of their own; with <paramref name="oneGroup"/> they queue behind the held connection first, so one of them runs them all as one group.</summary>
     private static void RunAtOnce(SqliteStateStore store, bool oneGroup, IEnumerable<Action> calls)
     {
