@@ -47,6 +47,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     private readonly Lock _readGate = new();
     private readonly Lock _queueGate = new();
     private List<WriteRequest> _queue = [];
+    private bool _leading;
 
     /// <summary>Opens (creating when needed) the store in <paramref name="directory"/>.</summary>
     /// <param name="directory">The state directory; created with mode 0700 when absent.</param>
@@ -404,8 +405,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     /// <summary>
     /// One write, committed with the writes other threads of this process wait to make at the same
-    /// time (group commit): the caller queues it, then takes the connection; a caller that finds its
-    /// write not yet done becomes the leader and runs every queued write in one <c>BEGIN
+    /// time (group commit): the caller queues it; when no group is running, or when the previous
+    /// group's leader hands it the turn, it becomes the leader and runs every queued write in one <c>BEGIN
     /// IMMEDIATE</c> transaction, each inside its own savepoint, so one that throws is rolled back
     /// alone and gets its own exception. The transaction is durable (<c>synchronous=FULL</c>, one
     /// sync of the WAL) when any of its writes is, otherwise it survives the crash of the process
@@ -414,27 +415,48 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     internal T Write<T>(bool durable, Func<SqliteTransaction, T> work)
     {
         var request = new WriteRequest<T>(durable, work);
+        bool lead;
         lock (_queueGate)
         {
             _queue.Add(request);
             Writes++;
+            lead = !_leading;
+            _leading = true;
         }
 
-        lock (_gate)
+        // A waiting caller blocks on a task, which the thread pool sees (and makes up for with another
+        // thread): under a lock it would not, and the plans of an evacuation would stall behind the disk.
+        if (lead || !request.Turn.Task.Result)
         {
-            if (!request.Done)
+            List<WriteRequest> group = [];
+            try
             {
-                List<WriteRequest> group;
+                lock (_gate)
+                {
+                    lock (_queueGate)
+                    {
+                        (group, _queue) = (_queue, []);
+                    }
+
+                    RunGroup(group);
+                }
+            }
+            finally
+            {
+                WriteRequest? next;
                 lock (_queueGate)
                 {
-                    (group, _queue) = (_queue, []);
+                    next = _queue.FirstOrDefault();
+                    _leading = next is not null;
                 }
 
-                RunGroup(group);
-                foreach (var done in group)
+                foreach (var done in group.Where(r => r != request))
                 {
-                    done.Done = true;
+                    done.Turn.SetResult(true);
                 }
+
+                // The first write queued meanwhile leads the next group.
+                next?.Turn.SetResult(false);
             }
         }
 
@@ -592,12 +614,13 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     /// <summary>Holds the connection (tests: writes queue up behind it and then run as one group).</summary>
     internal IDisposable HoldWrites() => new WriteHold(_gate);
 
-    /// <summary>One caller's write, queued until a leader runs it; its fields are read and written under <see cref="_gate"/>.</summary>
+    /// <summary>One caller's write, queued until a leader runs it (under <see cref="_gate"/>) and completes its <see cref="Turn"/>.</summary>
     private abstract class WriteRequest(bool durable)
     {
         public bool Durable { get; } = durable;
 
-        public bool Done { get; set; }
+        /// <summary>Completed true when a leader ran this write, false when this write's caller is to lead the next group.</summary>
+        public TaskCompletionSource<bool> Turn { get; } = new();
 
         public bool Failed => Error is not null;
 
