@@ -12,7 +12,9 @@ namespace VfioMigration.Planner.State;
 /// directory, in WAL mode, shared by every planner process on the node that opens the same
 /// directory. Intents (one transaction for a batch of them) and commits of kept plans are durable
 /// (<c>synchronous=FULL</c>) when they return, every other write survives the crash of the process
-/// (<c>synchronous=NORMAL</c>); a
+/// (<c>synchronous=NORMAL</c>); the
+/// writes that threads of one process make at the same time share one transaction and one sync
+/// (group commit), reads go through a connection of their own; a
 /// write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
 /// gone lose their claims and are recovered. Schema and guarantees: docs/state.md.
 /// </summary>
