@@ -36,12 +36,29 @@ public sealed class HostOptionsTests
     [DataRow("--dest-ssh", "root@@node", "--dest-ssh: 'root@@node' is not an SSH endpoint of the form [user@]host[:port].")]
     [DataRow("--dest-ssh-key", "/keys/b", "--dest-ssh-key names the key for --dest-ssh; give both.")]
     [DataRow("--dest-name", "host b", "--dest-name: a host name is 1 to 64 letters, digits, '.', '-' or '_'.")]
+    [DataRow("--remote-sysfs-root", "sys", "--remote-sysfs-root 'sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/../sys", "--remote-sysfs-root '/srv/../sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/./sys", "--remote-sysfs-root '/srv/./sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv//sys", "--remote-sysfs-root '/srv//sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/sys/", "--remote-sysfs-root '/srv/sys/': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/a sys", "--remote-sysfs-root '/srv/a sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/", "--remote-sysfs-root '/': give an absolute directory")]
     public async Task Malformed_host_options_are_usage_errors(string option, string value, string message)
     {
         var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "qemu+tcp://node8/system", option, value);
 
         Assert.AreEqual(2, run.ExitCode, run.Error);
         StringAssert.Contains(run.Error, message);
+    }
+
+    [TestMethod]
+    public async Task More_ssh_endpoints_than_hosts_for_recover_are_a_usage_error()
+    {
+        var state = Path.Combine(_emptySysfs, "state");
+        var run = await ConsoleRun.RunAsync("recover", "--state-dir", state, "--host", "qemu+tcp://node8/system", "--host-ssh", "root@node8", "--host-ssh", "root@node9");
+
+        Assert.AreEqual(2, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, "2 --host-ssh given for 1 --host: give at most one per --host, in the same order.");
     }
 
     [TestMethod]

@@ -103,6 +103,15 @@ internal sealed class EtcdCluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// Stops one member (SIGSTOP) until <see cref="Thaw"/>: its sockets stay open and the kernel still
+    /// takes what clients send, but nothing is answered, as an etcd busy or paused by its host would be.
+    /// </summary>
+    public void Freeze(int member) => Signal(member, "-STOP");
+
+    /// <summary>Lets a member <see cref="Freeze"/> stopped go on (SIGCONT): it reads what clients sent meanwhile.</summary>
+    public void Thaw(int member) => Signal(member, "-CONT");
+
     public void Dispose()
     {
         for (var i = 0; i < _members.Length; i++)
@@ -133,6 +142,16 @@ internal sealed class EtcdCluster : IDisposable
             {
                 Thread.Sleep(200);
             }
+        }
+    }
+
+    private void Signal(int member, string signal)
+    {
+        var process = _members[member] ?? throw new InvalidOperationException($"member {member.ToString(CultureInfo.InvariantCulture)} is stopped");
+        using var kill = Process.Start("/bin/kill", [signal, process.Id.ToString(CultureInfo.InvariantCulture)]);
+        if (!kill.WaitForExit(10_000) || kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill {signal} {process.Id.ToString(CultureInfo.InvariantCulture)} failed");
         }
     }
 

@@ -77,7 +77,8 @@ internal sealed class RecoverCommand : CliCommand
     [
         CliOption.Repeatable("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for)."),
         CliOption.Repeatable("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely)."),
-        .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key"),
+        CliOption.Repeatable("--host-ssh", "[USER@]HOST[:PORT]", "Where a host's sysfs is reached over SSH, in the order of --host (default as for --dest-ssh of plan)."),
+        .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key" or "--remote-sysfs-root"),
         .. StateOption.Options,
     ];
 
@@ -93,7 +94,7 @@ internal sealed class RecoverCommand : CliCommand
             uris = [.. store.ListPlans().Where(p => p.Owner != PlanOwnerState.Alive).SelectMany(p => p.Entries).Select(e => e.HostKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         }
 
-        using var hosts = HostSet.FromUris(uris, args.Values("--host-sysfs"), args);
+        using var hosts = HostSet.FromUris(uris, args);
         var planner = new MigrationPlanner(logger: context.Logging.CreateLogger<MigrationPlanner>(), claims: store);
         var reports = new List<RecoveryReport>();
         foreach (var host in hosts.Destinations)
@@ -167,7 +168,7 @@ internal sealed class PlansReleaseCommand : CliCommand
         }
         else
         {
-            using var hosts = HostSet.FromUris(uris, args.Values("--host-sysfs"), args);
+            using var hosts = HostSet.FromUris(uris, args);
             var planner = new MigrationPlanner(logger: context.Logging.CreateLogger<MigrationPlanner>(), claims: store);
             foreach (var host in hosts.Destinations)
             {
