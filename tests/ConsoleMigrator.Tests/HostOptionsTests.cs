@@ -97,9 +97,12 @@ public sealed class HostOptionsTests
     [DataRow("--state-store", "zookeeper", "--state-store takes sqlite or etcd, not 'zookeeper'.")]
     [DataRow("--state-store", "etcd", "--state-store etcd needs --etcd-endpoints URLS.")]
     [DataRow("--etcd-lease-ttl", "1", "--etcd-lease-ttl takes whole seconds from 2 to 3600, not '1'.")]
-    public async Task A_state_store_option_out_of_range_is_a_usage_error(string option, string value, string message)
+    [DataRow("--etcd-user", "root", "--etcd-user is for --state-store etcd; the store is sqlite.")]
+    [DataRow("--etcd-user", "root", "--etcd-user needs a password: the first line of --etcd-password-file FILE, or $VFIO_MIGRATOR_ETCD_PASSWORD.", true)]
+    [DataRow("--etcd-password-file", "/nonexistent/password", "--etcd-password-file is the password of --etcd-user; give both.", true)]
+    public async Task A_state_store_option_out_of_range_is_a_usage_error(string option, string value, string message, bool etcd = false)
     {
-        string[] store = option == "--etcd-lease-ttl" ? ["--state-store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1"] : [];
+        string[] store = etcd || option == "--etcd-lease-ttl" ? ["--state-store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1"] : [];
         var run = await ConsoleRun.RunAsync(["plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, .. store, option, value]);
 
         Assert.AreEqual(2, run.ExitCode, run.Error);
