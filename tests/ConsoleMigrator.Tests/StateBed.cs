@@ -47,6 +47,15 @@ internal static class StateScenarios
         .Replace("@PARENT", Parent(1), StringComparison.Ordinal)
         .Replace("@IDLE", IdleMdev, StringComparison.Ordinal);
 
+    /// <summary>Inconclusive unless FUSE mounts can be made: <c>/dev/fuse</c> and root.</summary>
+    public static void RequireFuse()
+    {
+        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
+        {
+            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
+        }
+    }
+
     /// <summary>Waits for <paramref name="condition"/>, at most <see cref="ProcessLimit"/>; fails when <paramref name="process"/> exits first.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, Process? process, CancellationToken cancellationToken)
     {
@@ -151,6 +160,19 @@ internal sealed class StateBed : IDisposable
                 await release;
             }
         };
+
+    /// <summary>
+    /// Holds the version probe of the plan's second created device, its last write to the host before
+    /// a kept plan's commit: <c>Arrived</c> completes when it is held, completing <c>Release</c> lets it go.
+    /// </summary>
+    public (TaskCompletionSource Arrived, TaskCompletionSource Release) HoldTheSecondDeviceProbe()
+    {
+        var probes = 0;
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        HoldWrites(path => StateScenarios.IsDeviceProbe(path) && Interlocked.Increment(ref probes) == 2, arrived, release.Task);
+        return (arrived, release);
+    }
 
     /// <summary>A connection of the test's own to the SQLite store, e.g. to hold its write lock as a busy writer in another process would.</summary>
     public SqliteConnection OpenStore()

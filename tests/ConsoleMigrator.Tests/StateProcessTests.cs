@@ -13,13 +13,7 @@ public sealed class StateProcessTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse()
-    {
-        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
-        {
-            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
-        }
-    }
+    public void RequireFuse() => StateScenarios.RequireFuse();
 
     /// <summary>
     /// SIGKILL of a real planner at a step of its creates (two creates on one parent, 1.5 s each), then
@@ -71,10 +65,7 @@ public sealed class StateProcessTests
     {
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         var before = bed.Destination.Snapshot().State;
-        var probes = 0;
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        bed.HoldWrites(path => StateScenarios.IsDeviceProbe(path) && Interlocked.Increment(ref probes) == 2, arrived, release.Task);
+        var (arrived, release) = bed.HoldTheSecondDeviceProbe();
 
         using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
         {

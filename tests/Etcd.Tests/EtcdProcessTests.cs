@@ -22,13 +22,7 @@ public sealed class EtcdProcessTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse()
-    {
-        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
-        {
-            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
-        }
-    }
+    public void RequireFuse() => StateScenarios.RequireFuse();
 
     /// <summary>One idle mdev to reuse and room to create one more, slowly.</summary>
     private static string IdleAndSlowDestination() => """
@@ -91,10 +85,7 @@ public sealed class EtcdProcessTests
         bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
         var before = bed.Destination.Snapshot().State;
         using var observer = etcd.Open(EtcdStateStoreOptions.DefaultPrefix);
-        var probes = 0;
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        bed.HoldWrites(path => StateScenarios.IsDeviceProbe(path) && Interlocked.Increment(ref probes) == 2, arrived, release.Task);
+        var (arrived, release) = bed.HoldTheSecondDeviceProbe();
 
         using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
         {

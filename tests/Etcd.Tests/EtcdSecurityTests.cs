@@ -20,13 +20,7 @@ public sealed class EtcdSecurityTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse()
-    {
-        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
-        {
-            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
-        }
-    }
+    public void RequireFuse() => StateScenarios.RequireFuse();
 
     [TestMethod]
     public async Task A_plan_over_mutual_tls_with_the_right_certificates_creates_and_releases()
@@ -47,35 +41,25 @@ public sealed class EtcdSecurityTests
         await bed.RemoveEverythingAsync(before, 2, "plans", "release", plan.Id.ToString());
     }
 
+    /// <param name="wrong">ca: the other CA as --etcd-ca (etcd's certificate is refused here); client: a client certificate the other CA signed (refused by etcd).</param>
     [TestMethod]
-    public async Task A_wrong_ca_stops_the_plan_naming_the_tls_failure_and_creates_nothing()
+    [DataRow("ca")]
+    [DataRow("client")]
+    public async Task A_wrong_ca_or_client_certificate_stops_the_plan_with_the_state_store_error_and_creates_nothing(string wrong)
     {
         using var pki = new TestCertificates();
         using var etcd = EtcdCluster.Start(1, pki);
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         var before = bed.Destination.Snapshot().State;
+        var store = wrong == "ca" ? Tls(etcd, pki.OtherAuthority, pki.ClientCertificate, pki.ClientKey) : Tls(etcd, pki.Authority, pki.OtherClientCertificate, pki.OtherClientKey);
 
-        var run = await bed.RunWithAsync(Tls(etcd, pki.OtherAuthority, pki.ClientCertificate, pki.ClientKey), "plan", "--domain", "vm1", "--keep");
-
-        Assert.AreEqual(6, run.Code, run.Error);
-        StringAssert.Contains(run.Error, $"TLS with etcd at {etcd.Endpoints} failed: the etcd member's certificate (CN=127.0.0.1) is not signed by the CA in {pki.OtherAuthority} (PartialChain); nothing is created.");
-        Assert.AreEqual(before, bed.Destination.Snapshot().State);
-        Assert.AreEqual(0, bed.CreatesStarted);
-    }
-
-    [TestMethod]
-    public async Task A_client_certificate_etcd_does_not_trust_stops_the_plan_and_creates_nothing()
-    {
-        using var pki = new TestCertificates();
-        using var etcd = EtcdCluster.Start(1, pki);
-        using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
-        var before = bed.Destination.Snapshot().State;
-
-        var run = await bed.RunWithAsync(Tls(etcd, pki.Authority, pki.OtherClientCertificate, pki.OtherClientKey), "plan", "--domain", "vm1", "--keep");
+        var run = await bed.RunWithAsync(store, "plan", "--domain", "vm1", "--keep");
 
         TestContext.WriteLine(run.Error);
         Assert.AreEqual(6, run.Code, run.Error);
-        StringAssert.Contains(run.Error, $"The planner's state store, etcd at {etcd.Endpoints}, cannot be reached or refused the request");
+        StringAssert.Contains(run.Error, wrong == "ca"
+            ? $"TLS with etcd at {etcd.Endpoints} failed: the etcd member's certificate (CN=127.0.0.1) is not signed by the CA in {pki.OtherAuthority} (PartialChain); nothing is created."
+            : $"The planner's state store, etcd at {etcd.Endpoints}, cannot be reached or refused the request");
         Assert.AreEqual(before, bed.Destination.Snapshot().State);
         Assert.AreEqual(0, bed.CreatesStarted);
     }

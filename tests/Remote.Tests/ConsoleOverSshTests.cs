@@ -47,11 +47,7 @@ public sealed class ConsoleOverSshTests
     [DataRow(true)]
     public async Task A_sigkilled_console_over_ssh_leaves_nothing_after_recovery_and_no_orphan_is_reused(bool byTheNextPlan)
     {
-        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
-        {
-            Assert.Inconclusive("FUSE mounts and sshd need /dev/fuse and root.");
-        }
-
+        StateScenarios.RequireFuse();
         var work = Directory.CreateTempSubdirectory("remote-console-").FullName;
         try
         {
