@@ -128,7 +128,7 @@ internal sealed class RecoverCommand : CliCommand
         CliOption.Repeatable("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for)."),
         CliOption.Repeatable("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely)."),
         CliOption.Repeatable("--host-ssh", "[USER@]HOST[:PORT]", "Where a host's sysfs is reached over SSH, in the order of --host (default as for --dest-ssh of plan)."),
-        .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key" or "--remote-sysfs-root"),
+        .. HostSet.SharedSshOptions,
         .. StateOption.Options,
     ];
 
