@@ -22,6 +22,7 @@ if $tests; then
     need libvirt-daemon    # libvirtd, serving the test driver remotely to tests/Remote.Tests (not as the system service)
     need inotify-tools     # inotifywait: tests/Adversarial.Tests watches the directory next to hostile sysfs roots
     need etcd-server       # etcd, started on loopback (one member, a 3-member cluster) by tests/Etcd.Tests (not as the system service)
+    need etcd-client       # etcdctl, which turns on etcd's authentication in tests/Etcd.Tests (EtcdSecurityTests)
     need chromium          # headless Chromium renders the HTML plan report in tests/ConsoleMigrator.Tests (PlanReportTests)
     need zsh               # tests/ConsoleMigrator.Tests runs the zsh completion script (CommandLineTests)
     need bsdutils          # script(1): the same tests give vfio-migrator a terminal to check its colour and NO_COLOR

@@ -29,6 +29,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     private const int MaxTxnOps = 128;
 
     private readonly EtcdClient _client;
+    private readonly EtcdTransport _transport;
     private readonly EtcdStateStoreOptions _options;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _keepAlive;
@@ -38,8 +39,8 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     private int _disposed;
 
     /// <summary>Connects, grants this process's lease and starts keeping it alive.</summary>
-    /// <param name="options">The endpoints, lease TTL, call timeout and key prefix.</param>
-    /// <exception cref="StateStoreException">etcd cannot be reached within the call timeout, or refuses the lease.</exception>
+    /// <param name="options">The endpoints, lease TTL, call timeout, key prefix, TLS files and credentials.</param>
+    /// <exception cref="StateStoreException">etcd cannot be reached within the call timeout, or refuses the lease or the credentials; a member's certificate is refused (the message says why); the TLS or credential options are inconsistent, or a file cannot be read.</exception>
     public EtcdStateStore(EtcdStateStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -51,24 +52,19 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
 
         ArgumentOutOfRangeException.ThrowIfLessThan(options.LeaseTtl, TimeSpan.FromSeconds(1), nameof(options));
         _options = options;
-        try
-        {
-            _client = new EtcdClient(options.Endpoints);
-        }
-        catch (Exception e) when (e is UriFormatException or ArgumentException or InvalidOperationException)
-        {
-            throw new StateStoreException($"The etcd endpoints '{options.Endpoints}' are not usable: {e.Message}", e);
-        }
-
+        (_client, _transport) = EtcdTransport.Connect(options);
         try
         {
             Lease = Call(deadline => _client.LeaseGrant(new LeaseGrantRequest { TTL = (long)Math.Ceiling(options.LeaseTtl.TotalSeconds) }, deadline: deadline)).ID;
             Txn([], [Put(OwnerKey(Lease), new JsonObject { ["node"] = Environment.MachineName, ["pid"] = Environment.ProcessId }.ToJsonString(), Lease)]);
         }
-        catch (StateStoreException)
+        catch (StateStoreException e)
         {
             _client.Dispose();
-            throw;
+            _transport.Dispose();
+            throw _transport.Refusal is { } refusal
+                ? new StateStoreException($"TLS with etcd at {options.Endpoints} failed: {refusal}; nothing is created.", e)
+                : e;
         }
 
         _keepAlive = Task.Run(KeepAliveAsync);
@@ -366,6 +362,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         }
 
         _client.Dispose();
+        _transport.Dispose();
         _stop.Dispose();
     }
 

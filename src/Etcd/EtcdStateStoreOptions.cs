@@ -17,4 +17,22 @@ public sealed class EtcdStateStoreOptions
 
     /// <summary>The prefix of every key the store writes; planners that share it coordinate (default <see cref="DefaultPrefix"/>).</summary>
     public string Prefix { get; init; } = DefaultPrefix;
+
+    /// <summary>
+    /// A PEM file of the certificate authorities that sign the etcd members' certificates (etcd's
+    /// <c>--trusted-ca-file</c> for clients); null to trust the system's roots. Only with <c>https://</c> endpoints.
+    /// </summary>
+    public string? CaCertificateFile { get; init; }
+
+    /// <summary>This client's certificate (PEM) for mutual TLS (etcd's <c>--client-cert-auth</c>); with <see cref="ClientKeyFile"/>. Only with <c>https://</c> endpoints.</summary>
+    public string? ClientCertificateFile { get; init; }
+
+    /// <summary>The private key (PEM, unencrypted) of <see cref="ClientCertificateFile"/>.</summary>
+    public string? ClientKeyFile { get; init; }
+
+    /// <summary>The etcd user when etcd's authentication is enabled; with <see cref="Password"/>. Null when it is not.</summary>
+    public string? User { get; init; }
+
+    /// <summary>The etcd user's password (read by the caller from a file or the environment, never a command line).</summary>
+    public string? Password { get; init; }
 }

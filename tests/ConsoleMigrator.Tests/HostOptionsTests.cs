@@ -36,12 +36,29 @@ public sealed class HostOptionsTests
     [DataRow("--dest-ssh", "root@@node", "--dest-ssh: 'root@@node' is not an SSH endpoint of the form [user@]host[:port].")]
     [DataRow("--dest-ssh-key", "/keys/b", "--dest-ssh-key names the key for --dest-ssh; give both.")]
     [DataRow("--dest-name", "host b", "--dest-name: a host name is 1 to 64 letters, digits, '.', '-' or '_'.")]
+    [DataRow("--remote-sysfs-root", "sys", "--remote-sysfs-root 'sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/../sys", "--remote-sysfs-root '/srv/../sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/./sys", "--remote-sysfs-root '/srv/./sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv//sys", "--remote-sysfs-root '/srv//sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/sys/", "--remote-sysfs-root '/srv/sys/': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/srv/a sys", "--remote-sysfs-root '/srv/a sys': give an absolute directory")]
+    [DataRow("--remote-sysfs-root", "/", "--remote-sysfs-root '/': give an absolute directory")]
     public async Task Malformed_host_options_are_usage_errors(string option, string value, string message)
     {
         var run = await ConsoleRun.RunAsync("plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "qemu+tcp://node8/system", option, value);
 
         Assert.AreEqual(2, run.ExitCode, run.Error);
         StringAssert.Contains(run.Error, message);
+    }
+
+    [TestMethod]
+    public async Task More_ssh_endpoints_than_hosts_for_recover_are_a_usage_error()
+    {
+        var state = Path.Combine(_emptySysfs, "state");
+        var run = await ConsoleRun.RunAsync("recover", "--state-dir", state, "--host", "qemu+tcp://node8/system", "--host-ssh", "root@node8", "--host-ssh", "root@node9");
+
+        Assert.AreEqual(2, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, "2 --host-ssh given for 1 --host: give at most one per --host, in the same order.");
     }
 
     [TestMethod]
@@ -80,9 +97,12 @@ public sealed class HostOptionsTests
     [DataRow("--state-store", "zookeeper", "--state-store takes sqlite or etcd, not 'zookeeper'.")]
     [DataRow("--state-store", "etcd", "--state-store etcd needs --etcd-endpoints URLS.")]
     [DataRow("--etcd-lease-ttl", "1", "--etcd-lease-ttl takes whole seconds from 2 to 3600, not '1'.")]
-    public async Task A_state_store_option_out_of_range_is_a_usage_error(string option, string value, string message)
+    [DataRow("--etcd-user", "root", "--etcd-user is for --state-store etcd; the store is sqlite.")]
+    [DataRow("--etcd-user", "root", "--etcd-user needs a password: the first line of --etcd-password-file FILE, or $VFIO_MIGRATOR_ETCD_PASSWORD.", true)]
+    [DataRow("--etcd-password-file", "/nonexistent/password", "--etcd-password-file is the password of --etcd-user; give both.", true)]
+    public async Task A_state_store_option_out_of_range_is_a_usage_error(string option, string value, string message, bool etcd = false)
     {
-        string[] store = option == "--etcd-lease-ttl" ? ["--state-store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1"] : [];
+        string[] store = etcd || option == "--etcd-lease-ttl" ? ["--state-store", "etcd", "--etcd-endpoints", "http://127.0.0.1:1"] : [];
         var run = await ConsoleRun.RunAsync(["plan", "--domain", "render-1", "--source-scenario", Scenario("demo-source.json"), "--dest", "test:///default", "--dest-sysfs", _emptySysfs, .. store, option, value]);
 
         Assert.AreEqual(2, run.ExitCode, run.Error);

@@ -47,6 +47,15 @@ internal static class StateScenarios
         .Replace("@PARENT", Parent(1), StringComparison.Ordinal)
         .Replace("@IDLE", IdleMdev, StringComparison.Ordinal);
 
+    /// <summary>Inconclusive unless FUSE mounts can be made: <c>/dev/fuse</c> and root.</summary>
+    public static void RequireFuse()
+    {
+        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
+        {
+            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
+        }
+    }
+
     /// <summary>One NVIDIA H100 with 2 VFs (VF 0 at 0000:41:00.4) and the H100-10C vGPU type (id 1044, illustrative), VFs configured as <paramref name="configured"/> says.</summary>
     public static string SriovGpu(bool configured) => """
         {"address": "0000:41:00.0", "productId": "0x2331", "totalVfs": 8, "numVfs": 2,
@@ -103,6 +112,10 @@ internal static class StateScenarios
     public static int RaceTrials(int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable("VFIO_RACE_TRIALS"), CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : fallback;
 
+    /// <summary>A version probe of a created device (its <c>migration_version</c>, the link under <c>bus/mdev/devices</c> resolved), not of a type.</summary>
+    public static bool IsDeviceProbe(string path) =>
+        path.EndsWith("/migration_version", StringComparison.Ordinal) && !path.Contains("/mdev_supported_types/", StringComparison.Ordinal);
+
     public static int CountOf(string text, string fragment) =>
         text.Split('\n').Count(line => line.Contains(fragment, StringComparison.Ordinal));
 }
@@ -153,6 +166,9 @@ internal sealed class StateBed : IDisposable
     /// <summary>libvirt's test driver reads a picture of the host: redraw it after the host changed.</summary>
     public void RefreshLibvirtXml() => Destination.WriteLibvirtXml(Path.Combine(_directory, "dest.xml"));
 
+    /// <summary>The console's test-only pause at the migration call (MigrationPause.Variable, internal to the console).</summary>
+    public const string MigrationPauseVariable = "VFIO_MIGRATOR_TEST_PAUSE_MIGRATION";
+
     /// <summary>The file through which a paused <c>migrate</c> says it reached the migration call (see docs/state.md).</summary>
     public string PauseFile => Path.Combine(_directory, "migration-pause");
 
@@ -166,6 +182,19 @@ internal sealed class StateBed : IDisposable
                 await release;
             }
         };
+
+    /// <summary>
+    /// Holds the version probe of the plan's second created device, its last write to the host before
+    /// a kept plan's commit: <c>Arrived</c> completes when it is held, completing <c>Release</c> lets it go.
+    /// </summary>
+    public (TaskCompletionSource Arrived, TaskCompletionSource Release) HoldTheSecondDeviceProbe()
+    {
+        var probes = 0;
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        HoldWrites(path => StateScenarios.IsDeviceProbe(path) && Interlocked.Increment(ref probes) == 2, arrived, release.Task);
+        return (arrived, release);
+    }
 
     /// <summary>A connection of the test's own to the SQLite store, e.g. to hold its write lock as a busy writer in another process would.</summary>
     public SqliteConnection OpenStore()
@@ -219,40 +248,10 @@ internal sealed class StateBed : IDisposable
     public Process StartWith(IReadOnlyList<string> state, params string[] args) => Launch(state, null, args);
 
     /// <summary>Starts <c>vfio-migrator</c> with <paramref name="args"/> (a planning command gets this bed's hosts), <paramref name="state"/> and, when given, one more environment variable.</summary>
-    private Process Launch(IReadOnlyList<string> state, (string Name, string Value)? environment, string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (environment is var (name, value))
-        {
-            start.Environment[name] = value;
-        }
-
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vfio-migrator.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        if (args[0] is "plan" or "migrate")
-        {
-            foreach (var arg in (string[])["--source-scenario", SourceScenario, "--dest", DestinationUri, "--dest-sysfs", MountPoint])
-            {
-                start.ArgumentList.Add(arg);
-            }
-        }
-
-        foreach (var arg in state)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(start)!;
-    }
+    private Process Launch(IReadOnlyList<string> state, (string Name, string Value)? environment, string[] args) =>
+        ConsoleProcess.Start(
+            [.. args, .. args[0] is "plan" or "migrate" ? ["--source-scenario", SourceScenario, "--dest", DestinationUri, "--dest-sysfs", MountPoint] : (string[])[], .. state],
+            environment);
 
     public Task<(int Code, string Out, string Error)> RunAsync(params string[] args) => RunWithAsync(StateArguments, args);
 
@@ -260,20 +259,7 @@ internal sealed class StateBed : IDisposable
     public async Task<(int Code, string Out, string Error)> RunWithAsync(IReadOnlyList<string> state, params string[] args)
     {
         using var process = StartWith(state, args);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(StateScenarios.ProcessLimit);
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"vfio-migrator {string.Join(' ', args)} did not finish within {StateScenarios.ProcessLimit}.");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
+        return await ConsoleProcess.WaitAsync(process, args);
     }
 
     /// <summary>
@@ -287,6 +273,44 @@ internal sealed class StateBed : IDisposable
         Assert.AreEqual(0, run.Code, run.Error);
         Assert.AreEqual(removed, StateScenarios.CountOf(run.Out, ": removed"), run.Out);
         Assert.AreEqual(before, Destination.Snapshot().State);
+        Assert.AreEqual("no plans in the state store", (await RunAsync("plans")).Out.Trim());
+    }
+
+    /// <summary>
+    /// SIGKILL of <c>migrate</c> at the migration call (paused there, see MigrationPause), then, once
+    /// <paramref name="ownerGone"/> completes (the store sees the process gone), <c>recover</c>. Either
+    /// the migration did not finish (a client-driven one ends with its client): the host ends as it was;
+    /// or it <paramref name="finished"/> without the planner (peer-to-peer, the source's libvirtd carries
+    /// on), and the guest defined on the destination uses the devices: recovery keeps exactly those and
+    /// forgets the plan. The source guest has two mdevs, the destination creates them at once.
+    /// </summary>
+    public async Task SigkillAtTheMigrationCallThenRecoverAsync(bool finished, Func<Task> ownerGone, CancellationToken cancellationToken)
+    {
+        var before = Destination.Snapshot().State;
+        using (var migrator = Start((MigrationPauseVariable, PauseFile), "migrate", "--domain", "vm1"))
+        {
+            await StateScenarios.WaitUntilAsync(() => File.Exists(PauseFile), "the migration call", migrator, cancellationToken);
+            migrator.Kill();
+            await migrator.WaitForExitAsync(cancellationToken);
+        }
+
+        var created = Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList();
+        Assert.HasCount(2, created, "what the killed plan left");
+        await ownerGone();
+        if (!finished)
+        {
+            await RemoveEverythingAsync(before, 2, "recover");
+            return;
+        }
+
+        DefineMigratedGuest(created);
+        var recovered = await RunAsync("recover", "--host", DestinationUri, "--host-sysfs", MountPoint);
+
+        Assert.AreEqual(0, recovered.Code, recovered.Error);
+        Assert.AreEqual(0, StateScenarios.CountOf(recovered.Out, ": removed"), recovered.Out);
+        Assert.AreEqual(2, StateScenarios.CountOf(recovered.Out, ": kept: guest vm1 uses it"), recovered.Out);
+        CollectionAssert.AreEquivalent(created, Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList());
+        Assert.AreEqual(before.Parents.Count, Destination.Snapshot().State.Parents.Count);
         Assert.AreEqual("no plans in the state store", (await RunAsync("plans")).Out.Trim());
     }
 
@@ -329,6 +353,59 @@ internal sealed class StateBed : IDisposable
         _mount.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>The built <c>vfio-migrator</c> (next to the test assembly) as a child process.</summary>
+internal static class ConsoleProcess
+{
+    /// <summary>Starts it with <paramref name="args"/> and, when given, one more environment variable.</summary>
+    public static Process Start(IEnumerable<string> args, (string Name, string Value)? environment = null)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (environment is var (name, value))
+        {
+            start.Environment[name] = value;
+        }
+
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vfio-migrator.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start)!;
+    }
+
+    /// <summary>Starts it with <paramref name="args"/> and waits for its end.</summary>
+    public static async Task<(int Code, string Out, string Error)> RunAsync(params string[] args)
+    {
+        using var process = Start(args);
+        return await WaitAsync(process, args);
+    }
+
+    /// <summary>Waits for <paramref name="process"/> to end, at most <see cref="StateScenarios.ProcessLimit"/> (then kills it), with what it printed.</summary>
+    public static async Task<(int Code, string Out, string Error)> WaitAsync(Process process, IReadOnlyList<string> args)
+    {
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var limit = new CancellationTokenSource(StateScenarios.ProcessLimit);
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"vfio-migrator {string.Join(' ', args)} did not finish within {StateScenarios.ProcessLimit}.");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
     }
 }
 

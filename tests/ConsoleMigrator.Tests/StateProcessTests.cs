@@ -1,5 +1,3 @@
-using VfioMigration.ConsoleMigrator.Cli;
-
 namespace VfioMigration.ConsoleMigrator.Tests;
 
 /// <summary>
@@ -15,13 +13,7 @@ public sealed class StateProcessTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse()
-    {
-        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
-        {
-            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
-        }
-    }
+    public void RequireFuse() => StateScenarios.RequireFuse();
 
     /// <summary>
     /// SIGKILL of a real planner at a step of its creates (two creates on one parent, 1.5 s each), then
@@ -109,10 +101,7 @@ public sealed class StateProcessTests
     {
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         var before = bed.Destination.Snapshot().State;
-        var probes = 0;
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        bed.HoldWrites(path => IsDeviceProbe(path) && Interlocked.Increment(ref probes) == 2, arrived, release.Task);
+        var (arrived, release) = bed.HoldTheSecondDeviceProbe();
 
         using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
         {
@@ -149,31 +138,7 @@ public sealed class StateProcessTests
     public async Task SigkillDuringTheMigration_ThenRecover_LeavesTheHostAsItWas_OrTheMigratedGuestsDevices(bool finished)
     {
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
-        var before = bed.Destination.Snapshot().State;
-        using (var migrator = bed.Start((MigrationPause.Variable, bed.PauseFile), "migrate", "--domain", "vm1"))
-        {
-            await StateScenarios.WaitUntilAsync(() => File.Exists(bed.PauseFile), "the migration call", migrator, TestContext.CancellationToken);
-            migrator.Kill();
-            await migrator.WaitForExitAsync(TestContext.CancellationToken);
-        }
-
-        var created = bed.Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList();
-        Assert.HasCount(2, created, "what the killed plan left");
-        if (!finished)
-        {
-            await bed.RemoveEverythingAsync(before, 2, "recover");
-            return;
-        }
-
-        bed.DefineMigratedGuest(created);
-        var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
-
-        Assert.AreEqual(0, recovered.Code, recovered.Error);
-        Assert.AreEqual(0, StateScenarios.CountOf(recovered.Out, ": removed"), recovered.Out);
-        Assert.AreEqual(2, StateScenarios.CountOf(recovered.Out, ": kept: guest vm1 uses it"), recovered.Out);
-        CollectionAssert.AreEquivalent(created, bed.Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList());
-        Assert.AreEqual(before.Parents.Count, bed.Destination.Snapshot().State.Parents.Count);
-        Assert.AreEqual("no plans in the state store", (await bed.RunAsync("plans")).Out.Trim());
+        await bed.SigkillAtTheMigrationCallThenRecoverAsync(finished, () => Task.CompletedTask, TestContext.CancellationToken);
     }
 
     [TestMethod]
@@ -253,8 +218,4 @@ public sealed class StateProcessTests
         Assert.AreEqual(before, bed.Destination.Snapshot().State, "a race creates nothing");
         Assert.IsEmpty(failures, $"{trials - failures.Count} of {trials} trials had exactly one winner, every loser told the target is claimed:\n{string.Join("\n", failures)}");
     }
-
-    /// <summary>A version probe of a created device (its <c>migration_version</c>, the link under <c>bus/mdev/devices</c> resolved), not of a type.</summary>
-    private static bool IsDeviceProbe(string path) =>
-        path.EndsWith("/migration_version", StringComparison.Ordinal) && !path.Contains("/mdev_supported_types/", StringComparison.Ordinal);
 }

@@ -20,12 +20,13 @@ internal sealed class EtcdCluster : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("vfio-etcd-").FullName;
     private readonly Process?[] _members;
 
-    private EtcdCluster(int size)
+    private EtcdCluster(int size, TestCertificates? tls)
     {
+        Tls = tls;
         var ports = FreePorts(2 * size);
         var clientPorts = ports[..size];
         var peerPorts = ports[size..];
-        ClientUrls = [.. clientPorts.Select(p => $"http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}")];
+        ClientUrls = [.. clientPorts.Select(p => $"{(tls is null ? "http" : "https")}://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}")];
         var initial = string.Join(',', peerPorts.Select((p, i) => $"m{i.ToString(CultureInfo.InvariantCulture)}=http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}"));
         _members = new Process?[size];
         for (var i = 0; i < size; i++)
@@ -42,7 +43,8 @@ internal sealed class EtcdCluster : IDisposable
                 "--data-dir", Path.Combine(_directory, $"m{i.ToString(CultureInfo.InvariantCulture)}"),
                 "--listen-client-urls", ClientUrls[i], "--advertise-client-urls", ClientUrls[i],
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", Path.GetFileName(_directory)])
+                "--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", Path.GetFileName(_directory),
+                .. tls is null ? (string[])[] : ["--cert-file", tls.ServerCertificate, "--key-file", tls.ServerKey, "--client-cert-auth", "--trusted-ca-file", tls.Authority]])
             {
                 start.ArgumentList.Add(arg);
             }
@@ -56,21 +58,24 @@ internal sealed class EtcdCluster : IDisposable
         }
     }
 
+    /// <summary>The certificates of a cluster that serves clients over mutual TLS; null for plain http.</summary>
+    public TestCertificates? Tls { get; }
+
     /// <summary>Each member's client URL.</summary>
     public IReadOnlyList<string> ClientUrls { get; }
 
     /// <summary>Every member's client URL, comma-separated, as <c>--etcd-endpoints</c> takes them.</summary>
     public string Endpoints => string.Join(',', ClientUrls);
 
-    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers; Inconclusive without <c>/usr/bin/etcd</c>.</summary>
-    public static EtcdCluster Start(int size)
+    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers; Inconclusive without <c>/usr/bin/etcd</c>. With <paramref name="tls"/>, clients must come over TLS with a certificate its CA signed.</summary>
+    public static EtcdCluster Start(int size, TestCertificates? tls = null)
     {
         if (!File.Exists(Binary))
         {
             Assert.Inconclusive($"{Binary} is missing: install Debian's etcd-server (scripts/prerequisites.sh --tests does).");
         }
 
-        var cluster = new EtcdCluster(size);
+        var cluster = new EtcdCluster(size, tls);
         try
         {
             cluster.WaitUntilServing();
@@ -83,13 +88,19 @@ internal sealed class EtcdCluster : IDisposable
         }
     }
 
-    /// <summary>A store on this cluster (every member, or the one given).</summary>
-    public EtcdStateStore Open(string prefix, TimeSpan? leaseTtl = null, int? member = null) => new(new EtcdStateStoreOptions
+    /// <summary>A store on this cluster (every member, or the one given), with the right certificates when it serves TLS.</summary>
+    public EtcdStateStore Open(string prefix, TimeSpan? leaseTtl = null, int? member = null) => new(Options(prefix, leaseTtl, member));
+
+    /// <summary>Options for a store on this cluster (every member, or the one given), with the right certificates when it serves TLS.</summary>
+    public EtcdStateStoreOptions Options(string prefix, TimeSpan? leaseTtl = null, int? member = null) => new()
     {
         Endpoints = member is { } m ? ClientUrls[m] : Endpoints,
         Prefix = prefix,
         LeaseTtl = leaseTtl ?? TimeSpan.FromSeconds(10),
-    });
+        CaCertificateFile = Tls?.Authority,
+        ClientCertificateFile = Tls?.ClientCertificate,
+        ClientKeyFile = Tls?.ClientKey,
+    };
 
     /// <summary>Kills one member (SIGKILL): the cluster keeps a quorum with 2 of 3.</summary>
     public void Stop(int member)
@@ -102,6 +113,15 @@ internal sealed class EtcdCluster : IDisposable
             _members[member] = null;
         }
     }
+
+    /// <summary>
+    /// Stops one member (SIGSTOP) until <see cref="Thaw"/>: its sockets stay open and the kernel still
+    /// takes what clients send, but nothing is answered, as an etcd busy or paused by its host would be.
+    /// </summary>
+    public void Freeze(int member) => Signal(member, "-STOP");
+
+    /// <summary>Lets a member <see cref="Freeze"/> stopped go on (SIGCONT): it reads what clients sent meanwhile.</summary>
+    public void Thaw(int member) => Signal(member, "-CONT");
 
     public void Dispose()
     {
@@ -133,6 +153,16 @@ internal sealed class EtcdCluster : IDisposable
             {
                 Thread.Sleep(200);
             }
+        }
+    }
+
+    private void Signal(int member, string signal)
+    {
+        var process = _members[member] ?? throw new InvalidOperationException($"member {member.ToString(CultureInfo.InvariantCulture)} is stopped");
+        using var kill = Process.Start("/bin/kill", [signal, process.Id.ToString(CultureInfo.InvariantCulture)]);
+        if (!kill.WaitForExit(10_000) || kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill {signal} {process.Id.ToString(CultureInfo.InvariantCulture)} failed");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using VfioMigration.ConsoleMigrator.Tests;
+using VfioMigration.Planner.State;
 
 namespace VfioMigration.Etcd.Tests;
 
@@ -9,7 +10,8 @@ namespace VfioMigration.Etcd.Tests;
 /// destination served through FUSE by this test (tests/ConsoleMigrator.Tests/StateBed.cs): a
 /// SIGKILLed planner's claims go with its lease and <c>recover</c> removes what it journaled;
 /// 8 processes race for 1 idle mdev; 2 "management nodes" (each its own state directory and its own
-/// etcd member) race the same way. See docs/state.md.
+/// etcd member) race the same way; SIGKILL while etcd holds a kept plan's commit, and at
+/// <c>migrate</c>'s migration call, then <c>recover</c> once the lease expired. See docs/state.md.
 /// </summary>
 [TestClass]
 [DoNotParallelize]
@@ -20,13 +22,7 @@ public sealed class EtcdProcessTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse()
-    {
-        if (!File.Exists("/dev/fuse") || Environment.UserName != "root")
-        {
-            Assert.Inconclusive("FUSE mounts need /dev/fuse and root.");
-        }
-    }
+    public void RequireFuse() => StateScenarios.RequireFuse();
 
     /// <summary>One idle mdev to reuse and room to create one more, slowly.</summary>
     private static string IdleAndSlowDestination() => """
@@ -72,6 +68,87 @@ public sealed class EtcdProcessTests
         await bed.RemoveEverythingAsync(before, 1, "recover");
     }
 
+    /// <summary>
+    /// SIGKILL while a kept plan's commit waits for etcd (the member is frozen by SIGSTOP after the
+    /// plan's last write to the host, the probe of its second created device, so the commit's
+    /// transaction reaches etcd's socket and waits there), then etcd goes on and, once the lease
+    /// expired, <c>recover</c>. The commit is one transaction: either etcd applied it (it read the
+    /// request the dead process had sent) and the host holds exactly the plan's two devices, kept and
+    /// then released by <c>plans release</c>; or it did not, and <c>recover</c> removes both. Nothing
+    /// in between (some devices committed, others not) may appear.
+    /// </summary>
+    [TestMethod]
+    public async Task SigkillDuringTheCommit_WhileEtcdHoldsIt_ThenRecover_LeavesTheHostAsItWas_OrExactlyTheCommittedDevices()
+    {
+        using var etcd = EtcdCluster.Start(1);
+        using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
+        bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
+        var before = bed.Destination.Snapshot().State;
+        using var observer = etcd.Open(EtcdStateStoreOptions.DefaultPrefix);
+        var (arrived, release) = bed.HoldTheSecondDeviceProbe();
+
+        using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
+        {
+            await StateScenarios.WaitUntilAsync(() => arrived.Task.IsCompleted, "the probe of the second created device", planner, TestContext.CancellationToken);
+            Assert.AreEqual(2, observer.ListPlans().Single().Entries.Count(e => e.State == JournalState.Created));
+            etcd.Freeze(0);
+            try
+            {
+                release.SetResult();
+                // The commit waits for etcd up to half the store's 10 s call timeout before it tries again: kill it while it waits.
+                await Task.Delay(TimeSpan.FromSeconds(1.5), TestContext.CancellationToken);
+                Assert.IsFalse(planner.HasExited, "the planner waits for etcd");
+                planner.Kill();
+                await planner.WaitForExitAsync(TestContext.CancellationToken);
+            }
+            finally
+            {
+                etcd.Thaw(0);
+            }
+        }
+
+        await OwnerGoneAsync(observer);
+        var plan = observer.ListPlans().Single();
+        var devices = bed.Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList();
+        Assert.HasCount(2, devices, "what the killed plan left");
+        CollectionAssert.AreEquivalent(devices, plan.Entries.Select(e => e.Uuid.Value).ToList());
+        if (plan.Owner == PlanOwnerState.Committed)
+        {
+            TestContext.WriteLine("etcd applied the commit the killed planner had sent before it died");
+            Assert.IsTrue(plan.Entries.All(e => e.State == JournalState.Committed), "the whole commit, or none of it");
+            var recovered = await bed.RunAsync("recover", "--host", bed.DestinationUri, "--host-sysfs", bed.MountPoint);
+            Assert.AreEqual(0, recovered.Code, recovered.Error);
+            Assert.AreEqual(0, StateScenarios.CountOf(recovered.Out, ": removed"), recovered.Out);
+            CollectionAssert.AreEquivalent(devices, bed.Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList(), "recovery keeps exactly the committed devices");
+            await bed.RemoveEverythingAsync(before, 2, "plans", "release", plan.Id.ToString());
+        }
+        else
+        {
+            TestContext.WriteLine("the commit the killed planner had sent was not applied");
+            Assert.AreEqual(PlanOwnerState.Gone, plan.Owner);
+            Assert.IsTrue(plan.Entries.All(e => e.State == JournalState.Created), "the whole commit, or none of it");
+            await bed.RemoveEverythingAsync(before, 2, "recover");
+        }
+    }
+
+    /// <summary>
+    /// SIGKILL of <c>migrate</c> at the migration call on the etcd store, then <c>recover</c> once the
+    /// lease expired: the host as it was, or exactly the devices of the guest the migration brought (see
+    /// <see cref="StateBed.SigkillAtTheMigrationCallThenRecoverAsync"/>).
+    /// </summary>
+    /// <param name="finished">Whether the migration finished after the planner died.</param>
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task SigkillDuringTheMigration_ThenRecoverAfterTheLease_LeavesTheHostAsItWas_OrTheMigratedGuestsDevices(bool finished)
+    {
+        using var etcd = EtcdCluster.Start(1);
+        using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
+        bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
+        using var observer = etcd.Open(EtcdStateStoreOptions.DefaultPrefix);
+        await bed.SigkillAtTheMigrationCallThenRecoverAsync(finished, () => OwnerGoneAsync(observer), TestContext.CancellationToken);
+    }
+
     /// <summary>8 processes race for 1 idle mdev through one etcd: exactly one wins. VFIO_RACE_TRIALS sets the number of trials (default 2, at most 100; a trial takes about 16 s on the 2-core VM, so the limit is an hour).</summary>
     [TestMethod]
     [Timeout(3_600_000, CooperativeCancellation = true)]
@@ -101,4 +178,8 @@ public sealed class EtcdProcessTests
         StateScenarios.AssertOneWinner(runs, "2 nodes");
         Assert.IsFalse(Directory.Exists(Path.Combine(bed.StateDirectory, "node0")) || Directory.Exists(Path.Combine(bed.StateDirectory, "node1")), "with etcd, nothing is written to the state directories");
     }
+
+    /// <summary>Waits until no plan in the store has a live owner: the killed planner's lease expired (within its TTL).</summary>
+    private Task OwnerGoneAsync(EtcdStateStore observer) =>
+        StateScenarios.WaitUntilAsync(() => observer.ListPlans().All(p => p.Owner != PlanOwnerState.Alive), "the killed planner's lease to expire", null, TestContext.CancellationToken);
 }

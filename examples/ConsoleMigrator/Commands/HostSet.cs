@@ -32,12 +32,13 @@ internal sealed class HostSet : IDisposable
         CliOption.Repeatable("--dest-ssh-key", "FILE", "Private key for one destination only (default --ssh-key); one per --dest, in the same order."),
         CliOption.Value("--known-hosts", "FILE", "known_hosts file that remote host keys are checked against (default ~/.ssh/known_hosts)."),
         CliOption.Flag("--accept-new-host-key", "Accept (and do not record) a remote host key that known_hosts does not list; a changed key is still refused."),
+        CliOption.Value("--remote-sysfs-root", "DIR", "The sysfs directory on every host reached over SSH (default /sys; e.g. a container's or chroot's view of it): an absolute path without '.', '..' or empty parts."),
         CliOption.Value("--source-scenario", "FILE", "Simulate the source host from a scenario instead (libvirt test driver + in-process sysfs)."),
         CliOption.Repeatable("--dest-scenario", "FILE", "Simulate a destination host from a scenario (after the --dest hosts)."),
     ];
 
     /// <summary>The SSH settings every remote host of a command shares, for commands that name their hosts otherwise.</summary>
-    public static IEnumerable<Option> SharedSshOptions => Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key");
+    public static IEnumerable<Option> SharedSshOptions => Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key" or "--remote-sysfs-root");
 
     /// <summary>
     /// The options of a command about one host (<c>inspect</c>, <c>host</c>): a libvirt URI with its
@@ -178,25 +179,23 @@ internal sealed class HostSet : IDisposable
     }
 
     /// <summary>
-    /// Builds the hosts a state command names: each URI with the sysfs root at the same position in
-    /// <paramref name="sysfsRoots"/> (or the default: /sys locally, SSH remotely), as <see cref="Destinations"/>;
-    /// the SSH options are read from <paramref name="args"/>. No source.
+    /// Builds the hosts a state command names: each URI with the sysfs root (<c>--host-sysfs</c>) and SSH
+    /// endpoint (<c>--host-ssh</c>) at the same position (or the default: /sys locally, SSH to the URI's
+    /// host remotely), as <see cref="Destinations"/>; the other SSH options are read from <paramref name="args"/>. No source.
     /// </summary>
-    /// <exception cref="UsageException">More sysfs roots than URIs, or a URI that cannot be parsed.</exception>
-    public static HostSet FromUris(IReadOnlyList<string> uris, IReadOnlyList<string> sysfsRoots, ParseResult args)
+    /// <exception cref="UsageException">More sysfs roots or SSH endpoints than URIs, or a URI that cannot be parsed.</exception>
+    public static HostSet FromUris(IReadOnlyList<string> uris, ParseResult args)
     {
-        if (sysfsRoots.Count > uris.Count)
-        {
-            throw new UsageException($"{sysfsRoots.Count} sysfs directories given for {uris.Count} hosts: give one per host, in the same order.");
-        }
-
+        var sysfsRoots = PerHost(args, "--host-sysfs", uris.Count, "--host");
+        var endpoints = PerHost(args, "--host-ssh", uris.Count, "--host");
         var remote = RemoteDefaults(args);
+        remote = remote with { SettingNames = remote.SettingNames with { SshEndpoint = "--host-ssh [USER@]HOST[:PORT] (one per --host, in order)" } };
         var hosts = new HostSet();
         try
         {
             for (var i = 0; i < uris.Count; i++)
             {
-                hosts._destinations.Add(hosts.FromUri(new HostOptions($"host {i + 1}", uris[i], At(sysfsRoots, i), null, null, null), remote));
+                hosts._destinations.Add(hosts.FromUri(new HostOptions($"host {i + 1}", uris[i], At(sysfsRoots, i), At(endpoints, i), null, null), remote));
             }
 
             return hosts;
@@ -255,7 +254,7 @@ internal sealed class HostSet : IDisposable
     private MigrationHost FromUri(HostOptions options, RemoteHostDefaults remote)
     {
         var (role, uri, sysfsRoot, sshText, keyFile, name) = options;
-        var prefix = role == "source" ? "--source" : "--dest";
+        var prefix = role == "source" ? "--source" : role.StartsWith("host", StringComparison.Ordinal) ? "--host" : "--dest";
         if (name is not null)
         {
             CheckName($"{prefix}-name", name);
@@ -310,6 +309,7 @@ internal sealed class HostSet : IDisposable
     /// <summary>The SSH settings every remote host shares, with the option names that set them.</summary>
     private static RemoteHostDefaults RemoteDefaults(ParseResult args) => new()
     {
+        SysfsRoot = RemoteSysfsRoot(args.Value("--remote-sysfs-root")),
         KeyFile = args.Value("--ssh-key"),
         KnownHostsFile = args.Value("--known-hosts"),
         HostKeyPolicy = args.Flag("--accept-new-host-key") ? HostKeyPolicy.AcceptUnknown : HostKeyPolicy.Strict,
@@ -320,6 +320,26 @@ internal sealed class HostSet : IDisposable
             CommandTimeout = "the time-out (vfio-migrator keeps the library's 60 s per command)",
         },
     };
+
+    /// <summary>
+    /// The sysfs root on hosts reached over SSH (<c>--remote-sysfs-root</c>): /sys when not given; else an
+    /// absolute path of printable ASCII without spaces, '.', '..' or empty parts, at most 1024 characters.
+    /// It reaches the remote shell only quoted, and the remote side refuses any path that resolves outside it.
+    /// </summary>
+    /// <exception cref="UsageException">The path is not such a path.</exception>
+    internal static string RemoteSysfsRoot(string? value)
+    {
+        if (value is null)
+        {
+            return "/sys";
+        }
+
+        var parts = value.Split('/');
+        return value.Length is > 1 and <= 1024 && value[0] == '/' && value.All(c => c is > ' ' and < '\x7f')
+            && parts.Skip(1).All(part => part.Length > 0 && part is not "." and not "..")
+            ? value
+            : throw new UsageException($"--remote-sysfs-root '{TerminalText.Escape(value)}': give an absolute directory such as /sys or /srv/container/sys, of printable ASCII without spaces, without '.', '..' or empty parts (no trailing '/').");
+    }
 
     /// <summary>Refuses hosts that would look the same in every line of output.</summary>
     private void RequireDistinctNames()

@@ -16,6 +16,9 @@ internal static class StateOption
     /// <summary>The environment variable that overrides the default state directory.</summary>
     public const string EnvironmentVariable = "VFIO_MIGRATION_STATE_DIR";
 
+    /// <summary>The environment variable that holds the etcd user's password when no <c>--etcd-password-file</c> is given.</summary>
+    public const string EtcdPasswordVariable = "VFIO_MIGRATOR_ETCD_PASSWORD";
+
     /// <summary>The options that pick and place the state store.</summary>
     public static IReadOnlyList<Option> Options =>
     [
@@ -23,6 +26,11 @@ internal static class StateOption
         CliOption.Value("--state-store", "KIND", "sqlite (default: a file in the state directory, for one management node) or etcd (shared by every management node; needs --etcd-endpoints)."),
         CliOption.Value("--etcd-endpoints", "URLS", "etcd v3 client URLs, comma-separated (e.g. http://10.0.0.1:2379,http://10.0.0.2:2379), for --state-store etcd."),
         CliOption.Value("--etcd-lease-ttl", "SECONDS", "How long after this process stops (or loses etcd) its claims are freed and its plans become recoverable (default 10)."),
+        CliOption.Value("--etcd-ca", "FILE", "PEM file of the CA that signs the etcd members' certificates, for https:// endpoints (default: the system's trusted roots)."),
+        CliOption.Value("--etcd-cert", "FILE", "PEM client certificate for etcd's --client-cert-auth (mutual TLS); with --etcd-key."),
+        CliOption.Value("--etcd-key", "FILE", "PEM private key (unencrypted) of --etcd-cert."),
+        CliOption.Value("--etcd-user", "NAME", $"etcd user when etcd's authentication is on; the password is read from --etcd-password-file or ${EtcdPasswordVariable}, never from the command line."),
+        CliOption.Value("--etcd-password-file", "FILE", "File whose first line is the password of --etcd-user (keep it mode 0600)."),
     ];
 
     /// <summary>The durable store the arguments name: etcd, or SQLite in the state directory.</summary>
@@ -30,6 +38,8 @@ internal static class StateOption
     {
         switch (args.Value("--state-store") ?? "sqlite")
         {
+            case "sqlite" when EtcdOnly.FirstOrDefault(o => args.Value(o) is not null) is { } option:
+                throw new UsageException($"{option} is for --state-store etcd; the store is sqlite.");
             case "sqlite":
                 return Opened(new SqliteStateStore(args.Value("--state-dir") ?? NonEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? SqliteStateStore.DefaultDirectory()));
             case "etcd":
@@ -37,7 +47,17 @@ internal static class StateOption
                 var ttl = args.Value("--etcd-lease-ttl") is { } text
                     ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 2 and <= 3600 ? seconds : throw new UsageException($"--etcd-lease-ttl takes whole seconds from 2 to 3600, not '{text}'.")
                     : 10;
-                return Opened(new EtcdStateStore(new EtcdStateStoreOptions { Endpoints = endpoints, LeaseTtl = TimeSpan.FromSeconds(ttl) }));
+                var user = args.Value("--etcd-user");
+                return Opened(new EtcdStateStore(new EtcdStateStoreOptions
+                {
+                    Endpoints = endpoints,
+                    LeaseTtl = TimeSpan.FromSeconds(ttl),
+                    CaCertificateFile = args.Value("--etcd-ca"),
+                    ClientCertificateFile = args.Value("--etcd-cert"),
+                    ClientKeyFile = args.Value("--etcd-key"),
+                    User = user,
+                    Password = user is null ? NoPasswordWithoutUser(args) : EtcdPassword(args),
+                }));
             case var other:
                 throw new UsageException($"--state-store takes sqlite or etcd, not '{other}'.");
         }
@@ -49,6 +69,36 @@ internal static class StateOption
 
     private static OpenedState Opened<T>(T store)
         where T : IPlannerStateStore, IDisposable => new(store, store);
+
+    private static readonly string[] EtcdOnly = ["--etcd-endpoints", "--etcd-lease-ttl", "--etcd-ca", "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"];
+
+    /// <summary>The etcd password: the first line of <c>--etcd-password-file</c>, else the environment variable; never an argument (it would show in <c>ps</c>).</summary>
+    /// <exception cref="UsageException">Neither gives a non-empty password, or the file cannot be read.</exception>
+    private static string EtcdPassword(ParseResult args)
+    {
+        string? password;
+        if (args.Value("--etcd-password-file") is { } file)
+        {
+            try
+            {
+                using var reader = new StreamReader(file);
+                password = reader.ReadLine();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--etcd-password-file '{TerminalText.Escape(file)}' cannot be read: {e.Message}");
+            }
+        }
+        else
+        {
+            password = Environment.GetEnvironmentVariable(EtcdPasswordVariable);
+        }
+
+        return NonEmpty(password) ?? throw new UsageException($"--etcd-user needs a password: the first line of --etcd-password-file FILE, or ${EtcdPasswordVariable}.");
+    }
+
+    private static string? NoPasswordWithoutUser(ParseResult args) =>
+        args.Value("--etcd-password-file") is null ? null : throw new UsageException("--etcd-password-file is the password of --etcd-user; give both.");
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
@@ -77,6 +127,7 @@ internal sealed class RecoverCommand : CliCommand
     [
         CliOption.Repeatable("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for)."),
         CliOption.Repeatable("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely)."),
+        CliOption.Repeatable("--host-ssh", "[USER@]HOST[:PORT]", "Where a host's sysfs is reached over SSH, in the order of --host (default as for --dest-ssh of plan)."),
         .. HostSet.SharedSshOptions,
         .. StateOption.Options,
     ];
@@ -93,7 +144,7 @@ internal sealed class RecoverCommand : CliCommand
             uris = [.. store.ListPlans().Where(p => p.Owner != PlanOwnerState.Alive).SelectMany(p => p.Entries).Select(e => e.HostKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         }
 
-        using var hosts = HostSet.FromUris(uris, args.Values("--host-sysfs"), args);
+        using var hosts = HostSet.FromUris(uris, args);
         var planner = new MigrationPlanner(logger: context.Logging.CreateLogger<MigrationPlanner>(), claims: store);
         var reports = new List<RecoveryReport>();
         foreach (var host in hosts.Destinations)
@@ -167,7 +218,7 @@ internal sealed class PlansReleaseCommand : CliCommand
         }
         else
         {
-            using var hosts = HostSet.FromUris(uris, args.Values("--host-sysfs"), args);
+            using var hosts = HostSet.FromUris(uris, args);
             var planner = new MigrationPlanner(logger: context.Logging.CreateLogger<MigrationPlanner>(), claims: store);
             foreach (var host in hosts.Destinations)
             {

@@ -35,8 +35,8 @@ internal sealed class SimulatedRemoteHost : IDisposable
 
     public string HostXml => Path.Combine(Directory, "host.xml");
 
-    /// <summary>Loads examples/scenarios/<paramref name="scenario"/>.json (or the scenario file <paramref name="scenario"/> names), mounts it and starts its libvirtd.</summary>
-    public static SimulatedRemoteHost Start(string scenario)
+    /// <summary>Loads examples/scenarios/<paramref name="scenario"/>.json (or the scenario file <paramref name="scenario"/> names), mounts it (through <paramref name="watch"/>'s wrapper of its file tree when given) and starts its libvirtd (listening on TCP too when <paramref name="tcp"/>).</summary>
+    public static SimulatedRemoteHost Start(string scenario, bool tcp = false, Func<ISimulatedFileTree, ISimulatedFileTree>? watch = null)
     {
         if (!File.Exists("/dev/fuse"))
         {
@@ -46,12 +46,12 @@ internal sealed class SimulatedRemoteHost : IDisposable
         var simulated = scenario.EndsWith(".json", StringComparison.Ordinal) ? SimulatedHost.Load(scenario) : Scenarios.Load(scenario);
         var directory = System.IO.Directory.CreateTempSubdirectory($"remote-{Path.GetFileNameWithoutExtension(scenario)}-").FullName;
         var sysfs = System.IO.Directory.CreateDirectory(Path.Combine(directory, "sysfs")).FullName;
-        var mount = FuseMount.Mount(simulated.FileTree, sysfs);
+        var mount = FuseMount.Mount(watch is null ? simulated.FileTree : watch(simulated.FileTree), sysfs);
         simulated.WriteLibvirtXml(Path.Combine(directory, "host.xml"));
         LibvirtDaemon libvirt;
         try
         {
-            libvirt = LibvirtDaemon.Start();
+            libvirt = LibvirtDaemon.Start(tcp);
         }
         catch
         {
