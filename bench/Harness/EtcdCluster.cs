@@ -4,15 +4,18 @@ using System.Net;
 using System.Net.Sockets;
 using VfioMigration.Planner.State;
 
-namespace VfioMigration.Etcd.Tests;
+using VfioMigration.Etcd;
+
+namespace VfioMigration.Bench;
 
 /// <summary>
 /// Debian's etcd (<c>/usr/bin/etcd</c>, package etcd-server) started on loopback: one member or a
 /// cluster, on free ports, with a temp data directory; every member is killed and the directory
-/// deleted on dispose.
+/// deleted on dispose. The etcd tests' servers and the bench's shared store for planner processes.
 /// </summary>
-internal sealed class EtcdCluster : IDisposable
+public sealed class EtcdCluster : IDisposable
 {
+    /// <summary>Where Debian's etcd-server installs the server.</summary>
     public const string Binary = "/usr/bin/etcd";
 
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
@@ -62,12 +65,18 @@ internal sealed class EtcdCluster : IDisposable
     /// <summary>Every member's client URL, comma-separated, as <c>--etcd-endpoints</c> takes them.</summary>
     public string Endpoints => string.Join(',', ClientUrls);
 
-    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers; Inconclusive without <c>/usr/bin/etcd</c>.</summary>
+    /// <summary>Why no cluster can start here (<c>/usr/bin/etcd</c> is missing), or null when one can.</summary>
+    public static string? Unavailable =>
+        File.Exists(Binary) ? null : $"{Binary} is missing: install Debian's etcd-server (scripts/prerequisites.sh --tests does).";
+
+    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers.</summary>
+    /// <exception cref="InvalidOperationException"><c>/usr/bin/etcd</c> is missing (see <see cref="Unavailable"/>), or a member exited while starting.</exception>
+    /// <exception cref="StateStoreException">The cluster did not answer within 60 s.</exception>
     public static EtcdCluster Start(int size)
     {
-        if (!File.Exists(Binary))
+        if (Unavailable is { } missing)
         {
-            Assert.Inconclusive($"{Binary} is missing: install Debian's etcd-server (scripts/prerequisites.sh --tests does).");
+            throw new InvalidOperationException(missing);
         }
 
         var cluster = new EtcdCluster(size);
@@ -103,6 +112,7 @@ internal sealed class EtcdCluster : IDisposable
         }
     }
 
+    /// <summary>Kills every member and deletes the data directory.</summary>
     public void Dispose()
     {
         for (var i = 0; i < _members.Length; i++)
