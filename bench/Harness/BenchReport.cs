@@ -236,21 +236,29 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         var speedup = one.WallMs / four.WallMs;
         yield return (goal,
             speedup >= SplitSpeedupGoal && Split.Rows.All(r => r.DoubleAssignments == 0 && r.OverCapacity == 0 && r.Complete == r.Guests),
-            string.Create(CultureInfo.InvariantCulture, $"wall {speedup:F2}x (evacuation alone {one.EvacuationMs / four.EvacuationMs:F2}x); double assignments {string.Join(", ", Split.Rows.Select(r => r.DoubleAssignments))}; over capacity {string.Join(", ", Split.Rows.Select(r => r.OverCapacity))}; complete {string.Join(", ", Split.Rows.Select(r => $"{r.Complete}/{r.Guests}"))}; {SplitWhy(speedup, one, four)}"));
+            string.Create(CultureInfo.InvariantCulture, $"wall {speedup:F2}x (evacuation alone {one.EvacuationMs / four.EvacuationMs:F2}x); double assignments {string.Join(", ", Split.Rows.Select(r => r.DoubleAssignments))}; over capacity {string.Join(", ", Split.Rows.Select(r => r.OverCapacity))}; complete {string.Join(", ", Split.Rows.Select(r => $"{r.Complete}/{r.Guests}"))}; {SplitWhy(speedup, one, four, Split.Cores)}"));
     }
 
     /// <summary>
     /// Why the split's speedup is what it is: the CPU the 4 processes need sets a floor on their wall
-    /// time on this machine's cores (idle or not), hence a ceiling on the speedup; the load says what
-    /// else competed for the cores.
+    /// time on this machine's cores, hence a ceiling on the speedup; below that ceiling, the cores
+    /// they used on average and the load say that they waited.
     /// </summary>
-    private static string SplitWhy(double speedup, FleetSplitFigures one, FleetSplitFigures four)
+    private static string SplitWhy(double speedup, FleetSplitFigures one, FleetSplitFigures four, int cores)
     {
         var (cpuOne, cpuFour) = (one.PlannerCpuMs + one.ServerCpuMs, four.PlannerCpuMs + four.ServerCpuMs);
-        var floorMs = cpuFour / Environment.ProcessorCount;
-        return string.Create(CultureInfo.InvariantCulture, $"""
-            {(speedup >= SplitSpeedupGoal ? "the creates' and probes' latency overlaps across processes" : "CPU-bound")}: CPU {cpuOne / 1000:F1} s with 1 process, {cpuFour / 1000:F1} s with 4 (each process starts .NET, compiles the planner and reads every destination's inventory itself); on {Environment.ProcessorCount} cores the 4 processes' CPU alone takes at least {floorMs / 1000:F1} s of wall, so they can be at most {one.WallMs / floorMs:F1}x faster than 1 process's {one.WallMs / 1000:F1} s here even on an idle machine; load average {one.LoadAverage:F1} and {four.LoadAverage:F1} as the rows started (other work competing for the cores)
-            """);
+        var floorMs = cpuFour / cores;
+        var ceiling = one.WallMs / floorMs;
+        var cpu = string.Create(CultureInfo.InvariantCulture, $"CPU {cpuOne / 1000:F1} s with 1 process, {cpuFour / 1000:F1} s with 4 (each process starts .NET, compiles the planner and reads every destination's inventory itself)");
+        var load = string.Create(CultureInfo.InvariantCulture, $"load average {one.LoadAverage:F1} and {four.LoadAverage:F1} as the rows started");
+        if (speedup >= SplitSpeedupGoal)
+        {
+            return $"the creates' and probes' latency overlaps across processes; {cpu}; {load}";
+        }
+
+        return ceiling < SplitSpeedupGoal
+            ? string.Create(CultureInfo.InvariantCulture, $"CPU-bound: {cpu}; on {cores} cores the 4 processes' CPU alone takes at least {floorMs / 1000:F1} s of wall, so they can be at most {ceiling:F1}x faster than 1 process's {one.WallMs / 1000:F1} s here even on an idle machine; {load}")
+            : string.Create(CultureInfo.InvariantCulture, $"{cpu}; on {cores} cores that CPU would allow up to {ceiling:F1}x against 1 process's {one.WallMs / 1000:F1} s, but the 4 processes used {cpuFour / four.WallMs:F2} of {cores} cores on average over their wall time: the rest was waiting, for cores the machine's other work held ({load}), for etcd and for the simulated latency");
     }
 
     /// <summary>The evacuation split across planner processes that share one etcd.</summary>
@@ -275,7 +283,7 @@ public sealed record BenchReport(DateTimeOffset Date, bool Quick, IReadOnlyList<
         text.AppendLine("assignments*: destination devices two complete plans hold (must be 0); *over capacity*: (parent, type) pairs");
         text.AppendLine("holding more mdevs than the type allows afterwards (must be 0). *CPU* is the planner processes' CPU time and this");
         text.AppendLine("process's (the FUSE servers); *etcd round trips* over every process, up to its JSON report (the commit of `--keep`");
-        text.AppendLine(CultureInfo.InvariantCulture, $"after it is not counted); *load* the machine's 1-minute load average as the row started, on {Environment.ProcessorCount} cores.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"after it is not counted); *load* the machine's 1-minute load average as the row started, on {Split.Cores} cores.");
         text.AppendLine();
         if (Split.NotMeasured is { } reason)
         {

@@ -39,7 +39,8 @@ public sealed record FleetSplitFigures(int Processes, int Guests, int Devices, i
 /// <param name="Shape">Destinations and guests.</param>
 /// <param name="Rows">One row per process count; empty when not measured.</param>
 /// <param name="NotMeasured">Why there are no rows (no FUSE, not root, no etcd); null when measured.</param>
-public sealed record FleetSplit(FleetSplitShape Shape, IReadOnlyList<FleetSplitFigures> Rows, string? NotMeasured);
+/// <param name="Cores">The cores of the machine it ran on.</param>
+public sealed record FleetSplit(FleetSplitShape Shape, IReadOnlyList<FleetSplitFigures> Rows, string? NotMeasured, int Cores);
 
 /// <summary>
 /// The evacuation split across planner processes that share one etcd: the source host's guests
@@ -74,7 +75,7 @@ public static class FleetSplitRunner
         if (Unavailable is { } reason)
         {
             progress($"fleet split: not measured: {reason}");
-            return new FleetSplit(shape, [], reason);
+            return new FleetSplit(shape, [], reason, Environment.ProcessorCount);
         }
 
         var rows = new List<FleetSplitFigures>();
@@ -84,7 +85,7 @@ public static class FleetSplitRunner
             rows.Add(await MeasureAsync(planner, shape, processes, cancellationToken).ConfigureAwait(false));
         }
 
-        return new FleetSplit(shape, rows, null);
+        return new FleetSplit(shape, rows, null, Environment.ProcessorCount);
     }
 
     /// <summary>The source host of the evacuation: <see cref="FleetSplitShape.Guests"/> guests of 1 to 4 devices of the fleet's types.</summary>
