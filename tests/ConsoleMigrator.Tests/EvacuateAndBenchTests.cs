@@ -178,4 +178,39 @@ public sealed class EvacuateAndBenchTests
         StringAssert.Contains(markdown, "| 4 | sysfs | 174 | 900 | 20.00 | 1464 | 10.0 |");
         StringAssert.Contains(markdown, "From 100 to 1,000 hosts (10x): wall time 10.9x");
     }
+
+    [TestMethod]
+    public void BenchReport_Split_GoalFollowsTheFigures_AndSaysWhyNotMet()
+    {
+        var counts = new OperationCounts(4, 1, 0, 700, 8, 0);
+        var plans = new[] { 1, 4, 8 }.SelectMany(d => new[]
+        {
+            new PlanFigures("largest", d, "planner", true, 30, counts, [10], [60], [58], 1000),
+            new PlanFigures("largest", d, "exhaustive", true, 30, counts with { Probes = 30 }, [100], [70], [60], 1000),
+        }).ToList();
+        var evacuation = new EvacuationFigures(64, 160, 8, 64, 0, 1500, counts);
+        var shape = new FleetSplitShape(10, 128);
+        FleetSplitFigures Row(int processes, double wallMs, double cpuMs, int doubles) =>
+            new(processes, 128, 321, 128, 321, doubles, 0, 292, wallMs, wallMs - 2000, cpuMs - 1000, 1000, 1900, 1.5);
+        var rows = new[] { Row(1, 12_000, 8_000, 0), Row(2, 8_000, 10_000, 0), Row(4, 5_000, 12_000, 0) };
+
+        var met = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, evacuation, Split: new FleetSplit(shape, rows, null, 2));
+        var slow = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, evacuation, Split: new FleetSplit(shape, [rows[0], rows[1], Row(4, 10_000, 16_000, 0)], null, 2));
+        var waited = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, evacuation, Split: new FleetSplit(shape, [rows[0], rows[1], Row(4, 10_000, 5_000, 0)], null, 2));
+        var doubled = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, evacuation, Split: new FleetSplit(shape, [rows[0], rows[1], Row(4, 5_000, 12_000, 1)], null, 2));
+        var skipped = new BenchReport(DateTimeOffset.UnixEpoch, Quick: true, plans, evacuation, Split: new FleetSplit(shape, [], "no FUSE", 2));
+
+        static (string Goal, bool Met, string Figure) Split(BenchReport report) =>
+            report.Goals().Single(g => g.Goal.StartsWith("evacuation split", StringComparison.Ordinal));
+        Assert.IsTrue(Split(met).Met, "12 s / 5 s is 2.4x");
+        StringAssert.Contains(Split(met).Figure, "wall 2.40x");
+        Assert.IsFalse(Split(slow).Met, "12 s / 10 s is 1.2x");
+        StringAssert.Contains(Split(slow).Figure, "4 processes' CPU alone takes at least 8.0 s of wall, so they can be at most 1.5x faster");
+        Assert.IsFalse(Split(waited).Met, "12 s / 10 s again, with CPU to spare");
+        StringAssert.Contains(Split(waited).Figure, "that CPU would allow up to 4.8x against 1 process's 12.0 s, but the 4 processes used 0.50 of 2 cores on average");
+        Assert.IsFalse(Split(doubled).Met, "a target handed out twice");
+        Assert.AreEqual((false, "not measured: no FUSE"), (Split(skipped).Met, Split(skipped).Figure));
+        StringAssert.Contains(met.ToMarkdown("cmd"), "| 4 | 128 | 321 | 128 | 321 | 0 | 0 | 292 | 5000 | 2.4x | 3000 | 11000 | 1000 | 1900 | 1.5 |");
+        StringAssert.Contains(skipped.ToMarkdown("cmd"), "Not measured on this run: no FUSE.");
+    }
 }

@@ -12,7 +12,7 @@ public sealed class EtcdClusterTests
     [TestMethod]
     public void ThreeMembers_OneKilledMidTest_ClaimsAndTheJournalStillWork()
     {
-        using var cluster = EtcdCluster.Start(3);
+        using var cluster = TestEtcd.Start(3);
         using var first = cluster.Open("/cluster/");
         using var second = cluster.Open("/cluster/");
         var (a, b) = (Guid.NewGuid(), Guid.NewGuid());

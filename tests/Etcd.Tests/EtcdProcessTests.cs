@@ -39,7 +39,7 @@ public sealed class EtcdProcessTests
     [TestMethod]
     public async Task ASigkilledPlanner_LosesItsClaimsWithItsLease_AndRecoverRemovesWhatItJournaled()
     {
-        using var etcd = EtcdCluster.Start(1);
+        using var etcd = TestEtcd.Start(1);
         using var bed = new StateBed(IdleAndSlowDestination(), StateScenarios.Source(devices: 2));
         bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
         var before = bed.Destination.Snapshot().State;
@@ -80,7 +80,7 @@ public sealed class EtcdProcessTests
     [TestMethod]
     public async Task SigkillDuringTheCommit_WhileEtcdHoldsIt_ThenRecover_LeavesTheHostAsItWas_OrExactlyTheCommittedDevices()
     {
-        using var etcd = EtcdCluster.Start(1);
+        using var etcd = TestEtcd.Start(1);
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
         var before = bed.Destination.Snapshot().State;
@@ -142,7 +142,7 @@ public sealed class EtcdProcessTests
     [DataRow(true)]
     public async Task SigkillDuringTheMigration_ThenRecoverAfterTheLease_LeavesTheHostAsItWas_OrTheMigratedGuestsDevices(bool finished)
     {
-        using var etcd = EtcdCluster.Start(1);
+        using var etcd = TestEtcd.Start(1);
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory);
         using var observer = etcd.Open(EtcdStateStoreOptions.DefaultPrefix);
@@ -154,7 +154,7 @@ public sealed class EtcdProcessTests
     [Timeout(3_600_000, CooperativeCancellation = true)]
     public async Task EightProcesses_OneIdleTarget_ExactlyOneWins()
     {
-        using var etcd = EtcdCluster.Start(1);
+        using var etcd = TestEtcd.Start(1);
         var trials = StateScenarios.RaceTrials(2);
         for (var trial = 0; trial < trials; trial++)
         {
@@ -170,7 +170,7 @@ public sealed class EtcdProcessTests
     [TestMethod]
     public async Task TwoManagementNodes_EachWithItsOwnStateDirectoryAndEtcdMember_OneIdleTarget_ExactlyOneWins()
     {
-        using var etcd = EtcdCluster.Start(3);
+        using var etcd = TestEtcd.Start(3);
         using var bed = new StateBed(StateScenarios.OneIdleDestination(), StateScenarios.Source(devices: 1));
         var runs = await Task.WhenAll(Enumerable.Range(0, 2).Select(node =>
             bed.RunWithAsync(EtcdArguments(etcd.ClientUrls[node], Path.Combine(bed.StateDirectory, $"node{node.ToString(CultureInfo.InvariantCulture)}")), "plan", "--domain", "vm1", "--keep")));

@@ -26,7 +26,7 @@ public sealed class EtcdSecurityTests
     public async Task A_plan_over_mutual_tls_with_the_right_certificates_creates_and_releases()
     {
         using var pki = new TestCertificates();
-        using var etcd = EtcdCluster.Start(1, pki);
+        using var etcd = TestEtcd.Start(1, pki);
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         bed.StateArguments = Tls(etcd, pki.Authority, pki.ClientCertificate, pki.ClientKey);
         var before = bed.Destination.Snapshot().State;
@@ -48,7 +48,7 @@ public sealed class EtcdSecurityTests
     public async Task A_wrong_ca_or_client_certificate_stops_the_plan_with_the_state_store_error_and_creates_nothing(string wrong)
     {
         using var pki = new TestCertificates();
-        using var etcd = EtcdCluster.Start(1, pki);
+        using var etcd = TestEtcd.Start(1, pki);
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));
         var before = bed.Destination.Snapshot().State;
         var store = wrong == "ca" ? Tls(etcd, pki.OtherAuthority, pki.ClientCertificate, pki.ClientKey) : Tls(etcd, pki.Authority, pki.OtherClientCertificate, pki.OtherClientKey);
@@ -73,7 +73,7 @@ public sealed class EtcdSecurityTests
             Assert.Inconclusive($"{Etcdctl} is missing: install Debian's etcd-client.");
         }
 
-        using var etcd = EtcdCluster.Start(1);
+        using var etcd = TestEtcd.Start(1);
         await EtcdctlAsync(etcd, "user", "add", "root:right-password");
         await EtcdctlAsync(etcd, "auth", "enable");
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 0), StateScenarios.Source(devices: 2));

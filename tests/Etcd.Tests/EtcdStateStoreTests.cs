@@ -1,3 +1,4 @@
+using VfioMigration.Bench;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.State;
@@ -22,7 +23,7 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
     private static EtcdCluster Etcd => _etcd ?? throw new AssertInconclusiveException("etcd did not start.");
 
     [ClassInitialize]
-    public static void StartEtcd(TestContext context) => _etcd = EtcdCluster.Start(1);
+    public static void StartEtcd(TestContext context) => _etcd = TestEtcd.Start(1);
 
     [ClassCleanup]
     public static void StopEtcd() => _etcd?.Dispose();

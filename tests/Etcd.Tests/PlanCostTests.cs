@@ -30,7 +30,7 @@ public sealed class PlanCostTests
     [TestMethod]
     public async Task APlanThatReusesOneMdevAndCreatesOne_CostsTheseRoundTrips()
     {
-        using var etcd = EtcdCluster.Start(1);
+        using var etcd = TestEtcd.Start(1);
         using var store = etcd.Open("/cost/");
         var timed = new TimedStore(store);
         var source = SimulatedHost.FromScenario(ScenarioLoader.Parse(StateScenarios.Source(devices: 2)));

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using VfioMigration.Bench;
 
 namespace VfioMigration.Etcd.Tests;
 
@@ -22,6 +23,9 @@ internal sealed class TestCertificates : IDisposable
         Issue(authority, "root", server: false, ClientCertificate, ClientKey);
         Issue(other, "root", server: false, OtherClientCertificate, OtherClientKey);
     }
+
+    /// <summary>The files a cluster serving mutual TLS needs (<see cref="EtcdCluster.Start"/>).</summary>
+    public EtcdTlsFiles Files => new(Authority, ServerCertificate, ServerKey, ClientCertificate, ClientKey);
 
     /// <summary>The CA that signs the server and client certificates.</summary>
     public string Authority => Path.Combine(_directory, "ca.pem");

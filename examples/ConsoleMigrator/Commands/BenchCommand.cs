@@ -4,11 +4,11 @@ using VfioMigration.ConsoleMigrator.Cli;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
-/// <summary><c>bench</c>: whole-plan figures (planner against the exhaustive baseline, libvirt against sysfs inventory), evacuation, type-only placement and fleet-scale figures.</summary>
+/// <summary><c>bench</c>: whole-plan figures (planner against the exhaustive baseline, libvirt against sysfs inventory), evacuation, type-only placement, fleet-scale figures and the evacuation split across planner processes sharing one etcd.</summary>
 internal sealed class BenchCommand : CliCommand
 {
     public BenchCommand()
-        : base("bench", "Measure whole plans (planner vs exhaustive search, libvirt vs sysfs inventory), an evacuation, type-only placement beside the planner, and fleets of 10-1,000 hosts on generated simulated hosts.")
+        : base("bench", "Measure whole plans (planner vs exhaustive search, libvirt vs sysfs inventory), an evacuation, type-only placement beside the planner, fleets of 10-1,000 hosts on generated simulated hosts, and one evacuation split across 1, 2 and 4 planner processes sharing one etcd (FUSE, root).")
     {
         AddOptions([
             CliOption.Flag("--quick", "A reduced run (fewer iterations), about half the time of the full one."),
@@ -27,7 +27,8 @@ internal sealed class BenchCommand : CliCommand
     {
         var settings = new BenchSettings(args.Flag("--quick"));
         var results = await BenchRunner.RunAsync(settings, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
-        var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, results.Plans, results.Evacuation, results.Peers, results.Fleet);
+        var split = await FleetSplitRunner.RunAsync(Self(), FleetSplitRunner.BenchShape, step => context.Error.WriteLine($"bench: {step}"), cancellationToken).ConfigureAwait(false);
+        var report = new BenchReport(DateTimeOffset.UtcNow, settings.Quick, results.Plans, results.Evacuation, results.Peers, results.Fleet, split);
         var markdown = report.ToMarkdown(settings.Quick ? QuickDocsCommand : DocsCommand);
         if (args.Value("--markdown") is { } file)
         {
@@ -38,4 +39,10 @@ internal sealed class BenchCommand : CliCommand
         await context.Out.WriteLineAsync(context.Json ? report.ToJson() : markdown).ConfigureAwait(false);
         return ExitCodes.Success;
     }
+
+    /// <summary>This very program as the split evacuation's planner processes: the apphost, or <c>dotnet</c> with this assembly (a .NET tool, <c>dotnet vfio-migrator.dll</c>).</summary>
+    private static PlannerCommand Self() =>
+        Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) != "dotnet"
+            ? new PlannerCommand(path, [])
+            : new PlannerCommand("dotnet", [typeof(BenchCommand).Assembly.Location]);
 }

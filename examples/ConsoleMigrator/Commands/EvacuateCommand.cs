@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using VfioMigration.ConsoleMigrator.Cli;
+using VfioMigration.Etcd;
 using VfioMigration.Planner;
 using VfioMigration.Planner.Evacuation;
 using VfioMigration.Planner.Json;
@@ -42,7 +43,7 @@ internal sealed class EvacuateCommand : CliCommand
         {
             if (context.Json)
             {
-                await context.Out.WriteAsync(ToJson(result)).ConfigureAwait(false);
+                await context.Out.WriteAsync(ToJson(result, state.Store as EtcdStateStore)).ConfigureAwait(false);
             }
             else
             {
@@ -102,7 +103,8 @@ internal sealed class EvacuateCommand : CliCommand
         context.Out.Write($"\n{verdict}\n");
     }
 
-    private static string ToJson(EvacuationResult result)
+    /// <summary>The plans as JSON; with the etcd store, also the round trips to etcd so far (<c>etcdRoundTrips</c>: the bench's split evacuation adds them up).</summary>
+    private static string ToJson(EvacuationResult result, EtcdStateStore? etcd)
     {
         var guests = new JsonArray();
         foreach (var guest in result.Guests)
@@ -123,6 +125,11 @@ internal sealed class EvacuateCommand : CliCommand
             ["elapsedMs"] = Math.Round(result.Elapsed.TotalMilliseconds, 1),
             ["guests"] = guests,
         };
+        if (etcd is not null)
+        {
+            document["etcdRoundTrips"] = etcd.RoundTrips;
+        }
+
         return document.ToJsonString(DeviceJson.Options) + "\n";
     }
 }

@@ -4,15 +4,18 @@ using System.Net;
 using System.Net.Sockets;
 using VfioMigration.Planner.State;
 
-namespace VfioMigration.Etcd.Tests;
+using VfioMigration.Etcd;
+
+namespace VfioMigration.Bench;
 
 /// <summary>
 /// Debian's etcd (<c>/usr/bin/etcd</c>, package etcd-server) started on loopback: one member or a
 /// cluster, on free ports, with a temp data directory; every member is killed and the directory
-/// deleted on dispose.
+/// deleted on dispose. The etcd tests' servers and the bench's shared store for planner processes.
 /// </summary>
-internal sealed class EtcdCluster : IDisposable
+public sealed class EtcdCluster : IDisposable
 {
+    /// <summary>Where Debian's etcd-server installs the server.</summary>
     public const string Binary = "/usr/bin/etcd";
 
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
@@ -20,7 +23,7 @@ internal sealed class EtcdCluster : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("vfio-etcd-").FullName;
     private readonly Process?[] _members;
 
-    private EtcdCluster(int size, TestCertificates? tls)
+    private EtcdCluster(int size, EtcdTlsFiles? tls)
     {
         Tls = tls;
         var ports = FreePorts(2 * size);
@@ -59,7 +62,7 @@ internal sealed class EtcdCluster : IDisposable
     }
 
     /// <summary>The certificates of a cluster that serves clients over mutual TLS; null for plain http.</summary>
-    public TestCertificates? Tls { get; }
+    public EtcdTlsFiles? Tls { get; }
 
     /// <summary>Each member's client URL.</summary>
     public IReadOnlyList<string> ClientUrls { get; }
@@ -67,12 +70,18 @@ internal sealed class EtcdCluster : IDisposable
     /// <summary>Every member's client URL, comma-separated, as <c>--etcd-endpoints</c> takes them.</summary>
     public string Endpoints => string.Join(',', ClientUrls);
 
-    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers; Inconclusive without <c>/usr/bin/etcd</c>. With <paramref name="tls"/>, clients must come over TLS with a certificate its CA signed.</summary>
-    public static EtcdCluster Start(int size, TestCertificates? tls = null)
+    /// <summary>Why no cluster can start here (<c>/usr/bin/etcd</c> is missing), or null when one can.</summary>
+    public static string? Unavailable =>
+        File.Exists(Binary) ? null : $"{Binary} is missing: install Debian's etcd-server (scripts/prerequisites.sh --tests does).";
+
+    /// <summary>Starts <paramref name="size"/> members and waits until the cluster answers. With <paramref name="tls"/>, clients must come over TLS with a certificate its CA signed.</summary>
+    /// <exception cref="InvalidOperationException"><c>/usr/bin/etcd</c> is missing (see <see cref="Unavailable"/>), or a member exited while starting.</exception>
+    /// <exception cref="StateStoreException">The cluster did not answer within 60 s.</exception>
+    public static EtcdCluster Start(int size, EtcdTlsFiles? tls = null)
     {
-        if (!File.Exists(Binary))
+        if (Unavailable is { } missing)
         {
-            Assert.Inconclusive($"{Binary} is missing: install Debian's etcd-server (scripts/prerequisites.sh --tests does).");
+            throw new InvalidOperationException(missing);
         }
 
         var cluster = new EtcdCluster(size, tls);
@@ -123,6 +132,7 @@ internal sealed class EtcdCluster : IDisposable
     /// <summary>Lets a member <see cref="Freeze"/> stopped go on (SIGCONT): it reads what clients sent meanwhile.</summary>
     public void Thaw(int member) => Signal(member, "-CONT");
 
+    /// <summary>Kills every member and deletes the data directory.</summary>
     public void Dispose()
     {
         for (var i = 0; i < _members.Length; i++)
@@ -181,3 +191,11 @@ internal sealed class EtcdCluster : IDisposable
         }
     }
 }
+
+/// <summary>The PEM files of a cluster that serves clients over mutual TLS.</summary>
+/// <param name="Authority">The CA that signed the server's and the clients' certificates.</param>
+/// <param name="ServerCertificate">The members' certificate.</param>
+/// <param name="ServerKey">The members' key.</param>
+/// <param name="ClientCertificate">A client certificate the CA signed.</param>
+/// <param name="ClientKey">Its key.</param>
+public sealed record EtcdTlsFiles(string Authority, string ServerCertificate, string ServerKey, string ClientCertificate, string ClientKey);
