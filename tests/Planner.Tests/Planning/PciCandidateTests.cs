@@ -64,10 +64,13 @@ public sealed class PciCandidateTests
         var second = scenario.Source.AddPci("0000:3b:00.2", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
         scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, first), FakeHost.PciDevice(1, second));
         var legacy = scenario.Destination.AddPci("0000:5e:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5-legacy", new FakeVersion("mlx5-v7"));
+        scenario.Destination.AddPci("0000:5e:00.2", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
+        scenario.Destination.AddPci("0000:5e:00.3", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
 
         await using var result = await scenario.PlanAsync();
 
-        Assert.IsFalse(result.Succeeded);
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        CollectionAssert.AreEqual(new[] { ("0000:3b:00.1", legacy.Address.ToString()), ("0000:3b:00.2", legacy.Address.ToString()) }, result.Best.Rejections.Select(r => (r.Source, r.Candidate)).ToArray(), "both devices looked at it");
         Assert.AreEqual(1, scenario.Destination.Operations.Count(o => o == $"read bus/pci/devices/{legacy.Address}/vfio_migration_type"));
     }
 
