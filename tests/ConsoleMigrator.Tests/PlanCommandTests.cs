@@ -8,6 +8,36 @@ public sealed class PlanCommandTests
 {
     private static string Scenario(string name) => Path.Combine(AppContext.BaseDirectory, "scenarios", name);
 
+    /// <summary>Runs <c>plan --json</c> of <paramref name="domain"/> from one bundled scenario onto another, checks the exit code, and returns the plan.</summary>
+    private static async Task<JsonNode> PlanJsonAsync(int exitCode, string domain, string source, string destination)
+    {
+        var run = await ConsoleRun.RunAsync("plan", "--json", "--domain", domain, "--source-scenario", Scenario(source), "--dest-scenario", Scenario(destination));
+        Assert.AreEqual(exitCode, run.ExitCode, run.Error);
+        return JsonNode.Parse(run.Out)!;
+    }
+
+    /// <summary>
+    /// An H200 guest (examples/scenarios/h200-*.json: profiles and counts from NVIDIA's Hopper vGPU tables):
+    /// its H200X-35C goes to the one GPU with a 35C slot left, configured on its first free VF; its
+    /// H200X-1-18C to the MIG-mode GPU's idle configured VF (that GPU is full otherwise).
+    /// </summary>
+    [TestMethod]
+    public async Task Plan_Json_H200Guest_MapsEachVfVgpuToTheOneGpuThatCanTakeIt()
+    {
+        var plan = await PlanJsonAsync(0, "llm-1", "h200-source.json", "h200-dest.json");
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "vf-vgpu 0000:41:00.4 vgpu 1426 (NVIDIA H200X-35C) -> 0000:41:00.7 on 0000:41:00.0 create verified",
+                "vf-vgpu 0000:c1:00.4 vgpu 1414 (NVIDIA H200X-1-18C) -> 0000:c1:01.2 on 0000:c1:00.0 reuse verified",
+            },
+            plan["devices"]!.AsArray().Select(d =>
+                $"{(string?)d!["source"]!["kind"]} {(string?)d["source"]!["address"]} {(string?)d["source"]!["type"]} -> {(string?)d["target"]!["address"]} on {(string?)d["target"]!["parent"]} {(string?)d["action"]} {(string?)d["verification"]}").ToArray());
+        Assert.AreEqual("vf 0000:41:00.7 1426 removed", string.Join(';', plan["created"]!.AsArray().Select(c => $"{(string?)c!["method"]} {(string?)c["parent"]} {(string?)c["type"]} {(string?)c["state"]}")));
+        StringAssert.Contains((string?)plan["destinationXml"], "<address domain='0x0000' bus='0x41' slot='0x00' function='0x7'/>");
+        StringAssert.Contains((string?)plan["destinationXml"], "<address domain='0x0000' bus='0xc1' slot='0x01' function='0x2'/>");
+    }
+
     [TestMethod]
     public async Task Plan_Json_OnTheDemoHosts_ChoosesAHostAndUsesTheFixedNames()
     {
@@ -65,13 +95,7 @@ public sealed class PlanCommandTests
     [TestMethod]
     public async Task Plan_WithNoCompleteAssignment_StillPrintsTheJsonAndExitsThree()
     {
-        var run = await ConsoleRun.RunAsync(
-            "plan", "--json", "--domain", "render-1",
-            "--source-scenario", Scenario("demo-source.json"),
-            "--dest-scenario", Scenario("demo-dest-b.json"));
-
-        Assert.AreEqual(3, run.ExitCode, run.Error);
-        var plan = JsonNode.Parse(run.Out)!;
+        var plan = await PlanJsonAsync(3, "render-1", "demo-source.json", "demo-dest-b.json");
         Assert.IsFalse((bool)plan["ok"]!);
         var rejections = plan["rejections"]!.AsArray();
         CollectionAssert.AreEqual(

@@ -47,6 +47,24 @@ internal static class StateScenarios
         .Replace("@PARENT", Parent(1), StringComparison.Ordinal)
         .Replace("@IDLE", IdleMdev, StringComparison.Ordinal);
 
+    /// <summary>One NVIDIA H100 with 2 VFs (VF 0 at 0000:41:00.4) and the H100-10C vGPU type (id 1044, illustrative), VFs configured as <paramref name="configured"/> says.</summary>
+    public static string SriovGpu(bool configured) => """
+        {"address": "0000:41:00.0", "productId": "0x2331", "totalVfs": 8, "numVfs": 2,
+         "types": [{"id": 1044, "name": "NVIDIA H100-10C", "framebufferMiB": 10240, "maxInstances": 8}],
+         "migration": {"version": "v1"}, "vfs": [@VFS]}
+        """.Replace("@VFS", configured ? """{"index": 0, "type": 1044}""" : string.Empty, StringComparison.Ordinal);
+
+    /// <summary>A source whose guest vm1 has one vGPU on a VF (0000:41:00.4, type 1044).</summary>
+    public static string VfSource() => """
+        {"version": 1, "name": "src", "sriovGpus": [@GPU],
+         "guests": [{"name": "vm1", "uuid": "00000000-0000-4000-8000-0000000000c1", "running": true, "memoryMiB": 1024, "hostdevs": [{"pci": "0000:41:00.4"}]}]}
+        """.Replace("@GPU", SriovGpu(configured: true), StringComparison.Ordinal);
+
+    /// <summary>A destination with the same GPU and none of its VFs configured.</summary>
+    public static string VfDestination() => """
+        {"version": 1, "name": "dest", "sriovGpus": [@GPU]}
+        """.Replace("@GPU", SriovGpu(configured: false), StringComparison.Ordinal);
+
     /// <summary>Waits for <paramref name="condition"/>, at most <see cref="ProcessLimit"/>; fails when <paramref name="process"/> exits first.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, string what, Process? process, CancellationToken cancellationToken)
     {
@@ -127,6 +145,10 @@ internal sealed class StateBed : IDisposable
 
     /// <summary>How many creates the simulated destination has finished (made or failed).</summary>
     public int CreatesEnded() => Destination.Snapshot().Operations.Count(o => o.IsWrite && o.Path.EndsWith("/create", StringComparison.Ordinal));
+
+    /// <summary>An attribute of the destination read through its mount, as another process would (trimmed).</summary>
+    public async Task<string> ReadDestinationAsync(string relativePath) =>
+        (await File.ReadAllTextAsync(Path.Combine(MountPoint, relativePath))).Trim();
 
     /// <summary>libvirt's test driver reads a picture of the host: redraw it after the host changed.</summary>
     public void RefreshLibvirtXml() => Destination.WriteLibvirtXml(Path.Combine(_directory, "dest.xml"));
@@ -269,12 +291,15 @@ internal sealed class StateBed : IDisposable
     }
 
     /// <summary>How many journal entries are in <paramref name="state"/>, read as another process would (0 before the store exists).</summary>
-    public int JournalCount(string state)
+    public int JournalCount(string state) => JournalEntries().Count(e => e.EndsWith($" {state}", StringComparison.Ordinal));
+
+    /// <summary>The journal entries as <c>method parent type state</c>, read as another process would (none before the store exists).</summary>
+    public IReadOnlyList<string> JournalEntries()
     {
         var file = Path.Combine(StateDirectory, "state.db");
         if (!File.Exists(file))
         {
-            return 0;
+            return [];
         }
 
         try
@@ -282,14 +307,20 @@ internal sealed class StateBed : IDisposable
             using var connection = new SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM journal WHERE state = $state";
-            command.Parameters.AddWithValue("$state", state);
-            return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+            command.CommandText = "SELECT method, parent, type, state FROM journal ORDER BY ord";
+            using var reader = command.ExecuteReader();
+            var entries = new List<string>();
+            while (reader.Read())
+            {
+                entries.Add($"{reader.GetString(0)} {reader.GetString(1)} {reader.GetString(2)} {reader.GetString(3)}");
+            }
+
+            return entries;
         }
         catch (SqliteException)
         {
             // Not created yet (the schema is written in the planner's first transaction).
-            return 0;
+            return [];
         }
     }
 

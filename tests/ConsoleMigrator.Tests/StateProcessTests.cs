@@ -63,6 +63,42 @@ public sealed class StateProcessTests
     }
 
     /// <summary>
+    /// SIGKILL of a real planner right after it configured a VF (docs/nvidia-vf.md: the type id written,
+    /// read back and journaled with method <c>vf</c>; its confirmation, the version write on the VF, held),
+    /// then <c>recover</c>: the VF's <c>current_vgpu_type</c> is 0 again and the host is as it was.
+    /// <c>host --sysfs</c> on the mounted destination shows the VF configured in between.
+    /// </summary>
+    [TestMethod]
+    public async Task SigkillRightAfterAVfIsConfigured_ThenRecover_ResetsTheVf()
+    {
+        using var bed = new StateBed(StateScenarios.VfDestination(), StateScenarios.VfSource());
+        var before = bed.Destination.Snapshot().State;
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bed.HoldWrites(path => path.EndsWith("/vfio_migration_version", StringComparison.Ordinal), arrived, release.Task);
+
+        using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
+        {
+            await StateScenarios.WaitUntilAsync(() => arrived.Task.IsCompleted, "the confirmation of the configured VF", planner, TestContext.CancellationToken);
+            CollectionAssert.AreEqual(new[] { "vf 0000:41:00.4 1044 created" }, bed.JournalEntries().ToArray());
+            planner.Kill();
+
+            // The killed process leaves only once its write through the mount returns: let the held write go on.
+            release.SetResult();
+            await planner.WaitForExitAsync(TestContext.CancellationToken);
+        }
+
+        Assert.AreEqual("1044", await bed.ReadDestinationAsync("bus/pci/devices/0000:41:00.4/nvidia/current_vgpu_type"), "what the killed plan left");
+        var shown = await bed.RunWithAsync([], "host", "--connect", bed.DestinationUri, "--sysfs", bed.MountPoint, "--json");
+        Assert.AreEqual(0, shown.Code, shown.Error);
+        var vf = System.Text.Json.Nodes.JsonNode.Parse(shown.Out)!["sriovGpus"]!.AsArray().Single()!["vfs"]!.AsArray()[0]!;
+        Assert.AreEqual("0000:41:00.4 1044 NVIDIA H100-10C", $"{(string?)vf["address"]} {(uint?)vf["vgpuType"]} {(string?)vf["profile"]}");
+
+        await bed.RemoveEverythingAsync(before, 1, "recover");
+        Assert.AreEqual("0", await bed.ReadDestinationAsync("bus/pci/devices/0000:41:00.4/nvidia/current_vgpu_type"));
+    }
+
+    /// <summary>
     /// SIGKILL while a kept plan's commit waits for the store (another writer holds it, as a busy
     /// process would), then <c>recover</c>: the commit is one transaction, so it did not happen, and
     /// recovery removes both devices. The probe of the second created device is held until the test

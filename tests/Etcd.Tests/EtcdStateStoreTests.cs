@@ -1,3 +1,5 @@
+using VfioMigration.Planner;
+using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.State;
 using VfioMigration.Planner.Tests.State;
 
@@ -71,6 +73,33 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
 
         Assert.AreEqual(a, second.TryClaim(Host, "pci:0000:41:00.4", b)?.Plan);
         Assert.AreEqual(2, second.RoundTrips - before, "the failed transaction returns the claim; one more read names its plan and owner");
+    }
+
+    /// <summary>
+    /// A VF configuration (docs/nvidia-vf.md: method <c>vf</c>, parent the VF's address, type the vGPU
+    /// type id written) journaled by a process that died comes back to recovery as it was written.
+    /// </summary>
+    [TestMethod]
+    public void AVfEntryOfAGonePlan_ComesBackToRecovery_WithItsMethodVfAddressAndTypeId()
+    {
+        var plan = Guid.NewGuid();
+        // The planner's key for a VF is a name-based UUID of its address; any UUID stands in for it here.
+        const string key = "5b0e3a7c-1d2f-8a4b-9c6d-0e1f2a3b4c5d";
+        using (var dead = Etcd.Open(_prefix))
+        {
+            dead.BeginPlan(plan, "llm-1");
+            Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.6", plan));
+            dead.Journal(new JournalEntry(plan, Host, "dest", MdevUuid.Parse(key), "0000:41:00.6", MdevTypeId.Parse("1414"), CreationMethod.Vf, false, 1, JournalState.Intent));
+            dead.Journal(new JournalEntry(plan, Host, "dest", MdevUuid.Parse(key), "0000:41:00.6", MdevTypeId.Parse("1414"), CreationMethod.Vf, false, 1, JournalState.Created));
+        }
+
+        using var live = Etcd.Open(_prefix);
+        var recoverable = live.PlansToRecover(Host, includeCommitted: false).Single();
+        Assert.AreEqual((plan, "llm-1", PlanOwnerState.Gone), (recoverable.Id, recoverable.Guest, recoverable.Owner));
+        var entry = recoverable.Entries.Single();
+        Assert.AreEqual(
+            (CreationMethod.Vf, "0000:41:00.6", "1414", key, 1, JournalState.Created, false, "dest"),
+            (entry.Method, entry.Parent, entry.Type.Value, entry.Uuid.Value, entry.Order, entry.State, entry.Persistent, entry.HostName));
     }
 
     [TestMethod]

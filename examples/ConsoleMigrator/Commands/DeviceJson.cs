@@ -11,10 +11,10 @@ internal static class DeviceJson
     /// <summary>Indented JSON that keeps characters such as <c>'</c> and <c>&lt;</c> readable.</summary>
     public static JsonSerializerOptions Options { get; } = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>The JSON of one guest host device.</summary>
-    public static JsonObject Describe(HostDevice device)
+    /// <summary>The JSON of one guest host device; <paramref name="vgpu"/>: its vGPU when it is a VF with one.</summary>
+    public static JsonObject Describe(HostDevice device, VfVgpuInfo? vgpu = null)
     {
-        var json = new JsonObject { ["kind"] = Kind(device), ["ordinal"] = device.Ordinal };
+        var json = new JsonObject { ["kind"] = Kind(device, vgpu), ["ordinal"] = device.Ordinal };
         switch (device)
         {
             case MdevHostDevice mdev:
@@ -28,6 +28,13 @@ internal static class DeviceJson
                 json["managed"] = pci.Managed;
                 json["driver"] = pci.DriverName;
                 json["form"] = pci.Form == PciHostDeviceForm.Interface ? "interface" : "hostdev";
+                if (vgpu?.Current is { } type)
+                {
+                    json["vgpuType"] = type.Id;
+                    json["profile"] = type.Name;
+                    json["physicalFunction"] = vgpu.PhysicalFunction?.ToString();
+                }
+
                 break;
             case UnsupportedHostDevice unsupported:
                 json["what"] = unsupported.Kind;
@@ -40,10 +47,11 @@ internal static class DeviceJson
         return json;
     }
 
-    /// <summary><c>mdev</c>, <c>pci</c> or <c>unsupported</c>.</summary>
-    public static string Kind(HostDevice device) => device switch
+    /// <summary><c>mdev</c>, <c>vf-vgpu</c> (a PCI function with a vGPU, <paramref name="vgpu"/>), <c>pci</c> or <c>unsupported</c>.</summary>
+    public static string Kind(HostDevice device, VfVgpuInfo? vgpu = null) => device switch
     {
         MdevHostDevice => "mdev",
+        PciHostDevice when vgpu?.Current is not null => "vf-vgpu",
         PciHostDevice => "pci",
         _ => "unsupported",
     };
@@ -57,9 +65,10 @@ internal static class DeviceJson
         _ => "?",
     };
 
-    /// <summary>One line of details for a table.</summary>
-    public static string Details(HostDevice device) => device switch
+    /// <summary>One line of details for a table (a VF's vGPU first: type id, profile name, PF).</summary>
+    public static string Details(HostDevice device, VfVgpuInfo? vgpu = null) => device switch
     {
+        PciHostDevice pci when vgpu?.Current is { } type => $"vgpu {type.Id} ({type.Name ?? "name unknown"}) on PF {vgpu.PhysicalFunction?.ToString() ?? "unknown"}, {Details(pci)}",
         MdevHostDevice mdev => string.Join(", ", new[] { $"model={mdev.Model}", mdev.Display is null ? null : $"display={mdev.Display}", mdev.Ramfb is null ? null : $"ramfb={mdev.Ramfb}" }.OfType<string>()),
         PciHostDevice pci => string.Join(", ", new[] { pci.Form == PciHostDeviceForm.Interface ? "interface type=hostdev" : null, pci.Managed ? "managed" : "unmanaged", pci.DriverName is null ? null : $"driver={pci.DriverName}" }.OfType<string>()),
         UnsupportedHostDevice unsupported => unsupported.Reason,

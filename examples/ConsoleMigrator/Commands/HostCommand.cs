@@ -7,37 +7,41 @@ using VfioMigration.Planner.Hypervisor;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
-/// <summary><c>host</c>: a host's mdev parents and types with capacity, its mdevs and who uses them, and its PCI functions.</summary>
+/// <summary>
+/// <c>host</c>: a host's mdev parents and types with capacity, its mdevs and who uses them, its PCI
+/// functions, and its SR-IOV GPUs with their VFs' vGPUs (docs/nvidia-vf.md).
+/// </summary>
 internal sealed class HostCommand : CliCommand
 {
     public HostCommand()
-        : base("host", "Show a host's mdev parents (types, capacity), its mdevs (and which guest uses each) and its PCI functions.")
+        : base("host", "Show a host's mdev parents (types, capacity), its mdevs (and which guest uses each), its PCI functions, and its GPUs' vGPUs on SR-IOV VFs (type per VF, what each GPU can still make).")
     {
-        AddOptions([
-            CliOption.Value("--connect", "URI", "libvirt URI of the host.", required: true),
-        ]);
+        AddOptions(HostSet.OneHostOptions("libvirt URI of the host"));
     }
 
-    public override string Example => "vfio-migrator host --connect test:///$PWD/examples/hosts/demo-host.xml";
+    public override string Example => "vfio-migrator host --scenario examples/scenarios/mixed-dest.json";
 
     public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        using var hypervisor = LibvirtHypervisor.Open(args.Required("--connect"), readOnly: true);
-        var inventory = await hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
-        var owners = DeviceOwners.FromDomains(await hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false));
+        using var hosts = HostSet.FromOneHost(args);
+        var host = hosts.Source;
+        var inventory = await host.Hypervisor.GetInventoryAsync(InventoryScope.All, cancellationToken).ConfigureAwait(false);
+        var owners = DeviceOwners.FromDomains(await host.Hypervisor.ListDomainsAsync(cancellationToken).ConfigureAwait(false));
+        var nvidia = inventory.PciDevices.Where(d => d.VendorId == VfVgpuInfo.NvidiaVendorId).Select(d => d.Address).ToList();
+        var gpus = SriovGpu.Group(await VfVgpuInfo.ReadAsync(host.FileSystem, nvidia, cancellationToken).ConfigureAwait(false));
         if (context.Json)
         {
-            await context.Out.WriteLineAsync(ToJson(inventory, owners).ToJsonString(DeviceJson.Options)).ConfigureAwait(false);
+            await context.Out.WriteLineAsync(ToJson(inventory, gpus, owners).ToJsonString(DeviceJson.Options)).ConfigureAwait(false);
         }
         else
         {
-            WriteText(context, hypervisor.HostName, inventory, owners);
+            WriteText(context, host.Name, inventory, gpus, owners);
         }
 
         return ExitCodes.Success;
     }
 
-    private static JsonObject ToJson(HostInventory inventory, DeviceOwners owners) => new()
+    private static JsonObject ToJson(HostInventory inventory, IReadOnlyList<SriovGpu> gpus, DeviceOwners owners) => new()
     {
         ["parents"] = new JsonArray([.. inventory.Parents.Select(parent => new JsonObject
         {
@@ -73,11 +77,26 @@ internal sealed class HostCommand : CliCommand
             ["productId"] = pci.ProductId,
             ["inUseBy"] = owners.OwnerOf(pci.Address),
         })]),
+        ["sriovGpus"] = new JsonArray([.. gpus.Select(gpu => new JsonObject
+        {
+            ["address"] = gpu.Address?.ToString(),
+            ["vfs"] = new JsonArray([.. gpu.Vfs.Select(vf => new JsonObject
+            {
+                ["address"] = vf.Address.ToString(),
+                ["vgpuType"] = vf.Current?.Id,
+                ["profile"] = vf.Current?.Name,
+                ["inUseBy"] = owners.OwnerOf(vf.Address),
+            })]),
+            ["freeVfs"] = gpu.FreeVfs,
+            ["full"] = gpu.Full,
+            ["creatable"] = new JsonArray([.. gpu.Creatable.Select(type => new JsonObject { ["id"] = type.Id, ["profile"] = type.Name })]),
+        })]),
     };
 
-    private static void WriteText(CommandContext context, string hostName, HostInventory inventory, DeviceOwners owners)
+    private static void WriteText(CommandContext context, string hostName, HostInventory inventory, IReadOnlyList<SriovGpu> gpus, DeviceOwners owners)
     {
-        context.Out.WriteLine($"Host {hostName}: {inventory.Parents.Count} mdev parent(s), {inventory.Mdevs.Count} mdev(s), {inventory.PciDevices.Count} PCI function(s)");
+        var sriov = gpus.Count == 0 ? string.Empty : $", {gpus.Count} SR-IOV GPU(s) with {gpus.Sum(g => g.Vfs.Count)} vGPU VF(s)";
+        context.Out.WriteLine($"Host {hostName}: {inventory.Parents.Count} mdev parent(s), {inventory.Mdevs.Count} mdev(s), {inventory.PciDevices.Count} PCI function(s){sriov}");
         context.Out.WriteLine();
         var types = Screen.Table(context.Console, "PARENT", "ADDRESS", "TYPE", "NAME", "API", "AVAILABLE");
         foreach (var parent in inventory.Parents)
@@ -105,5 +124,60 @@ internal sealed class HostCommand : CliCommand
         }
 
         Screen.Write(context, pci);
+        if (gpus.Count == 0)
+        {
+            return;
+        }
+
+        context.Out.WriteLine();
+        var gpuTable = Screen.Table(context.Console, "GPU", "VFS", "CONFIGURED", "FREE VFS", "FREE CAPACITY", "CREATABLE NOW");
+        foreach (var gpu in gpus)
+        {
+            var capacity = gpu.Full ? "full" : gpu.FreeVfs == 1 ? "1 more vGPU" : $"1 to {gpu.FreeVfs} more vGPUs";
+            var creatable = gpu.Creatable.Count == 0 ? "-" : string.Join(", ", gpu.Creatable.Select(Profile));
+            gpuTable.Row(gpu.Address?.ToString() ?? "(no physfn)", Count(gpu.Vfs.Count), Count(gpu.Vfs.Count - gpu.FreeVfs), Count(gpu.FreeVfs), capacity, creatable);
+        }
+
+        Screen.Write(context, gpuTable);
+        context.Out.WriteLine();
+        var vfTable = Screen.Table(context.Console, "VF", "GPU", "VGPU TYPE", "IN USE BY");
+        foreach (var gpu in gpus)
+        {
+            foreach (var vf in gpu.Vfs)
+            {
+                vfTable.Row(vf.Address.ToString(), gpu.Address?.ToString(), vf.Current is { } type ? Profile(type) : "-", owners.OwnerOf(vf.Address) ?? (vf.Current is null ? "-" : "(idle)"));
+            }
+        }
+
+        Screen.Write(context, vfTable);
     }
+
+    private static string Count(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static string Profile(VgpuTypeInfo type) => type.Name is null ? $"{type.Id}" : $"{type.Id} {type.Name}";
+}
+
+/// <summary>
+/// One GPU (SR-IOV PF) with its vGPU VFs, and what it can still make: the types its unconfigured VFs
+/// list. The capacity is not a number in sysfs (docs/nvidia-vf.md): a VF lists a type when one more
+/// vGPU of it fits now, so a GPU whose free VFs list a type takes at least one more and at most one per free VF.
+/// </summary>
+internal sealed record SriovGpu(PciAddress? Address, IReadOnlyList<VfVgpuInfo> Vfs, int FreeVfs, IReadOnlyList<VgpuTypeInfo> Creatable)
+{
+    /// <summary>No free VF can take a vGPU now.</summary>
+    public bool Full => Creatable.Count == 0;
+
+    /// <summary>Groups VFs by their PF, in address order (VFs with no PF last, one group).</summary>
+    public static IReadOnlyList<SriovGpu> Group(IReadOnlyList<VfVgpuInfo> vfs) =>
+    [
+        .. vfs.GroupBy(vf => vf.PhysicalFunction)
+            .OrderBy(g => g.Key is null)
+            .ThenBy(g => g.Key?.ToString(), StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var members = g.OrderBy(vf => vf.Address.ToString(), StringComparer.Ordinal).ToList();
+                var free = members.Where(vf => vf.Current is null).ToList();
+                return new SriovGpu(g.Key, members, free.Count, [.. free.SelectMany(vf => vf.Creatable).DistinctBy(t => t.Id)]);
+            }),
+    ];
 }

@@ -36,6 +36,22 @@ internal sealed class HostSet : IDisposable
         CliOption.Repeatable("--dest-scenario", "FILE", "Simulate a destination host from a scenario (after the --dest hosts)."),
     ];
 
+    /// <summary>The SSH settings every remote host of a command shares, for commands that name their hosts otherwise.</summary>
+    public static IEnumerable<Option> SharedSshOptions => Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key");
+
+    /// <summary>
+    /// The options of a command about one host (<c>inspect</c>, <c>host</c>): a libvirt URI with its
+    /// sysfs (as <c>--source</c> and <c>--source-sysfs</c> are for <c>plan</c>), or a scenario; read by <see cref="FromOneHost"/>.
+    /// </summary>
+    /// <param name="uriHelp">What the URI names, for the help text.</param>
+    public static IReadOnlyList<Option> OneHostOptions(string uriHelp) =>
+    [
+        CliOption.Value("--connect", "URI", $"{uriHelp} (not needed with --scenario)."),
+        CliOption.Value("--sysfs", "DIR", "The host's sysfs as a local directory, read for NVIDIA vGPUs on SR-IOV VFs (default: /sys for a local URI, SSH to the URI's host for a remote one)."),
+        CliOption.Value("--scenario", "FILE", "Simulate the host from a scenario instead (libvirt test driver + in-process sysfs)."),
+        .. SharedSshOptions,
+    ];
+
     private readonly List<IDisposable> _owned = [];
     private readonly List<string> _temporaryFiles = [];
     private readonly List<MigrationHost> _destinations = [];
@@ -108,6 +124,37 @@ internal sealed class HostSet : IDisposable
             }
 
             hosts.RequireDistinctNames();
+            return hosts;
+        }
+        catch
+        {
+            hosts.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Builds the one host of <see cref="OneHostOptions"/>, as <see cref="Source"/>; libvirt is opened read-only.</summary>
+    /// <exception cref="UsageException">Neither or both of <c>--connect</c> and <c>--scenario</c>, or <c>--sysfs</c> with a scenario.</exception>
+    public static HostSet FromOneHost(ParseResult args)
+    {
+        var uri = args.Value("--connect");
+        var scenario = args.Value("--scenario");
+        if ((uri is null) == (scenario is null))
+        {
+            throw new UsageException("give the host as exactly one of --connect URI and --scenario FILE.");
+        }
+
+        if (scenario is not null && args.Value("--sysfs") is not null)
+        {
+            throw new UsageException("--sysfs is the sysfs of a --connect host; a --scenario host brings its own.");
+        }
+
+        var hosts = new HostSet();
+        try
+        {
+            hosts.Source = scenario is null
+                ? hosts.FromUri(new HostOptions("host", uri!, args.Value("--sysfs"), null, null, null) { ReadOnly = true }, RemoteDefaults(args))
+                : hosts.FromScenario(scenario);
             return hosts;
         }
         catch
@@ -226,7 +273,7 @@ internal sealed class HostSet : IDisposable
                 throw new HostDataException($"{role} sysfs root '{sysfsRoot}' is not a directory.");
             }
 
-            var (hypervisor, took) = OpenOwned(uri);
+            var (hypervisor, took) = OpenOwned(uri, options.ReadOnly);
             return new MigrationHost(name ?? hypervisor.HostName, hypervisor, new LocalHostFileSystem(Path.GetFullPath(sysfsRoot))) { ConnectTime = took };
         }
 
@@ -246,16 +293,16 @@ internal sealed class HostSet : IDisposable
             throw new UsageException($"{role} '{uri}': {Sentence(e)}");
         }
 
-        var connected = description.Connect();
+        var connected = description.Connect(options.ReadOnly);
         _owned.Add(connected);
         return connected.Host;
     }
 
     /// <summary>Opens a libvirt connection this set closes, and says how long opening took.</summary>
-    private (LibvirtHypervisor Hypervisor, TimeSpan Took) OpenOwned(string uri)
+    private (LibvirtHypervisor Hypervisor, TimeSpan Took) OpenOwned(string uri, bool readOnly = false)
     {
         var started = Stopwatch.GetTimestamp();
-        var hypervisor = LibvirtHypervisor.Open(uri);
+        var hypervisor = LibvirtHypervisor.Open(uri, readOnly);
         _owned.Add(hypervisor);
         return (hypervisor, Stopwatch.GetElapsedTime(started));
     }
@@ -303,4 +350,8 @@ internal sealed class HostSet : IDisposable
 /// <param name="Ssh">Its SSH endpoint, <c>[user@]host[:port]</c>.</param>
 /// <param name="KeyFile">Its own private key.</param>
 /// <param name="Name">Its name in the output.</param>
-internal sealed record HostOptions(string Role, string Uri, string? SysfsRoot, string? Ssh, string? KeyFile, string? Name);
+internal sealed record HostOptions(string Role, string Uri, string? SysfsRoot, string? Ssh, string? KeyFile, string? Name)
+{
+    /// <summary>Open libvirt read-only (a command that only looks).</summary>
+    public bool ReadOnly { get; init; }
+}

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using VfioMigration.ConsoleMigrator.Cli;
 using VfioMigration.Planner;
-using VfioMigration.Planner.Hypervisor;
+using VfioMigration.Planner.Devices;
 
 namespace VfioMigration.ConsoleMigrator.Commands;
 
@@ -10,33 +10,41 @@ namespace VfioMigration.ConsoleMigrator.Commands;
 internal sealed class InspectCommand : CliCommand
 {
     public InspectCommand()
-        : base("inspect", "Show a guest's host devices (mdevs, PCI functions, SR-IOV interfaces) as the planner reads them.")
+        : base("inspect", "Show a guest's host devices (mdevs, PCI functions, SR-IOV interfaces, vGPUs on SR-IOV VFs) as the planner reads them.")
     {
         AddOptions([
-            CliOption.Value("--connect", "URI", "libvirt URI of the host that defines the guest.", required: true),
+            .. HostSet.OneHostOptions("libvirt URI of the host that defines the guest"),
             CliOption.Value("--domain", "NAME", "Guest name or UUID.", required: true),
         ]);
     }
 
-    public override string Example => "vfio-migrator inspect --connect test:///$PWD/examples/hosts/demo-host.xml --domain vgpu-guest --json";
+    public override string Example => "vfio-migrator inspect --scenario examples/scenarios/mixed-source.json --domain train-1 --json";
 
     public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
-        using var hypervisor = LibvirtHypervisor.Open(args.Required("--connect"), readOnly: true);
-        var guest = await hypervisor.GetDomainAsync(ParseGuest(args.Required("--domain")), cancellationToken).ConfigureAwait(false);
+        var selector = ParseGuest(args.Required("--domain"));
+        using var hosts = HostSet.FromOneHost(args);
+        var host = hosts.Source;
+        var guest = await host.Hypervisor.GetDomainAsync(selector, cancellationToken).ConfigureAwait(false);
         var devices = guest.Devices;
+
+        // A PCI hostdev whose function has a vGPU type set is a vGPU on a VF (docs/nvidia-vf.md): its sysfs says so, libvirt does not.
+        var vfs = (await VfVgpuInfo.ReadAsync(host.FileSystem, [.. devices.HostDevices.OfType<PciHostDevice>().Select(p => p.Address)], cancellationToken).ConfigureAwait(false))
+            .Where(vf => vf.Current is not null)
+            .ToDictionary(vf => vf.Address);
+        VfVgpuInfo? VgpuOf(HostDevice device) => device is PciHostDevice pci ? vfs.GetValueOrDefault(pci.Address) : null;
         if (context.Json)
         {
             var json = new JsonObject
             {
                 ["domain"] = new JsonObject { ["name"] = devices.Name, ["uuid"] = devices.Uuid },
-                ["hostdevs"] = new JsonArray([.. devices.HostDevices.Select(DeviceJson.Describe)]),
+                ["hostdevs"] = new JsonArray([.. devices.HostDevices.Select(d => DeviceJson.Describe(d, VgpuOf(d)))]),
             };
             await context.Out.WriteLineAsync(json.ToJsonString(DeviceJson.Options)).ConfigureAwait(false);
             return ExitCodes.Success;
         }
 
-        await context.Out.WriteLineAsync($"Guest {devices.Name} ({devices.Uuid}) on {hypervisor.HostName}: {devices.HostDevices.Count} host device(s)").ConfigureAwait(false);
+        await context.Out.WriteLineAsync($"Guest {devices.Name} ({devices.Uuid}) on {host.Name}: {devices.HostDevices.Count} host device(s)").ConfigureAwait(false);
         if (devices.HostDevices.Count == 0)
         {
             return ExitCodes.Success;
@@ -45,7 +53,8 @@ internal sealed class InspectCommand : CliCommand
         var table = Screen.Table(context.Console, "#", "KIND", "DEVICE", "DETAILS", "ALIAS", "GUEST ADDRESS");
         foreach (var device in devices.HostDevices)
         {
-            table.Row(device.Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture), DeviceJson.Kind(device), DeviceJson.Identity(device), DeviceJson.Details(device), device.Alias, DeviceJson.GuestAddressText(device.GuestAddress));
+            var vgpu = VgpuOf(device);
+            table.Row(device.Ordinal.ToString(System.Globalization.CultureInfo.InvariantCulture), DeviceJson.Kind(device, vgpu), DeviceJson.Identity(device), DeviceJson.Details(device, vgpu), device.Alias, DeviceJson.GuestAddressText(device.GuestAddress));
         }
 
         Screen.Write(context, table);

@@ -77,7 +77,7 @@ internal sealed class RecoverCommand : CliCommand
     [
         CliOption.Repeatable("--host", "URI", "libvirt URI of a host to act on (default: every host the state store has entries for)."),
         CliOption.Repeatable("--host-sysfs", "DIR", "A host's sysfs as a local directory, in the order of --host (default /sys locally, SSH remotely)."),
-        .. HostSet.Options.Where(o => o.Name is "--ssh-key" or "--known-hosts" or "--accept-new-host-key"),
+        .. HostSet.SharedSshOptions,
         .. StateOption.Options,
     ];
 

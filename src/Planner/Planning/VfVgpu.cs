@@ -55,7 +55,7 @@ internal interface IVfVgpuControl
 internal sealed class NvidiaSysfsVfControl(IHostFileSystem fileSystem, PlanCounters counters) : IVfVgpuControl
 {
     /// <summary>NVIDIA's PCI vendor id: only its functions are asked.</summary>
-    public const string VendorId = "0x10de";
+    public const string VendorId = VfVgpuInfo.NvidiaVendorId;
 
     public static SysfsPath CurrentPath(PciAddress vf) => SysfsPath.PciAttribute(vf, "nvidia").Append("current_vgpu_type");
 
