@@ -48,5 +48,6 @@ public sealed class PlanStatisticsTests
         var sysfsReads = operations.Count(o => o.StartsWith("read ", StringComparison.Ordinal) || o.StartsWith("list ", StringComparison.Ordinal) || o.StartsWith("readlink ", StringComparison.Ordinal));
         Assert.AreEqual(sysfsReads, result.Best.Statistics.SysfsReads, what);
         Assert.AreEqual(scenario.Source.Hypervisor.LibvirtCalls + scenario.Destination.Hypervisor.LibvirtCalls, result.Best.Statistics.LibvirtCalls, what);
+        Assert.DoesNotContain("list bus/pci/devices", operations, "the default inventory is libvirt's: sysfs's PCI functions are not listed");
     }
 }
