@@ -19,6 +19,21 @@ public sealed class LibvirtDomain : IDisposable
     /// <param name="options">Which definition and detail; <see cref="DomainXmlOptions.Migratable"/> for a migration destination XML.</param>
     public string GetXmlDescription(DomainXmlOptions options = DomainXmlOptions.None) => Proxy.virDomainGetXMLDesc(handle, (uint)options);
 
+    /// <summary>
+    /// Reads the domain's XML (<c>virDomainGetXMLDesc</c>) without copying it into a managed string:
+    /// <paramref name="read"/> gets libvirt's UTF-8 text as a read-only, seekable stream over libvirt's
+    /// own buffer, which is freed when <paramref name="read"/> returns (the stream must not outlive it).
+    /// </summary>
+    /// <typeparam name="T">What <paramref name="read"/> makes of the text.</typeparam>
+    /// <param name="read">Reads the stream; called once, on the calling thread.</param>
+    /// <param name="options">Which definition and detail, as for <see cref="GetXmlDescription"/>.</param>
+    /// <returns>What <paramref name="read"/> returned.</returns>
+    public T ReadXmlDescription<T>(Func<Stream, T> read, DomainXmlOptions options = DomainXmlOptions.None)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return Proxy.virDomainGetXMLDesc(handle, (uint)options, read);
+    }
+
     /// <summary>The domain's state and its reason (<c>virDomainGetState</c>).</summary>
     public DomainStateInfo GetState()
     {

@@ -55,17 +55,25 @@ internal static class RemoteShell
     public const int MaxRecordLength = 32 << 20;
 
     /// <summary>
-    /// Defined once per session. <c>beneath PATH</c> resolves PATH with <c>realpath -e</c> into <c>$p</c>
-    /// and refuses, as ENOENT, a result outside the root <c>$R</c>; <c>regular PATH</c> refuses anything
-    /// at <c>$p</c> that is not a regular file (EISDIR for a directory, ENXIO for a FIFO, device node or
-    /// socket) before it is opened. <c>d FILE</c> prints a success record of FILE (no process for an empty
-    /// one: a write's); <c>e STATUS</c> the
-    /// record of the last operation (its output, or its error text). <c>o</c> runs one single-record
-    /// operation; <c>x</c> one write and ask (three records).
+    /// Defined once per session, each costing as few processes as it can (docs/remote-hosts.md).
+    /// <c>beneath PATH</c> resolves PATH into <c>$p</c> (the directory with the shell's <c>cd -P</c>
+    /// when the last component is not a link, else with <c>realpath -e</c>) and refuses, as ENOENT, a
+    /// result outside the root <c>$R</c>; <c>regular PATH</c> refuses anything at <c>$p</c> that is not a
+    /// regular file (EISDIR for a directory, ENXIO for a FIFO, device node or socket) before it is
+    /// opened. <c>d FILE</c> prints a success record of FILE (no process for an empty one: a write's);
+    /// <c>d1 FILE</c> the same, with builtins when FILE is one line (a link target); <c>f FILE</c> an
+    /// error record of FILE, with builtins. <c>o</c> runs one single-record operation (a read answers an
+    /// <c>X</c> record straight from <c>od</c>); <c>x</c> one write and ask (three records).
     /// </summary>
     private const string Functions = """
         beneath() {
-          p=$(realpath -e -- "$1") || return 1
+          q=${1%/*} n=${1##*/}
+          if [ -n "$n" ] && [ ! -h "$1" ] && cd -P -- "${q:-/}" 2>/dev/null; then
+            p=${PWD%/}/$n
+            if [ ! -e "$p" ]; then printf '%s: %s\n' "$1" 'No such file or directory' >&2; return 1; fi
+          else
+            p=$(realpath -e -- "$1") || return 1
+          fi
           case $R in /) ;; *) case $p in "$R"|"$R"/*) ;; *) printf '%s: %s\n' "$1" 'No such file or directory' >&2; return 1 ;; esac ;; esac
         }
         regular() {
@@ -73,32 +81,42 @@ internal static class RemoteShell
           if [ ! -f "$p" ]; then printf '%s: %s\n' "$1" 'No such device or address' >&2; return 1; fi
         }
         d() { if [ -s "$1" ]; then printf 'D %s\n' "$(wc -c <"$1")"; cat -- "$1"; else echo 'D 0'; fi; }
-        e() { if [ "$1" -eq 0 ]; then d "$t/o"; else printf 'E %s\n' "$(wc -c <"$t/e")"; cat -- "$t/e"; fi; }
+        d1() { if { IFS= read -r l && ! IFS= read -r m && [ -z "$m" ]; } <"$1"; then printf 'D %s\n%s\n' $((${#l} + 1)) "$l"; else d "$1"; fi; }
+        f() { m=; while IFS= read -r l || [ -n "$l" ]; do m=$m$l'
+        '; done <"$1"; printf 'E %s\n%s' "${#m}" "$m"; }
         o() {
+          if [ "$1" = r ]; then
+            if { beneath "$2" && regular "$2"; } </dev/null 2>"$t/e"; then
+              echo X
+              if od -An -v -tx1 -N 4097 -- "$p" </dev/null 2>"$t/e"; then echo .; return; fi
+              echo '!'
+            fi
+            f "$t/e"; return
+          fi
           case $1 in
-            r) beneath "$2" && regular "$2" && head -c 4097 -- "$p" ;;
             l) beneath "$2" && ls -1AU -- "$p/" ;;
-            k) beneath "$(dirname -- "$2")" && readlink -v -- "$p/${2##*/}" ;;
-            w) beneath "$2" && regular "$2" && printf "$4" | dd of="$p" bs="$3" count=1 iflag=fullblock conv=nocreat,notrunc status=none ;;
+            k) q=${2%/*}; beneath "${q:-/}" && readlink -v -- "$p/${2##*/}" ;;
+            w) beneath "$2" && regular "$2" && printf "$4" >"$t/v" && dd if="$t/v" of="$p" bs="$3" count=1 iflag=fullblock conv=nocreat,notrunc status=none ;;
           esac </dev/null >"$t/o" 2>"$t/e"
-          e $?
+          if [ $? -ne 0 ]; then f "$t/e"; elif [ "$1" = k ]; then d1 "$t/o"; else d "$t/o"; fi
         }
         x() {
           : >"$t/r"; : >"$t/s"
           ( beneath "$1" && regular "$1" || exit 1
+            printf "$3" >"$t/v"
             if ! { :; } 3<>"$p" 2>/dev/null; then
-              printf "$3" | dd of="$p" bs="$2" count=1 iflag=fullblock conv=nocreat,notrunc status=none; exit
+              dd if="$t/v" of="$p" bs="$2" count=1 iflag=fullblock conv=nocreat,notrunc status=none; exit
             fi
             exec 3<>"$p"
-            if printf "$3" | dd bs="$2" count=1 iflag=fullblock status=none >&3; then
-              w=0; head -c 4096 <&3 >"$t/r" 2>/dev/null; n=$((4096 - $2 - $(wc -c <"$t/r")))
+            if dd if="$t/v" bs="$2" count=1 iflag=fullblock status=none >&3; then
+              w=0; head -c 4096 <&3 >"$t/r" 2>/dev/null; n=$((4096 - $2)); if [ -s "$t/r" ]; then n=$((n - $(wc -c <"$t/r"))); fi
             else
               w=1; n=4096
             fi
             if [ "$n" -ge 0 ]; then dd bs=4096 count=1 iflag=skip_bytes,fullblock skip="$n" status=none <&3 >"$t/s" 2>/dev/null; fi
             exit $w
           ) </dev/null >"$t/o" 2>"$t/e"
-          e $?; d "$t/r"; d "$t/s"
+          if [ $? -ne 0 ]; then f "$t/e"; else d "$t/o"; fi; d "$t/r"; d "$t/s"
         }
 
         """;
@@ -188,6 +206,18 @@ internal static class RemoteShell
         while (records.Count < expected)
         {
             var header = ReadLine(answer, records.Count + 1);
+            if (header == "X")
+            {
+                if (ReadHex(answer, records.Count + 1) is { } content)
+                {
+                    records.Add(new RemoteRecord(true, content));
+                    continue;
+                }
+
+                // The read failed part way: its error record follows.
+                header = ReadLine(answer, records.Count + 1);
+            }
+
             var kind = header.Length > 2 ? header[0] : '?';
             if ((kind != 'D' && kind != 'E') || header[1] != ' '
                 || !int.TryParse(header.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > MaxRecordLength)
@@ -202,6 +232,33 @@ internal static class RemoteShell
 
         var end = ReadLine(answer, expected + 1);
         return end == trailer ? records : throw new FormatException($"After {expected} record(s): expected the batch's trailer, got '{Printable(end)}'.");
+    }
+
+    /// <summary>
+    /// The body of an <c>X</c> record (a read's content as <c>od -An -v -tx1</c> prints it: lines of
+    /// two-digit hex bytes) up to its end line: <c>.</c> (the bytes) or <c>!</c> (null: an error record follows).
+    /// </summary>
+    private static byte[]? ReadHex(Stream answer, int record)
+    {
+        var bytes = new List<byte>();
+        while (true)
+        {
+            var line = ReadLine(answer, record);
+            if (line is "." or "!")
+            {
+                return line == "." ? [.. bytes] : null;
+            }
+
+            foreach (var pair in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (pair.Length != 2 || !byte.TryParse(pair, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value) || bytes.Count > LocalHostFileSystem.MaxWriteLength)
+                {
+                    throw new FormatException($"Record {record}: malformed read content '{Printable(line)}'.");
+                }
+
+                bytes.Add(value);
+            }
+        }
     }
 
     /// <summary>One header or trailer line, at most 80 bytes, without its newline.</summary>

@@ -68,6 +68,36 @@ public sealed class DomainTests : LibvirtTestBase
     }
 
     [TestMethod]
+    public void ReadXmlDescription_GivesLibvirtsUtf8BytesAsAReadOnlyStream()
+    {
+        using var host = new TestHost();
+        using var connection = LibvirtConnection.Open(host.Uri);
+        using var domain = connection.LookupDomainByName(TestHost.RunningGuest);
+
+        var expected = domain.GetXmlDescription(DomainXmlOptions.Inactive);
+        var (text, length, writable) = domain.ReadXmlDescription(
+            stream => (new StreamReader(stream, System.Text.Encoding.UTF8).ReadToEnd(), stream.Length, stream.CanWrite),
+            DomainXmlOptions.Inactive);
+
+        Assert.AreEqual(expected, text);
+        Assert.AreEqual(System.Text.Encoding.UTF8.GetByteCount(expected), length);
+        Assert.IsFalse(writable);
+    }
+
+    [TestMethod]
+    public void ReadXmlDescription_SecureOnReadOnlyConnection_IsDeniedWithoutCallingTheReader()
+    {
+        using var connection = LibvirtConnection.OpenReadOnly("test:///default");
+        using var domain = connection.LookupDomainByName("test");
+        var called = false;
+
+        var error = Assert.ThrowsExactly<LibvirtException>(() => domain.ReadXmlDescription(_ => called = true, DomainXmlOptions.Secure));
+        Assert.AreEqual(LibvirtErrorCode.OperationDenied, error.Code);
+        Assert.AreEqual("virDomainGetXMLDesc", error.Function);
+        Assert.IsFalse(called);
+    }
+
+    [TestMethod]
     public void GetXmlDescription_SecureOnReadOnlyConnection_IsDenied()
     {
         using var connection = LibvirtConnection.OpenReadOnly("test:///default");

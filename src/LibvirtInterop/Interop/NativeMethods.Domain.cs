@@ -43,6 +43,10 @@ internal static unsafe partial class NativeMethods
     [return: MarshalUsing(typeof(OwnedUtf8StringMarshaller))]
     internal static partial string? virDomainGetXMLDesc(LibvirtDomainHandle domain, uint flags);
 
+    /// <summary><c>char *virDomainGetXMLDesc(virDomainPtr domain, unsigned int flags)</c>, the text left in libvirt's buffer (the caller frees it).</summary>
+    [LibraryImport(LibraryName, EntryPoint = "virDomainGetXMLDesc")]
+    internal static partial byte* virDomainGetXMLDescUtf8(LibvirtDomainHandle domain, uint flags);
+
     /// <summary><c>const char *virDomainGetName(virDomainPtr domain)</c></summary>
     [LibraryImport(LibraryName)]
     [return: MarshalUsing(typeof(BorrowedUtf8StringMarshaller))]

@@ -39,6 +39,30 @@ internal static unsafe partial class Proxy
     internal static string virDomainGetXMLDesc(LibvirtDomainHandle domain, uint flags) =>
         Check(NativeMethods.virDomainGetXMLDesc(domain, flags), nameof(NativeMethods.virDomainGetXMLDesc));
 
+    /// <summary>
+    /// Calls <c>virDomainGetXMLDesc</c> and hands <paramref name="read"/> libvirt's UTF-8 text as a
+    /// read-only stream over the native buffer (no managed copy), then frees the buffer.
+    /// </summary>
+    internal static T virDomainGetXMLDesc<T>(LibvirtDomainHandle domain, uint flags, Func<Stream, T> read)
+    {
+        var text = NativeMethods.virDomainGetXMLDescUtf8(domain, flags);
+        if (text is null)
+        {
+            throw LibvirtErrors.TakeLastError(nameof(NativeMethods.virDomainGetXMLDesc));
+        }
+
+        try
+        {
+            var length = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(text).Length;
+            using var stream = new UnmanagedMemoryStream(text, length);
+            return read(stream);
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(text);
+        }
+    }
+
     /// <inheritdoc cref="NativeMethods.virDomainGetName"/>
     internal static string virDomainGetName(LibvirtDomainHandle domain) =>
         Check(NativeMethods.virDomainGetName(domain), nameof(NativeMethods.virDomainGetName));

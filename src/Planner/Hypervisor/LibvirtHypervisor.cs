@@ -148,8 +148,8 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     public Task<IReadOnlyList<DomainHostDevices>> ListDomainsAsync(CancellationToken cancellationToken = default) => RunAsync<IReadOnlyList<DomainHostDevices>>(
         () =>
         {
-            var xmls = ReadAllXml("virConnectListAllDomains", () => _connection.ListAllDomains(), "virDomainGetXMLDesc", domain => domain.GetXmlDescription(), cancellationToken);
-            return Parse("virDomainGetXMLDesc", null, () => xmls.Select(DomainXmlReader.Read).ToList());
+            // Each guest's XML is read straight from libvirt's buffer into its host devices: no string, no tree of the whole domain.
+            return Parse("virDomainGetXMLDesc", null, () => ReadAll("virConnectListAllDomains", () => _connection.ListAllDomains(), "virDomainGetXMLDesc", domain => domain.ReadXmlDescription(DomainXmlReader.Read), cancellationToken));
         },
         cancellationToken);
 
@@ -181,7 +181,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             string[] xmls;
             try
             {
-                xmls = ReadAllXml("virConnectListAllNodeDevices", () => _connection.ListAllNodeDevices(filters), "virNodeDeviceGetXMLDesc", device => device.GetXmlDescription(), cancellationToken);
+                xmls = ReadAll("virConnectListAllNodeDevices", () => _connection.ListAllNodeDevices(filters), "virNodeDeviceGetXMLDesc", device => device.GetXmlDescription(), cancellationToken);
             }
             catch (HypervisorException e) when (scope == InventoryScope.DefinedInactiveMdevs && e.InnerException is LibvirtInvalidArgumentException)
             {
@@ -459,8 +459,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         }
     }
 
-    /// <summary>An object's XML; null when the object is gone since it was listed (another client destroyed or undefined it).</summary>
-    private string? ReadXmlUnlessGone(string function, Func<string> readXml)
+    /// <summary>An object's XML (or what is read from it); null when the object is gone since it was listed (another client destroyed or undefined it).</summary>
+    private T? ReadXmlUnlessGone<T>(string function, Func<T> readXml)
+        where T : class
     {
         try
         {
@@ -474,20 +475,34 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
     /// <summary>
     /// Lists objects with one call, then reads each one's XML with up to <see cref="ConcurrentCalls"/>
-    /// calls in flight; the XML comes back in the listing's order, without the objects that went
-    /// away in between (libvirt lists a snapshot; the host keeps changing).
+    /// calls in flight; the XML (or what <paramref name="readXml"/> makes of it) comes back in the
+    /// listing's order, without the objects that went away in between (libvirt lists a snapshot; the
+    /// host keeps changing). XML that cannot be read fails the whole listing with the first such
+    /// object's <see cref="LibvirtXmlException"/>, in the listing's order.
     /// </summary>
-    private string[] ReadAllXml<TObject>(string listFunction, Func<IReadOnlyList<TObject>> list, string xmlFunction, Func<TObject, string> readXml, CancellationToken cancellationToken)
+    private TResult[] ReadAll<TObject, TResult>(string listFunction, Func<IReadOnlyList<TObject>> list, string xmlFunction, Func<TObject, TResult> readXml, CancellationToken cancellationToken)
         where TObject : IDisposable
+        where TResult : class
     {
         var objects = Call(listFunction, null, list);
         try
         {
-            var xmls = new string?[objects.Count];
+            var results = new TResult?[objects.Count];
+            var refused = new LibvirtXmlException?[objects.Count];
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentCalls, CancellationToken = cancellationToken };
             try
             {
-                Parallel.For(0, objects.Count, parallel, i => xmls[i] = ReadXmlUnlessGone(xmlFunction, () => readXml(objects[i])));
+                Parallel.For(0, objects.Count, parallel, i =>
+                {
+                    try
+                    {
+                        results[i] = ReadXmlUnlessGone(xmlFunction, () => readXml(objects[i]));
+                    }
+                    catch (LibvirtXmlException e)
+                    {
+                        refused[i] = e;
+                    }
+                });
             }
             catch (AggregateException e)
             {
@@ -495,7 +510,12 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                 ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
             }
 
-            return [.. xmls.OfType<string>()];
+            if (refused.FirstOrDefault(e => e is not null) is { } first)
+            {
+                ExceptionDispatchInfo.Capture(first).Throw();
+            }
+
+            return [.. results.OfType<TResult>()];
         }
         finally
         {

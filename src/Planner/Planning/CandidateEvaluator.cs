@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
@@ -62,11 +63,20 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
 
     private const string MigrationVersion = "migration_version";
     private const string MigrationQuery = "migration_query";
-    private readonly Dictionary<string, SourceVersion> _pciTypes = [];
+    private ConcurrentDictionary<SysfsPath, Lazy<Task<SourceVersion>>> _pciTypes = new();
+    private bool _prefetch;
 
     public DestinationInventory Inventory => inventory;
 
     public RejectionLog Rejections => rejections;
+
+    /// <summary>
+    /// An evaluator for prefetching: the same reads and probes, made once per plan and shared with this
+    /// one (which then finds them done), its rejections going to <paramref name="scratch"/>. Safe to run
+    /// on many candidates at once.
+    /// </summary>
+    public CandidateEvaluator ForPrefetch(RejectionLog scratch) =>
+        new(host, options, inventory, probes, scratch, counters) { _pciTypes = _pciTypes, _prefetch = true };
 
     /// <summary>
     /// Whether <paramref name="source"/> can be planned at all; when it cannot, the reason is logged
@@ -328,7 +338,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 : RejectUnverifiable(source, option, match, "the source device has no version to write");
         }
 
-        var probe = await probes.ProbeAsync(point, path, version, cancellationToken).ConfigureAwait(false);
+        var probe = await probes.ProbeAsync(point, path, version, cancellationToken, _prefetch).ConfigureAwait(false);
         switch (probe.Outcome)
         {
             case ProbeOutcome.Accepted:
@@ -369,7 +379,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         }
 
         var path = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, MigrationVersion);
-        var probe = await probes.ProbeAsync(ProbePoint.MdevType, path, version, cancellationToken).ConfigureAwait(false);
+        var probe = await probes.ProbeAsync(ProbePoint.MdevType, path, version, cancellationToken, _prefetch).ConfigureAwait(false);
         switch (probe.Outcome)
         {
             case ProbeOutcome.Accepted:
@@ -415,19 +425,15 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
         return OptionVerdict.Rejected;
     }
 
-    private async Task<SourceVersion> PciMigrationTypeAsync(PciOption pci, CancellationToken cancellationToken)
-    {
-        var path = SysfsPath.PciAttribute(pci.Device.Address, "vfio_migration_type");
-        if (_pciTypes.TryGetValue(path.Value, out var known))
-        {
-            return known;
-        }
+    /// <summary>A PCI function's <c>vfio_migration_type</c>, read once per plan.</summary>
+    private Task<SourceVersion> PciMigrationTypeAsync(PciOption pci, CancellationToken cancellationToken) =>
+        _pciTypes.GetOrAdd(SysfsPath.PciAttribute(pci.Device.Address, "vfio_migration_type"), path => new Lazy<Task<SourceVersion>>(() => ReadTypeAsync(path, cancellationToken))).Value;
 
+    private async Task<SourceVersion> ReadTypeAsync(SysfsPath path, CancellationToken cancellationToken)
+    {
         var read = await host.FileSystem.ReadAsync(path, cancellationToken).ConfigureAwait(false);
         counters.SysfsReads(1);
-        var type = VersionText.FromRead(read, path);
-        _pciTypes[path.Value] = type;
-        return type;
+        return VersionText.FromRead(read, path);
     }
 
     private static bool SameVendor(string? a, string? b) =>

@@ -28,7 +28,7 @@ internal sealed class DestinationPlanner
     private readonly Guid _planId = Guid.NewGuid();
     private readonly PlanCounters _counters = new();
     private readonly ProvisioningJournal _journal;
-    private readonly RejectionLog _rejections;
+    private RejectionLog _rejections;
     private readonly HashSet<string> _heldClaims = [];
     private readonly long _roundTripsBefore;
 
@@ -36,6 +36,7 @@ internal sealed class DestinationPlanner
     private IReadOnlyList<TargetOption>[] _candidates = [];
     private TargetOption?[] _pinned = [];
     private readonly Dictionary<(int Device, TargetOption Option), OptionVerdict> _verdicts = [];
+    private readonly Dictionary<(int Device, TargetOption Option), OptionVerdict> _prefetched = [];
     private readonly HashSet<(DeviceName, MdevTypeId)> _closedSlots = [];
     private readonly Dictionary<(DeviceName, MdevTypeId), int> _keptOnSlot = [];
     private CandidateEvaluator? _evaluator;
@@ -55,6 +56,9 @@ internal sealed class DestinationPlanner
     private int _deepest;
     private int? _unplaceable;
     private bool _stepLimitHit;
+
+    /// <summary>Set during a dry search (see <see cref="PrefetchAsync"/>): the candidates it reached whose verdict is not known yet.</summary>
+    private HashSet<(int Device, TargetOption Option)>? _wanted;
 
     public DestinationPlanner(SourceFacts facts, MigrationHost source, MigrationHost destination, PlanOptions options, PlannerServices services)
     {
@@ -147,15 +151,16 @@ internal sealed class DestinationPlanner
         // Passes, most preferred first: verified before unverified; one mdev type per parent before
         // mixing types on a parent. Cards that allow one type at a time (NVIDIA) cannot mix, and
         // nothing in sysfs says which cards those are; pools that mix (GVT-g, mtty) can. A mixing
-        // pass is safe on both: before each create the planner re-reads available_instances, which
-        // such a card shows as 0 once another type exists there, and the search moves on.
+        // pass is safe on both: such a card refuses the create of a second type, that (parent,
+        // type) is closed for the plan, and the search moves on.
         var verification = _options.VerificationPolicy == VerificationPolicy.AllowTypeMatch ? new[] { false, true } : [false];
         foreach (var allowUnverified in verification)
         {
             foreach (var mixTypes in (bool[])[false, true])
             {
                 _mixTypes = mixTypes;
-                while (await SearchAsync(allowUnverified, cancellationToken).ConfigureAwait(false))
+                while (await PrefetchAsync(allowUnverified, cancellationToken).ConfigureAwait(false)
+                    && await SearchAsync(allowUnverified, cancellationToken).ConfigureAwait(false))
                 {
                     if (await ProvisionAsync(cancellationToken).ConfigureAwait(false))
                     {
@@ -171,12 +176,67 @@ internal sealed class DestinationPlanner
     // ---- assignment search -------------------------------------------------------------------
 
     /// <summary>
+    /// Evaluates the candidates the next search will reach before it runs, in waves, each wave's reads
+    /// and probes made at once (one round trip per step on a remote host, instead of one per candidate):
+    /// a dry search, which takes claims nowhere and each candidate not evaluated yet as accepted, lists
+    /// the candidates it reaches; they are evaluated together (rejections aside); the next dry search
+    /// sees those verdicts, until one reaches nothing new. The real search that follows then finds its
+    /// probes made and records verdicts and rejections in its own order, as if it had probed one
+    /// candidate at a time. When every first choice accepts, the probes are exactly the ones a
+    /// one-at-a-time search makes; after a refusal a wave may have probed a candidate it then does not use.
+    /// </summary>
+    /// <returns>Always true (so it chains with the search).</returns>
+    private async Task<bool> PrefetchAsync(bool allowUnverified, CancellationToken cancellationToken)
+    {
+        // Claims of the previous search go first, as the search would release them; the dry searches take none.
+        ReleaseSearchClaims();
+        _taken.Clear();
+        var (rejections, held) = (_rejections, _heldClaims.ToList());
+        var scratch = new RejectionLog(_host.Name, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var evaluator = Evaluator.ForPrefetch(scratch);
+        try
+        {
+            _rejections = scratch;
+            while (true)
+            {
+                _wanted = [];
+                await SearchAsync(allowUnverified, cancellationToken).ConfigureAwait(false);
+                var wave = _wanted.ToList();
+                _wanted = null;
+                if (wave.Count == 0)
+                {
+                    return true;
+                }
+
+                Provisioner.PrefetchCapacityDomains(wave.Select(w => w.Option).OfType<CreateOption>().Select(c => c.Parent), cancellationToken);
+                var verdicts = await Task.WhenAll(wave.Select(w => evaluator.EvaluateAsync(_devices[w.Device], w.Option, cancellationToken))).ConfigureAwait(false);
+                for (var i = 0; i < wave.Count; i++)
+                {
+                    _prefetched[wave[i]] = verdicts[i];
+                }
+            }
+        }
+        finally
+        {
+            _wanted = null;
+            _rejections = rejections;
+            _taken.Clear();
+            _heldClaims.Clear();
+            _heldClaims.UnionWith(held);
+        }
+    }
+
+    /// <summary>
     /// Depth-first search for distinct targets, in preference order, evaluating a candidate only
     /// when the search reaches it (verdicts are memoised, so backtracking never probes twice).
     /// </summary>
     private async Task<bool> SearchAsync(bool allowUnverified, CancellationToken cancellationToken)
     {
-        ReleaseSearchClaims();
+        if (_wanted is null)
+        {
+            ReleaseSearchClaims();
+        }
+
         _assignment = new TargetOption?[_devices.Length];
         _deepestPartial = new TargetOption?[_devices.Length];
         _planned.Clear();
@@ -279,6 +339,18 @@ internal sealed class DestinationPlanner
 
     private async Task<OptionVerdict> VerdictAsync(int index, TargetOption option, CancellationToken cancellationToken)
     {
+        if (_wanted is not null && !_verdicts.ContainsKey((index, option)))
+        {
+            // A dry search takes a candidate not evaluated yet as accepted, and notes it for the next wave.
+            if (_prefetched.TryGetValue((index, option), out var early))
+            {
+                return early;
+            }
+
+            _wanted.Add((index, option));
+            return new OptionVerdict(VerdictKind.Verified, null, null);
+        }
+
         if (!_verdicts.TryGetValue((index, option), out var verdict))
         {
             verdict = await Evaluator.EvaluateAsync(_devices[index], option, cancellationToken).ConfigureAwait(false);
@@ -350,7 +422,7 @@ internal sealed class DestinationPlanner
                     return false;
                 }
 
-                if (_services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
+                if (_wanted is null && _services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
                 {
                     _rejections.Add(InUse(index, option.Candidate, holder));
                     return false;
@@ -373,7 +445,7 @@ internal sealed class DestinationPlanner
             return true;
         }
 
-        if (_services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
+        if (_wanted is null && _services.Claims.HolderOf(_host.Key, key, _planId) is { } holder)
         {
             _rejections.Add(new Rejection(_devices[index].Info.Id, create.Candidate, RejectionCode.InUse, $"PCI function {address} ({create.Parent.Name}) is being passed through whole by another plan ({holder}), so no mdev is created on it."));
             return true;
@@ -401,7 +473,7 @@ internal sealed class DestinationPlanner
         else
         {
             var key = option.ClaimKey!;
-            if (_services.Claims.TryClaim(_host.Key, key, _planId) is { } holder)
+            if (_wanted is null && _services.Claims.TryClaim(_host.Key, key, _planId) is { } holder)
             {
                 _rejections.Add(InUse(index, option.Candidate, holder));
                 return false;
@@ -436,7 +508,11 @@ internal sealed class DestinationPlanner
             var key = option.ClaimKey!;
             _taken.Remove(key);
             _heldClaims.Remove(key);
-            _services.Claims.Release(_host.Key, key, _planId);
+            if (_wanted is null)
+            {
+                _services.Claims.Release(_host.Key, key, _planId);
+            }
+
             if (option is VfOption { Configured: false } vf)
             {
                 RemoveParentType(Slot(vf).Parent);

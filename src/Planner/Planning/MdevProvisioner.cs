@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Diagnostics;
@@ -27,8 +26,9 @@ internal sealed record CreateResult(PendingCreate Pending, ProvisionedOption? Ma
 
 /// <summary>
 /// Creates and confirms the mdevs of one plan on one host. It does only I/O and returns what
-/// happened; the planner applies the results. Creates on different parents run concurrently, the
-/// creates on one parent one after the other (see <see cref="CreateAllAsync"/>). What it touches
+/// happened; the planner applies the results. It works in phases, each one round trip on a remote
+/// host: creates, then confirmations; creates on different parents run concurrently, the creates on
+/// one parent one after the other (see <see cref="CreateAllAsync"/>). What it touches
 /// while creates run is safe to share: the journal, the claim registry, the counters and the probe
 /// runner lock or use interlocked updates.
 /// </summary>
@@ -39,25 +39,42 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     /// <summary>The creates of the current batch whose intent is durable and which have not been issued yet.</summary>
     private readonly ConcurrentDictionary<MdevUuid, PendingCreate> _intended = new();
 
+    /// <summary>The physical functions of parents read in this plan (see <see cref="CapacityDomainsAsync"/>).</summary>
+    private readonly ConcurrentDictionary<PciAddress, Lazy<Task<PciAddress?>>> _physicalFunctions = new();
+
     /// <summary>
-    /// Creates every pending device, one task per parent (parents that are VFs of one GPU count as
-    /// one, see <see cref="CapacityDomainsAsync"/>), each parent's creates in the order given
-    /// and stopping at its first failure. A parent's creates wait for each other because the kernel
-    /// serialises creates on a parent anyway, and each must re-read <c>available_instances</c> after
-    /// the one before it; other parents do not wait. When a parent's creates throw (cancellation, the host
-    /// lost) the other parents start no further create, and every create in flight is awaited (not
-    /// cut off: a create interrupted mid-write may exist unrecorded) before the exception leaves, so
-    /// whatever was made is journaled before anyone rolls back.
+    /// Creates every pending device, then confirms every device made, in phases (one round trip each on
+    /// a remote host): first the creates libvirt makes, one task per parent (parents that are VFs of one
+    /// GPU count as one, see <see cref="CapacityDomainsAsync"/>), each parent's creates in the order
+    /// given and stopping at its first failure; then every create libvirt cannot make (a parent it does
+    /// not list, a driver that cannot create) written to sysfs in one batch, in the order given, each
+    /// write's errno apart (no capacity left is the write's own ENOSPC or EUSERS: nothing is re-read
+    /// before); then every created device's probe at once. When a phase throws (cancellation, the host
+    /// lost), every create in flight is awaited (not cut off: a create interrupted mid-write may exist
+    /// unrecorded) and journaled when it may exist before the exception leaves, so whatever was made is
+    /// journaled before anyone rolls back.
     /// </summary>
-    /// <returns>The result of every create attempted, grouped by parent; the caller orders them.</returns>
+    /// <returns>The result of every create attempted; the caller orders them.</returns>
     /// <exception cref="StateStoreException">The intents could not be recorded: nothing was created.</exception>
     public async Task<IReadOnlyList<CreateResult>> CreateAllAsync(IReadOnlyList<PendingCreate> pending, CancellationToken cancellationToken)
     {
         IntendAll(pending);
         try
         {
+            var viaLibvirt = pending.Where(p => !evaluator.Inventory.IsSysfsOnly(p.Create.Parent)).ToList();
             var domains = await CapacityDomainsAsync([.. pending.Select(p => p.Create.Parent).DistinctBy(p => p.Name)], cancellationToken).ConfigureAwait(false);
-            return await InOrderGroups.RunAsync(pending.GroupBy(p => domains[p.Create.Parent.Name]), CreateAndConfirmAsync, r => r.Made is not null, cancellationToken).ConfigureAwait(false);
+            var tried = await InOrderGroups.RunAsync(viaLibvirt.GroupBy(p => domains[p.Create.Parent.Name]), CreateThroughLibvirtAsync, a => a.Failure is null, cancellationToken).ConfigureAwait(false);
+            var attempts = pending
+                .Select(p => tried.FirstOrDefault(a => a.Pending == p) ?? (viaLibvirt.Contains(p) ? null : new Attempt(p, p.Uuid, p.Action, p.Note, ViaSysfs: true)))
+                .OfType<Attempt>()
+                .ToList();
+
+            // One batch per capacity domain, the domains at once (a local write blocks in the driver; remote batches made together share a round trip).
+            var bySysfs = await Task.WhenAll(attempts.GroupBy(a => domains[a.Pending.Create.Parent.Name]).Select(g => Task.Run(() => CreateThroughSysfsAsync([.. g], cancellationToken), CancellationToken.None))).ConfigureAwait(false);
+            attempts = [.. bySysfs.SelectMany(g => g)];
+            return await Task.WhenAll(attempts.Select(a => a.Failure is { } failure
+                ? Task.FromResult(NotMade(a.Pending, failure.Code, failure.Message, failure.Errno))
+                : ConfirmAsync(a, cancellationToken))).ConfigureAwait(false);
         }
         finally
         {
@@ -68,6 +85,22 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             }
 
             _intended.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Starts reading the capacity domains of <paramref name="parents"/> now, so that the creates find
+    /// them read: the planner calls it while it probes, and the reads share that round trip.
+    /// </summary>
+    public void PrefetchCapacityDomains(IEnumerable<MdevParent> parents, CancellationToken cancellationToken)
+    {
+        var pci = parents.Where(p => p.Address is not null && !evaluator.Inventory.IsSysfsOnly(p)).DistinctBy(p => p.Name).ToList();
+        if (pci.Count >= 2)
+        {
+            foreach (var parent in pci)
+            {
+                _ = PhysicalFunctionAsync(parent.Address!.Value, cancellationToken);
+            }
         }
     }
 
@@ -108,8 +141,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             return domains;
         }
 
-        var pfs = await Task.WhenAll(pci.Select(p => NvidiaSysfsVfControl.PhysicalFunctionAsync(host.FileSystem, p.Address!.Value, cancellationToken))).ConfigureAwait(false);
-        counters.SysfsReads(pci.Count);
+        var pfs = await Task.WhenAll(pci.Select(p => PhysicalFunctionAsync(p.Address!.Value, cancellationToken))).ConfigureAwait(false);
         for (var i = 0; i < pci.Count; i++)
         {
             if (pfs[i] is { } pf)
@@ -121,32 +153,19 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         return domains;
     }
 
-    private async Task<CreateResult> CreateAndConfirmAsync(PendingCreate pending, CancellationToken cancellationToken)
+    /// <summary>The physical function of a parent's PCI function, read once per plan (and counted then).</summary>
+    private Task<PciAddress?> PhysicalFunctionAsync(PciAddress address, CancellationToken cancellationToken) =>
+        _physicalFunctions.GetOrAdd(address, a => new Lazy<Task<PciAddress?>>(() =>
+        {
+            counters.SysfsReads(1);
+            return NvidiaSysfsVfControl.PhysicalFunctionAsync(host.FileSystem, a, cancellationToken);
+        })).Value;
+
+    /// <summary>Confirms a created device: the created device has the last word when it has the attribute (a type-level yes is a prediction).</summary>
+    private async Task<CreateResult> ConfirmAsync(Attempt attempt, CancellationToken cancellationToken)
     {
+        var (pending, uuid, action, note) = (attempt.Pending, attempt.Uuid, attempt.Action, attempt.Note);
         var (source, create) = (pending.Source, pending.Create);
-
-        // available_instances is advisory and may have changed since the inventory: one cheap read before creating.
-        var availablePath = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, "available_instances");
-        var available = await host.FileSystem.ReadAsync(availablePath, cancellationToken).ConfigureAwait(false);
-        counters.SysfsReads(1);
-        if (available.Succeeded && int.TryParse(available.Value?.Trim(), CultureInfo.InvariantCulture, out var now) && now <= 0)
-        {
-            return NotMade(pending, RejectionCode.NoCapacity, $"Parent {create.Parent.Name} can create no more {create.Type.Id} instances now (available_instances is {now}; the inventory said {create.Type.AvailableInstances}).", null);
-        }
-
-        var (uuid, action, note) = (pending.Uuid, pending.Action, pending.Note);
-        var failure = await CreateDeviceAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
-        if (failure?.Errno == Errno.EEXIST && action == DeviceAction.PreserveUuid)
-        {
-            (uuid, action, note) = (MdevUuid.NewRandom(), DeviceAction.Create, $"the source UUID {source.Info.Uuid} already exists on {host.Name}, so a new UUID is used");
-            failure = await CreateDeviceAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (failure is not null)
-        {
-            return NotMade(pending, failure.Code, failure.Message, failure.Errno);
-        }
-
         ProvisionedOption Made(Verification verification, ProbeRecord? probe, string? why) => new(uuid, create.Parent, create.Type.Id, action, verification, probe, why);
 
         if (source.Version.Value is not { } version)
@@ -154,7 +173,6 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             return Confirmed(pending, Made(Verification.Unverified, null, Join(pending.TypeVerdict.Note, note)));
         }
 
-        // A type-level yes is a prediction: the created device has the last word when it has the attribute.
         var probe = await probes.ProbeCreatedAsync(SysfsPath.MdevAttribute(uuid, MigrationVersion), version, cancellationToken).ConfigureAwait(false);
         return probe.Outcome switch
         {
@@ -184,34 +202,30 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     private sealed record CreateFailure(RejectionCode Code, string Message, Errno? Errno);
 
     /// <summary>
-    /// Creates the mdev through libvirt, or through sysfs where libvirt cannot, once its UUID is
-    /// claimed and its intent durable (done for the batch by <see cref="IntendAll"/>, here for a UUID
-    /// chosen since); journals it as soon as it exists. Null when it exists.
+    /// One create before its confirmation: the UUID made (or to be made) and how the device is planned;
+    /// <paramref name="Failure"/> when nothing was made; <paramref name="ViaSysfs"/> while it waits for the sysfs batch.
+    /// </summary>
+    private sealed record Attempt(PendingCreate Pending, MdevUuid Uuid, DeviceAction Action, string? Note, CreateFailure? Failure = null, bool ViaSysfs = false);
+
+    /// <summary>
+    /// Takes <paramref name="uuid"/> for its create: its intent was made durable for the batch by
+    /// <see cref="IntendAll"/>, or is made here for a UUID chosen since. Null when the create may go ahead.
     /// </summary>
     /// <exception cref="StateStoreException">The intent could not be recorded: nothing was created.</exception>
-    private async Task<CreateFailure?> CreateDeviceAsync(PendingCreate pending, MdevUuid uuid, CancellationToken cancellationToken)
+    private CreateFailure? Issue(PendingCreate pending, MdevUuid uuid) =>
+        !_intended.TryRemove(uuid, out _) && journal.Intend([Planned(pending, uuid)])[0] is { } holder
+            ? new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan ({holder}).", Errno.EEXIST)
+            : null;
+
+    /// <summary>A create that made nothing: its intent is closed and its claim released (unless the journal already owns it).</summary>
+    private Attempt Failed(Attempt attempt, CreateFailure failure)
     {
-        var key = TargetKeys.Mdev(uuid);
-        if (!_intended.TryRemove(uuid, out _) && journal.Intend([Planned(pending, uuid)])[0] is { } holder)
+        if (!journal.Holds(attempt.Uuid))
         {
-            return new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan ({holder}).", Errno.EEXIST);
+            CloseIntent(attempt.Pending, attempt.Uuid, TargetKeys.Mdev(attempt.Uuid));
         }
 
-        var made = false;
-        try
-        {
-            var failure = await CreateClaimedAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
-            made = failure is null;
-            return failure;
-        }
-        finally
-        {
-            // Once the device is journaled the journal owns its claim: removing it releases the claim, failing to keeps it.
-            if (!made && !journal.Holds(uuid))
-            {
-                CloseIntent(pending, uuid, key);
-            }
-        }
+        return attempt with { Failure = failure, ViaSysfs = false };
     }
 
     /// <summary>A create that made nothing: its intent is closed and its claim released. A store failure here leaves the intent for recovery, which finds nothing to remove.</summary>
@@ -229,92 +243,167 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         claims.Release(host.Key, key, planId);
     }
 
-    private async Task<CreateFailure?> CreateClaimedAsync(PendingCreate pending, MdevUuid uuid, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the mdev through libvirt once its UUID is claimed and its intent durable; journals it as
+    /// soon as it exists. A driver that cannot create mdevs leaves it to the sysfs batch (its intent stays open).
+    /// </summary>
+    private async Task<Attempt> CreateThroughLibvirtAsync(PendingCreate pending, CancellationToken cancellationToken)
     {
-        var create = pending.Create;
-        if (evaluator.Inventory.IsSysfsOnly(create.Parent))
+        var attempt = new Attempt(pending, pending.Uuid, pending.Action, pending.Note);
+        if (Issue(pending, pending.Uuid) is { } claimed)
         {
-            // libvirt has no node device for this parent, so its node-device API cannot name it.
-            return await CreateThroughSysfsAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
+            return Failed(attempt, claimed);
         }
 
-        var request = new MdevCreation(create.Parent.Name, create.Type.Id, uuid, options.PersistentMdevs);
+        var create = pending.Create;
+        var request = new MdevCreation(create.Parent.Name, create.Type.Id, pending.Uuid, options.PersistentMdevs);
         try
         {
             counters.HypervisorCall();
             await host.Hypervisor.CreateMdevAsync(request, cancellationToken).ConfigureAwait(false);
-            Journal(pending, uuid, CreationMethod.Libvirt);
-            return null;
+            Journal(pending, pending.Uuid, CreationMethod.Libvirt);
+            return attempt;
         }
         catch (HypervisorNotSupportedException unsupported)
         {
             Log.CreateFallsBackToSysfs(logger, host.Name, unsupported.Message);
+            _intended[pending.Uuid] = pending;
+            return attempt with { ViaSysfs = true };
         }
         catch (HypervisorException error)
         {
             // libvirt waits for mdevctl and can give up while the device is being made: look before concluding.
-            if (await ListedByLibvirtAsync(uuid, CancellationToken.None).ConfigureAwait(false))
+            if (await ListedByLibvirtAsync(pending.Uuid, CancellationToken.None).ConfigureAwait(false))
             {
-                Log.CreateReportedFailureButExists(logger, uuid, host.Name, error.Message);
-                Journal(pending, uuid, CreationMethod.Libvirt);
-                return null;
+                Log.CreateReportedFailureButExists(logger, pending.Uuid, host.Name, error.Message);
+                Journal(pending, pending.Uuid, CreationMethod.Libvirt);
+                return attempt;
             }
 
-            return new CreateFailure(RejectionCode.CreateFailed, $"libvirt could not create a {create.Type.Id} mdev on {create.Parent.Name}: {error.Message}", null);
+            return Failed(attempt, new CreateFailure(RejectionCode.CreateFailed, $"libvirt could not create a {create.Type.Id} mdev on {create.Parent.Name}: {error.Message}", null));
         }
         catch (OperationCanceledException)
         {
-            if (await ListedByLibvirtAsync(uuid, CancellationToken.None).ConfigureAwait(false))
+            if (await ListedByLibvirtAsync(pending.Uuid, CancellationToken.None).ConfigureAwait(false))
             {
-                Journal(pending, uuid, CreationMethod.Libvirt);
+                Journal(pending, pending.Uuid, CreationMethod.Libvirt);
+            }
+            else
+            {
+                Failed(attempt, new CreateFailure(RejectionCode.CreateFailed, "cancelled", null));
             }
 
             throw;
         }
-
-        return await CreateThroughSysfsAsync(pending, uuid, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<CreateFailure?> CreateThroughSysfsAsync(PendingCreate pending, MdevUuid uuid, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the UUIDs of every create waiting for sysfs into their parents' <c>create</c>, in one batch
+    /// and in order, each write once (a write whose outcome is unknown is journaled, never re-sent). A
+    /// preserved UUID that already exists there is tried once more with a new UUID, in a second batch.
+    /// </summary>
+    private async Task<List<Attempt>> CreateThroughSysfsAsync(List<Attempt> attempts, CancellationToken cancellationToken)
     {
-        var create = pending.Create;
-        var path = SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, "create");
-        SysfsResult written;
+        var writing = new List<int>();
+        for (var i = 0; i < attempts.Count; i++)
+        {
+            if (attempts[i].ViaSysfs)
+            {
+                if (Issue(attempts[i].Pending, attempts[i].Uuid) is { } claimed)
+                {
+                    attempts[i] = Failed(attempts[i], claimed);
+                }
+                else
+                {
+                    writing.Add(i);
+                }
+            }
+        }
+
+        if (writing.Count == 0)
+        {
+            return attempts;
+        }
+
+        var written = await WriteCreatesAsync([.. writing.Select(i => attempts[i])], cancellationToken).ConfigureAwait(false);
+        var again = new List<Attempt>();
+        for (var k = 0; k < writing.Count; k++)
+        {
+            var attempt = attempts[writing[k]];
+            var create = attempt.Pending.Create;
+            var path = CreatePath(create);
+            if (written[k].Succeeded)
+            {
+                Journal(attempt.Pending, attempt.Uuid, CreationMethod.Sysfs);
+                attempts[writing[k]] = attempt with { ViaSysfs = false };
+            }
+            else if (written[k].Error == Errno.EEXIST && attempt.Action == DeviceAction.PreserveUuid)
+            {
+                Failed(attempt, new CreateFailure(RejectionCode.CreateFailed, "exists", Errno.EEXIST));
+                attempts[writing[k]] = attempt with { Uuid = MdevUuid.NewRandom(), Action = DeviceAction.Create, Note = $"the source UUID {attempt.Pending.Source.Info.Uuid} already exists on {host.Name}, so a new UUID is used" };
+                again.Add(attempts[writing[k]]);
+            }
+            else
+            {
+                // EUSERS is the mdev core's "no instances left"; ENOSPC is mtty's own; EPERM older vfio-ccw/ap.
+                attempts[writing[k]] = Failed(attempt, written[k].Error is Errno.EUSERS or Errno.ENOSPC or Errno.EPERM
+                    ? new CreateFailure(RejectionCode.NoCapacity, $"Parent {create.Parent.Name} refused another {create.Type.Id} instance: writing the UUID to {path} failed with {written[k].Error} (no instances left).", written[k].Error)
+                    : new CreateFailure(RejectionCode.CreateFailed, $"Creating a {create.Type.Id} mdev on {create.Parent.Name} failed: writing the UUID to {path} failed with {written[k].Error}.", written[k].Error));
+            }
+        }
+
+        if (again.Count > 0)
+        {
+            var retried = await CreateThroughSysfsAsync(again, cancellationToken).ConfigureAwait(false);
+            foreach (var attempt in retried)
+            {
+                attempts[attempts.FindIndex(a => a.Pending == attempt.Pending)] = attempt;
+            }
+        }
+
+        return attempts;
+    }
+
+    /// <summary>One batch of create writes; when its outcome is unknown, every device it may have made is journaled before the exception leaves.</summary>
+    private async Task<IReadOnlyList<SysfsResult>> WriteCreatesAsync(IReadOnlyList<Attempt> attempts, CancellationToken cancellationToken)
+    {
         try
         {
-            written = await host.FileSystem.WriteAsync(path, uuid.Value, cancellationToken).ConfigureAwait(false);
+            return await host.FileSystem.WriteManyAsync([.. attempts.Select(a => (CreatePath(a.Pending.Create), a.Uuid.Value))], cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            // The write may have reached the kernel before the wait was cancelled.
-            var link = await host.FileSystem.ReadLinkAsync(SysfsPath.MdevAttribute(uuid, "mdev_type"), CancellationToken.None).ConfigureAwait(false);
-            if (link.Succeeded)
+            // The writes may have reached the kernel before the wait was cancelled: journal the devices that exist.
+            var links = await Task.WhenAll(attempts.Select(a => host.FileSystem.ReadLinkAsync(SysfsPath.MdevAttribute(a.Uuid, "mdev_type"), CancellationToken.None).AsTask())).ConfigureAwait(false);
+            for (var i = 0; i < attempts.Count; i++)
             {
-                Journal(pending, uuid, CreationMethod.Sysfs);
+                if (links[i].Succeeded)
+                {
+                    Journal(attempts[i].Pending, attempts[i].Uuid, CreationMethod.Sysfs);
+                }
+                else
+                {
+                    Failed(attempts[i], new CreateFailure(RejectionCode.CreateFailed, "cancelled", null));
+                }
             }
 
             throw;
         }
         catch (IOException)
         {
-            // The host went away mid-write (a remote sysfs): the kernel may have created the device.
-            // Journal it, so the rollback removes it or reports it left behind; a device that was
+            // The host went away mid-batch (a remote sysfs): the kernel may have created the devices.
+            // Journal them, so the rollback removes them or reports them left behind; a device that was
             // never made answers the removal with ENOENT, which counts as removed.
-            Journal(pending, uuid, CreationMethod.Sysfs);
+            foreach (var attempt in attempts)
+            {
+                Journal(attempt.Pending, attempt.Uuid, CreationMethod.Sysfs);
+            }
+
             throw;
         }
-
-        if (written.Succeeded)
-        {
-            Journal(pending, uuid, CreationMethod.Sysfs);
-            return null;
-        }
-
-        // EUSERS is the mdev core's "no instances left"; ENOSPC is mtty's own; EPERM older vfio-ccw/ap.
-        return written.Error is Errno.EUSERS or Errno.ENOSPC or Errno.EPERM
-            ? new CreateFailure(RejectionCode.NoCapacity, $"Parent {create.Parent.Name} refused another {create.Type.Id} instance: writing the UUID to {path} failed with {written.Error} (no instances left).", written.Error)
-            : new CreateFailure(RejectionCode.CreateFailed, $"Creating a {create.Type.Id} mdev on {create.Parent.Name} failed: writing the UUID to {path} failed with {written.Error}.", written.Error);
     }
+
+    private static SysfsPath CreatePath(CreateOption create) => SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, "create");
 
     private void Journal(PendingCreate pending, MdevUuid uuid, CreationMethod method) =>
         journal.Record(uuid, pending.Create.Parent, pending.Create.Type.Id, method, persistent: method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);

@@ -70,41 +70,56 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
     /// <summary>The longest driver reason shown; a longer one is cut.</summary>
     private const int ReasonLength = 200;
 
-    private readonly Dictionary<(SysfsPath Path, string Version), ProbeResult> _memo = [];
+    private readonly Dictionary<(SysfsPath Path, string Version), Memo> _memo = [];
     private readonly Dictionary<(SysfsPath Path, string Version), Task<QueryAnswer?>> _answers = [];
     private readonly Lock _gate = new();
 
-    public async Task<ProbeResult> ProbeAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
+    /// <summary>
+    /// Probes <paramref name="path"/> with <paramref name="version"/> once per plan: a later call for the
+    /// same pair gets the same result and counts a cache hit. A <paramref name="prefetch"/> call (the
+    /// planner evaluating the candidates its search is about to need, all at once) counts no hit, and the
+    /// first ordinary call after it counts none either: it stands for the probe the prefetch made early.
+    /// </summary>
+    public Task<ProbeResult> ProbeAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken, bool prefetch = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        Memo memo;
         lock (_gate)
         {
             if (_memo.TryGetValue((path, version), out var known))
             {
-                counters.CacheHit();
-                return known;
+                if (!prefetch && known.Used)
+                {
+                    counters.CacheHit();
+                }
+
+                known.Used |= !prefetch;
+                memo = known;
+            }
+            else
+            {
+                memo = new Memo(new Lazy<Task<ProbeResult>>(() => ProbeOnceAsync(point, path, version, cancellationToken))) { Used = !prefetch };
+                _memo[(path, version)] = memo;
             }
         }
 
+        // Started outside the lock (the verdict cache may be slow), once whoever asks first.
+        return memo.Result.Value;
+    }
+
+    private async Task<ProbeResult> ProbeOnceAsync(ProbePoint point, SysfsPath path, string version, CancellationToken cancellationToken)
+    {
         var key = new ProbeKey(host.Key, path, version);
-        ProbeResult result;
         if (options.VerdictCacheLifetime is not null && cache.TryGet(key, out var cached))
         {
             counters.CacheHit();
-            result = FromErrno(point, path, cached, fromCache: true);
-        }
-        else
-        {
-            result = await WriteAsync(point, path, version, cancellationToken).ConfigureAwait(false);
-            if (options.VerdictCacheLifetime is { } lifetime && result.Outcome is ProbeOutcome.Accepted or ProbeOutcome.Absent or ProbeOutcome.Rejected)
-            {
-                cache.Store(key, result.Record.Errno, lifetime);
-            }
+            return FromErrno(point, path, cached, fromCache: true);
         }
 
-        lock (_gate)
+        var result = await WriteAsync(point, path, version, cancellationToken).ConfigureAwait(false);
+        if (options.VerdictCacheLifetime is { } lifetime && result.Outcome is ProbeOutcome.Accepted or ProbeOutcome.Absent or ProbeOutcome.Rejected)
         {
-            _memo[(path, version)] = result;
+            cache.Store(key, result.Record.Errno, lifetime);
         }
 
         return result;
@@ -234,6 +249,14 @@ internal sealed class ProbeRunner(MigrationHost host, PlanOptions options, IVerd
             Observe(write);
             throw;
         }
+    }
+
+    /// <summary>A probe made (or under way) in this plan, and whether an ordinary call has used it yet.</summary>
+    private sealed class Memo(Lazy<Task<ProbeResult>> result)
+    {
+        public Lazy<Task<ProbeResult>> Result { get; } = result;
+
+        public bool Used { get; set; }
     }
 
     private static ProbeResult FromErrno(ProbePoint point, SysfsPath path, Errno errno, bool fromCache)

@@ -68,21 +68,23 @@ internal sealed class NvidiaSysfsVfControl(IHostFileSystem fileSystem, PlanCount
             return [];
         }
 
+        // Every function's physfn link goes with the reads (one round trip on a remote host): the link of a function that turns out to have no vGPU state is not used.
         var paths = functions.SelectMany(f => new[] { CurrentPath(f), CreatablePath(f) }).ToList();
-        var reads = await fileSystem.ReadManyAsync(paths, cancellationToken).ConfigureAwait(false);
-        counters.SysfsReads(paths.Count);
-        var states = new List<(PciAddress Vf, uint Current, IReadOnlyList<VgpuType> Creatable)>();
+        var readsTask = fileSystem.ReadManyAsync(paths, cancellationToken).AsTask();
+        var pfsTask = Task.WhenAll(functions.Select(f => PhysicalFunctionAsync(fileSystem, f, cancellationToken)));
+        await Task.WhenAll(readsTask, pfsTask).ConfigureAwait(false);
+        var (reads, pfs) = (await readsTask.ConfigureAwait(false), await pfsTask.ConfigureAwait(false));
+        counters.SysfsReads(paths.Count + functions.Count);
+        var states = new List<VfState>();
         for (var i = 0; i < functions.Count; i++)
         {
             if (ParseCurrent(reads[2 * i]) is { } current)
             {
-                states.Add((functions[i], current, reads[(2 * i) + 1].Succeeded ? ParseCreatable(reads[(2 * i) + 1].Value!) : []));
+                states.Add(new VfState(functions[i], pfs[i], current, reads[(2 * i) + 1].Succeeded ? ParseCreatable(reads[(2 * i) + 1].Value!) : []));
             }
         }
 
-        var pfs = await Task.WhenAll(states.Select(s => PhysicalFunctionAsync(fileSystem, s.Vf, cancellationToken))).ConfigureAwait(false);
-        counters.SysfsReads(states.Count);
-        return [.. states.Select((s, i) => new VfState(s.Vf, pfs[i], s.Current, s.Creatable))];
+        return states;
     }
 
     public async Task<SysfsResult<IReadOnlyList<VgpuType>>> CreatableAsync(PciAddress vf, CancellationToken cancellationToken)

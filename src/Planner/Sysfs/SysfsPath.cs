@@ -35,10 +35,10 @@ public readonly record struct SysfsPath
     public static SysfsPath SupportedTypes(DeviceName parent) => Parent(parent).Append("mdev_supported_types");
 
     /// <summary><c>class/mdev_bus/&lt;parent&gt;/mdev_supported_types/&lt;type&gt;</c>.</summary>
-    public static SysfsPath Type(DeviceName parent, MdevTypeId type) => SupportedTypes(parent).Append(type.Value);
+    public static SysfsPath Type(DeviceName parent, MdevTypeId type) => Joined(MdevBus.Value, parent.Value, "mdev_supported_types", type.Value);
 
     /// <summary>An attribute of a type directory: <c>name</c>, <c>description</c>, <c>device_api</c>, <c>available_instances</c>, <c>create</c>, <c>migration_version</c>.</summary>
-    public static SysfsPath TypeAttribute(DeviceName parent, MdevTypeId type, string attribute) => Type(parent, type).Append(attribute);
+    public static SysfsPath TypeAttribute(DeviceName parent, MdevTypeId type, string attribute) => Joined(MdevBus.Value, parent.Value, "mdev_supported_types", type.Value, attribute);
 
     /// <summary><c>bus/mdev/devices/&lt;uuid&gt;</c>.</summary>
     public static SysfsPath Mdev(MdevUuid uuid) => MdevDevices.Append(uuid.Value);
@@ -50,7 +50,7 @@ public readonly record struct SysfsPath
     public static SysfsPath Pci(PciAddress address) => PciDevices.Append(address.ToString());
 
     /// <summary>An attribute of a PCI function: <c>vendor</c>, <c>device</c>, <c>vfio_migration_type</c>, <c>vfio_migration_version</c>, <c>driver</c> (a link).</summary>
-    public static SysfsPath PciAttribute(PciAddress address, string attribute) => Pci(address).Append(attribute);
+    public static SysfsPath PciAttribute(PciAddress address, string attribute) => Joined(PciDevices.Value, address.ToString(), attribute);
 
     /// <summary>Parses a relative path, checking every segment.</summary>
     /// <exception cref="ArgumentException">The path is absolute, has an empty, <c>.</c> or <c>..</c> segment, or a character outside printable ASCII.</exception>
@@ -83,6 +83,20 @@ public readonly record struct SysfsPath
 
     /// <inheritdoc />
     public override string ToString() => Value ?? string.Empty;
+
+    /// <summary>
+    /// A valid path followed by segments, checked each, as one string: an inventory builds thousands
+    /// of these, and appending one segment at a time made a string per segment.
+    /// </summary>
+    private static SysfsPath Joined(string validated, params ReadOnlySpan<string> segments)
+    {
+        foreach (var segment in segments)
+        {
+            CheckSegment(segment, segment);
+        }
+
+        return new SysfsPath(string.Join('/', [validated, .. segments]));
+    }
 
     private static void CheckSegment(string segment, string whole)
     {

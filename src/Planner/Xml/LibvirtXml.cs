@@ -22,13 +22,7 @@ internal static class LibvirtXml
     internal static XDocument Load(string xml, string rootName)
     {
         ArgumentNullException.ThrowIfNull(xml);
-        if (xml.Length > MaxDocumentCharacters)
-        {
-            throw new LibvirtXmlException(null, null, string.Create(
-                CultureInfo.InvariantCulture,
-                $"the document has {xml.Length} characters, over the limit of {MaxDocumentCharacters}; libvirt's {rootName} XML is a few kilobytes, so this is not one."));
-        }
-
+        CheckLength(xml.Length, utf8Bytes: false, rootName);
         XDocument document;
         try
         {
@@ -41,21 +35,46 @@ internal static class LibvirtXml
             throw Locate(xml, error);
         }
 
-        var root = document.Root!;
+        CheckRoot(document.Root!, rootName);
+        return document;
+    }
+
+    /// <summary>Refuses a document of more than <see cref="MaxDocumentCharacters"/> characters, or of more UTF-8 bytes than that many characters can take (3 each).</summary>
+    /// <param name="length">The document's length, in characters or (<paramref name="utf8Bytes"/>) bytes.</param>
+    /// <param name="utf8Bytes">Whether <paramref name="length"/> counts UTF-8 bytes.</param>
+    /// <param name="rootName">The kind of document, for the message.</param>
+    /// <exception cref="LibvirtXmlException">The document is over the limit.</exception>
+    internal static void CheckLength(long length, bool utf8Bytes, string rootName)
+    {
+        var (limit, unit) = utf8Bytes ? (3L * MaxDocumentCharacters, "bytes") : (MaxDocumentCharacters, "characters");
+        if (length > limit)
+        {
+            throw new LibvirtXmlException(null, null, string.Create(
+                CultureInfo.InvariantCulture,
+                $"the document has {length} {unit}, over the limit of {limit}; libvirt's {rootName} XML is a few kilobytes, so this is not one."));
+        }
+    }
+
+    /// <summary>Refuses a root element other than libvirt's <paramref name="rootName"/>.</summary>
+    /// <exception cref="LibvirtXmlException">The root is another element.</exception>
+    internal static void CheckRoot(XElement root, string rootName)
+    {
         if (root.Name != XName.Get(rootName))
         {
             throw Error(root, $"the root element is <{root.Name.LocalName}>; expected libvirt <{rootName}> XML.");
         }
-
-        return document;
     }
 
     /// <summary>An error located at <paramref name="element"/> (its path and line).</summary>
     internal static LibvirtXmlException Error(XElement element, string problem, Exception? innerException = null)
     {
-        var line = element is IXmlLineInfo info && info.HasLineInfo() ? info.LineNumber : (int?)null;
+        var line = element is IXmlLineInfo info && info.HasLineInfo() ? info.LineNumber : element.Annotation<SourceLine>()?.Line;
         return new LibvirtXmlException(PathOf(element), line, problem, innerException);
     }
+
+    /// <summary>The line of an element made by hand from a reader's position (an outline's element, which has no line info of its own).</summary>
+    /// <param name="Line">The 1-based line of the element's start tag.</param>
+    internal sealed record SourceLine(int Line);
 
     /// <summary>The element's path from the root, with a 1-based index where it has same-named siblings: <c>/domain/devices/hostdev[2]/source/address</c>.</summary>
     internal static string PathOf(XElement element)
@@ -182,8 +201,8 @@ internal static class LibvirtXml
         : char.IsAsciiHexDigitUpper(digit) ? digit - 'A' + 10
         : -1;
 
-    // Read-only once a reader has used it, and no shared NameTable: safe to share between threads.
-    private static readonly XmlReaderSettings ReaderSettings = new()
+    /// <summary>DTDs prohibited, no resolver, the size cap. Read-only once a reader has used it, and no shared NameTable: safe to share between threads.</summary>
+    internal static readonly XmlReaderSettings ReaderSettings = new()
     {
         DtdProcessing = DtdProcessing.Prohibit,
         XmlResolver = null,
@@ -195,7 +214,7 @@ internal static class LibvirtXml
     /// Reads a document that failed to load with <paramref name="loadError"/> again, tracking the open
     /// elements, and returns the error naming the element it occurred in (XDocument.Load cannot).
     /// </summary>
-    private static LibvirtXmlException Locate(string xml, XmlException loadError)
+    internal static LibvirtXmlException Locate(string xml, XmlException loadError)
     {
         var open = new Stack<(string Segment, Dictionary<string, int> ChildCounts)>();
         var topLevel = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -4,13 +4,12 @@ namespace VfioMigration.Planner.Tests.Fakes;
 /// Holds the mdev creates of a <see cref="FakeHost"/> so that their concurrency shows without
 /// measuring time: every create waits until <c>holdUntilStarted</c> creates have started, and counts
 /// how many were in flight at once, overall and on one parent. With a <c>finishOrder</c> of parents,
-/// the held creates then go on one parent at a time in that order, each once the device made before
-/// it has been probed (so the planner has seen it finish). Every wait ends after <c>guard</c> at the
+/// the held creates then finish one parent at a time in that order, each once the create before it
+/// has finished. Every wait ends after <c>guard</c> at the
 /// latest: a planner that creates one device at a time makes a test slow to fail, never hang.
 /// </summary>
 internal sealed class CreateGate
 {
-    private readonly FakeHost _host;
     private readonly int _holdUntilStarted;
     private readonly TimeSpan _guard;
     private readonly string[] _finishOrder;
@@ -24,7 +23,6 @@ internal sealed class CreateGate
 
     public CreateGate(FakeHost host, int holdUntilStarted, TimeSpan guard, params string[] finishOrder)
     {
-        _host = host;
         _holdUntilStarted = holdUntilStarted;
         _guard = guard;
         _finishOrder = finishOrder;
@@ -35,19 +33,13 @@ internal sealed class CreateGate
         }
 
         host.WhileCreating = HoldAsync;
-        var before = host.BeforeOperation;
-        host.BeforeOperation = operation =>
-        {
-            before?.Invoke(operation);
-            NoteProbe(operation);
-        };
     }
 
     public int MaxInFlight { get; private set; }
 
     public int MaxInFlightOnOneParent { get; private set; }
 
-    /// <summary>The parents (sysfs names) of the created devices, in the order they were first probed.</summary>
+    /// <summary>The parents (sysfs names) of the created devices, in the order their first creates finished.</summary>
     public IReadOnlyList<string> Finished
     {
         get
@@ -90,32 +82,24 @@ internal sealed class CreateGate
             {
                 _inFlight--;
                 _inFlightOn[parent]--;
+                Finish(parent.SysfsName.Value);
             }
         }
     }
 
-    /// <summary>A device-level probe means the planner has seen that create finish: the next parent in the order may go on.</summary>
-    private void NoteProbe(string operation)
+    /// <summary>A create finished: the next parent in the order may go on.</summary>
+    private void Finish(string parent)
     {
-        if (operation.Split(' ') is not ["write", var path, _] || path.Split('/') is not ["bus", "mdev", "devices", var uuid, "migration_version"] || _host.FindMdev(uuid) is not { } mdev)
+        if (_finished.Contains(parent))
         {
             return;
         }
 
-        lock (_lock)
+        _finished.Add(parent);
+        var next = _finished.Count;
+        if (next < _turns.Length && _finishOrder[next - 1] == parent)
         {
-            var parent = mdev.Type.Parent.SysfsName.Value;
-            if (_finished.Contains(parent))
-            {
-                return;
-            }
-
-            _finished.Add(parent);
-            var next = _finished.Count;
-            if (next < _turns.Length && _finishOrder[next - 1] == parent)
-            {
-                _turns[next].TrySetResult();
-            }
+            _turns[next].TrySetResult();
         }
     }
 }

@@ -4,7 +4,7 @@ namespace VfioMigration.Remote.Tests.Harness;
 
 /// <summary>
 /// Passes every call to a host's file system and runs a fault once, at a chosen point of a plan:
-/// before the first batched read, or after the first mdev was created. The planner creates on
+/// before the first batched read, or after the first call that created an mdev. The planner creates on
 /// several parents at once, so the after-create fault waits until no call is in flight (later
 /// calls wait for it): it falls between calls, with a device already on the host.
 /// </summary>
@@ -37,6 +37,17 @@ internal sealed class TriggeredFileSystem(IHostFileSystem inner, Action? beforeF
         }
 
         return result;
+    }
+
+    public async ValueTask<IReadOnlyList<SysfsResult>> WriteManyAsync(IReadOnlyList<(SysfsPath Path, string Value)> writes, CancellationToken cancellationToken = default)
+    {
+        var results = await PassAsync(() => inner.WriteManyAsync(writes, cancellationToken));
+        if (writes.Where((w, i) => results[i].Succeeded && w.Path.Name == "create").Any())
+        {
+            Interlocked.CompareExchange(ref _pending, Interlocked.Exchange(ref _afterCreate, null), null);
+        }
+
+        return results;
     }
 
     public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default) =>
