@@ -37,7 +37,6 @@ public sealed class OtherPlansClaimTests
         Assert.AreNotEqual(idle.Uuid.Value, device.Target.Id);
         var rejection = result.Best.Rejections.Single();
         Assert.AreEqual(new Rejection(rejection.Source, idle.Uuid.Value, RejectionCode.InUse, $"{idle.Uuid} is claimed by another plan (plan {other} for guest vm2, process {Environment.ProcessId} (this one))."), rejection);
-        Assert.IsEmpty(scenario.DestinationWrites(idle.Uuid.Value), "a claimed device is never probed");
     }
 
     [TestMethod]
@@ -55,7 +54,6 @@ public sealed class OtherPlansClaimTests
         Assert.AreEqual(new PciTarget(free.Address), result.Best.Devices.Single().Target.Target);
         var rejection = result.Best.Rejections.Single();
         Assert.AreEqual(new Rejection(rejection.Source, claimed.Address.ToString(), RejectionCode.InUse, $"{claimed.Address} is claimed by another plan (plan {other} for guest vm2, process {Environment.ProcessId} (this one))."), rejection);
-        Assert.IsEmpty(scenario.DestinationWrites(claimed.Address.ToString()));
     }
 
     [TestMethod]
@@ -73,6 +71,5 @@ public sealed class OtherPlansClaimTests
         Assert.AreEqual("pci_0000_42_00_0", result.Best.Devices.Single().Target.Parent);
         var rejection = result.Best.Rejections.Single();
         Assert.AreEqual(new Rejection(rejection.Source, "pci_0000_41_00_0/nvidia-63", RejectionCode.InUse, $"PCI function 0000:41:00.0 (pci_0000_41_00_0) is being passed through whole by another plan (plan {other} for guest vm2, process {Environment.ProcessId} (this one)), so no mdev is created on it."), rejection);
-        Assert.IsEmpty(scenario.DestinationWrites("0000:41:00.0"));
     }
 }
