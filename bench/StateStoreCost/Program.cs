@@ -5,7 +5,8 @@
 // (claims and intents of a batch in one durable write, a migration's commit not waiting for the disk)
 // next to one call per step as it made them before (each intent and every commit durable on its
 // own), plan by plan in turn so both meet the same disk. Then the evacuation of 64 guests onto 8
-// hosts of `vfio-migrator bench` (simulated latency), in memory and with SQLite in turn.
+// hosts of `vfio-migrator bench` (simulated latency), in memory and with SQLite in turn, and how many
+// transactions the concurrent plans' writes shared (group commit).
 // Figures only (docs/state.md keeps them).
 //
 //   dotnet run -c Release --project bench/StateStoreCost [-- STATE_PARENT_DIR]   (default: the temp directory)
@@ -42,10 +43,13 @@ try
     }
 
     var evacuations = (Memory: new List<double>(), Sqlite: new List<double>());
+    var groups = (Writes: 0, Transactions: 0, Synced: 0);
     for (var i = 0; i <= Run.Evacuations; i++)
     {
         var inMemory = await BenchRunner.MeasureEvacuationAsync(new TargetClaimRegistry());
+        var (writes, transactions, synced) = (sqlite.Writes, sqlite.WriteTransactions, sqlite.DurableTransactions);
         var durable = await BenchRunner.MeasureEvacuationAsync(sqlite);
+        groups = (sqlite.Writes - writes, sqlite.WriteTransactions - transactions, sqlite.DurableTransactions - synced);
         if (inMemory.Succeeded != durable.Succeeded)
         {
             throw new InvalidOperationException($"the two stores placed different numbers of guests ({inMemory.Succeeded}, {durable.Succeeded} of {inMemory.Guests})");
@@ -59,7 +63,8 @@ try
         }
     }
 
-    Console.WriteLine($"evacuation of 64 guests onto 8 hosts, {Run.Evacuations} each: in memory median {Percentile(evacuations.Memory, 50):0} ms ({string.Join(", ", evacuations.Memory.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}), SQLite median {Percentile(evacuations.Sqlite, 50):0} ms ({string.Join(", ", evacuations.Sqlite.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))})");
+    Console.WriteLine($"evacuation of 64 guests onto 8 hosts, {Run.Evacuations} each: in memory median {Percentile(evacuations.Memory, 50):0} ms ({string.Join(", ", evacuations.Memory.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}), SQLite median {Percentile(evacuations.Sqlite, 50):0} ms ({string.Join(", ", evacuations.Sqlite.Select(m => m.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}), ratio {Percentile(evacuations.Sqlite, 50) / Percentile(evacuations.Memory, 50):0.00}");
+    Console.WriteLine($"the last SQLite evacuation: {groups.Writes} writes in {groups.Transactions} transactions (group commit), {groups.Synced} of them waiting for the disk");
 }
 finally
 {

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
@@ -10,7 +12,9 @@ namespace VfioMigration.Planner.State;
 /// directory, in WAL mode, shared by every planner process on the node that opens the same
 /// directory. Intents (one transaction for a batch of them) and commits of kept plans are durable
 /// (<c>synchronous=FULL</c>) when they return, every other write survives the crash of the process
-/// (<c>synchronous=NORMAL</c>); a
+/// (<c>synchronous=NORMAL</c>); the
+/// writes that threads of one process make at the same time share one transaction and one sync
+/// (group commit), reads go through a connection of their own; a
 /// write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
 /// gone lose their claims and are recovered. Schema and guarantees: docs/state.md.
 /// </summary>
@@ -33,12 +37,19 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         CREATE INDEX IF NOT EXISTS journal_host_state ON journal(host, state);
         """;
 
+    private const string RequestSavepoint = "request";
+
     private const string PlanColumns = "p.id, p.guest, p.node, p.boot_id, p.pid, p.start_ticks, p.committed";
 
     private readonly SqliteConnection _connection;
-    private readonly Dictionary<Guid, string> _guests = [];
+    private readonly SqliteConnection _reader;
+    private readonly ConcurrentDictionary<Guid, string> _guests = [];
     private readonly ProcessOwner _owner;
     private readonly Lock _gate = new();
+    private readonly Lock _readGate = new();
+    private readonly Lock _queueGate = new();
+    private List<WriteRequest> _queue = [];
+    private bool _leading;
 
     /// <summary>Opens (creating when needed) the store in <paramref name="directory"/>.</summary>
     /// <param name="directory">The state directory; created with mode 0700 when absent.</param>
@@ -66,15 +77,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
 
-            _connection = new SqliteConnection(new SqliteConnectionStringBuilder
-            {
-                DataSource = FilePath,
-                Mode = SqliteOpenMode.ReadWriteCreate,
-                Pooling = false,
-                DefaultTimeout = (int)BusyTimeout.TotalSeconds,
-            }.ToString());
-            _connection.Open();
-            Execute($"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA journal_mode = WAL;");
+            _connection = Open(SqliteOpenMode.ReadWriteCreate, "PRAGMA journal_mode = WAL;");
             Write(durable: true, transaction =>
             {
                 var version = Convert.ToInt32(Scalar(transaction, "PRAGMA user_version"), CultureInfo.InvariantCulture);
@@ -86,6 +89,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 Command(transaction, Schema + $"PRAGMA user_version = {SchemaVersion};").ExecuteNonQuery();
                 return 0;
             });
+            // Reads go through a connection of their own, so a read never waits for a write's sync to the disk (WAL readers do not block on the writer).
+            _reader = Open(SqliteOpenMode.ReadWrite, "PRAGMA query_only = 1;");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
         {
@@ -105,6 +110,27 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     /// <inheritdoc />
     public string Location => $"SQLite {FilePath}";
 
+    /// <summary>Writes asked of this store (each call that writes counts once).</summary>
+    internal int Writes { get; private set; }
+
+    /// <summary>Write transactions this store committed (a group of concurrent writes counts once).</summary>
+    internal int WriteTransactions { get; private set; }
+
+    /// <summary>Of <see cref="WriteTransactions"/>, those that waited for the disk (<c>synchronous=FULL</c>).</summary>
+    internal int DurableTransactions { get; private set; }
+
+    /// <summary>Writes queued and not yet taken by a leader.</summary>
+    internal int QueuedWrites
+    {
+        get
+        {
+            lock (_queueGate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
     /// <summary>
     /// The default state directory: <c>/var/lib/vfio-migration</c> as root, otherwise
     /// <c>$XDG_STATE_HOME/vfio-migration</c> (<c>~/.local/state/vfio-migration</c> when unset).
@@ -123,10 +149,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     /// <inheritdoc />
     public void BeginPlan(Guid plan, string guest)
     {
-        lock (_gate)
-        {
-            _guests[plan] = guest;
-        }
+        _guests[plan] = guest;
     }
 
     /// <inheritdoc />
@@ -223,6 +246,11 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         lock (_gate)
         {
             _connection.Dispose();
+        }
+
+        lock (_readGate)
+        {
+            _reader.Dispose();
         }
     }
 
@@ -364,12 +392,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     private void EnsurePlan(SqliteTransaction transaction, Guid plan)
     {
-        string guest;
-        lock (_gate)
-        {
-            guest = _guests.GetValueOrDefault(plan, "");
-        }
-
+        var guest = _guests.GetValueOrDefault(plan, "");
         Command(
             transaction,
             "INSERT OR IGNORE INTO plans(id, guest, node, boot_id, pid, start_ticks, committed, created_utc) VALUES ($plan, $guest, $node, $boot, $pid, $start, 0, $now)",
@@ -382,29 +405,130 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             ("$now", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture))).ExecuteNonQuery();
     }
 
-    /// <summary>One write transaction (<c>BEGIN IMMEDIATE</c>): durable ones sync the WAL to disk before returning (FULL, survives a power loss), the others survive the crash of the process (NORMAL).</summary>
-    private T Write<T>(bool durable, Func<SqliteTransaction, T> work)
+    /// <summary>
+    /// One write, committed with the writes other threads of this process wait to make at the same
+    /// time (group commit): the caller queues it; when no group is running, or when the previous
+    /// group's leader hands it the turn, it becomes the leader and runs every queued write in one <c>BEGIN
+    /// IMMEDIATE</c> transaction, each inside its own savepoint, so one that throws is rolled back
+    /// alone and gets its own exception. The transaction is durable (<c>synchronous=FULL</c>, one
+    /// sync of the WAL) when any of its writes is, otherwise it survives the crash of the process
+    /// (NORMAL). Either way, when this returns the write is committed as its caller asked, or stronger.
+    /// </summary>
+    internal T Write<T>(bool durable, Func<SqliteTransaction, T> work)
     {
-        lock (_gate)
+        var request = new WriteRequest<T>(durable, work);
+        bool lead;
+        lock (_queueGate)
         {
+            _queue.Add(request);
+            Writes++;
+            lead = !_leading;
+            _leading = true;
+        }
+
+        // A waiting caller blocks on a task, which the thread pool sees (and makes up for with another
+        // thread): under a lock it would not, and the plans of an evacuation would stall behind the disk.
+        if (lead || !request.Turn.Task.Result)
+        {
+            List<WriteRequest> group = [];
             try
             {
-                Execute(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-                using var transaction = _connection.BeginTransaction(deferred: false);
-                var result = work(transaction);
-                transaction.Commit();
-                return result;
+                lock (_gate)
+                {
+                    lock (_queueGate)
+                    {
+                        (group, _queue) = (_queue, []);
+                    }
+
+                    RunGroup(group);
+                }
             }
-            catch (SqliteException e)
+            finally
             {
-                throw new StateStoreException($"The planner's state store {FilePath} failed: {e.Message}", e);
+                WriteRequest? next;
+                lock (_queueGate)
+                {
+                    next = _queue.FirstOrDefault();
+                    _leading = next is not null;
+                }
+
+                foreach (var done in group.Where(r => r != request))
+                {
+                    done.Turn.SetResult(true);
+                }
+
+                // The first write queued meanwhile leads the next group.
+                next?.Turn.SetResult(false);
+            }
+        }
+
+        return request.Outcome();
+    }
+
+    /// <summary>
+    /// Runs a group of writes in one transaction (under <see cref="_gate"/>). When the transaction
+    /// itself fails after it began (SQLite abandoned it, or the commit failed), nothing of the group
+    /// was committed, so each write that did not fail on its own is run again alone, as it would
+    /// have run without company, and gets its own result.
+    /// </summary>
+    private void RunGroup(List<WriteRequest> group)
+    {
+        var began = false;
+        try
+        {
+            var durable = group.Exists(r => r.Durable);
+            Execute(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            began = true;
+            foreach (var request in group)
+            {
+                if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) != 0)
+                {
+                    // A SAVEPOINT now would start a transaction of its own and commit on its RELEASE.
+                    throw new InvalidOperationException("SQLite ended the group's transaction.");
+                }
+
+                transaction.Save(RequestSavepoint);
+                try
+                {
+                    request.Run(transaction);
+                }
+                catch (Exception e)
+                {
+                    request.Fail(e is SqliteException sqlite ? Failure(sqlite) : e);
+                    // Throws when SQLite has rolled the whole transaction back (a full disk, an I/O error): the group is then retried below.
+                    transaction.Rollback(RequestSavepoint);
+                }
+
+                transaction.Release(RequestSavepoint);
+            }
+
+            transaction.Commit();
+            WriteTransactions++;
+            DurableTransactions += durable ? 1 : 0;
+        }
+        catch (Exception e) when (!began || group.Count == 1 || e is not (SqliteException or InvalidOperationException))
+        {
+            // Nothing was committed. Before the transaction began (locked past the busy timeout, an unwritable file) each write would have met the same error alone.
+            foreach (var request in group.Where(r => !r.Failed))
+            {
+                request.Fail(e is SqliteException sqlite ? Failure(sqlite) : e);
+            }
+        }
+        catch (Exception)
+        {
+            foreach (var request in group.Where(r => !r.Failed))
+            {
+                RunGroup([request]);
             }
         }
     }
 
+    private StateStoreException Failure(SqliteException e) => new($"The planner's state store {FilePath} failed: {e.Message}", e);
+
     private T Read<T>(Func<T> work)
     {
-        lock (_gate)
+        lock (_readGate)
         {
             try
             {
@@ -412,8 +536,32 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             }
             catch (SqliteException e)
             {
-                throw new StateStoreException($"The planner's state store {FilePath} failed: {e.Message}", e);
+                throw Failure(e);
             }
+        }
+    }
+
+    private SqliteConnection Open(SqliteOpenMode mode, string pragmas)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = FilePath,
+            Mode = mode,
+            Pooling = false,
+            DefaultTimeout = (int)BusyTimeout.TotalSeconds,
+        }.ToString());
+        try
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; {pragmas}";
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch (SqliteException)
+        {
+            connection.Dispose();
+            throw;
         }
     }
 
@@ -432,7 +580,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     private SqliteCommand Command(SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = _connection.CreateCommand();
+        // Without a transaction, a read (under _readGate).
+        var command = (transaction?.Connection ?? _reader).CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
@@ -463,4 +612,51 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         "committed" => JournalState.Committed,
         _ => throw new StateStoreException($"The state store has a journal entry in an unknown state '{text}'."),
     };
+
+    /// <summary>Holds the connection (tests: writes queue up behind it and then run as one group).</summary>
+    internal IDisposable HoldWrites() => new WriteHold(_gate);
+
+    /// <summary>One caller's write, queued until a leader runs it (under <see cref="_gate"/>) and completes its <see cref="Turn"/>.</summary>
+    private abstract class WriteRequest(bool durable)
+    {
+        public bool Durable { get; } = durable;
+
+        /// <summary>Completed true when a leader ran this write, false when this write's caller is to lead the next group.</summary>
+        public TaskCompletionSource<bool> Turn { get; } = new();
+
+        public bool Failed => Error is not null;
+
+        protected ExceptionDispatchInfo? Error { get; private set; }
+
+        public abstract void Run(SqliteTransaction transaction);
+
+        public void Fail(Exception error) => Error = ExceptionDispatchInfo.Capture(error);
+    }
+
+    private sealed class WriteRequest<T>(bool durable, Func<SqliteTransaction, T> work) : WriteRequest(durable)
+    {
+        private T _result = default!;
+
+        public override void Run(SqliteTransaction transaction) => _result = work(transaction);
+
+        /// <summary>The write's result, or its exception thrown again.</summary>
+        public T Outcome()
+        {
+            Error?.Throw();
+            return _result;
+        }
+    }
+
+    private sealed class WriteHold : IDisposable
+    {
+        private readonly Lock _gate;
+
+        public WriteHold(Lock gate)
+        {
+            _gate = gate;
+            _gate.Enter();
+        }
+
+        public void Dispose() => _gate.Exit();
+    }
 }

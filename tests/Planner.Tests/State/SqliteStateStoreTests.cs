@@ -73,6 +73,162 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         Assert.AreEqual(other, store.HolderOf(Host, $"mdev:{held}", plan)?.Plan);
     }
 
+    /// <summary>
+    /// Group commit: 8 plans ask at once for 4 UUIDs each out of 6 (every UUID wanted by several),
+    /// queued behind the held connection so they run as one transaction: each UUID has exactly one
+    /// winner, which holds its claim and whose intent another connection reads from the file; every
+    /// loser is told that winner.
+    /// </summary>
+    [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public void ConcurrentClaimAndIntend_OneWinnerPerUuid_AllIntentsCommitted(bool oneGroup)
+    {
+        using var store = new SqliteStateStore(_directory);
+        var uuids = Enumerable.Range(1, 6).Select(i => $"00000000-0000-4000-8000-0000000001{i:D2}").ToArray();
+        var plans = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid()).ToArray();
+        var asked = plans.Select((plan, p) => Enumerable.Range(0, 4).Select(k => uuids[(p + k) % uuids.Length]).ToArray()).ToArray();
+        var results = new IReadOnlyList<ClaimHolder?>[plans.Length];
+        for (var p = 0; p < plans.Length; p++)
+        {
+            store.BeginPlan(plans[p], $"vm{p}");
+        }
+
+        var before = store.WriteTransactions;
+
+        RunAtOnce(store, oneGroup, plans.Select((plan, p) => (Action)(() =>
+            results[p] = store.ClaimAndIntend([.. asked[p].Select(uuid => Entry(plan, uuid, JournalState.Intent))]))));
+
+        if (oneGroup)
+        {
+            Assert.AreEqual(before + 1, store.WriteTransactions);
+        }
+
+        var journaled = ReadJournal(store.FilePath);
+        Assert.HasCount(uuids.Length, journaled);
+        foreach (var uuid in uuids)
+        {
+            var winners = plans.Where((plan, p) => asked[p].Contains(uuid) && results[p][Array.IndexOf(asked[p], uuid)] is null).ToList();
+            Assert.HasCount(1, winners, uuid);
+            Assert.AreEqual((winners[0].ToString("D"), "intent"), journaled[uuid]);
+            Assert.AreEqual(winners[0], store.HolderOf(Host, $"mdev:{uuid}", Guid.Empty)?.Plan);
+            var losers = plans.Select((plan, p) => (plan, p)).Where(x => asked[x.p].Contains(uuid) && x.plan != winners[0]).ToList();
+            Assert.IsTrue(losers.All(x => results[x.p][Array.IndexOf(asked[x.p], uuid)]?.Plan == winners[0]), uuid);
+        }
+    }
+
+    /// <summary>A write that fails inside a group (a journal entry the schema refuses) throws to its caller alone: the others of the group are committed, nothing of it is.</summary>
+    [TestMethod]
+    public void AFailingWriteInAGroup_FailsAlone()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var (first, broken, last) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        const string firstUuid = "00000000-0000-4000-8000-000000000201";
+        const string lastUuid = "00000000-0000-4000-8000-000000000203";
+        Exception? error = null;
+        var before = store.WriteTransactions;
+
+        RunAtOnce(store, oneGroup: true, [
+            () => store.ClaimAndIntend([Entry(first, firstUuid, JournalState.Intent)]),
+            () => error = Assert.ThrowsExactly<StateStoreException>(() => store.Journal(Entry(broken, "00000000-0000-4000-8000-000000000202", JournalState.Intent) with { HostName = null! })),
+            () => store.ClaimAndIntend([Entry(last, lastUuid, JournalState.Intent)]),
+        ]);
+
+        Assert.AreEqual(before + 1, store.WriteTransactions);
+        Assert.Contains("NOT NULL constraint failed: journal.host_name", error!.Message);
+        Assert.AreEqual(2, ReadJournal(store.FilePath).Count);
+        Assert.AreEqual((first.ToString("D"), "intent"), ReadJournal(store.FilePath)[firstUuid]);
+        Assert.AreEqual((last.ToString("D"), "intent"), ReadJournal(store.FilePath)[lastUuid]);
+        CollectionAssert.AreEquivalent(new[] { first, last }, store.ListPlans().Select(p => p.Id).ToList());
+    }
+
+    /// <summary>When SQLite abandons a group's transaction (as after a full disk), nothing of it was committed: every other write of the group runs again alone and is committed; the one that failed keeps its own error.</summary>
+    [TestMethod]
+    public void AGroupWhoseTransactionSqliteAbandoned_RunsEachOtherWriteAlone()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var (first, last) = (Guid.NewGuid(), Guid.NewGuid());
+        const string firstUuid = "00000000-0000-4000-8000-000000000301";
+        const string lastUuid = "00000000-0000-4000-8000-000000000303";
+        var before = store.WriteTransactions;
+
+        RunAtOnce(store, oneGroup: true, [
+            () => store.ClaimAndIntend([Entry(first, firstUuid, JournalState.Intent)]),
+            () => Assert.ThrowsExactly<InvalidDataException>(() => store.Write<int>(durable: false, transaction =>
+            {
+                using var command = transaction.Connection!.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = "ROLLBACK";
+                command.ExecuteNonQuery();
+                throw new InvalidDataException("abandoned");
+            })),
+            () => store.ClaimAndIntend([Entry(last, lastUuid, JournalState.Intent)]),
+        ]);
+
+        Assert.AreEqual(before + 2, store.WriteTransactions);
+        var journaled = ReadJournal(store.FilePath);
+        Assert.HasCount(2, journaled);
+        Assert.AreEqual((first.ToString("D"), "intent"), journaled[firstUuid]);
+        Assert.AreEqual((last.ToString("D"), "intent"), journaled[lastUuid]);
+    }
+
+    /// <summary>Reads and naming a plan go through their own connection: they return while a write holds the writer's (as during its wait for the disk).</summary>
+    [TestMethod]
+    public void AReadAndBeginPlan_DoNotWaitForTheWriter()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var plan = Guid.NewGuid();
+        store.TryClaim(Host, "pci:0000:41:00.4", plan);
+        ClaimHolder? holder = null;
+
+        using (store.HoldWrites())
+        {
+            var reader = new Thread(() =>
+            {
+                store.BeginPlan(plan, "vm1");
+                holder = store.HolderOf(Host, "pci:0000:41:00.4", Guid.Empty);
+            });
+            reader.Start();
+            Assert.IsTrue(reader.Join(TimeSpan.FromSeconds(30)), "the read waited for the writer");
+        }
+
+        Assert.AreEqual(plan, holder?.Plan);
+    }
+
+    /// <summary>Runs the calls on threads of their own; with <paramref name="oneGroup"/> they queue behind the held connection first, so one of them runs them all as one group.</summary>
+    private static void RunAtOnce(SqliteStateStore store, bool oneGroup, IEnumerable<Action> calls)
+    {
+        var threads = calls.Select(call => new Thread(() => call())).ToList();
+        using (var hold = oneGroup ? store.HoldWrites() : null)
+        {
+            threads.ForEach(t => t.Start());
+            for (var waited = 0; oneGroup && store.QueuedWrites < threads.Count; waited++)
+            {
+                Assert.IsLessThan(1000, waited, "the writes did not queue up within 10 s");
+                Thread.Sleep(10);
+            }
+        }
+
+        threads.ForEach(t => Assert.IsTrue(t.Join(TimeSpan.FromSeconds(30)), "a write did not return"));
+    }
+
+    /// <summary>The journal as another connection reads it from the file: UUID → (plan, state).</summary>
+    private static Dictionary<string, (string Plan, string State)> ReadJournal(string file)
+    {
+        using var connection = new SqliteConnection($"Data Source={file};Pooling=False;Mode=ReadOnly");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT uuid, plan, state FROM journal";
+        using var reader = command.ExecuteReader();
+        var rows = new Dictionary<string, (string, string)>();
+        while (reader.Read())
+        {
+            rows.Add(reader.GetString(0), (reader.GetString(1), reader.GetString(2)));
+        }
+
+        return rows;
+    }
+
     [TestMethod]
     public void ClaimAndIntend_TakesOnlyIntents()
     {
