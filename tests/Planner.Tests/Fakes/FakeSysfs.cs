@@ -19,6 +19,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Writes to these paths never answer until cancelled.</summary>
     public HashSet<string> HangingWrites { get; } = [];
 
+    /// <summary>What a write to these per-open attributes (a parent's <c>migration_query</c>) reads back on the same open file.</summary>
+    public Dictionary<string, SysfsExchange> Answers { get; } = [];
+
     /// <summary>Completes when a write to a hanging path starts.</summary>
     public TaskCompletionSource HangStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -69,6 +72,18 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
         }
 
         return new SysfsResult(errno);
+    }
+
+    public async ValueTask<SysfsExchange> ExchangeAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
+    {
+        if (!Answers.TryGetValue(path.Value, out var answer))
+        {
+            return new SysfsExchange((await WriteAsync(path, value, cancellationToken)).Error, null, null);
+        }
+
+        host.Record($"write {path} {value}");
+        cancellationToken.ThrowIfCancellationRequested();
+        return answer;
     }
 
     public ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default)

@@ -154,6 +154,21 @@ public sealed class AssignmentTests
     }
 
     [TestMethod]
+    [DataRow(PlacementPreference.Pack, "pci_0000_41_00_0")]
+    [DataRow(PlacementPreference.Spread, "pci_0000_42_00_0")]
+    public async Task Spread_PrefersTheParentWithTheMostLeft_PackTheLeast(PlacementPreference placement, string parent)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0", max: 2);
+        scenario.DestinationType(parent: "0000:42:00.0", max: 4);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { Placement = placement });
+
+        Assert.AreEqual(parent, result.Best.Devices.Single().Target.Parent);
+    }
+
+    [TestMethod]
     public async Task Pack_PrefersTheFullerParent()
     {
         var scenario = new Scenario();

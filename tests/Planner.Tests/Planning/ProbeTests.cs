@@ -145,6 +145,13 @@ public sealed class ProbeTests
         var timeouts = result.Best.Rejections.Where(r => r.Code == RejectionCode.ProbeTimeout).ToList();
         Assert.HasCount(2, timeouts);
         Assert.IsTrue(timeouts.All(t => t.Errno == Errno.ETIMEDOUT));
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                $"Writing the source version to bus/mdev/devices/{idle.Uuid}/migration_version got no answer within 3 s; the answer is unknown, so the target is not used.",
+                "Writing the source version to class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/migration_version got no answer within 3 s; the answer is unknown, so type nvidia-63 on pci_0000_41_00_0 is not used.",
+            },
+            timeouts.Select(t => t.Message).ToArray());
         Assert.IsEmpty(result.Best.Devices);
         Assert.IsEmpty(scenario.DestinationWrites("/create"), "an unknown type-level answer never leads to a create");
     }

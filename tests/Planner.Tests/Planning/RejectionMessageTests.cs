@@ -1,3 +1,4 @@
+using VfioMigration.Planner.Planning;
 using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
@@ -87,5 +88,64 @@ public sealed class RejectionMessageTests
         var rejection = required.Best.Rejections.Single(r => r.Code == RejectionCode.Unverifiable);
         Assert.AreEqual(new Rejection(rejection.Source, idle.Uuid.Value, RejectionCode.Unverifiable, $"{idle.Uuid} is of the right type but has no migration_version attribute, so nothing can verify it, and the require-verified policy accepts only verified targets (allow-type-match would accept a target of the same type, marked unverified)."), rejection);
         Assert.AreEqual($"The mdev {rejection.Source} (type nvidia-63) could not be placed on dest: no candidate accepts it (2 rejected; see the rejections).", required.Best.Reasons.Single(), "the unverified idle mdev is no accepted candidate under require-verified");
+    }
+
+    [TestMethod]
+    [DataRow(false, true, "the source device has no version to write")]
+    [DataRow(true, false, "bus/mdev/devices/{0}/migration_version does not exist")]
+    public async Task CrossTypeTargetWithoutBothVersions_IsUnverifiable_WithWhy(bool sourceVersion, bool targetVersion, string why)
+    {
+        var scenario = new Scenario();
+        scenario.SourceType(version: sourceVersion ? Scenario.Version : null);
+        scenario.Guest("nvidia-63");
+        var idle = scenario.Destination.AddMdev(scenario.DestinationType(id: "nvidia-64", max: 1), targetVersion ? new FakeVersion(Scenario.Version) : null);
+        idle.Version = targetVersion ? idle.Version : null;
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { AllowCrossType = true, VerificationPolicy = VerificationPolicy.AllowTypeMatch });
+
+        Assert.IsFalse(result.Succeeded);
+        var rejection = result.Best.Rejections.Single(r => r.Code == RejectionCode.Unverifiable);
+        Assert.AreEqual(new Rejection(rejection.Source, idle.Uuid.Value, RejectionCode.Unverifiable, $"A cross-type target is accepted only when the target's own migration version attribute accepts the source version, and {string.Format(System.Globalization.CultureInfo.InvariantCulture, why, idle.Uuid)}."), rejection);
+    }
+
+    [TestMethod]
+    public async Task SourceWithoutAVersion_IsReusedUnverified_WithWhyInTheNote_OrRefusedUpFrontUnderRequireVerified()
+    {
+        var scenario = new Scenario();
+        scenario.SourceType(version: null);
+        scenario.Guest("nvidia-63");
+        var idle = scenario.Destination.AddMdev(scenario.DestinationType(max: 1));
+        var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
+        var reason = $"bus/mdev/devices/{sourceUuid}/migration_version does not exist: the device does not say it can migrate";
+
+        await using (var allowed = await scenario.PlanAsync(new PlanOptions { VerificationPolicy = VerificationPolicy.AllowTypeMatch }))
+        {
+            Assert.IsTrue(allowed.Succeeded, string.Join("\n", allowed.Best.Reasons));
+            var device = allowed.Best.Devices.Single();
+            Assert.AreEqual(idle.Uuid.Value, device.Target.Id);
+            Assert.AreEqual(Verification.Unverified, device.Verification);
+            Assert.AreEqual($"not verified: {reason}", device.Note);
+            Assert.IsEmpty(scenario.DestinationWrites("migration_version"), "a source without a version writes nothing");
+        }
+
+        await using var required = await scenario.PlanAsync(new PlanOptions { VerificationPolicy = VerificationPolicy.RequireVerified });
+        var rejection = required.Best.Rejections.Single();
+        Assert.AreEqual(new Rejection(sourceUuid.Value, null, RejectionCode.NotMigratable, $"The source device {sourceUuid} has no version to verify a target with ({reason}), {CandidateEvaluator.RequireVerifiedRefusal}."), rejection);
+        CollectionAssert.AreEqual(new[] { rejection.Message }, required.Best.Reasons.ToArray());
+    }
+
+    [TestMethod]
+    public void RejectionRecordedTwice_IsListedAndCountedOnce()
+    {
+        var log = new RejectionLog("dest", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var first = new Rejection("a", "c", RejectionCode.InUse, "first");
+
+        log.Add(first);
+        log.Add(first with { Message = "again" });
+        log.Add(first with { Code = RejectionCode.TypeMismatch });
+        log.Add(first with { Source = "b" });
+
+        CollectionAssert.AreEqual(new[] { first, first with { Code = RejectionCode.TypeMismatch }, first with { Source = "b" } }, log.Items.ToArray());
+        Assert.AreEqual(2, log.CountFor("a"));
     }
 }

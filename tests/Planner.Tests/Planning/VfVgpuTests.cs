@@ -58,6 +58,7 @@ public sealed class VfVgpuTests
         Assert.AreEqual(new VgpuType(1044, "NVIDIA H100-10C"), configured.CurrentType);
         Assert.AreEqual(pf, configured.CapacityDomain);
         Assert.IsNull(orphan.CurrentType);
+        Assert.AreEqual(new VgpuType(1044, null), new VfState(configured.Vf, pf, 1044, [new VgpuType(1045, "NVIDIA H100-20C")]).CurrentType, "a current type its own list does not name has no name");
         Assert.AreEqual(orphan.Vf, orphan.CapacityDomain);
     }
 }

@@ -114,6 +114,26 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [TestMethod]
+    public async Task PlanningOntoTheDestination_LeavesAKeptPlanAlone_EvenWhenGuestsUseAllItsDevices()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var kept = await PlanAndDieAsync(scenario);
+        kept.Commit();
+        var made = scenario.Destination.Mdevs.Where(m => kept.Created.Any(c => c.Uuid == m.Uuid)).ToList();
+        scenario.Destination.DefineGuest("migrated", FakeHost.MdevDevice(0, made[0]), FakeHost.MdevDevice(1, made[1]));
+        using var store = new SqliteStateStore(_directory);
+        var id = store.ListPlans().Single().Id;
+
+        await using (var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request(), TestContext.CancellationToken))
+        {
+            Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        }
+
+        Assert.AreEqual(PlanOwnerState.Committed, store.ListPlans().Single(p => p.Id == id).Owner, "a plan only forgets kept plans when recovery is asked for");
+        Assert.HasCount(2, scenario.Destination.Mdevs);
+    }
+
+    [TestMethod]
     public async Task AKeptPlan_SurvivesRecovery_AndIsRemovedByRelease()
     {
         var scenario = NeedsTwoCreates(CreateBehaviour.Works);
