@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VfioMigration.Bench;
 using VfioMigration.ConsoleMigrator.Tests;
 using VfioMigration.Planner.State;
 
