@@ -25,6 +25,9 @@ public sealed class CountingFileSystem(IHostFileSystem inner, bool hideQuery) : 
     /// <inheritdoc />
     public string Description => inner.Description;
 
+    /// <inheritdoc />
+    public bool BatchesCalls => inner.BatchesCalls;
+
     /// <summary>Writes into a <c>migration_version</c> (type-level or device-level) that reached the host.</summary>
     public int VersionWrites
     {

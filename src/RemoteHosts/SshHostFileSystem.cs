@@ -45,6 +45,9 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
     /// <summary>Batches sent so far: each is one request and its answer over the network.</summary>
     public long RoundTrips => _connection.RoundTrips;
 
+    /// <inheritdoc/>
+    public bool BatchesCalls => true;
+
     /// <summary>Remote shells (SSH channels) started so far (1 unless one died and was replaced).</summary>
     internal long Sessions => _connection.Sessions;
 

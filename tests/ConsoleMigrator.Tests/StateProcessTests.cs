@@ -16,19 +16,22 @@ public sealed class StateProcessTests
     public void RequireFuse() => StateScenarios.RequireFuse();
 
     /// <summary>
-    /// SIGKILL of a real planner at a step of its creates (two creates on one parent, 1.5 s each), then
-    /// <c>recover</c>. Both intents are journaled in one write before the first create is issued, so
-    /// recovery looks at both devices whatever the step (a device whose create never ran is gone already).
+    /// SIGKILL of a real planner at a step of its creates (two creates on one parent, 1.5 s each, sent
+    /// as one batch), then <c>recover</c>. Both intents are journaled in one write before the first
+    /// create is issued, so recovery looks at both devices whatever the step (a device whose create
+    /// never ran is gone already).
     /// </summary>
-    /// <param name="step">before: as soon as the intents are journaled (the create may not be issued yet); during: the first create in flight; after: the first create journaled, the second in flight.</param>
+    /// <param name="step">before: as soon as the intents are journaled (the create may not be issued yet); during: the first create in flight; after: the first create done, the second in flight (neither outcome journaled yet: they are journaled with the batch); journaled: both outcomes journaled, the probe of the second created device held.</param>
     [TestMethod]
     [DataRow("before")]
     [DataRow("during")]
     [DataRow("after")]
+    [DataRow("journaled")]
     public async Task SigkillMidPlan_ThenRecover_LeavesTheHostAsItWas(string step)
     {
         using var bed = new StateBed(StateScenarios.SlowDestination(createMs: 1500), StateScenarios.Source(devices: 2));
         var before = bed.Destination.Snapshot().State;
+        var (probeArrived, probeRelease) = step == "journaled" ? bed.HoldTheSecondDeviceProbe() : (null, null);
 
         using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
         {
@@ -36,10 +39,19 @@ public sealed class StateProcessTests
             {
                 "before" => () => bed.JournalCount("intent") >= 1,
                 "during" => () => bed.CreatesStarted == 1,
-                _ => () => bed.JournalCount("created") == 1 && bed.CreatesStarted == 2,
+                "after" => () => bed.CreatesEnded() == 1 && bed.CreatesStarted == 2,
+                _ => () => probeArrived!.Task.IsCompleted,
             };
             await StateScenarios.WaitUntilAsync(reached, $"step '{step}'", planner, TestContext.CancellationToken);
+            if (step == "journaled")
+            {
+                Assert.AreEqual(2, bed.JournalCount("created"), "both outcomes journaled before the probes");
+            }
+
             planner.Kill();
+
+            // The killed process leaves only once its write through the mount returns: let a held write go on.
+            probeRelease?.SetResult();
             await planner.WaitForExitAsync(TestContext.CancellationToken);
         }
 

@@ -289,6 +289,8 @@ public sealed class ChannelTests
 
         public long RoundTrips => inner.RoundTrips;
 
+        public bool BatchesCalls => inner.BatchesCalls;
+
         public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default) => inner.ReadAsync(path, cancellationToken);
 
         public ValueTask<IReadOnlyList<SysfsResult<string>>> ReadManyAsync(IReadOnlyList<SysfsPath> paths, CancellationToken cancellationToken = default) => inner.ReadManyAsync(paths, cancellationToken);

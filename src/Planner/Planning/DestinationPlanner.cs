@@ -194,9 +194,14 @@ internal sealed class DestinationPlanner
     /// the probes are exactly the ones a one-at-a-time search makes; after a refusal a wave may have
     /// probed a candidate it then does not use.
     /// </summary>
-    /// <returns>Always true (so it chains with the search).</returns>
+    /// <returns>Always true (so it chains with the search). Nothing to do when the destination's file system does not batch calls (<see cref="Sysfs.IHostFileSystem.BatchesCalls"/>): the search then probes one candidate at a time.</returns>
     private async Task<bool> PrefetchAsync(bool allowUnverified, CancellationToken cancellationToken)
     {
+        if (!_host.FileSystem.BatchesCalls)
+        {
+            return true;
+        }
+
         _taken.Clear();
         var rejections = _rejections;
         var scratch = new RejectionLog(_host.Name, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);

@@ -72,6 +72,15 @@ public interface IHostFileSystem
     /// </summary>
     long RoundTrips => 0;
 
+    /// <summary>
+    /// Whether calls made at the same moment share one round trip (a remote file system that batches
+    /// them). The planner then evaluates the candidates its search will reach in waves, one round trip
+    /// per step, at the price of a probe it may not need after a refusal; on a file system that does
+    /// not (false: local sysfs, in process) it probes one candidate at a time and never one it does not
+    /// need.
+    /// </summary>
+    bool BatchesCalls => false;
+
     /// <summary>Lists the entry names of a directory (not <c>.</c> and <c>..</c>), in no particular order.</summary>
     ValueTask<SysfsResult<IReadOnlyList<string>>> ListAsync(SysfsPath path, CancellationToken cancellationToken = default);
 

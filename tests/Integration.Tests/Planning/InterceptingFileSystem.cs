@@ -16,6 +16,8 @@ internal sealed class InterceptingFileSystem(IHostFileSystem inner, Func<SysfsPa
 
     public string Description => $"{inner.Description} (intercepted)";
 
+    public bool BatchesCalls => inner.BatchesCalls;
+
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default) =>
         inner.ReadAsync(path, cancellationToken);
 

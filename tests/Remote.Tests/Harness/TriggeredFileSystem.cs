@@ -19,6 +19,8 @@ internal sealed class TriggeredFileSystem(IHostFileSystem inner, Action? beforeF
 
     public string Description => inner.Description;
 
+    public bool BatchesCalls => inner.BatchesCalls;
+
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default) =>
         PassAsync(() => inner.ReadAsync(path, cancellationToken));
 
