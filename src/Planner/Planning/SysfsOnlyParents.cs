@@ -165,7 +165,7 @@ internal static class SysfsOnlyParents
         var entries = listing.Value!;
         var valid = new List<T>(entries.Count);
         List<string>? skipped = null;
-        foreach (var entry in entries.Count > 1 ? entries.Order(StringComparer.Ordinal) : entries)
+        foreach (var entry in entries.Count > 1 ? entries.Order(StringComparer.Ordinal) : (IEnumerable<string>)entries)
         {
             if (parse(entry, out var value))
             {
