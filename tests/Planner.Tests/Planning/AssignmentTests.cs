@@ -169,6 +169,21 @@ public sealed class AssignmentTests
     }
 
     [TestMethod]
+    public async Task Spread_PutsTheNextDeviceOnAnUnusedParent_EvenWithFewerLeft()
+    {
+        // 41 has four instances, 42 two: the first device goes to 41 (most left), the second to 42,
+        // unused so far, although 41 still has three left.
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0", max: 4);
+        scenario.DestinationType(parent: "0000:42:00.0", max: 2);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { Placement = PlacementPreference.Spread });
+
+        CollectionAssert.AreEqual(new[] { "pci_0000_41_00_0", "pci_0000_42_00_0" }, result.Best.Devices.Select(d => d.Target.Parent).ToArray());
+    }
+
+    [TestMethod]
     public async Task Pack_PrefersTheFullerParent()
     {
         var scenario = new Scenario();
