@@ -61,6 +61,20 @@ public sealed class FailedPlanTests
         var notPlaced = $"The mdev {sources[1]} (type nvidia-64) could not be placed on dest: the host has no free device of that type and no parent that can create one (1 rejected; see the rejections).";
         CollectionAssert.AreEqual(new[] { notPlaced }, result.Best.Reasons.ToArray());
         Assert.IsNull(result.Best.DestinationXml);
+        Assert.AreEqual("the plan is not complete", result.Best.DestinationXmlNote);
+    }
+
+    [TestMethod]
+    public async Task UnderAllowTypeMatch_ACandidateThatRefusedTheVersion_IsStillRuledOut()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType().TypeVersion = new FakeVersion("nvidia-vgpu-v2");
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { VerificationPolicy = VerificationPolicy.AllowTypeMatch });
+
+        var source = scenario.Source.Mdevs.Single().Uuid.Value;
+        CollectionAssert.AreEqual(new[] { $"The mdev {source} (type nvidia-63) could not be placed on dest: no candidate accepts it (1 rejected; see the rejections)." }, result.Best.Reasons.ToArray());
     }
 
     [TestMethod]

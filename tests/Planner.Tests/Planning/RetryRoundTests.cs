@@ -38,6 +38,7 @@ public sealed class RetryRoundTests
         CollectionAssert.AreEqual(new[] { "pci_0000_41_00_0", "pci_0000_41_00_0" }, result.Best.Devices.Select(d => d.Target.Parent).ToArray());
         Assert.HasCount(2, scenario.DestinationWrites(Create41));
         Assert.HasCount(1, scenario.DestinationWrites(Create42), "a failed slot is closed for the plan");
+        Assert.AreEqual(2, scenario.Claims.Count, "the device made in the first round stays claimed through the second search");
         var failure = result.Best.Rejections.Single();
         Assert.AreEqual((scenario.Source.Mdevs[0].Uuid.Value, (string?)"pci_0000_42_00_0/nvidia-63", RejectionCode.CreateFailed), (failure.Source, failure.Candidate, failure.Code));
     }
