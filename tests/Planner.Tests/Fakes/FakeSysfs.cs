@@ -28,6 +28,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Listings of these directories fail with the errno.</summary>
     public Dictionary<string, Errno> FailingLists { get; } = [];
 
+    /// <summary>Symbolic links besides the model's, by path (a VF's <c>physfn</c>), and their targets.</summary>
+    public Dictionary<string, string> Links { get; } = [];
+
     /// <summary>Names these directory listings show besides the model's (stray or hostile entries).</summary>
     public Dictionary<string, string[]> ExtraEntries { get; } = [];
 
@@ -126,6 +129,11 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     {
         host.Record($"readlink {path}");
         cancellationToken.ThrowIfCancellationRequested();
+        if (Links.TryGetValue(path.Value, out var target))
+        {
+            return ValueTask.FromResult(SysfsResult.Of(target));
+        }
+
         var parts = path.Value.Split('/');
         if (parts is ["bus", "mdev", "devices", var uuid, "mdev_type"] && host.FindMdev(uuid) is { } mdev)
         {

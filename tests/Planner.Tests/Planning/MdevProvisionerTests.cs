@@ -1,0 +1,288 @@
+using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.State;
+using VfioMigration.Planner.Sysfs;
+using VfioMigration.Planner.Tests.Fakes;
+using VfioMigration.Planner.Tests.State;
+
+namespace VfioMigration.Planner.Tests.Planning;
+
+/// <summary>
+/// Creating and confirming mdevs, seen from the store and the host: the intent durable before the
+/// create is issued and the outcome recorded after it, each create written once, the whole text of
+/// every way a create fails, and the created device's own verdict.
+/// </summary>
+[TestClass]
+public sealed class MdevProvisionerTests
+{
+    private const string Parent = "pci_0000_41_00_0";
+    private const string CreatePath = "class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/create";
+
+    /// <summary>How long a held create waits for another that a correct planner never starts at the same time.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(1);
+
+    public TestContext TestContext { get; set; } = null!;
+
+    private static Scenario OneDevice(CreateBehaviour behaviour = CreateBehaviour.NotSupported, bool typeAttribute = true, bool deviceAttribute = true)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(typeAttribute: typeAttribute, deviceAttribute: deviceAttribute);
+        scenario.Destination.Hypervisor.Create = behaviour;
+        return scenario;
+    }
+
+    private Task<PlanResult> PlanAsync(Scenario scenario, IPlannerStateStore store, PlanOptions? options = null) =>
+        new MigrationPlanner(claims: store).PlanAsync(scenario.Request(options), TestContext.CancellationToken);
+
+    private static string[] WritesOf(RecordingStore store, MdevUuid uuid) => [.. store.Writes.Where(w => w.Contains(uuid.Value, StringComparison.Ordinal))];
+
+    [TestMethod]
+    [DataRow(true, "hv:CreateMdev ", CreationMethod.Libvirt)]
+    [DataRow(false, $"write {CreatePath} ", CreationMethod.Sysfs)]
+    public async Task ACreate_IsIssuedAfterItsIntentIsDurable_AndRecordedOnceAfterIt(bool libvirtCreates, string createOperation, CreationMethod method)
+    {
+        var scenario = OneDevice(libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported);
+        var store = new RecordingStore();
+        var atCreate = new List<string[]>();
+        scenario.Destination.BeforeOperation = operation =>
+        {
+            if (operation.StartsWith(createOperation, StringComparison.Ordinal))
+            {
+                atCreate.Add([.. store.Writes]);
+            }
+        };
+
+        var result = await PlanAsync(scenario, store, new PlanOptions { PersistentMdevs = true });
+        var uuid = result.Best.Created.Single().Uuid;
+        var planned = WritesOf(store, uuid);
+        await result.DisposeAsync();
+
+        Assert.HasCount(1, atCreate, "one create");
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent" }, atCreate[0].Where(w => w.Contains(uuid.Value, StringComparison.Ordinal)).ToArray(), "claimed and intended before the create, nothing recorded yet");
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Created" }, planned);
+        var entries = store.Entries.Where(e => e.Uuid == uuid).ToList();
+        Assert.AreEqual((CreationMethod.Libvirt, true, 0, Parent, "nvidia-63"), (entries[0].Method, entries[0].Persistent, entries[0].Order, entries[0].Parent, entries[0].Type.Value), "the intent plans a persistent libvirt create");
+        Assert.AreEqual((method, method == CreationMethod.Libvirt, JournalState.Created), (entries[1].Method, entries[1].Persistent, entries[1].State), "the record says how it was made");
+        Assert.AreEqual(JournalState.Removed, entries[2].State);
+        Assert.AreEqual("end", store.Writes[^1]);
+        Assert.IsFalse(scenario.Destination.Operations.Any(o => o.EndsWith("/physfn", StringComparison.Ordinal)), "one parent shares its capacity with no other");
+    }
+
+    [TestMethod]
+    [DataRow(false, true)]
+    [DataRow(false, false)]
+    [DataRow(true, false)]
+    public async Task ParentsThatAreVfsOfOneGpu_CreateOneAfterTheOther_EachPhysfnReadOnce(bool batches, bool libvirtCreates)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        foreach (var vf in new[] { "0000:41:00.4", "0000:41:00.5" })
+        {
+            scenario.DestinationType(parent: vf, max: 1);
+            scenario.Destination.FileSystem.Links[$"bus/pci/devices/{vf}/physfn"] = "../0000:41:00.0";
+        }
+
+        scenario.Destination.Hypervisor.Create = libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported;
+        var gate = new CreateGate(scenario.Destination, holdUntilStarted: 2, Patience);
+        var destination = new MigrationHost("dest", scenario.Destination.Hypervisor, new BatchingSysfs(scenario.Destination.FileSystem) { BatchesCalls = batches });
+
+        await using var result = await new MigrationPlanner(claims: scenario.Claims).PlanAsync(new PlanRequest(scenario.Source.ToHost(), DomainSelector.Parse("vm1"), [destination], new PlanOptions()), TestContext.CancellationToken);
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual(1, gate.MaxInFlight, "VFs of one GPU share its capacity: their creates never overlap");
+        var operations = scenario.Destination.Operations;
+        CollectionAssert.AreEqual(new[] { "readlink bus/pci/devices/0000:41:00.4/physfn", "readlink bus/pci/devices/0000:41:00.5/physfn" }, operations.Where(o => o.EndsWith("/physfn", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray());
+        if (batches)
+        {
+            Assert.IsTrue(operations.FindIndex(o => o.EndsWith("/physfn", StringComparison.Ordinal)) < operations.FindIndex(o => o.Contains("/migration_version", StringComparison.Ordinal)), "read while the candidates are probed");
+        }
+    }
+
+    [TestMethod]
+    public async Task AUuidARacerClaimsAfterTheClaimsWereRead_IsNotCreated()
+    {
+        var scenario = OneDevice();
+        var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
+        var racer = Guid.NewGuid();
+        var store = new RecordingStore();
+        store.AfterClaimsRead = () =>
+        {
+            store.Claims.BeginPlan(racer, "vm9");
+            Assert.IsNull(store.Claims.TryClaim(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), racer));
+        };
+
+        await using var result = await PlanAsync(scenario, store, new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
+
+        Assert.IsFalse(result.Succeeded);
+        Assert.AreEqual(new Rejection(sourceUuid.Value, $"{Parent}/nvidia-63", RejectionCode.CreateFailed, $"The UUID {sourceUuid} is claimed by another plan (plan {racer} for guest vm9, process {Environment.ProcessId} (this one)).", Errno.EEXIST), result.Best.Rejections.Single(r => r.Code == RejectionCode.CreateFailed));
+        Assert.IsEmpty(scenario.DestinationWrites("/create"));
+        Assert.IsFalse(scenario.Destination.Operations.Any(o => o.StartsWith("hv:CreateMdev", StringComparison.Ordinal)));
+        Assert.IsEmpty(result.Best.Created);
+        Assert.AreEqual(racer, store.Claims.HolderOf(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), Guid.Empty)!.Plan, "the racer keeps its claim");
+    }
+
+    [TestMethod]
+    public async Task ALibvirtCreateThatFails_IsCreateFailed_WithLibvirtsWords_AndItsIntentIsClosed()
+    {
+        var scenario = OneDevice(CreateBehaviour.Fails);
+        var store = new RecordingStore();
+
+        await using var result = await PlanAsync(scenario, store);
+
+        var failure = result.Best.Rejections.Single(r => r.Code == RejectionCode.CreateFailed);
+        Assert.AreEqual($"libvirt could not create a nvidia-63 mdev on {Parent}: internal error: mdevctl failed", failure.Message);
+        Assert.IsNull(failure.Errno);
+        var uuid = store.Entries.Single(e => e.State == JournalState.Intent).Uuid;
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Removed", $"release mdev:{uuid}" }, WritesOf(store, uuid));
+        CollectionAssert.AreEqual(new[] { "hv:CreateMdev", "hv:Inventory" }, scenario.Destination.Operations.Where(o => o.StartsWith("hv:CreateMdev", StringComparison.Ordinal) || o == "hv:Inventory Mdevs").Select(o => o.Split(' ')[0]).ToArray(), "libvirt is asked once whether the device exists after all");
+    }
+
+    [TestMethod]
+    public async Task ALibvirtCreateThatFails_OnAHostThatCannotBeListed_IsTakenAsNotMade()
+    {
+        var scenario = OneDevice(CreateBehaviour.Fails);
+        scenario.Destination.BeforeOperation = operation =>
+        {
+            if (operation.StartsWith("hv:CreateMdev", StringComparison.Ordinal))
+            {
+                scenario.Destination.Hypervisor.Unreachable = "connection reset by peer";
+            }
+        };
+
+        await using var result = await PlanAsync(scenario, new RecordingStore());
+
+        Assert.IsFalse(result.Succeeded);
+        Assert.IsEmpty(result.Best.Created, "a device libvirt cannot say exists is not journaled");
+    }
+
+    [TestMethod]
+    [DataRow(Errno.EUSERS, RejectionCode.NoCapacity)]
+    [DataRow(Errno.ENOSPC, RejectionCode.NoCapacity)]
+    [DataRow(Errno.EPERM, RejectionCode.NoCapacity)]
+    [DataRow(Errno.EIO, RejectionCode.CreateFailed)]
+    [DataRow(Errno.EEXIST, RejectionCode.CreateFailed)]
+    public async Task ASysfsCreateThatFails_IsRefusedWithTheErrno_AndItsIntentIsClosedAndReleased(Errno errno, RejectionCode code)
+    {
+        var scenario = OneDevice();
+        scenario.Destination.FileSystem.FailingWrites[CreatePath] = errno;
+        var store = new RecordingStore();
+
+        await using var result = await PlanAsync(scenario, store);
+
+        var message = code == RejectionCode.NoCapacity
+            ? $"Parent {Parent} refused another nvidia-63 instance: writing the UUID to {CreatePath} failed with {errno} (no instances left)."
+            : $"Creating a nvidia-63 mdev on {Parent} failed: writing the UUID to {CreatePath} failed with {errno}.";
+        var source = scenario.Source.Mdevs.Single().Uuid.Value;
+        Assert.AreEqual(new Rejection(source, $"{Parent}/nvidia-63", code, message, errno), result.Best.Rejections.Single(r => r.Code == code && r.Candidate == $"{Parent}/nvidia-63"));
+        Assert.HasCount(1, scenario.DestinationWrites("/create"), "each create is written once");
+        var uuid = store.Entries.Single(e => e.State == JournalState.Intent).Uuid;
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Removed", $"release mdev:{uuid}" }, WritesOf(store, uuid));
+        Assert.IsEmpty(result.Best.Created);
+    }
+
+    [TestMethod]
+    public async Task APreservedUuidThatTurnsOutToExist_IsCreatedOnceMore_WithANewUuid_AndSaysSo()
+    {
+        var scenario = OneDevice();
+        var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
+        var squatter = scenario.Destination.AddMdev(scenario.Destination.Parents[0].AddType("nvidia-99", max: 1), uuid: sourceUuid);
+        scenario.Destination.Hypervisor.UnlistedMdevs.Add(squatter.Uuid);
+        var store = new RecordingStore();
+
+        await using var result = await PlanAsync(scenario, store, new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(DeviceAction.Create, device.Action);
+        Assert.AreEqual($"the source UUID {sourceUuid} already exists on dest, so a new UUID is used", device.Note);
+        var made = result.Best.Created.Single().Uuid;
+        Assert.AreEqual(made.Value, device.Target.Id);
+        CollectionAssert.AreEqual(new[] { $"write {CreatePath} {sourceUuid}", $"write {CreatePath} {made}" }, scenario.DestinationWrites("/create").ToArray());
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{sourceUuid}", $"journal {sourceUuid} Intent", $"journal {sourceUuid} Removed", $"release mdev:{sourceUuid}" }, WritesOf(store, sourceUuid));
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{made}", $"journal {made} Intent", $"journal {made} Created" }, WritesOf(store, made));
+        Assert.AreEqual(sourceUuid, scenario.Destination.FindMdev(sourceUuid.Value)!.Uuid, "the squatter is left alone");
+    }
+
+    [TestMethod]
+    public async Task ACreatedDeviceWithoutTheAttribute_IsVerifiedByTheTypeLevelYes_AndSaysSo()
+    {
+        var scenario = OneDevice(deviceAttribute: false);
+
+        await using var result = await scenario.PlanAsync();
+
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(Verification.Verified, device.Verification);
+        Assert.AreEqual(new ProbeRecord(ProbePoint.MdevType, SysfsPath.Parse("class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/migration_version"), Errno.None, false), device.DecidedBy);
+        Assert.AreEqual("the created device has no migration_version; verified at the type level before creating", device.Note);
+    }
+
+    [TestMethod]
+    public async Task NeitherTypeNorDevice_IsUnverifiedUnderAllowTypeMatch_WithBothNotes()
+    {
+        var scenario = OneDevice(typeAttribute: false, deviceAttribute: false);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { VerificationPolicy = VerificationPolicy.AllowTypeMatch, UuidStrategy = UuidStrategy.Preserve });
+
+        Assert.IsTrue(result.Succeeded);
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(Verification.Unverified, device.Verification);
+        Assert.IsNull(device.DecidedBy);
+        Assert.AreEqual($"not verified: neither type nvidia-63 on {Parent} nor the created device has migration_version", device.Note);
+    }
+
+    [TestMethod]
+    public async Task NeitherTypeNorDevice_IsRefusedAndRemovedUnderRequireVerified()
+    {
+        var scenario = OneDevice(typeAttribute: false, deviceAttribute: false);
+        var before = scenario.Destination.Snapshot();
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        var created = result.Best.Created.Single();
+        Assert.AreEqual(CreatedDeviceState.Removed, created.State);
+        var refusal = result.Best.Rejections.Single(r => r.Code == RejectionCode.Unverifiable);
+        Assert.AreEqual($"Neither type nvidia-63 on {Parent} nor the mdev {created.Uuid} created there has a migration_version attribute, so nothing can verify it, {CandidateEvaluator.RequireVerifiedRefusal}.", refusal.Message);
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+    }
+
+    [TestMethod]
+    public async Task ACreatedDeviceThatRefuses_IsRefusedNamingIt_AndRemoved()
+    {
+        var scenario = OneDevice();
+        scenario.Destination.Parents[0].Types[0].DeviceVersion = new FakeVersion("other") { RejectWith = Errno.ENODEV };
+
+        await using var result = await scenario.PlanAsync();
+
+        var created = result.Best.Created.Single();
+        var path = $"bus/mdev/devices/{created.Uuid}/migration_version";
+        Assert.AreEqual($"The mdev {created.Uuid} just created from type nvidia-63 on {Parent} refused the source's migration version: writing it to {path} failed with ENODEV, so the vendor driver says this device's state cannot be loaded there.", result.Best.Rejections.Single(r => r.Code == RejectionCode.VersionRejected).Message);
+        Assert.AreEqual(CreatedDeviceState.Removed, created.State);
+    }
+
+    [TestMethod]
+    public async Task ASourceWithoutAVersion_IsCreatedUnverified_AndTheCreatedDeviceIsNotProbed()
+    {
+        var scenario = new Scenario();
+        scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, scenario.Source.AddMdev(scenario.SourceType(version: null))));
+        scenario.DestinationType();
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { VerificationPolicy = VerificationPolicy.AllowTypeMatch });
+
+        Assert.IsTrue(result.Succeeded);
+        var device = result.Best.Devices.Single();
+        Assert.AreEqual(Verification.Unverified, device.Verification);
+        StringAssert.StartsWith(device.Note, "not verified: ");
+        Assert.IsEmpty(scenario.DestinationWrites("migration_version"), "nothing to write");
+    }
+
+    [TestMethod]
+    public void Join_KeepsEitherNote_OrBoth()
+    {
+        Assert.IsNull(MdevProvisioner.Join(null, null));
+        Assert.AreEqual("a", MdevProvisioner.Join("a", null));
+        Assert.AreEqual("b", MdevProvisioner.Join(null, "b"));
+        Assert.AreEqual("a; b", MdevProvisioner.Join("a", "b"));
+    }
+}
