@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Testing;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
 using VfioMigration.Planner.State;
@@ -21,6 +22,8 @@ public sealed class MdevProvisionerTests
     /// <summary>How long a held create waits for another that a correct planner never starts at the same time.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(1);
 
+    private readonly FakeLogger<MigrationPlanner> _logger = new();
+
     public TestContext TestContext { get; set; } = null!;
 
     private static Scenario OneDevice(CreateBehaviour behaviour = CreateBehaviour.NotSupported, bool typeAttribute = true, bool deviceAttribute = true)
@@ -33,7 +36,10 @@ public sealed class MdevProvisionerTests
     }
 
     private Task<PlanResult> PlanAsync(Scenario scenario, IPlannerStateStore store, PlanOptions? options = null) =>
-        new MigrationPlanner(claims: store).PlanAsync(scenario.Request(options), TestContext.CancellationToken);
+        new MigrationPlanner(logger: _logger, claims: store).PlanAsync(scenario.Request(options), TestContext.CancellationToken);
+
+    /// <summary>The messages logged with <paramref name="eventId"/>, in order.</summary>
+    private string[] Logged(int eventId) => [.. _logger.Collector.GetSnapshot().Where(r => r.Id.Id == eventId).Select(r => r.Message)];
 
     private static string[] WritesOf(RecordingStore store, MdevUuid uuid) => [.. store.Writes.Where(w => w.Contains(uuid.Value, StringComparison.Ordinal))];
 
@@ -67,6 +73,35 @@ public sealed class MdevProvisionerTests
         Assert.AreEqual(JournalState.Removed, entries[2].State);
         Assert.AreEqual("end", store.Writes[^1]);
         Assert.IsFalse(scenario.Destination.Operations.Any(o => o.EndsWith("/physfn", StringComparison.Ordinal)), "one parent shares its capacity with no other");
+        CollectionAssert.AreEqual(libvirtCreates ? Array.Empty<string>() : new[] { "libvirt cannot create mdevs on dest (Device is not a fibre channel HBA); falling back to sysfs" }, Logged(1009));
+    }
+
+    [TestMethod]
+    public async Task ALibvirtCreateReportedFailedThatExists_IsKeptAndJournaled_AndSaysSo()
+    {
+        var scenario = OneDevice(CreateBehaviour.ReportsFailureButCreates);
+        var store = new RecordingStore();
+
+        await using var result = await PlanAsync(scenario, store);
+
+        var uuid = result.Best.Created.Single().Uuid;
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Created" }, WritesOf(store, uuid));
+        CollectionAssert.AreEqual(new[] { $"libvirt reported a failed create of mdev {uuid} on dest, but the device exists: keeping it (internal error: Unable to create mediated device: cause unknown)" }, Logged(1010));
+    }
+
+    [TestMethod]
+    public async Task AStoreThatCannotCloseAnIntent_DoesNotStopThePlan_TheClaimIsStillReleased()
+    {
+        var scenario = OneDevice();
+        scenario.Destination.FileSystem.FailingWrites[CreatePath] = Errno.EIO;
+        var store = new RecordingStore { FailJournal = e => e.State == JournalState.Removed };
+
+        await using var result = await PlanAsync(scenario, store);
+
+        Assert.IsFalse(result.Succeeded);
+        var uuid = store.Entries.Single().Uuid;
+        CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"release mdev:{uuid}" }, WritesOf(store, uuid));
+        CollectionAssert.AreEqual(new[] { $"Could not record in the state store that mdev {uuid} on dest was removed (recovery will find it gone): disk full" }, Logged(1018));
     }
 
     [TestMethod]

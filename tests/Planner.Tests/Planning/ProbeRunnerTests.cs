@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
@@ -23,6 +23,7 @@ public sealed class ProbeRunnerTests
     private readonly PlanCounters _counters = new();
     private readonly InMemoryVerdictCache _cache = new();
     private readonly PlanOptions _options = new();
+    private readonly FakeLogger _logger = new();
     private readonly FakeType _type;
 
     public ProbeRunnerTests()
@@ -30,7 +31,7 @@ public sealed class ProbeRunnerTests
         _type = _fake.AddParent("0000:41:00.0").AddType("nvidia-63", typeVersion: new FakeVersion(Version) { RejectWith = Errno.ENODEV });
     }
 
-    private ProbeRunner Runner(TimeProvider? time = null) => new(_fake.ToHost(), _options, _cache, time ?? TimeProvider.System, _counters, NullLogger.Instance);
+    private ProbeRunner Runner(TimeProvider? time = null) => new(_fake.ToHost(), _options, _cache, time ?? TimeProvider.System, _counters, _logger);
 
     private ProbeKey Key(SysfsPath path, string version = Version) => new(_fake.Hypervisor.Uri, path, version);
 
@@ -89,6 +90,7 @@ public sealed class ProbeRunnerTests
         Assert.AreEqual(new ProbeResult(ProbeOutcome.Rejected, new ProbeRecord(ProbePoint.MdevType, refused, Errno.EINVAL, false), null, "[31mversiontoo old"), await runner.ProbeAsync(ProbePoint.MdevType, refused, Version, CancellationToken.None));
         Assert.AreEqual(new ProbeResult(ProbeOutcome.Accepted, new ProbeRecord(ProbePoint.MdevType, accepted, Errno.None, false), null), await runner.ProbeAsync(ProbePoint.MdevType, accepted, Version, CancellationToken.None));
         Assert.AreEqual(3, _counters.Snapshot().Probes);
+        CollectionAssert.AreEqual(new[] { $"Probe {absent} on dest: ENOENT", $"Probe {refused} on dest: EINVAL", $"Probe {accepted} on dest: None" }, _logger.Collector.GetSnapshot().Select(r => r.Message).ToArray());
     }
 
     [TestMethod]
@@ -154,6 +156,7 @@ public sealed class ProbeRunnerTests
 
         Assert.AreEqual(new ProbeResult(ProbeOutcome.TimedOut, new ProbeRecord(ProbePoint.MdevType, TypePath, Errno.ETIMEDOUT, false), "no answer within 2.5 s"), await probing);
         Assert.AreEqual(0, _cache.Count);
+        CollectionAssert.AreEqual(new[] { $"Probe {TypePath} on dest did not answer within 00:00:02.5000000; counted as unknown" }, _logger.Collector.GetSnapshot().Select(r => r.Message).ToArray());
     }
 
     [TestMethod]

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
 using VfioMigration.Planner.State;
@@ -22,6 +22,7 @@ public sealed class ProvisioningJournalTests
     private readonly FakeHost _fake = new("dest");
     private readonly RecordingStore _store = new();
     private readonly PlanCounters _counters = new();
+    private readonly FakeLogger _logger = new();
     private readonly FakeType _type;
     private readonly MdevParent _parent;
     private readonly BatchingSysfs _sysfs;
@@ -32,7 +33,7 @@ public sealed class ProvisioningJournalTests
         _type = _fake.AddParent("0000:41:00.0").AddType("nvidia-63", max: 8);
         _parent = new MdevParent(_type.Parent.Name, _type.Parent.SysfsName, PciAddress.Parse("0000:41:00.0"), "0x10de", null, null, []);
         _sysfs = new BatchingSysfs(_fake.FileSystem);
-        _journal = new ProvisioningJournal(new MigrationHost("dest", _fake.Hypervisor, _sysfs), _store, Plan, _counters, NullLogger.Instance);
+        _journal = new ProvisioningJournal(new MigrationHost("dest", _fake.Hypervisor, _sysfs), _store, Plan, _counters, _logger);
         _store.BeginPlan(Plan, "vm1");
     }
 
@@ -45,6 +46,9 @@ public sealed class ProvisioningJournalTests
         _journal.Record(uuid, _parent, _type.Id, method, persistent, order);
         return uuid;
     }
+
+    /// <summary>The messages logged so far, in order.</summary>
+    private string[] Logged() => [.. _logger.Collector.GetSnapshot().Select(r => r.Message)];
 
     private static string RemovePath(MdevUuid uuid) => $"bus/mdev/devices/{uuid}/remove";
 
@@ -69,6 +73,7 @@ public sealed class ProvisioningJournalTests
             },
             _journal.Devices.ToArray());
         Assert.AreEqual(2, _counters.Snapshot().Creates);
+        CollectionAssert.AreEqual(new[] { $"Created mdev {second} of type nvidia-63 on pci_0000_41_00_0 (dest) through Libvirt", $"Created mdev {first} of type nvidia-63 on pci_0000_41_00_0 (dest) through Sysfs" }, Logged());
         Assert.IsTrue(_journal.Holds(first));
         Assert.IsFalse(_journal.Holds(MdevUuid.Parse("00000000-0000-4000-8000-000000000001")));
     }
@@ -140,6 +145,7 @@ public sealed class ProvisioningJournalTests
         Assert.IsTrue(_journal.HoldsVf(Vf));
         Assert.IsFalse(_journal.HoldsVf(PciAddress.Parse("0000:c1:00.6")));
         Assert.AreEqual(1, _counters.Snapshot().Creates);
+        CollectionAssert.AreEqual(new[] { $"Configured VF 0000:c1:00.5 with vGPU type 1044 on dest (journal key {key})" }, Logged());
     }
 
     [TestMethod]
@@ -197,8 +203,10 @@ public sealed class ProvisioningJournalTests
         Assert.AreEqual(3, _counters.Snapshot().Removes);
         Assert.AreEqual(0, _counters.Snapshot().LibvirtCalls);
         Assert.IsFalse(_journal.Holds(first));
+        CollectionAssert.AreEqual(new[] { "Rolling back 3 device(s) created on dest", $"Removed mdev {third} on dest", $"Removed mdev {second} on dest", $"Removed mdev {first} on dest" }, Logged().Skip(3).ToArray());
         Assert.IsEmpty(await _journal.RollbackAsync(), "nothing is left to remove");
         Assert.HasCount(1, _sysfs.Batches);
+        Assert.HasCount(7, Logged(), "an empty rollback logs nothing");
     }
 
     [TestMethod]
@@ -242,6 +250,7 @@ public sealed class ProvisioningJournalTests
         CollectionAssert.AreEqual(new[] { $"write {RemovePath(second)} 1", $"write {RemovePath(first)} 1" }, _fake.Operations.ToArray());
         Assert.IsEmpty(_fake.Mdevs);
         Assert.AreEqual(2, _counters.Snapshot().Removes);
+        Assert.AreEqual("Removing 2 mdev(s) on dest in one batch failed (ssh: connection reset); removing them one by one", Logged()[3]);
     }
 
     [TestMethod]
@@ -263,6 +272,7 @@ public sealed class ProvisioningJournalTests
         Assert.IsTrue(_journal.Holds(busy));
         Assert.IsFalse(_journal.Holds(third));
         Assert.AreEqual(busy, _fake.Mdevs.Single().Uuid);
+        Assert.AreEqual($"Could not remove mdev {busy} on dest: {expected.Message}", Logged()[5]);
 
         Assert.HasCount(1, await _journal.RetryFailedAsync(), "still busy");
         _fake.FileSystem.FailingWrites.Clear();
@@ -307,6 +317,7 @@ public sealed class ProvisioningJournalTests
         Assert.IsFalse(_journal.Holds(first));
         Assert.IsFalse(_journal.Holds(second));
         Assert.AreEqual(2, _counters.Snapshot().Removes);
+        Assert.AreEqual($"Could not record in the state store that mdev {second} on dest was removed (recovery will find it gone): disk full", Logged()[3]);
     }
 
     [TestMethod]
