@@ -25,6 +25,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Completes when a write to a hanging path starts.</summary>
     public TaskCompletionSource HangStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Completes when a write to a hanging path is cancelled (its caller gave up on it).</summary>
+    public TaskCompletionSource HangCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Listings of these directories fail with the errno.</summary>
     public Dictionary<string, Errno> FailingLists { get; } = [];
 
@@ -50,7 +53,15 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
         if (HangingWrites.Contains(path.Value))
         {
             HangStarted.TrySetResult();
-            await Task.Delay(Timeout.Infinite, cancellationToken);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                HangCancelled.TrySetResult();
+                throw;
+            }
         }
 
         if (path.Value.Split('/') is ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "create"] && host.FindType(parent, type) is { } created)

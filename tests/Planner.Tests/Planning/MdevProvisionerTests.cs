@@ -26,6 +26,16 @@ public sealed class MdevProvisionerTests
 
     public TestContext TestContext { get; set; } = null!;
 
+    /// <summary>A guest with one mtty mdev; a destination whose mtty parent only sysfs shows (libvirt does not list it).</summary>
+    private static Scenario OneSysfsOnlyDevice()
+    {
+        var scenario = new Scenario();
+        var sourceType = scenario.Source.AddVirtualParent("mtty").AddType("mtty-2", deviceVersion: new FakeVersion(Scenario.Version));
+        scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, scenario.Source.AddMdev(sourceType)));
+        scenario.Destination.AddVirtualParent("mtty").AddType("mtty-2", typeVersion: new FakeVersion(Scenario.Version), deviceVersion: new FakeVersion(Scenario.Version));
+        return scenario;
+    }
+
     private static Scenario OneDevice(CreateBehaviour behaviour = CreateBehaviour.NotSupported, bool typeAttribute = true, bool deviceAttribute = true)
     {
         var scenario = new Scenario();
@@ -44,9 +54,10 @@ public sealed class MdevProvisionerTests
     private static string[] WritesOf(RecordingStore store, MdevUuid uuid) => [.. store.Writes.Where(w => w.Contains(uuid.Value, StringComparison.Ordinal))];
 
     [TestMethod]
-    [DataRow(true, "hv:CreateMdev ", CreationMethod.Libvirt)]
-    [DataRow(false, $"write {CreatePath} ", CreationMethod.Sysfs)]
-    public async Task ACreate_IsIssuedAfterItsIntentIsDurable_AndRecordedOnceAfterIt(bool libvirtCreates, string createOperation, CreationMethod method)
+    [DataRow(true, "hv:CreateMdev ", CreationMethod.Libvirt, true)]
+    [DataRow(true, "hv:CreateMdev ", CreationMethod.Libvirt, false)]
+    [DataRow(false, $"write {CreatePath} ", CreationMethod.Sysfs, true)]
+    public async Task ACreate_IsIssuedAfterItsIntentIsDurable_AndRecordedOnceAfterIt(bool libvirtCreates, string createOperation, CreationMethod method, bool persistent)
     {
         var scenario = OneDevice(libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported);
         var store = new RecordingStore();
@@ -59,7 +70,7 @@ public sealed class MdevProvisionerTests
             }
         };
 
-        var result = await PlanAsync(scenario, store, new PlanOptions { PersistentMdevs = true });
+        var result = await PlanAsync(scenario, store, new PlanOptions { PersistentMdevs = persistent });
         var uuid = result.Best.Created.Single().Uuid;
         var planned = WritesOf(store, uuid);
         await result.DisposeAsync();
@@ -68,8 +79,8 @@ public sealed class MdevProvisionerTests
         CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent" }, atCreate[0].Where(w => w.Contains(uuid.Value, StringComparison.Ordinal)).ToArray(), "claimed and intended before the create, nothing recorded yet");
         CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Created" }, planned);
         var entries = store.Entries.Where(e => e.Uuid == uuid).ToList();
-        Assert.AreEqual((CreationMethod.Libvirt, true, 0, Parent, "nvidia-63"), (entries[0].Method, entries[0].Persistent, entries[0].Order, entries[0].Parent, entries[0].Type.Value), "the intent plans a persistent libvirt create");
-        Assert.AreEqual((method, method == CreationMethod.Libvirt, JournalState.Created), (entries[1].Method, entries[1].Persistent, entries[1].State), "the record says how it was made");
+        Assert.AreEqual((CreationMethod.Libvirt, persistent, 0, Parent, "nvidia-63"), (entries[0].Method, entries[0].Persistent, entries[0].Order, entries[0].Parent, entries[0].Type.Value), "the intent plans a libvirt create");
+        Assert.AreEqual((method, method == CreationMethod.Libvirt && persistent, JournalState.Created), (entries[1].Method, entries[1].Persistent, entries[1].State), "the record says how it was made");
         Assert.AreEqual(JournalState.Removed, entries[2].State);
         Assert.AreEqual("end", store.Writes[^1]);
         Assert.IsFalse(scenario.Destination.Operations.Any(o => o.EndsWith("/physfn", StringComparison.Ordinal)), "one parent shares its capacity with no other");
@@ -105,17 +116,18 @@ public sealed class MdevProvisionerTests
     }
 
     [TestMethod]
-    [DataRow(false, true)]
-    [DataRow(false, false)]
-    [DataRow(true, false)]
-    public async Task ParentsThatAreVfsOfOneGpu_CreateOneAfterTheOther_EachPhysfnReadOnce(bool batches, bool libvirtCreates)
+    [DataRow(false, true, true)]
+    [DataRow(false, false, true)]
+    [DataRow(true, false, true)]
+    [DataRow(false, false, false)]
+    public async Task ParentsThatAreVfsOfOneGpu_CreateOneAfterTheOther_EachPhysfnReadOnce(bool batches, bool libvirtCreates, bool oneGpu)
     {
         var scenario = new Scenario();
         scenario.Guest("nvidia-63", "nvidia-63");
-        foreach (var vf in new[] { "0000:41:00.4", "0000:41:00.5" })
+        foreach (var (vf, pf) in new[] { ("0000:41:00.4", "0000:41:00.0"), ("0000:41:00.5", oneGpu ? "0000:41:00.0" : "0000:41:00.1") })
         {
             scenario.DestinationType(parent: vf, max: 1);
-            scenario.Destination.FileSystem.Links[$"bus/pci/devices/{vf}/physfn"] = "../0000:41:00.0";
+            scenario.Destination.FileSystem.Links[$"bus/pci/devices/{vf}/physfn"] = $"../{pf}";
         }
 
         scenario.Destination.Hypervisor.Create = libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported;
@@ -125,8 +137,10 @@ public sealed class MdevProvisionerTests
         await using var result = await new MigrationPlanner(claims: scenario.Claims).PlanAsync(new PlanRequest(scenario.Source.ToHost(), DomainSelector.Parse("vm1"), [destination], new PlanOptions()), TestContext.CancellationToken);
 
         Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
-        Assert.AreEqual(1, gate.MaxInFlight, "VFs of one GPU share its capacity: their creates never overlap");
+        Assert.AreEqual(oneGpu ? 1 : 2, gate.MaxInFlight, oneGpu ? "VFs of one GPU share its capacity: their creates never overlap" : "VFs of two GPUs create at once");
         var operations = scenario.Destination.Operations;
+        var sysfsReads = operations.Concat(scenario.Source.Operations).Count(o => o.StartsWith("read ", StringComparison.Ordinal) || o.StartsWith("list ", StringComparison.Ordinal) || o.StartsWith("readlink ", StringComparison.Ordinal));
+        Assert.AreEqual(sysfsReads, result.Best.Statistics.SysfsReads, "each physfn link read is counted");
         CollectionAssert.AreEqual(new[] { "readlink bus/pci/devices/0000:41:00.4/physfn", "readlink bus/pci/devices/0000:41:00.5/physfn" }, operations.Where(o => o.EndsWith("/physfn", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray());
         if (batches)
         {
@@ -135,9 +149,11 @@ public sealed class MdevProvisionerTests
     }
 
     [TestMethod]
-    public async Task AUuidARacerClaimsAfterTheClaimsWereRead_IsNotCreated()
+    [DataRow(false, $"{Parent}/nvidia-63")]
+    [DataRow(true, "mtty/mtty-2")]
+    public async Task AUuidARacerClaimsAfterTheClaimsWereRead_IsNotCreated(bool sysfsOnly, string candidate)
     {
-        var scenario = OneDevice();
+        var scenario = sysfsOnly ? OneSysfsOnlyDevice() : OneDevice();
         var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
         var racer = Guid.NewGuid();
         var store = new RecordingStore();
@@ -150,7 +166,7 @@ public sealed class MdevProvisionerTests
         await using var result = await PlanAsync(scenario, store, new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
 
         Assert.IsFalse(result.Succeeded);
-        Assert.AreEqual(new Rejection(sourceUuid.Value, $"{Parent}/nvidia-63", RejectionCode.CreateFailed, $"The UUID {sourceUuid} is claimed by another plan (plan {racer} for guest vm9, process {Environment.ProcessId} (this one)).", Errno.EEXIST), result.Best.Rejections.Single(r => r.Code == RejectionCode.CreateFailed));
+        Assert.AreEqual(new Rejection(sourceUuid.Value, candidate, RejectionCode.CreateFailed, $"The UUID {sourceUuid} is claimed by another plan (plan {racer} for guest vm9, process {Environment.ProcessId} (this one)).", Errno.EEXIST), result.Best.Rejections.Single(r => r.Code == RejectionCode.CreateFailed));
         Assert.IsEmpty(scenario.DestinationWrites("/create"));
         Assert.IsFalse(scenario.Destination.Operations.Any(o => o.StartsWith("hv:CreateMdev", StringComparison.Ordinal)));
         Assert.IsEmpty(result.Best.Created);
@@ -171,6 +187,7 @@ public sealed class MdevProvisionerTests
         var uuid = store.Entries.Single(e => e.State == JournalState.Intent).Uuid;
         CollectionAssert.AreEqual(new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Removed", $"release mdev:{uuid}" }, WritesOf(store, uuid));
         CollectionAssert.AreEqual(new[] { "hv:CreateMdev", "hv:Inventory" }, scenario.Destination.Operations.Where(o => o.StartsWith("hv:CreateMdev", StringComparison.Ordinal) || o == "hv:Inventory Mdevs").Select(o => o.Split(' ')[0]).ToArray(), "libvirt is asked once whether the device exists after all");
+        Assert.AreEqual(scenario.Source.Hypervisor.LibvirtCalls + scenario.Destination.Hypervisor.LibvirtCalls, result.Best.Statistics.LibvirtCalls, "the create and the look are counted");
     }
 
     [TestMethod]
@@ -310,6 +327,62 @@ public sealed class MdevProvisionerTests
         Assert.AreEqual(Verification.Unverified, device.Verification);
         StringAssert.StartsWith(device.Note, "not verified: ");
         Assert.IsEmpty(scenario.DestinationWrites("migration_version"), "nothing to write");
+    }
+
+    [TestMethod]
+    public async Task ALibvirtCreateThatFailsOnAParent_StopsThatParentsCreates_ClosesEachIntentOnce_AndTheNextRoundCreatesElsewhere()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        var taken = scenario.DestinationType(parent: "0000:41:00.0", max: 2);
+        scenario.DestinationType(parent: "0000:42:00.0", max: 2);
+        scenario.Destination.Hypervisor.Create = CreateBehaviour.Works;
+        scenario.Destination.WhileCreating = (type, _) =>
+        {
+            if (type == taken && scenario.Destination.Mdevs.All(m => m.Type != taken))
+            {
+                // Someone else takes the parent's room while its first create is under way.
+                scenario.Destination.AddMdev(taken);
+                scenario.Destination.AddMdev(taken);
+            }
+
+            return Task.CompletedTask;
+        };
+        var store = new RecordingStore();
+
+        await using var result = await PlanAsync(scenario, store);
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        CollectionAssert.AreEqual(new[] { "pci_0000_42_00_0", "pci_0000_42_00_0" }, result.Best.Devices.Select(d => d.Target.Parent).ToArray());
+        var intended = store.Entries.Where(e => e.State == JournalState.Intent).Select(e => e.Uuid).ToList();
+        var created = result.Best.Created.Select(c => c.Uuid).ToList();
+        Assert.HasCount(4, intended, "two creates in each round");
+        var issued = scenario.Destination.Operations.Where(o => o.StartsWith("hv:CreateMdev ", StringComparison.Ordinal)).Select(o => MdevUuid.Parse(o["hv:CreateMdev ".Length..])).ToList();
+        CollectionAssert.AreEqual(new[] { intended[0], intended[2], intended[3] }, issued, "41 stops at its first failure: its second create is never issued");
+        CollectionAssert.AreEquivalent(new[] { intended[2], intended[3] }, created);
+        foreach (var closed in intended.Take(2))
+        {
+            CollectionAssert.AreEqual(new[] { $"claim mdev:{closed}", $"journal {closed} Intent", $"journal {closed} Removed", $"release mdev:{closed}" }, WritesOf(store, closed), "each intent closed once");
+        }
+
+        Assert.IsEmpty(scenario.DestinationWrites("/create"), "a create libvirt never got is not written to sysfs either");
+    }
+
+    [TestMethod]
+    public async Task ACreateOnAParentOnlySysfsShows_IsIntendedAndMadeThroughSysfs_NeverPersistent()
+    {
+        var scenario = OneSysfsOnlyDevice();
+        var store = new RecordingStore();
+
+        await using var result = await PlanAsync(scenario, store, new PlanOptions { PersistentMdevs = true });
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        var uuid = result.Best.Created.Single().Uuid;
+        CollectionAssert.AreEqual(
+            new[] { (CreationMethod.Sysfs, false, JournalState.Intent), (CreationMethod.Sysfs, false, JournalState.Created) },
+            store.Entries.Where(e => e.Uuid == uuid).Select(e => (e.Method, e.Persistent, e.State)).ToArray());
+        Assert.IsFalse(scenario.Destination.Operations.Any(o => o.StartsWith("hv:CreateMdev", StringComparison.Ordinal)), "libvirt cannot create on a parent it does not list");
+        CollectionAssert.AreEqual(new[] { $"write class/mdev_bus/mtty/mdev_supported_types/mtty-2/create {uuid}" }, scenario.DestinationWrites("/create").ToArray());
     }
 
     [TestMethod]

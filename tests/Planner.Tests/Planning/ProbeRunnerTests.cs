@@ -156,11 +156,12 @@ public sealed class ProbeRunnerTests
 
         Assert.AreEqual(new ProbeResult(ProbeOutcome.TimedOut, new ProbeRecord(ProbePoint.MdevType, TypePath, Errno.ETIMEDOUT, false), "no answer within 2.5 s"), await probing);
         Assert.AreEqual(0, _cache.Count);
+        await _fake.FileSystem.HangCancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
         CollectionAssert.AreEqual(new[] { $"Probe {TypePath} on dest did not answer within 00:00:02.5000000; counted as unknown" }, _logger.Collector.GetSnapshot().Select(r => r.Message).ToArray());
     }
 
     [TestMethod]
-    public async Task ACancelledProbe_Throws_AndACancelledCallWritesNothing()
+    public async Task ACancelledProbe_Throws_AndACancelledCallNeitherWritesNorIsRemembered()
     {
         _fake.FileSystem.HangingWrites.Add(TypePath.Value);
         using var cancel = new CancellationTokenSource();
@@ -174,7 +175,11 @@ public sealed class ProbeRunnerTests
         await Assert.ThrowsAsync<OperationCanceledException>(() => runner.ProbeAsync(ProbePoint.MdevType, QueryPath, Version, cancel.Token));
         await Assert.ThrowsAsync<OperationCanceledException>(() => runner.ProbeCreatedAsync(QueryPath, Version, cancel.Token));
         await Assert.ThrowsAsync<OperationCanceledException>(() => runner.AskAsync(QueryPath, Version, cancel.Token));
-        Assert.AreEqual(0, Writes(QueryPath));
+        Assert.AreEqual(1, _counters.Snapshot().Probes, "only the probe that hung was made");
+
+        Assert.AreEqual(ProbeOutcome.Absent, (await runner.ProbeAsync(ProbePoint.MdevType, QueryPath, Version, CancellationToken.None)).Outcome, "the cancelled call left nothing behind for the next");
+        Assert.IsNull(await runner.AskAsync(QueryPath, Version, CancellationToken.None), "the cancelled question left nothing behind for the next");
+        Assert.AreEqual(2, Writes(QueryPath));
     }
 
     [TestMethod]
