@@ -386,6 +386,47 @@ public sealed class MdevProvisionerTests
     }
 
     [TestMethod]
+    [DataRow(true, true)]
+    [DataRow(true, false)]
+    [DataRow(false, true)]
+    [DataRow(false, false)]
+    public async Task ACreateCancelledMidway_IsJournaledWhenTheDeviceExists_ItsIntentClosedWhenNot_AndNothingIsLeft(bool libvirtCreates, bool made)
+    {
+        var scenario = OneDevice(libvirtCreates ? CreateBehaviour.Works : CreateBehaviour.NotSupported);
+        var before = scenario.Destination.Snapshot();
+        var store = new RecordingStore();
+        using var cancellation = new CancellationTokenSource();
+        MdevUuid? issued = null;
+        scenario.Destination.BeforeOperation = operation =>
+        {
+            if (operation.StartsWith("hv:CreateMdev ", StringComparison.Ordinal) || operation.StartsWith($"write {CreatePath} ", StringComparison.Ordinal))
+            {
+                issued = MdevUuid.Parse(operation[(operation.LastIndexOf(' ') + 1)..]);
+            }
+        };
+        scenario.Destination.WhileCreating = async (type, _) =>
+        {
+            // The kernel makes the device (or not) while the plan is cancelled: the create's wait ends in a cancellation either way.
+            if (made)
+            {
+                Assert.AreEqual(Errno.None, scenario.Destination.Create(type, issued!.Value));
+            }
+
+            await cancellation.CancelAsync();
+            throw new OperationCanceledException(cancellation.Token);
+        };
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => new MigrationPlanner(claims: store).PlanAsync(scenario.Request(), cancellation.Token));
+
+        var uuid = issued!.Value;
+        var expected = made
+            ? new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Created", $"journal {uuid} Removed" }
+            : new[] { $"claim mdev:{uuid}", $"journal {uuid} Intent", $"journal {uuid} Removed", $"release mdev:{uuid}" };
+        CollectionAssert.AreEqual(expected, WritesOf(store, uuid));
+        Assert.AreEqual(before, scenario.Destination.Snapshot(), "a device made before the cancellation is removed");
+    }
+
+    [TestMethod]
     public void Join_KeepsEitherNote_OrBoth()
     {
         Assert.IsNull(MdevProvisioner.Join(null, null));
