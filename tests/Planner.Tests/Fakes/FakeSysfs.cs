@@ -25,11 +25,17 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Completes when a write to a hanging path starts.</summary>
     public TaskCompletionSource HangStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Completes when a write to a hanging path is cancelled (its caller gave up on it).</summary>
+    public TaskCompletionSource HangCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>What reads of these paths give instead of the model's: a failure, or a driver's odd text.</summary>
     public Dictionary<string, SysfsResult<string>> Reads { get; } = [];
 
     /// <summary>Listings of these directories fail with the errno.</summary>
     public Dictionary<string, Errno> FailingLists { get; } = [];
+
+    /// <summary>Symbolic links besides the model's, by path (a VF's <c>physfn</c>), and their targets.</summary>
+    public Dictionary<string, string> Links { get; } = [];
 
     /// <summary>Names these directory listings show besides the model's (stray or hostile entries).</summary>
     public Dictionary<string, string[]> ExtraEntries { get; } = [];
@@ -53,7 +59,15 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
         if (HangingWrites.Contains(path.Value))
         {
             HangStarted.TrySetResult();
-            await Task.Delay(Timeout.Infinite, cancellationToken);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                HangCancelled.TrySetResult();
+                throw;
+            }
         }
 
         if (path.Value.Split('/') is ["class", "mdev_bus", var parent, "mdev_supported_types", var type, "create"] && host.FindType(parent, type) is { } created)
@@ -132,6 +146,11 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     {
         host.Record($"readlink {path}");
         cancellationToken.ThrowIfCancellationRequested();
+        if (Links.TryGetValue(path.Value, out var target))
+        {
+            return ValueTask.FromResult(SysfsResult.Of(target));
+        }
+
         var parts = path.Value.Split('/');
         if (parts is ["bus", "mdev", "devices", var uuid, "mdev_type"] && host.FindMdev(uuid) is { } mdev)
         {

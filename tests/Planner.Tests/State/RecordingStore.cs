@@ -1,0 +1,105 @@
+using VfioMigration.Planner.State;
+
+namespace VfioMigration.Planner.Tests.State;
+
+/// <summary>
+/// The in-memory store, recording every claim, release, journal entry, commit and end in the order
+/// they were made (<see cref="Writes"/>, <see cref="Entries"/>); journal writes can be made to fail.
+/// </summary>
+internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
+{
+    private readonly Lock _gate = new();
+    private readonly List<string> _writes = [];
+    private readonly List<JournalEntry> _entries = [];
+
+    /// <summary>When it returns true for an entry, the write throws <see cref="StateStoreException"/> ("disk full") and records nothing.</summary>
+    public Func<JournalEntry, bool>? FailJournal { get; set; }
+
+    /// <summary>Runs right after each read of a host's claims (a racing plan claiming something the reader no longer sees).</summary>
+    public Action? AfterClaimsRead { get; set; }
+
+    /// <summary>What was written, one line each: <c>claim KEY</c>, <c>release KEY</c>, <c>journal UUID STATE</c>, <c>commit</c>, <c>commit migrated</c>, <c>end</c>.</summary>
+    public IReadOnlyList<string> Writes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _writes];
+            }
+        }
+    }
+
+    /// <summary>Every journal entry written, in order.</summary>
+    public IReadOnlyList<JournalEntry> Entries
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _entries];
+            }
+        }
+    }
+
+    public override void Journal(JournalEntry entry)
+    {
+        if (FailJournal?.Invoke(entry) == true)
+        {
+            throw new StateStoreException("disk full");
+        }
+
+        lock (_gate)
+        {
+            _writes.Add($"journal {entry.Uuid} {entry.State}");
+            _entries.Add(entry);
+        }
+
+        base.Journal(entry);
+    }
+
+    IReadOnlyDictionary<string, ClaimHolder> IPlannerStateStore.ClaimsOn(string hostKey, Guid plan)
+    {
+        var claims = Claims.ClaimsOn(hostKey, plan);
+        AfterClaimsRead?.Invoke();
+        return claims;
+    }
+
+    ClaimHolder? IPlannerStateStore.TryClaim(string hostKey, string device, Guid plan)
+    {
+        Add($"claim {device}");
+        return TryClaim(hostKey, device, plan);
+    }
+
+    void IPlannerStateStore.Release(string hostKey, string device, Guid plan)
+    {
+        Add($"release {device}");
+        Release(hostKey, device, plan);
+    }
+
+    void IPlannerStateStore.CommitPlan(Guid plan)
+    {
+        Add("commit");
+        CommitPlan(plan);
+    }
+
+    void IPlannerStateStore.CommitMigratedPlan(Guid plan)
+    {
+        Add("commit migrated");
+        CommitPlan(plan);
+    }
+
+    void IPlannerStateStore.EndPlan(Guid plan)
+    {
+        Add("end");
+        EndPlan(plan);
+    }
+
+    private void Add(string write)
+    {
+        lock (_gate)
+        {
+            _writes.Add(write);
+        }
+    }
+}
