@@ -97,6 +97,8 @@ public sealed class HostOptionsTests
     [DataRow("--state-store", "zookeeper", "--state-store takes sqlite or etcd, not 'zookeeper'.")]
     [DataRow("--state-store", "etcd", "--state-store etcd needs --etcd-endpoints URLS.")]
     [DataRow("--etcd-lease-ttl", "1", "--etcd-lease-ttl takes whole seconds from 2 to 3600, not '1'.")]
+    [DataRow("--etcd-timeout", "0", "--etcd-timeout takes whole seconds from 1 to 3600, not '0'.", true)]
+    [DataRow("--etcd-timeout", "10", "--etcd-timeout is for --state-store etcd; the store is sqlite.")]
     [DataRow("--etcd-user", "root", "--etcd-user is for --state-store etcd; the store is sqlite.")]
     [DataRow("--etcd-user", "root", "--etcd-user needs a password: the first line of --etcd-password-file FILE, or $VFIO_MIGRATOR_ETCD_PASSWORD.", true)]
     [DataRow("--etcd-password-file", "/nonexistent/password", "--etcd-password-file is the password of --etcd-user; give both.", true)]

@@ -26,6 +26,7 @@ internal static class StateOption
         CliOption.Value("--state-store", "KIND", "sqlite (default: a file in the state directory, for one management node) or etcd (shared by every management node; needs --etcd-endpoints)."),
         CliOption.Value("--etcd-endpoints", "URLS", "etcd v3 client URLs, comma-separated (e.g. http://10.0.0.1:2379,http://10.0.0.2:2379), for --state-store etcd."),
         CliOption.Value("--etcd-lease-ttl", "SECONDS", "How long after this process stops (or loses etcd) its claims are freed and its plans become recoverable (default 10)."),
+        CliOption.Value("--etcd-timeout", "SECONDS", "How long one request to etcd may take, its retry included, before the command stops with a state store error and creates nothing more (default 10; raise it for a slow link or a heavily loaded node)."),
         CliOption.Value("--etcd-ca", "FILE", "PEM file of the CA that signs the etcd members' certificates, for https:// endpoints (default: the system's trusted roots)."),
         CliOption.Value("--etcd-cert", "FILE", "PEM client certificate for etcd's --client-cert-auth (mutual TLS); with --etcd-key."),
         CliOption.Value("--etcd-key", "FILE", "PEM private key (unencrypted) of --etcd-cert."),
@@ -44,14 +45,14 @@ internal static class StateOption
                 return Opened(new SqliteStateStore(args.Value("--state-dir") ?? NonEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) ?? SqliteStateStore.DefaultDirectory()));
             case "etcd":
                 var endpoints = args.Value("--etcd-endpoints") ?? throw new UsageException("--state-store etcd needs --etcd-endpoints URLS.");
-                var ttl = args.Value("--etcd-lease-ttl") is { } text
-                    ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 2 and <= 3600 ? seconds : throw new UsageException($"--etcd-lease-ttl takes whole seconds from 2 to 3600, not '{text}'.")
-                    : 10;
+                var ttl = Seconds(args, "--etcd-lease-ttl", 2);
+                var timeout = Seconds(args, "--etcd-timeout", 1);
                 var user = args.Value("--etcd-user");
                 return Opened(new EtcdStateStore(new EtcdStateStoreOptions
                 {
                     Endpoints = endpoints,
                     LeaseTtl = TimeSpan.FromSeconds(ttl),
+                    CallTimeout = TimeSpan.FromSeconds(timeout),
                     CaCertificateFile = args.Value("--etcd-ca"),
                     ClientCertificateFile = args.Value("--etcd-cert"),
                     ClientKeyFile = args.Value("--etcd-key"),
@@ -70,7 +71,14 @@ internal static class StateOption
     private static OpenedState Opened<T>(T store)
         where T : IPlannerStateStore, IDisposable => new(store, store);
 
-    private static readonly string[] EtcdOnly = ["--etcd-endpoints", "--etcd-lease-ttl", "--etcd-ca", "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"];
+    private static readonly string[] EtcdOnly = ["--etcd-endpoints", "--etcd-lease-ttl", "--etcd-timeout", "--etcd-ca", "--etcd-cert", "--etcd-key", "--etcd-user", "--etcd-password-file"];
+
+    /// <summary>The whole seconds of <paramref name="option"/>, from <paramref name="least"/> to 3600; 10 when it is not given.</summary>
+    /// <exception cref="UsageException">The value is not a whole number in that range.</exception>
+    private static int Seconds(ParseResult args, string option, int least) =>
+        args.Value(option) is { } text
+            ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= least && seconds <= 3600 ? seconds : throw new UsageException($"{option} takes whole seconds from {least.ToString(CultureInfo.InvariantCulture)} to 3600, not '{text}'.")
+            : 10;
 
     /// <summary>The etcd password: the first line of <c>--etcd-password-file</c>, else the environment variable; never an argument (it would show in <c>ps</c>).</summary>
     /// <exception cref="UsageException">Neither gives a non-empty password, or the file cannot be read.</exception>
