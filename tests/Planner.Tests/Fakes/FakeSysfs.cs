@@ -31,13 +31,22 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Names these directory listings show besides the model's (stray or hostile entries).</summary>
     public Dictionary<string, string[]> ExtraEntries { get; } = [];
 
+    /// <summary>What reads of these paths return instead of the model's (PCI ids, vGPU state, malformed content).</summary>
+    public Dictionary<string, string> Files { get; } = [];
+
+    /// <summary>Where these links point instead of the model's answer (a function's <c>driver</c>, <c>physfn</c>).</summary>
+    public Dictionary<string, string> Links { get; } = [];
+
     public string Description => $"fake sysfs of {host.Name}";
+
+    /// <summary>The round trips a test counts (0 unless it sets them, as a local sysfs).</summary>
+    public long RoundTrips { get; set; }
 
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
     {
         host.Record($"read {path}");
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Read(path.Value.Split('/')));
+        return ValueTask.FromResult(Files.TryGetValue(path.Value, out var planted) ? SysfsResult.Of(planted) : Read(path.Value.Split('/')));
     }
 
     public async ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
@@ -126,6 +135,11 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     {
         host.Record($"readlink {path}");
         cancellationToken.ThrowIfCancellationRequested();
+        if (Links.TryGetValue(path.Value, out var planted))
+        {
+            return ValueTask.FromResult(SysfsResult.Of(planted));
+        }
+
         var parts = path.Value.Split('/');
         if (parts is ["bus", "mdev", "devices", var uuid, "mdev_type"] && host.FindMdev(uuid) is { } mdev)
         {
