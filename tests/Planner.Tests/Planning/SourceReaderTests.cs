@@ -38,6 +38,23 @@ public sealed class SourceReaderTests
         Assert.AreSame(facts.Guest.Devices.HostDevices[0], device.Device);
         CollectionAssert.AreEqual(new[] { "hv:GetDomain vm1", "hv:Inventory MdevParents, Mdevs", $"read bus/mdev/devices/{mdev.Uuid}/migration_version" }, host.Operations);
         Assert.AreEqual((2, 1), (facts.Cost.Snapshot().LibvirtCalls, facts.Cost.Snapshot().SysfsReads));
+        Assert.AreEqual(new HostFacts(string.Empty, null, null), facts.Host, "the preflight reads the host's facts, not the source reader");
+    }
+
+    [TestMethod]
+    public async Task Mdev_OfATypeItsListedParentNoLongerOffers_HasTheHostdevsModelAsItsApi()
+    {
+        var host = new FakeHost("src");
+        var parent = host.AddParent("0000:01:00.0");
+        var gone = parent.AddType("nvidia-63", "vfio-ap");
+        parent.AddType("nvidia-64", "vfio-ccw");
+        var mdev = host.AddMdev(gone);
+        parent.Types.Remove(gone);
+        host.DefineGuest("vm1", new MdevHostDevice(0, "hostdev0", null, mdev.Uuid, "vfio-pci", null, null));
+
+        var facts = await SourceReader.ReadAsync(host.ToHost(), DomainSelector.Parse("vm1"), _token);
+
+        Assert.AreEqual(new SourceDeviceInfo(SourceDeviceKind.Mdev, 0, "hostdev0", mdev.Uuid, null, "nvidia-63", "vfio-pci", "pci_0000_01_00_0"), facts.Devices.Single().Info);
     }
 
     [TestMethod]

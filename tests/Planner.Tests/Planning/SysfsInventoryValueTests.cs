@@ -19,6 +19,7 @@ public sealed class SysfsInventoryValueTests
     [DataRow("0x12345", null)]
     [DataRow("0x10de; rm -rf /", null)]
     [DataRow("0xzz", null)]
+    [DataRow("0x1g", null)]
     public void HexId_IsLibvirtsForm_OrNothing(string text, string? expected) =>
         Assert.AreEqual(expected, SysfsInventory.HexId(text));
 
