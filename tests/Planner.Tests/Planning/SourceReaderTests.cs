@@ -1,5 +1,6 @@
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.Planning;
@@ -146,7 +147,7 @@ public sealed class SourceReaderTests
         var pci = host.AddPci(Function, "0x15b3", "0x101e");
         if (planted is not null)
         {
-            host.FileSystem.Files[$"bus/pci/devices/{Function}/vfio_migration_type"] = planted;
+            host.FileSystem.Reads[$"bus/pci/devices/{Function}/vfio_migration_type"] = SysfsResult.Of(planted);
         }
 
         var device = (await SourceReader.DescribeAsync(host.ToHost(), [FakeHost.PciDevice(0, pci)], new PlanCounters(), _token)).Single();
@@ -186,7 +187,7 @@ public sealed class SourceReaderTests
     {
         var host = new FakeHost("src");
         var address = PciAddress.Parse(Function);
-        host.FileSystem.Files[$"bus/pci/devices/{Function}/vfio_migration_type"] = "mlx5-vf-v1\n";
+        host.FileSystem.Reads[$"bus/pci/devices/{Function}/vfio_migration_type"] = SysfsResult.Of("mlx5-vf-v1\n");
 
         var device = (await SourceReader.DescribeAsync(host.ToHost(), [new PciHostDevice(0, null, null, address, true, "vfio", PciHostDeviceForm.Hostdev)], new PlanCounters(), _token)).Single();
 
@@ -300,8 +301,8 @@ public sealed class SourceReaderTests
     /// <summary>NVIDIA's vGPU files of a VF with <paramref name="current"/> set, two creatable types, and its PF 0000:c1:00.0.</summary>
     private static void PlantVf(FakeHost host, string vf, string current)
     {
-        host.FileSystem.Files[$"bus/pci/devices/{vf}/nvidia/current_vgpu_type"] = current;
-        host.FileSystem.Files[$"bus/pci/devices/{vf}/nvidia/creatable_vgpu_types"] = "1044 : NVIDIA H100-10C\n1045 : NVIDIA H100-20C\n";
+        host.FileSystem.Reads[$"bus/pci/devices/{vf}/nvidia/current_vgpu_type"] = SysfsResult.Of(current);
+        host.FileSystem.Reads[$"bus/pci/devices/{vf}/nvidia/creatable_vgpu_types"] = SysfsResult.Of("1044 : NVIDIA H100-10C\n1045 : NVIDIA H100-20C\n");
         host.FileSystem.Links[$"bus/pci/devices/{vf}/physfn"] = "../0000:c1:00.0";
     }
 

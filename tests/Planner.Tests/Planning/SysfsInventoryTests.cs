@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.Planning;
@@ -38,12 +39,12 @@ public sealed class SysfsInventoryTests
     {
         if (vendor is not null)
         {
-            host.FileSystem.Files[$"bus/pci/devices/{address}/vendor"] = vendor;
+            host.FileSystem.Reads[$"bus/pci/devices/{address}/vendor"] = SysfsResult.Of(vendor);
         }
 
         if (device is not null)
         {
-            host.FileSystem.Files[$"bus/pci/devices/{address}/device"] = device;
+            host.FileSystem.Reads[$"bus/pci/devices/{address}/device"] = SysfsResult.Of(device);
         }
 
         if (driver is not null)
@@ -179,7 +180,7 @@ public sealed class SysfsInventoryTests
     public async Task FunctionsWithoutReadableOrValidIdsAndDriver_HaveThemEmpty()
     {
         var (host, _, _) = Host();
-        host.FileSystem.Files.Remove($"bus/pci/devices/{NicAddress}/device");
+        host.FileSystem.Reads.Remove($"bus/pci/devices/{NicAddress}/device");
         host.FileSystem.Links.Remove($"bus/pci/devices/{NicAddress}/driver");
         Function(host, GpuAddress, "0x10de; reboot\n", "0x2236\n", "../../../bus/pci/drivers/\u001b[2Jnvidia");
 
