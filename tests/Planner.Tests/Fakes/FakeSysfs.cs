@@ -42,6 +42,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>The round trips a test counts (0 unless it sets them, as a local sysfs).</summary>
     public long RoundTrips { get; set; }
 
+    /// <summary>Whether the planner should batch its calls as over SSH (probe waves, <see cref="IHostFileSystem.BatchesCalls"/>); false as on a local host.</summary>
+    public bool BatchesCalls { get; set; }
+
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
     {
         host.Record($"read {path}");
