@@ -181,7 +181,7 @@ internal static class PreflightChecks
             return null;
         }
 
-        var written = Printable(property.Type ?? "(none)") + "' value='" + Printable(property.Value);
+        var written = (property.Type is { } type ? Printable(type) : "(none)") + "' value='" + Printable(property.Value);
         return $"sets {name} with type='{written}', which QEMU does not take (the property is on, off or auto, passed as a string): write {PropertyXml(name, wanted)}.";
     }
 

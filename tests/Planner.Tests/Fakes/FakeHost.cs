@@ -68,13 +68,13 @@ internal sealed class FakeMdev(MdevUuid uuid, FakeType type, FakeVersion? versio
     public FakeVersion? Version { get; set; } = version;
 }
 
-internal sealed class FakePci(PciAddress address, string vendorId, string productId, string? migrationType, FakeVersion? version)
+internal sealed class FakePci(PciAddress address, string vendorId, string? productId, string? migrationType, FakeVersion? version)
 {
     public PciAddress Address => address;
 
     public string VendorId => vendorId;
 
-    public string ProductId => productId;
+    public string? ProductId => productId;
 
     public string? MigrationType => migrationType;
 
@@ -226,7 +226,7 @@ internal sealed class FakeHost
         return mdev;
     }
 
-    public FakePci AddPci(string address, string vendorId, string productId, string? migrationType = null, FakeVersion? version = null)
+    public FakePci AddPci(string address, string vendorId, string? productId, string? migrationType = null, FakeVersion? version = null)
     {
         var pci = new FakePci(PciAddress.Parse(address), vendorId, productId, migrationType, version);
         Pcis.Add(pci);

@@ -41,6 +41,9 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
     /// <summary>mdevs libvirt does not list (a test-driver host file that lacks them, or a lagging node-device cache).</summary>
     public HashSet<MdevUuid> UnlistedMdevs { get; } = [];
 
+    /// <summary>mdevs libvirt has defined and not started: the only answer to <see cref="InventoryScope.DefinedInactiveMdevs"/>.</summary>
+    public List<MediatedDevice> DefinedMdevs { get; } = [];
+
     /// <summary>When set, every call fails with this message (an unreachable host).</summary>
     public string? Unreachable { get; set; }
 
@@ -67,6 +70,11 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
     public Task<HostInventory> GetInventoryAsync(InventoryScope scope, CancellationToken cancellationToken = default)
     {
         Call($"hv:Inventory {scope}", cancellationToken);
+        if (scope == InventoryScope.DefinedInactiveMdevs)
+        {
+            return Task.FromResult(new HostInventory([], [.. DefinedMdevs], []));
+        }
+
         lock (host.Gate)
         {
             var parents = scope.HasFlag(InventoryScope.MdevParents)

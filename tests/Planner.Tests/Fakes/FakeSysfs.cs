@@ -34,13 +34,16 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Listings of these directories fail with the errno.</summary>
     public Dictionary<string, Errno> FailingLists { get; } = [];
 
-    /// <summary>Symbolic links besides the model's, by path (a VF's <c>physfn</c>), and their targets.</summary>
-    public Dictionary<string, string> Links { get; } = [];
-
     /// <summary>Names these directory listings show besides the model's (stray or hostile entries).</summary>
     public Dictionary<string, string[]> ExtraEntries { get; } = [];
 
+    /// <summary>Where these links point instead of the model's answer (a function's <c>driver</c>, <c>physfn</c>).</summary>
+    public Dictionary<string, string> Links { get; } = [];
+
     public string Description => $"fake sysfs of {host.Name}";
+
+    /// <summary>The round trips a test counts (0 unless it sets them, as a local sysfs).</summary>
+    public long RoundTrips { get; set; }
 
     /// <summary>Whether the planner should batch its calls as over SSH (probe waves, <see cref="IHostFileSystem.BatchesCalls"/>); false as on a local host.</summary>
     public bool BatchesCalls { get; set; }
@@ -146,9 +149,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     {
         host.Record($"readlink {path}");
         cancellationToken.ThrowIfCancellationRequested();
-        if (Links.TryGetValue(path.Value, out var target))
+        if (Links.TryGetValue(path.Value, out var planted))
         {
-            return ValueTask.FromResult(SysfsResult.Of(target));
+            return ValueTask.FromResult(SysfsResult.Of(planted));
         }
 
         var parts = path.Value.Split('/');

@@ -3,6 +3,7 @@ using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.Json;
 using VfioMigration.Planner.Planning;
+using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.Planning;
@@ -201,6 +202,242 @@ public sealed class PreflightTests
         Assert.IsTrue(scenario.Source.Operations.Contains("list module/iommufd"), string.Join("\n", scenario.Source.Operations));
         Assert.IsFalse(scenario.Destination.Operations.Contains("list module/iommufd"));
         Assert.IsTrue(result.Succeeded, string.Join("; ", result.Best.Reasons));
+    }
+
+    [TestMethod]
+    [DataRow(true, true)]
+    [DataRow(false, false)]
+    [DataRow(null, null)]
+    public async Task ReadAsync_OnAQemuHost_ListsModuleIommufd_AbsentIsNo_AnotherErrorIsUnknown(bool? present, bool? expected)
+    {
+        var host = new FakeHost("dest");
+        host.Hypervisor.Versions = Qemu10;
+        if (present == true)
+        {
+            host.FileSystem.ExtraEntries["module/iommufd"] = ["parameters"];
+        }
+        else if (present is null)
+        {
+            host.FileSystem.FailingLists["module/iommufd"] = Errno.EACCES;
+        }
+
+        var counters = new PlanCounters();
+        var facts = await PreflightChecks.ReadAsync(host.ToHost(), counters, CancellationToken.None);
+
+        Assert.AreEqual(new HostFacts("dest", Qemu10, expected), facts);
+        CollectionAssert.AreEqual(new[] { "hv:Versions", "list module/iommufd" }, host.Operations);
+        Assert.AreEqual((1, 1), (counters.Snapshot().LibvirtCalls, counters.Snapshot().SysfsReads));
+    }
+
+    [TestMethod]
+    public async Task ReadAsync_OnAnotherDriver_ReadsNoSysfs_AndWithoutVersionsCountsNoCall()
+    {
+        var test = new FakeHost("t");
+        test.Hypervisor.Versions = TestDriver;
+        var silent = new FakeHost("s");
+        var (testCounters, silentCounters) = (new PlanCounters(), new PlanCounters());
+
+        Assert.AreEqual(new HostFacts("t", TestDriver, null), await PreflightChecks.ReadAsync(test.ToHost(), testCounters, CancellationToken.None));
+        Assert.AreEqual(new HostFacts("s", null, null), await PreflightChecks.ReadAsync(silent.ToHost(), silentCounters, CancellationToken.None));
+
+        CollectionAssert.AreEqual(new[] { "hv:Versions" }, test.Operations);
+        Assert.AreEqual((1, 0), (testCounters.Snapshot().LibvirtCalls, testCounters.Snapshot().SysfsReads));
+        Assert.AreEqual((0, 0), (silentCounters.Snapshot().LibvirtCalls, silentCounters.Snapshot().SysfsReads));
+    }
+
+    [TestMethod]
+    public void Versions_SayWhatTheyFound_AndWhatToUpgrade()
+    {
+        var old = new HostFacts("b", new HypervisorVersions("QEMU", new Version(8, 5, 9), new Version(8, 0, 9)), true);
+
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), old, [], Guest());
+
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "a LIBVIRT_VERSION Passed libvirt 11.3.0 on a is at least 8.6.0.",
+                "a QEMU_VERSION Passed QEMU 10.0.2 on a is at least 8.1.0.",
+                "b LIBVIRT_VERSION Failed libvirt 8.5.9 on b is older than 8.6.0, the first that migrates VFIO devices; upgrade libvirt there.",
+                "b QEMU_VERSION Failed QEMU 8.0.9 on b is older than 8.1.0, the first that migrates VFIO devices reliably; upgrade QEMU there.",
+            },
+            checks.Select(c => $"{c.Host} {c.Check} {c.Outcome} {c.Message}").ToArray());
+        Assert.IsTrue(checks.All(c => c.Device is null));
+    }
+
+    [TestMethod]
+    [DataRow("Test", "Test")]
+    [DataRow("qemu ", "(5-character)")]
+    [DataRow("Abcdefghijklmnopqrstuvwxyz012345", "Abcdefghijklmnopqrstuvwxyz012345")]
+    [DataRow("Abcdefghijklmnopqrstuvwxyz0123456", "(33-character)")]
+    public void AnotherDriver_IsNamed_WhenItIsAShortPlainName(string driver, string named)
+    {
+        var other = new HostFacts("a", TestDriver with { Driver = driver }, null);
+
+        var check = PreflightChecks.Evaluate(other, other, [Mdev("mtty-1")], Guest()).First(c => c.Check == "QEMU_VERSION");
+
+        Assert.AreEqual((PreflightOutcome.NotApplicable, $"a runs libvirt's {named} driver, not QEMU."), (check.Outcome, check.Message));
+    }
+
+    [TestMethod]
+    [DataRow("mdpy-vga", "mdpy")]
+    [DataRow("mbochs-4", "mbochs")]
+    [DataRow("i915-GVTg_V5_4", "i915")]
+    [DataRow("mdpy", "mdpy")]
+    public void DeviceMigration_ADriverWithoutVfioMigration_IsNamedInTheRefusal(string type, string driver)
+    {
+        var check = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev(type)], Guest()).Single(c => c.Check == "DEVICE_MIGRATION");
+
+        Assert.AreEqual(
+            new PreflightCheck("a", "DEVICE_MIGRATION", PreflightOutcome.Failed, $"The mdev {Uuid} is of type {type} from the {driver} driver, which implements no VFIO migration: QEMU refuses to migrate the guest.", Uuid),
+            check);
+    }
+
+    [TestMethod]
+    [DataRow("mtty-1", "mtty")]
+    [DataRow("-mdpy", "-mdpy")]
+    [DataRow("mdpyx-1", "mdpyx")]
+    public void DeviceMigration_AnotherDriver_Passes_Named(string type, string driver)
+    {
+        var check = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev(type)], Guest()).Single(c => c.Check == "DEVICE_MIGRATION");
+
+        Assert.AreEqual(
+            new PreflightCheck("a", "DEVICE_MIGRATION", PreflightOutcome.Passed, $"The {driver} driver of mdev {Uuid} is not one known to lack VFIO migration.", Uuid),
+            check);
+    }
+
+    [TestMethod]
+    public void APciFunction_HasNoDeviceMigrationCheck_AndOnlyAWarningWithoutIommufd()
+    {
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), [Pci()], Guest());
+
+        CollectionAssert.AreEqual(
+            new[] { ("a", "DIRTY_TRACKING", PreflightOutcome.Warning), ("b", "DIRTY_TRACKING", PreflightOutcome.Warning) },
+            checks.Where(c => c.Check is not "LIBVIRT_VERSION" and not "QEMU_VERSION").Select(c => (c.Host, c.Check, c.Outcome)).ToArray());
+    }
+
+    [TestMethod]
+    public void DirtyTracking_EachKernelAndDriver_HasItsWholeMessage()
+    {
+        const string Remedy = "give the guest a <qemu:override> on alias hostdev0 setting x-device-dirty-page-tracking=off and enable-migration=on, as strings (<qemu:property name='x-device-dirty-page-tracking' type='string' value='off'/> and <qemu:property name='enable-migration' type='string' value='on'/>; docs/operations.md)";
+        const string AtSource = "the migration fails at its start (ram_save_setup: Operation not supported)";
+        const string OnFromThere = "the guest cannot migrate on from there: that migration fails at its start (ram_save_setup: Operation not supported)";
+
+        Assert.AreEqual(
+            $"a Failed The kernel on a has no IOMMUFD (no sysfs module/iommufd), so it cannot report device dirty pages, and the mtty driver of {Uuid} offers DMA logging, which QEMU then uses: {AtSource}. To migrate, {Remedy}. | "
+            + $"b Failed The kernel on b has no IOMMUFD (no sysfs module/iommufd), so it cannot report device dirty pages, and the mtty driver of {Uuid} offers DMA logging, which QEMU then uses: {OnFromThere}. To migrate, {Remedy}.",
+            Dirty(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), Mdev("mtty-1"), Guest()));
+        Assert.AreEqual(
+            $"a Warning The kernel on a has no IOMMUFD (no sysfs module/iommufd), so it cannot report device dirty pages; should the driver of {Uuid} offer DMA logging, {AtSource}. To be safe, {Remedy}. | "
+            + $"b Passed The kernel on b has IOMMUFD, so device dirty tracking for {Uuid} can be reported.",
+            Dirty(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, true), Mdev("nvidia-63"), Guest()));
+        Assert.AreEqual(
+            $"a Warning Whether the kernel on a has IOMMUFD could not be read; without it, and a driver of {Uuid} that offers DMA logging, {AtSource}. | "
+            + $"b Warning Whether the kernel on b has IOMMUFD could not be read; without it, and a driver of {Uuid} that offers DMA logging, {OnFromThere}.",
+            Dirty(new HostFacts("a", Qemu10, null), new HostFacts("b", Qemu10, null), Mdev("mtty-1"), Guest()));
+    }
+
+    [TestMethod]
+    public void DirtyTracking_OffWithMigrationOn_Passes_WithItsMessage()
+    {
+        Assert.AreEqual(
+            $"a Passed The guest turns device dirty tracking off for hostdev0 ({Uuid}) and keeps migration on, so the kernel's dirty-page report is not used. | "
+            + $"b Passed The guest turns device dirty tracking off for hostdev0 ({Uuid}) and keeps migration on, so the kernel's dirty-page report is not used.",
+            Dirty(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), Mdev("mtty-1"), Guest(Override)));
+    }
+
+    [TestMethod]
+    [DataRow("auto")]
+    [DataRow(null)]
+    public void DirtyTracking_OffWithMigrationAutoOrUnset_FailsForTheBlocker_WithItsMessage(string? enable)
+    {
+        var written = enable is null
+            ? Override.Replace("<qemu:property name='enable-migration' type='string' value='on'/>", string.Empty, StringComparison.Ordinal)
+            : Override.Replace("name='enable-migration' type='string' value='on'", $"name='enable-migration' type='string' value='{enable}'", StringComparison.Ordinal);
+        Assert.AreNotEqual(Override, written);
+
+        var check = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev("mtty-1")], Guest(written)).First(c => c.Check == "DIRTY_TRACKING");
+
+        Assert.AreEqual(
+            new PreflightCheck("a", "DIRTY_TRACKING", PreflightOutcome.Failed, $"The guest turns device dirty tracking off for hostdev0 ({Uuid}) without enable-migration=on, so QEMU adds a migration blocker; add <qemu:property name='enable-migration' type='string' value='on'/> to that <qemu:device>.", Uuid),
+            check);
+    }
+
+    [TestMethod]
+    [DataRow("on")]
+    [DataRow("auto")]
+    public void DirtyTracking_LeftOnOrAuto_DependsOnTheKernel(string tracking)
+    {
+        var written = Override.Replace("name='x-device-dirty-page-tracking' type='string' value='off'", $"name='x-device-dirty-page-tracking' type='string' value='{tracking}'", StringComparison.Ordinal);
+        Assert.AreNotEqual(Override, written);
+
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, false), [Mdev("mtty-1")], Guest(written));
+
+        CollectionAssert.AreEqual(new[] { PreflightOutcome.Passed, PreflightOutcome.Failed }, checks.Where(c => c.Check == "DIRTY_TRACKING").Select(c => c.Outcome).ToArray());
+    }
+
+    [TestMethod]
+    [DataRow("type='string' value='of f'", "sets x-device-dirty-page-tracking with type='string' value='(4-character)', which QEMU does not take")]
+    [DataRow("type='String' value='off'", "sets x-device-dirty-page-tracking with type='String' value='off', which QEMU does not take")]
+    [DataRow("value='off'", "sets x-device-dirty-page-tracking with type='(none)' value='off', which QEMU does not take")]
+    public void DirtyTracking_AFormQemuDoesNotTake_IsQuotedOnlyWhenPlain(string bad, string expected)
+    {
+        var written = Override.Replace("name='x-device-dirty-page-tracking' type='string' value='off'", $"name='x-device-dirty-page-tracking' {bad}", StringComparison.Ordinal);
+        Assert.AreNotEqual(Override, written);
+
+        var check = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev("mtty-1")], Guest(written)).First(c => c.Check == "DIRTY_TRACKING");
+
+        Assert.AreEqual(PreflightOutcome.Failed, check.Outcome);
+        Assert.AreEqual(Uuid, check.Device);
+        StringAssert.StartsWith(check.Message, $"The guest's <qemu:override> for hostdev0 ({Uuid}) {expected}");
+    }
+
+    [TestMethod]
+    public void DirtyTracking_BothPropertiesInAFormQemuDoesNotTake_TheTrackingOneIsNamed()
+    {
+        var written = Override.Replace("type='string' value='off'", "type='bool' value='false'", StringComparison.Ordinal).Replace("type='string' value='on'", "type='bool' value='true'", StringComparison.Ordinal);
+
+        var check = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, true), new HostFacts("b", Qemu10, true), [Mdev("mtty-1")], Guest(written)).First(c => c.Check == "DIRTY_TRACKING");
+
+        StringAssert.StartsWith(check.Message, $"The guest's <qemu:override> for hostdev0 ({Uuid}) sets x-device-dirty-page-tracking with type='bool'");
+    }
+
+    [TestMethod]
+    [DataRow("ua-m_d.v0", true)]
+    [DataRow("ua-0123456789012345678901234567890123456789012345678901234567890", true)]
+    [DataRow("ua-01234567890123456789012345678901234567890123456789012345678901", false)]
+    [DataRow("ua mdev", false)]
+    [DataRow("ua-mdev'", false)]
+    public void DirtyTracking_TheOverridesAlias_IsMatchedOnlyWhenItIsAPlainNameOfAtMost64Characters(string alias, bool matched)
+    {
+        var xmlAlias = alias.Replace("'", "&apos;", StringComparison.Ordinal);
+        var guest = Guest(Override.Replace("alias='hostdev0'", $"alias='{xmlAlias}'", StringComparison.Ordinal));
+
+        var check = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), [Mdev("mtty-1", alias: alias)], guest).First(c => c.Check == "DIRTY_TRACKING");
+
+        Assert.AreEqual(matched ? PreflightOutcome.Passed : PreflightOutcome.Failed, check.Outcome, check.Message);
+        StringAssert.Contains(check.Message, matched ? $"off for {alias} ({Uuid})" : "<qemu:override> on alias (the hostdev's alias) setting");
+    }
+
+    [TestMethod]
+    public void DirtyTracking_AGuestXmlThatCannotBeRead_HasNoOverrides_TheDevicesOwnAliasIsNamed()
+    {
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), [Mdev("mtty-1", ordinal: 0, alias: "ua-gpu")], "<domain><qemu:override>");
+
+        var dirty = checks.Where(c => c.Check == "DIRTY_TRACKING").ToList();
+        Assert.HasCount(2, dirty);
+        Assert.IsTrue(dirty.All(c => c.Outcome == PreflightOutcome.Failed && c.Message.Contains("<qemu:override> on alias ua-gpu setting", StringComparison.Ordinal)), string.Join("\n", dirty));
+    }
+
+    /// <summary>Each DIRTY_TRACKING check of one device as "host outcome message", joined by " | ".</summary>
+    private static string Dirty(HostFacts source, HostFacts destination, SourceDevice device, string guest) =>
+        string.Join(" | ", PreflightChecks.Evaluate(source, destination, [device], guest).Where(c => c.Check == "DIRTY_TRACKING").Select(c => $"{c.Host} {c.Outcome} {c.Message}"));
+
+    private static SourceDevice Pci()
+    {
+        var address = PciAddress.Parse("0000:03:00.1");
+        var device = new PciHostDevice(0, "hostdev0", null, address, true, "vfio", PciHostDeviceForm.Hostdev);
+        var info = new SourceDeviceInfo(SourceDeviceKind.Pci, 0, "hostdev0", null, address, "mlx5-vf-v1", "vfio-pci", null);
+        return new SourceDevice(device, info, null, "0x15b3", "0x101e", "mlx5-vf-v1", SourceVersion.Absent("none"), null);
     }
 
     private const string Uuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001";

@@ -9,6 +9,9 @@ public sealed class SysfsInventoryValueTests
     [TestMethod]
     [DataRow("0x10de\n", "0x10de")]
     [DataRow("0x10DE", "0x10de")]
+    [DataRow("0X10DE", "0x10de")]
+    [DataRow(" 0x10de", "0x10de")]
+    [DataRow("0x1234", "0x1234")]
     [DataRow("8086", "0x8086")]
     [DataRow("0x1", "0x0001")]
     [DataRow("", null)]
@@ -16,6 +19,7 @@ public sealed class SysfsInventoryValueTests
     [DataRow("0x12345", null)]
     [DataRow("0x10de; rm -rf /", null)]
     [DataRow("0xzz", null)]
+    [DataRow("0x1g", null)]
     public void HexId_IsLibvirtsForm_OrNothing(string text, string? expected) =>
         Assert.AreEqual(expected, SysfsInventory.HexId(text));
 
@@ -23,6 +27,11 @@ public sealed class SysfsInventoryValueTests
     [DataRow("../../../bus/pci/drivers/vfio-pci", "vfio-pci")]
     [DataRow("../../../bus/pci/drivers/nvidia/", "nvidia")]
     [DataRow("i915", "i915")]
+    [DataRow("../../../bus/pci/drivers/snd_hda_intel", "snd_hda_intel")]
+    [DataRow("../../../bus/pci/drivers/a.b", "a.b")]
+    [DataRow("../../../bus/pci/drivers/.", null)]
+    [DataRow("../../../bus/pci/drivers/a123456789012345678901234567890123456789012345678901234567890123", "a123456789012345678901234567890123456789012345678901234567890123")]
+    [DataRow("../../../bus/pci/drivers/a1234567890123456789012345678901234567890123456789012345678901234", null)]
     [DataRow("../../../bus/pci/drivers/..", null)]
     [DataRow("../../../bus/pci/drivers/evil\u001b[31m", null)]
     [DataRow("../../../bus/pci/drivers/two words", null)]
