@@ -42,9 +42,15 @@ public sealed class EtcdProcessTests
         .Replace("@PARENT", StateScenarios.Parent(4), StringComparison.Ordinal)
         .Replace("@IDLE", StateScenarios.IdleMdev, StringComparison.Ordinal);
 
-    /// <summary>The console's options for the etcd store; the default lease TTL (10 s) unless <paramref name="leaseTtl"/>: a short one expires when a process on this loaded 2-core VM misses its keep-alives.</summary>
+    /// <summary>
+    /// The console's options for the etcd store: a generous call timeout (<see cref="RaceEtcdSeconds"/>: a
+    /// process starved of CPU on a loaded 2-core VM misses the default 10 s, etcd itself answers in time), and
+    /// the default lease TTL (10 s) unless <paramref name="leaseTtl"/>: a short one expires when a process
+    /// misses its keep-alives.
+    /// </summary>
     private static string[] EtcdArguments(string endpoints, string stateDirectory, int? leaseTtl = null) =>
-        ["--state-dir", stateDirectory, "--state-store", "etcd", "--etcd-endpoints", endpoints, .. leaseTtl is { } ttl ? ["--etcd-lease-ttl", ttl.ToString(CultureInfo.InvariantCulture)] : (string[])[]];
+        ["--state-dir", stateDirectory, "--state-store", "etcd", "--etcd-endpoints", endpoints, "--etcd-timeout", RaceEtcdSeconds.ToString(CultureInfo.InvariantCulture),
+            .. leaseTtl is { } ttl ? ["--etcd-lease-ttl", ttl.ToString(CultureInfo.InvariantCulture)] : (string[])[]];
 
     [TestMethod]
     [Timeout(StateScenarios.FlowLimitMs, CooperativeCancellation = true)]
@@ -179,7 +185,7 @@ public sealed class EtcdProcessTests
             async () =>
             {
                 using var bed = new StateBed(StateScenarios.OneIdleDestination(), StateScenarios.Source(devices: 1));
-                bed.StateArguments = [.. EtcdArguments(etcd.Endpoints, bed.StateDirectory, RaceEtcdSeconds), "--etcd-timeout", RaceEtcdSeconds.ToString(CultureInfo.InvariantCulture)];
+                bed.StateArguments = EtcdArguments(etcd.Endpoints, bed.StateDirectory, RaceEtcdSeconds);
                 return await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => bed.RunAsync("plan", "--domain", "vm1", "--keep")));
             },
             TestContext);
