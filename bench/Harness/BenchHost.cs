@@ -23,11 +23,15 @@ public sealed class BenchHost : IDisposable
         Simulated.WriteLibvirtXml(_file);
         _hypervisor = LibvirtHypervisor.Open($"test://{_file}");
         Libvirt = new TimedHypervisor(_hypervisor);
-        Host = new MigrationHost(Simulated.Name, Libvirt, Simulated.CreateFileSystem());
+        Tree = new AllocationCountingTree(Simulated.FileTree);
+        Host = new MigrationHost(Simulated.Name, Libvirt, new InProcessHostFileSystem(Tree, $"simulated host '{Simulated.Name}' (in-process)"));
     }
 
     /// <summary>The simulated host (state, operation log).</summary>
     public SimulatedHost Simulated { get; }
+
+    /// <summary>The simulated host's sysfs tree as the planner reaches it, counting what the simulated host allocates answering (the kernel's work on a real host).</summary>
+    public AllocationCountingTree Tree { get; }
 
     /// <summary>The host's libvirt connection, timed.</summary>
     public TimedHypervisor Libvirt { get; }

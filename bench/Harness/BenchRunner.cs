@@ -34,10 +34,14 @@ public sealed record BenchSettings(bool Quick)
 /// <param name="WallMs">Plan wall time with simulated latency, in plan order.</param>
 /// <param name="CpuMs">Plan time with no simulated latency (planner, libvirt test driver, simulator), in plan order.</param>
 /// <param name="LibvirtMs">Of <see cref="CpuMs"/>, the time inside <see cref="Planner.Hypervisor.IHypervisor"/> calls (the test driver listing and formatting node devices, and <see cref="Planner.Hypervisor.LibvirtHypervisor"/> parsing that XML), in plan order.</param>
-/// <param name="AllocatedBytesPerPlan">Managed bytes allocated per plan (no simulated latency), mean.</param>
+/// <param name="AllocatedBytesPerPlan">Managed bytes the process allocated per plan (no simulated latency), mean: the planner's and the simulated hosts' together.</param>
 /// <param name="SysfsReads">sysfs reads of one plan as its statistics count them (the planner's strategies; 0 for the exhaustive one).</param>
-public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, int Candidates, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan, int SysfsReads = 0)
+/// <param name="SimulatedHostBytesPerPlan">Of <see cref="AllocatedBytesPerPlan"/>, what the in-process simulator allocated answering sysfs calls (<see cref="AllocationCountingTree"/>): the kernel's work on a real host, not the planner's.</param>
+public sealed record PlanFigures(string Host, int Devices, string Strategy, bool Complete, int Candidates, OperationCounts Counts, IReadOnlyList<double> WallMs, IReadOnlyList<double> CpuMs, IReadOnlyList<double> LibvirtMs, long AllocatedBytesPerPlan, int SysfsReads = 0, long SimulatedHostBytesPerPlan = 0)
 {
+    /// <summary>What the planner itself allocated per plan: <see cref="AllocatedBytesPerPlan"/> without <see cref="SimulatedHostBytesPerPlan"/>.</summary>
+    public long PlannerBytesPerPlan => AllocatedBytesPerPlan - SimulatedHostBytesPerPlan;
+
     /// <summary>Median of <see cref="WallMs"/>.</summary>
     public double WallMsMedian => Statistics.Percentile(WallMs, 0.5);
 
@@ -183,11 +187,11 @@ public static class BenchRunner
         var (counts, complete, candidates, wall, _, _, sysfsReads) = await RunPlansAsync(source, destination, strategy, warmUps: 1, timedPlans, cancellationToken).ConfigureAwait(false);
         var noLatency = new LatencySpec();
         var (_, _, _, cpu, libvirt, allocated, _) = await RunPlansAsync(source with { Latency = noLatency }, destination with { Latency = noLatency }, strategy, warmUps: 3, cpuPlans, cancellationToken).ConfigureAwait(false);
-        return new PlanFigures(host.Name, devices, strategy, complete, candidates, counts, wall, cpu, libvirt, allocated, sysfsReads);
+        return new PlanFigures(host.Name, devices, strategy, complete, candidates, counts, wall, cpu, libvirt, allocated.Total, sysfsReads, allocated.SimulatedHost);
     }
 
     /// <summary>Warm-up plans (JIT, libvirt caches), then <paramref name="plans"/> timed ones; each plan's devices are released (untimed) before the next, so every plan sees the same host.</summary>
-    private static async Task<(OperationCounts Counts, bool Complete, int Candidates, List<double> Ms, List<double> LibvirtMs, long AllocatedPerPlan, int SysfsReads)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
+    private static async Task<(OperationCounts Counts, bool Complete, int Candidates, List<double> Ms, List<double> LibvirtMs, (long Total, long SimulatedHost) AllocatedPerPlan, int SysfsReads)> RunPlansAsync(Scenario sourceScenario, Scenario destinationScenario, string strategy, int warmUps, int plans, CancellationToken cancellationToken)
     {
         using var source = new BenchHost(sourceScenario);
         using var destination = new BenchHost(destinationScenario);
@@ -199,6 +203,7 @@ public static class BenchRunner
         var timings = new List<double>();
         var libvirtTimings = new List<double>();
         long allocated = 0;
+        long simulatedHost = 0;
         OperationCounts? counts = null;
         var complete = false;
         var sysfsReads = 0;
@@ -207,6 +212,7 @@ public static class BenchRunner
             var libvirtBefore = source.Libvirt.Elapsed + destination.Libvirt.Elapsed;
             var before = destination.Simulated.Snapshot();
             var calls = destination.Host.Hypervisor.LibvirtCalls;
+            var hostBytes = source.Tree.AllocatedBytes + destination.Tree.AllocatedBytes;
             var bytes = GC.GetTotalAllocatedBytes(precise: true);
             var stopwatch = Stopwatch.StartNew();
             Func<Task> release;
@@ -228,6 +234,7 @@ public static class BenchRunner
             var elapsed = stopwatch.Elapsed.TotalMilliseconds;
             var libvirtMs = (source.Libvirt.Elapsed + destination.Libvirt.Elapsed - libvirtBefore).TotalMilliseconds;
             var allocatedNow = GC.GetTotalAllocatedBytes(precise: true) - bytes;
+            var hostBytesNow = source.Tree.AllocatedBytes + destination.Tree.AllocatedBytes - hostBytes;
             var after = destination.Simulated.Snapshot();
             counts ??= OperationCounts.Between(before, after, destination.Host.Hypervisor.LibvirtCalls - calls, devices, typeLevel);
             await release().ConfigureAwait(false);
@@ -236,10 +243,13 @@ public static class BenchRunner
                 timings.Add(elapsed);
                 libvirtTimings.Add(libvirtMs);
                 allocated += allocatedNow;
+                simulatedHost += hostBytesNow;
             }
         }
 
-        return (counts!, complete, candidates, timings, libvirtTimings, plans == 0 ? 0 : allocated / plans, sysfsReads);
+        // The simulated host's share is exact only when its calls complete before returning (no simulated latency).
+        var hostShare = source.Tree.AsynchronousCalls + destination.Tree.AsynchronousCalls == 0 ? simulatedHost : 0;
+        return (counts!, complete, candidates, timings, libvirtTimings, plans == 0 ? (0, 0) : (allocated / plans, hostShare / plans), sysfsReads);
     }
 
     /// <summary>Evacuates 64 guests onto 8 generated hosts with <paramref name="store"/> holding claims and the journal, then releases everything.</summary>

@@ -19,6 +19,20 @@ public sealed class LibvirtNodeDevice : IDisposable
     /// <summary>The device's XML (<c>virNodeDeviceGetXMLDesc</c>).</summary>
     public string GetXmlDescription() => Proxy.virNodeDeviceGetXMLDesc(handle);
 
+    /// <summary>
+    /// Reads the device's XML (<c>virNodeDeviceGetXMLDesc</c>) without copying it into a managed string:
+    /// <paramref name="read"/> gets libvirt's UTF-8 text as a read-only, seekable stream over libvirt's
+    /// own buffer, which is freed when <paramref name="read"/> returns (the stream must not outlive it).
+    /// </summary>
+    /// <typeparam name="T">What <paramref name="read"/> makes of the text.</typeparam>
+    /// <param name="read">Reads the stream; called once, on the calling thread.</param>
+    /// <returns>What <paramref name="read"/> returned.</returns>
+    public T ReadXmlDescription<T>(Func<Stream, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return Proxy.virNodeDeviceGetXMLDesc(handle, read);
+    }
+
     /// <summary>Starts a defined device, e.g. creates a persistent mdev (<c>virNodeDeviceCreate</c>, libvirt 7.3+).</summary>
     public void Start() => Proxy.virNodeDeviceCreate(handle);
 

@@ -47,6 +47,23 @@ public sealed class NodeDeviceTests : LibvirtTestBase
     }
 
     [TestMethod]
+    public void ReadXmlDescription_GivesLibvirtsUtf8BytesAsAReadOnlyStream()
+    {
+        using var host = new TestHost();
+        using var connection = LibvirtConnection.Open(host.Uri);
+        using var parent = connection.LookupNodeDeviceByName(TestHost.ParentName);
+
+        var expected = parent.GetXmlDescription();
+        var (text, length, writable) = parent.ReadXmlDescription(
+            stream => (new StreamReader(stream, System.Text.Encoding.UTF8).ReadToEnd(), stream.Length, stream.CanWrite));
+
+        StringAssert.Contains(text, $"<type id='{TestHost.MdevTypeId}'>");
+        Assert.AreEqual(expected, text);
+        Assert.AreEqual(System.Text.Encoding.UTF8.GetByteCount(expected), length);
+        Assert.IsFalse(writable);
+    }
+
+    [TestMethod]
     public void ParentName_OfTheRootDevice_IsAnError()
     {
         using var host = new TestHost();

@@ -19,6 +19,10 @@ internal static unsafe partial class NativeMethods
     [return: MarshalUsing(typeof(OwnedUtf8StringMarshaller))]
     internal static partial string? virNodeDeviceGetXMLDesc(LibvirtNodeDeviceHandle dev, uint flags);
 
+    /// <summary><c>char *virNodeDeviceGetXMLDesc(virNodeDevicePtr dev, unsigned int flags)</c>, the text left in libvirt's buffer (the caller frees it).</summary>
+    [LibraryImport(LibraryName, EntryPoint = "virNodeDeviceGetXMLDesc")]
+    internal static partial byte* virNodeDeviceGetXMLDescUtf8(LibvirtNodeDeviceHandle dev, uint flags);
+
     /// <summary><c>const char *virNodeDeviceGetName(virNodeDevicePtr dev)</c></summary>
     [LibraryImport(LibraryName)]
     [return: MarshalUsing(typeof(BorrowedUtf8StringMarshaller))]

@@ -43,25 +43,8 @@ internal static unsafe partial class Proxy
     /// Calls <c>virDomainGetXMLDesc</c> and hands <paramref name="read"/> libvirt's UTF-8 text as a
     /// read-only stream over the native buffer (no managed copy), then frees the buffer.
     /// </summary>
-    internal static T virDomainGetXMLDesc<T>(LibvirtDomainHandle domain, uint flags, Func<Stream, T> read)
-    {
-        var text = NativeMethods.virDomainGetXMLDescUtf8(domain, flags);
-        if (text is null)
-        {
-            throw LibvirtErrors.TakeLastError(nameof(NativeMethods.virDomainGetXMLDesc));
-        }
-
-        try
-        {
-            var length = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpanFromNullTerminated(text).Length;
-            using var stream = new UnmanagedMemoryStream(text, length);
-            return read(stream);
-        }
-        finally
-        {
-            System.Runtime.InteropServices.NativeMemory.Free(text);
-        }
-    }
+    internal static T virDomainGetXMLDesc<T>(LibvirtDomainHandle domain, uint flags, Func<Stream, T> read) =>
+        ReadOwnedText(NativeMethods.virDomainGetXMLDescUtf8(domain, flags), nameof(NativeMethods.virDomainGetXMLDesc), read);
 
     /// <inheritdoc cref="NativeMethods.virDomainGetName"/>
     internal static string virDomainGetName(LibvirtDomainHandle domain) =>

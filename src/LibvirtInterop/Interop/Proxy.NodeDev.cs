@@ -19,6 +19,13 @@ internal static unsafe partial class Proxy
     internal static string virNodeDeviceGetXMLDesc(LibvirtNodeDeviceHandle device) =>
         Check(NativeMethods.virNodeDeviceGetXMLDesc(device, 0), nameof(NativeMethods.virNodeDeviceGetXMLDesc));
 
+    /// <summary>
+    /// Calls <c>virNodeDeviceGetXMLDesc</c> and hands <paramref name="read"/> libvirt's UTF-8 text as a
+    /// read-only stream over the native buffer (no managed copy), then frees the buffer.
+    /// </summary>
+    internal static T virNodeDeviceGetXMLDesc<T>(LibvirtNodeDeviceHandle device, Func<Stream, T> read) =>
+        ReadOwnedText(NativeMethods.virNodeDeviceGetXMLDescUtf8(device, 0), nameof(NativeMethods.virNodeDeviceGetXMLDesc), read);
+
     /// <inheritdoc cref="NativeMethods.virNodeDeviceGetName"/>
     internal static string virNodeDeviceGetName(LibvirtNodeDeviceHandle device) =>
         Check(NativeMethods.virNodeDeviceGetName(device), nameof(NativeMethods.virNodeDeviceGetName));

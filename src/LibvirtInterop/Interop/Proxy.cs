@@ -18,6 +18,30 @@ internal static partial class Proxy
     private static string Check(string? result, string function) =>
         result ?? throw LibvirtErrors.TakeLastError(function);
 
+    /// <summary>
+    /// Hands <paramref name="read"/> a <c>char *</c> result that the caller owns (libvirt's UTF-8 text,
+    /// e.g. an XML description) as a read-only, seekable stream over the native buffer, with no managed
+    /// copy, then frees the buffer with C <c>free()</c>; NULL throws the thread's libvirt error.
+    /// </summary>
+    private static unsafe T ReadOwnedText<T>(byte* text, string function, Func<Stream, T> read)
+    {
+        if (text is null)
+        {
+            throw LibvirtErrors.TakeLastError(function);
+        }
+
+        try
+        {
+            var length = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(text).Length;
+            using var stream = new UnmanagedMemoryStream(text, length);
+            return read(stream);
+        }
+        finally
+        {
+            NativeMemory.Free(text);
+        }
+    }
+
     /// <summary>Takes ownership of a handle a call returned, or throws its error when it is NULL.</summary>
     private static THandle Adopt<THandle>(THandle handle, string function, string? subject = null)
         where THandle : SafeHandle

@@ -178,10 +178,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                 filters |= NodeDeviceListFilters.PciDevice;
             }
 
-            string[] xmls;
+            // Each device's XML is read straight from libvirt's buffer into its element: no string of the text.
+            XElement[] devices;
             try
             {
-                xmls = ReadAll("virConnectListAllNodeDevices", () => _connection.ListAllNodeDevices(filters), "virNodeDeviceGetXMLDesc", device => device.GetXmlDescription(), cancellationToken);
+                devices = Parse("virNodeDeviceGetXMLDesc", null, () => ReadAll("virConnectListAllNodeDevices", () => _connection.ListAllNodeDevices(filters), "virNodeDeviceGetXMLDesc", device => device.ReadXmlDescription(NodeDeviceXmlReader.Load), cancellationToken));
             }
             catch (HypervisorException e) when (scope == InventoryScope.DefinedInactiveMdevs && e.InnerException is LibvirtInvalidArgumentException)
             {
@@ -189,7 +190,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                 return new HostInventory([], [], []);
             }
 
-            var inventory = Parse("virNodeDeviceGetXMLDesc", null, () => NodeDeviceXmlReader.ReadInventory(xmls));
+            var inventory = Parse("virNodeDeviceGetXMLDesc", null, () => NodeDeviceXmlReader.ReadInventory(devices));
             foreach (var mdev in inventory.Mdevs)
             {
                 _mdevNames[mdev.Uuid] = mdev.Name.Value;

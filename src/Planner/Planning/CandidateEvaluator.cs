@@ -129,7 +129,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
             }
 
             var parent = inventory.ParentOf(mdev);
-            var api = parent?.Types.FirstOrDefault(t => t.Id == mdev.Type)?.DeviceApi;
+            var api = DestinationInventory.TypeOf(parent, mdev.Type)?.DeviceApi;
             if (mdev.Type == source.MdevType && (api is null || api == source.Info.DeviceApi))
             {
                 sameType.Add(new ExistingMdevOption(mdev, api, MatchKind.SameType));
@@ -142,7 +142,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
 
         foreach (var parent in inventory.Inventory.Parents)
         {
-            var type = parent.Types.FirstOrDefault(t => t.Id == source.MdevType);
+            var type = DestinationInventory.TypeOf(parent, source.MdevType);
             if (type is null)
             {
                 rejections.Add(new Rejection(source.Info.Id, parent.Name.Value, RejectionCode.TypeMismatch, $"Parent {parent.Name} does not offer type {source.Info.Type} (it offers {string.Join(", ", parent.Types.Select(t => t.Id.Value))})."));
@@ -258,7 +258,7 @@ internal sealed class CandidateEvaluator(MigrationHost host, PlanOptions options
                 var parent = inventory.ParentOf(mdev);
                 if (parent?.VendorId is not null && SameVendor(source.VendorId, parent.VendorId))
                 {
-                    opted.Add(new ExistingMdevOption(mdev, parent.Types.FirstOrDefault(t => t.Id == mdev.Type)?.DeviceApi, MatchKind.Hybrid));
+                    opted.Add(new ExistingMdevOption(mdev, DestinationInventory.TypeOf(parent, mdev.Type)?.DeviceApi, MatchKind.Hybrid));
                 }
             }
         }

@@ -175,8 +175,41 @@ internal sealed record DestinationInventory(HostInventory Inventory, DeviceOwner
     public string? NoteFor(DeviceName? parent) =>
         parent is { } name && SysfsOnly.Contains(name) ? SysfsOnlyParents.Note(name) : null;
 
-    public MdevParent? ParentOf(MediatedDevice mdev) =>
-        mdev.Parent is { } name ? Inventory.Parents.FirstOrDefault(p => p.Name == name) : null;
+    // The lookups below run once per mdev and candidate (hundreds per plan on a large host): plain loops over the
+    // inventory's lists, which allocate nothing, where a LINQ query would allocate a closure and an enumerator each time.
+    public MdevParent? ParentOf(MediatedDevice mdev)
+    {
+        if (mdev.Parent is not { } name)
+        {
+            return null;
+        }
+
+        var parents = Inventory.Parents;
+        for (var i = 0; i < parents.Count; i++)
+        {
+            if (parents[i].Name == name)
+            {
+                return parents[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first of <paramref name="parent"/>'s types with the id <paramref name="type"/>; null when it offers none.</summary>
+    public static MdevTypeInfo? TypeOf(MdevParent? parent, MdevTypeId? type)
+    {
+        var types = parent?.Types ?? [];
+        for (var i = 0; i < types.Count; i++)
+        {
+            if (types[i].Id == type)
+            {
+                return types[i];
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The mdevs on the mdev parent at <paramref name="address"/>; none when that PCI function is no parent.</summary>
     public IReadOnlyList<MediatedDevice> MdevsOn(PciAddress address) =>

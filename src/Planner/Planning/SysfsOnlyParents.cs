@@ -137,7 +137,7 @@ internal static class SysfsOnlyParents
     }
 
     private static Task<List<MdevUuid>> ListDevicesAsync(MigrationHost host, DeviceName parent, MdevTypeId type, ILogger logger, CancellationToken cancellationToken) =>
-        ListValidAsync<MdevUuid>(host, SysfsPath.Type(parent, type).Append("devices"), MdevUuid.TryParse, "mdev UUID", absentIsNormal: false, logger, cancellationToken);
+        ListValidAsync<MdevUuid>(host, SysfsPath.TypeAttribute(parent, type, "devices"), MdevUuid.TryParse, "mdev UUID", absentIsNormal: false, logger, cancellationToken);
 
     /// <summary>A parser of a validated name, as the device name types offer (<c>TryParse</c>).</summary>
     public delegate bool Parser<T>(string text, out T value);
@@ -161,9 +161,11 @@ internal static class SysfsOnlyParents
         }
 
         const int NamedInWarning = 3;
-        var valid = new List<T>();
-        var skipped = new List<string>();
-        foreach (var entry in listing.Value!.Order(StringComparer.Ordinal))
+        // Most listings (a type's devices/) hold none or one entry: those need no sorting.
+        var entries = listing.Value!;
+        var valid = new List<T>(entries.Count);
+        List<string>? skipped = null;
+        foreach (var entry in entries.Count > 1 ? entries.Order(StringComparer.Ordinal) : (IEnumerable<string>)entries)
         {
             if (parse(entry, out var value))
             {
@@ -171,11 +173,11 @@ internal static class SysfsOnlyParents
             }
             else
             {
-                skipped.Add(entry);
+                (skipped ??= []).Add(entry);
             }
         }
 
-        if (skipped.Count > 0)
+        if (skipped is not null)
         {
             var named = string.Join(", ", skipped.Take(NamedInWarning).Select(e => $"'{MdevUuid.Shorten(e)}'")) + (skipped.Count > NamedInWarning ? ", ..." : string.Empty);
             Log.SysfsEntriesSkipped(logger, path, host.Name, skipped.Count, what, named);

@@ -196,16 +196,13 @@ public sealed class LocalHostFileSystem : IHostFileSystem
         try
         {
             // One page holds every sysfs attribute; the extra byte tells a longer file from a full page.
-            var buffer = new byte[MaxWriteLength + 1];
+            // On the stack: an inventory reads thousands of attributes, and only the text is kept.
+            const int Capacity = MaxWriteLength + 1;
+            var buffer = stackalloc byte[Capacity];
             var length = 0;
-            while (length < buffer.Length)
+            while (length < Capacity)
             {
-                nint count;
-                fixed (byte* start = &buffer[length])
-                {
-                    count = LibC.Read(fd, start, (nuint)(buffer.Length - length));
-                }
-
+                var count = LibC.Read(fd, buffer + length, (nuint)(Capacity - length));
                 if (count < 0)
                 {
                     if (Marshal.GetLastPInvokeError() == LibC.EINTR)
@@ -218,7 +215,7 @@ public sealed class LocalHostFileSystem : IHostFileSystem
 
                 if (count == 0)
                 {
-                    return SysfsResult.Of(Encoding.UTF8.GetString(buffer, 0, length));
+                    return SysfsResult.Of(Encoding.UTF8.GetString(buffer, length));
                 }
 
                 length += (int)count;
@@ -294,29 +291,26 @@ public sealed class LocalHostFileSystem : IHostFileSystem
     /// <summary>Up to one page from the file's position (<paramref name="offset"/> null) or from an offset; null when empty or failing.</summary>
     private static unsafe string? ReadFrom(int fd, long? offset)
     {
-        var buffer = new byte[MaxWriteLength];
+        var start = stackalloc byte[MaxWriteLength];
         var length = 0;
-        fixed (byte* start = buffer)
+        while (length < MaxWriteLength)
         {
-            while (length < buffer.Length)
+            var free = (nuint)(MaxWriteLength - length);
+            var count = offset is { } at ? LibC.PRead(fd, start + length, free, at + length) : LibC.Read(fd, start + length, free);
+            if (count < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR)
             {
-                var free = (nuint)(buffer.Length - length);
-                var count = offset is { } at ? LibC.PRead(fd, start + length, free, at + length) : LibC.Read(fd, start + length, free);
-                if (count < 0 && Marshal.GetLastPInvokeError() == LibC.EINTR)
-                {
-                    continue;
-                }
-
-                if (count <= 0)
-                {
-                    break;
-                }
-
-                length += (int)count;
+                continue;
             }
+
+            if (count <= 0)
+            {
+                break;
+            }
+
+            length += (int)count;
         }
 
-        return length == 0 ? null : Encoding.Latin1.GetString(buffer, 0, length);
+        return length == 0 ? null : Encoding.Latin1.GetString(start, length);
     }
 
     private unsafe SysfsResult<IReadOnlyList<string>> List(SysfsPath path)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VfioMigration.Planner.Devices;
 
 namespace VfioMigration.Planner.Sysfs;
@@ -90,12 +91,23 @@ public readonly record struct SysfsPath
     /// </summary>
     private static SysfsPath Joined(string validated, params ReadOnlySpan<string> segments)
     {
+        var length = validated.Length;
         foreach (var segment in segments)
         {
             CheckSegment(segment, segment);
+            length += 1 + segment.Length;
         }
 
-        return new SysfsPath(string.Join('/', [validated, .. segments]));
+        // Written into a pooled buffer: the string is the only allocation.
+        var path = new DefaultInterpolatedStringHandler(length, 0);
+        path.AppendLiteral(validated);
+        foreach (var segment in segments)
+        {
+            path.AppendFormatted('/');
+            path.AppendLiteral(segment);
+        }
+
+        return new SysfsPath(path.ToStringAndClear());
     }
 
     private static void CheckSegment(string segment, string whole)

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Xml;
 using System.Xml.Linq;
 using VfioMigration.Planner.Devices;
@@ -26,7 +25,7 @@ public static class DomainXmlReader
         try
         {
             using var reader = XmlReader.Create(new StringReader(domainXml), LibvirtXml.ReaderSettings);
-            outline = Outline(reader, utf8Bytes: false);
+            outline = XmlOutline.Document(reader, utf8Bytes: false, Outline);
         }
         catch (XmlException error)
         {
@@ -46,63 +45,27 @@ public static class DomainXmlReader
     /// </summary>
     /// <param name="utf8">The document as UTF-8, seekable (a broken one is read again as text to locate the error).</param>
     /// <exception cref="LibvirtXmlException">As for <see cref="Read(string)"/>.</exception>
-    internal static DomainHostDevices Read(Stream utf8)
-    {
-        LibvirtXml.CheckLength(utf8.Length, utf8Bytes: true, "domain");
-        XElement? outline;
-        try
-        {
-            using var reader = XmlReader.Create(utf8, LibvirtXml.ReaderSettings, new XmlParserContext(ThreadNameTable.ForThisThread(), null, null, XmlSpace.None));
-            outline = Outline(reader, utf8Bytes: true);
-        }
-        catch (XmlException)
-        {
-            outline = null;
-        }
-        finally
-        {
-            ThreadNameTable.Trim();
-        }
-
-        if (outline is null)
-        {
-            // Broken, or declaring an encoding other than libvirt's UTF-8 (a byte reader would switch
-            // to it): read as the UTF-8 text libvirt means, which also locates any error.
-            utf8.Position = 0;
-            using var text = new StreamReader(utf8, Encoding.UTF8, detectEncodingFromByteOrderMarks: false);
-            return Read(text.ReadToEnd());
-        }
-
-        return FromOutline(outline);
-    }
+    internal static DomainHostDevices Read(Stream utf8) =>
+        XmlOutline.Read(utf8, "domain", LibvirtXml.ReaderSettings, Outline) is { } outline
+            ? FromOutline(outline)
+            : Read(XmlOutline.Text(utf8));
 
     /// <summary>
-    /// Reads the whole document (every byte is checked) and keeps its outline: the root with its
-    /// attributes, the root's <c>&lt;name&gt;</c> and <c>&lt;uuid&gt;</c> children whole, and each
-    /// <c>&lt;devices&gt;</c> with its <c>&lt;hostdev&gt;</c> and <c>&lt;interface&gt;</c> children (an
-    /// interface that is not <c>type='hostdev'</c> as an empty stand-in, so that paths count siblings as
-    /// the whole document would). Null when <paramref name="utf8Bytes"/> and the XML declaration names
-    /// another encoding.
+    /// Keeps the document's outline, the reader on its root element: the root with its attributes, the
+    /// root's <c>&lt;name&gt;</c> and <c>&lt;uuid&gt;</c> children whole, and each <c>&lt;devices&gt;</c> with
+    /// its <c>&lt;hostdev&gt;</c> and <c>&lt;interface&gt;</c> children (an interface that is not
+    /// <c>type='hostdev'</c> as an empty stand-in, so that paths count siblings as the whole document
+    /// would); leaves the reader after the root.
     /// </summary>
-    private static XElement? Outline(XmlReader reader, bool utf8Bytes)
+    private static XElement Outline(XmlReader reader)
     {
-        while (reader.Read() && reader.NodeType != XmlNodeType.Element)
-        {
-            if (utf8Bytes && reader.NodeType == XmlNodeType.XmlDeclaration
-                && reader.GetAttribute("encoding") is { } encoding
-                && !encoding.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) && !encoding.Equals("UTF8", StringComparison.OrdinalIgnoreCase))
-            {
-                return null;
-            }
-        }
-
-        var root = Stub(reader);
+        var root = XmlOutline.Stub(reader);
         if (root.Name == "domain")
         {
             Children(reader, child => root.Add(child.LocalName switch
             {
                 _ when child.NamespaceURI.Length > 0 => Skip(child),
-                "name" or "uuid" => Load(child, text: true),
+                "name" or "uuid" => XmlOutline.Element(child, text: true),
                 "devices" => Devices(child),
                 _ => Skip(child),
             }));
@@ -112,22 +75,17 @@ public static class DomainXmlReader
             reader.Skip();
         }
 
-        // What follows the root (comments, processing instructions, or a second root) is read too.
-        while (reader.Read())
-        {
-        }
-
         return root;
     }
 
     private static XElement Devices(XmlReader reader)
     {
-        var devices = Stub(reader);
+        var devices = XmlOutline.Stub(reader);
         Children(reader, child => devices.Add((child.NamespaceURI.Length > 0 ? null : child.LocalName) switch
         {
-            "hostdev" => Load(child, text: false),
-            "interface" when child.GetAttribute("type") == "hostdev" => Load(child, text: false),
-            "interface" => Stub(child, skip: true),
+            "hostdev" => XmlOutline.Element(child, text: false),
+            "interface" when child.GetAttribute("type") == "hostdev" => XmlOutline.Element(child, text: false),
+            "interface" => XmlOutline.Stub(child, skip: true),
             _ => Skip(child),
         }));
         return devices;
@@ -157,80 +115,6 @@ public static class DomainXmlReader
         }
 
         reader.Read();
-    }
-
-    /// <summary>
-    /// The element the reader is on, built as <see cref="XElement.Load(XmlReader, LoadOptions)"/> builds it (names and
-    /// attributes alike) with each element's line, leaving the reader after it. With <paramref name="text"/> its text is kept
-    /// too (a name, a UUID); a host device's is not, since nothing reads it.
-    /// </summary>
-    private static XElement Load(XmlReader reader, bool text)
-    {
-        var top = Stub(reader);
-        if (reader.IsEmptyElement)
-        {
-            reader.Read();
-            return top;
-        }
-
-        var depth = reader.Depth;
-        var open = top;
-        reader.Read();
-        while (reader.Depth > depth)
-        {
-            switch (reader.NodeType)
-            {
-                case XmlNodeType.Element:
-                    var child = Stub(reader);
-                    open.Add(child);
-                    open = reader.IsEmptyElement ? open : child;
-                    break;
-                case XmlNodeType.EndElement:
-                    open = open.Parent!;
-                    break;
-                case XmlNodeType.Text or XmlNodeType.CDATA or XmlNodeType.Whitespace or XmlNodeType.SignificantWhitespace when text:
-                    open.Add(new XText(reader.Value));
-                    break;
-                default:
-                    break;
-            }
-
-            reader.Read();
-        }
-
-        reader.Read();
-        return top;
-    }
-
-    /// <summary>
-    /// The element the reader is on, with its attributes and located at its line, without content; with
-    /// <paramref name="skip"/>, no attributes and the reader moved after it.
-    /// </summary>
-    private static XElement Stub(XmlReader reader, bool skip = false)
-    {
-        var stub = new XElement(XName.Get(reader.LocalName, reader.NamespaceURI));
-        if (reader is IXmlLineInfo info && info.HasLineInfo())
-        {
-            stub.AddAnnotation(new LibvirtXml.SourceLine(info.LineNumber));
-        }
-
-        if (!skip && reader.MoveToFirstAttribute())
-        {
-            // As XLinq names them: an attribute without a prefix (xmlns itself included) has no namespace.
-            do
-            {
-                stub.Add(new XAttribute(XName.Get(reader.LocalName, reader.Prefix.Length == 0 ? string.Empty : reader.NamespaceURI), reader.Value));
-            }
-            while (reader.MoveToNextAttribute());
-            reader.MoveToElement();
-        }
-
-        if (skip)
-        {
-            reader.Skip();
-        }
-
-        return stub;
     }
 
     /// <summary>Moves past the element the reader is on; nothing is kept.</summary>

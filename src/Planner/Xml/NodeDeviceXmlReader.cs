@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Xml;
 using System.Xml.Linq;
 using VfioMigration.Planner.Devices;
 
@@ -7,6 +8,20 @@ namespace VfioMigration.Planner.Xml;
 /// <summary>Reads what a host offers (mdev parents and their types, mdevs, PCI functions) from libvirt node device XML.</summary>
 public static class NodeDeviceXmlReader
 {
+    /// <summary>
+    /// <see cref="LibvirtXml.ReaderSettings"/> without whitespace-only text: every value the reader takes
+    /// from a node device is trimmed, so the indentation between elements (most of a node device's
+    /// text nodes) is never kept.
+    /// </summary>
+    private static readonly XmlReaderSettings StreamSettings = new()
+    {
+        DtdProcessing = LibvirtXml.ReaderSettings.DtdProcessing,
+        XmlResolver = null,
+        MaxCharactersInDocument = LibvirtXml.ReaderSettings.MaxCharactersInDocument,
+        MaxCharactersFromEntities = LibvirtXml.ReaderSettings.MaxCharactersFromEntities,
+        IgnoreWhitespace = true,
+    };
+
     /// <summary>
     /// Reads a host's inventory from its node devices' XML (<c>virNodeDeviceGetXMLDesc</c> of each
     /// device). Devices without a <c>pci</c>, <c>mdev</c> or <c>mdev_types</c> capability are ignored.
@@ -17,13 +32,35 @@ public static class NodeDeviceXmlReader
     public static HostInventory ReadInventory(IEnumerable<string> nodeDeviceXmls)
     {
         ArgumentNullException.ThrowIfNull(nodeDeviceXmls);
+        return ReadInventory(nodeDeviceXmls.Select(xml => LibvirtXml.Load(xml, "device").Root!));
+    }
+
+    /// <summary>
+    /// Loads one node device's XML from libvirt's UTF-8 buffer (<see cref="Libvirt.LibvirtNodeDevice.ReadXmlDescription{T}"/>)
+    /// as <see cref="ReadInventory(IEnumerable{XElement})"/> takes it, with no string of the text: the
+    /// device element whole, located as a document loaded from text is, without whitespace-only text.
+    /// </summary>
+    /// <param name="utf8">The document as UTF-8, seekable (a broken one is read again as text to locate the error).</param>
+    /// <exception cref="LibvirtXmlException">The document is malformed, too large, has a DTD, or has another root.</exception>
+    internal static XElement Load(Stream utf8)
+    {
+        var device = XmlOutline.Read(utf8, "device", StreamSettings, reader => XmlOutline.Element(reader, text: true))
+            ?? LibvirtXml.Load(XmlOutline.Text(utf8), "device").Root!;
+        LibvirtXml.CheckRoot(device, "device");
+        return device;
+    }
+
+    /// <summary>Reads a host's inventory from its node devices' loaded <c>&lt;device&gt;</c> elements, as <see cref="ReadInventory(IEnumerable{string})"/> does from their text.</summary>
+    /// <exception cref="LibvirtXmlException">A device has an invalid value, or two name the same device.</exception>
+    internal static HostInventory ReadInventory(IEnumerable<XElement> devices)
+    {
         var parents = new List<MdevParent>();
         var mdevs = new List<MediatedDevice>();
         var pciDevices = new List<PciDevice>();
         var names = new HashSet<DeviceName>();
-        foreach (var xml in nodeDeviceXmls)
+        foreach (var device in devices)
         {
-            var (name, device) = Load(xml);
+            var name = Name(device);
             if (!names.Add(name))
             {
                 throw LibvirtXml.Error(device, $"the node device '{name}' appears twice in the inventory; pass each device's XML once.");
@@ -44,11 +81,10 @@ public static class NodeDeviceXmlReader
     /// <exception cref="LibvirtXmlException">The document is malformed or has an invalid value.</exception>
     public static HostInventory ReadDevice(string nodeDeviceXml) => ReadInventory([nodeDeviceXml]);
 
-    private static (DeviceName Name, XElement Device) Load(string xml)
+    private static DeviceName Name(XElement device)
     {
-        var device = LibvirtXml.Load(xml, "device").Root!;
         var name = LibvirtXml.RequiredChild(device, "name");
-        return (LibvirtXml.ParseValue(name, "node device name", name.Value.Trim(), DeviceName.Parse), device);
+        return LibvirtXml.ParseValue(name, "node device name", name.Value.Trim(), DeviceName.Parse);
     }
 
     private static void Collect(DeviceName name, XElement device, List<MdevParent> parents, List<MediatedDevice> mdevs, List<PciDevice> pciDevices)

@@ -79,6 +79,81 @@ internal sealed class FakePci(PciAddress address, string vendorId, string produc
     public string? MigrationType => migrationType;
 
     public FakeVersion? Version { get; set; } = version;
+
+    /// <summary>NVIDIA's vGPU files of a virtual function (docs/nvidia-vf.md); null for an ordinary function.</summary>
+    public FakeVf? Vf { get; init; }
+}
+
+/// <summary>A vGPU type an SR-IOV GPU offers, and how many vGPUs of it fit on the GPU.</summary>
+internal sealed record FakeVgpuType(uint Id, string Name, int Max);
+
+/// <summary>
+/// An SR-IOV GPU (the PF) whose VFs share its capacity, as the simulator models it: one type at a
+/// time, and an unconfigured VF lists each type that still fits.
+/// </summary>
+internal sealed class FakeGpu(PciAddress address, params FakeVgpuType[] types)
+{
+    public PciAddress Address => address;
+
+    public IReadOnlyList<FakeVgpuType> Types => types;
+
+    public List<FakePci> Vfs { get; } = [];
+
+    /// <summary>What <paramref name="vf"/> can make now: its own type when configured; otherwise each type that fits beside the GPU's vGPUs.</summary>
+    public IEnumerable<FakeVgpuType> Creatable(FakeVf vf)
+    {
+        if (vf.Type != 0)
+        {
+            return types.Where(t => t.Id == vf.Type);
+        }
+
+        var made = Vfs.Select(f => f.Vf!.Type).Where(id => id != 0).ToList();
+        return types.Where(t => made.All(id => id == t.Id) && made.Count < t.Max);
+    }
+}
+
+/// <summary>A VF's <c>nvidia/current_vgpu_type</c> and <c>creatable_vgpu_types</c>, and its <c>physfn</c> link (to <paramref name="gpu"/>; none when null).</summary>
+internal sealed class FakeVf(FakeGpu? gpu)
+{
+    public FakeGpu? Gpu => gpu;
+
+    /// <summary>The current vGPU type id; 0 without a vGPU.</summary>
+    public uint Type { get; set; }
+
+    /// <summary>When set, <c>creatable_vgpu_types</c> reads as this text, whatever the GPU holds.</summary>
+    public string? CreatableText { get; set; }
+
+    /// <summary>The <c>creatable_vgpu_types</c> text as the driver prints it (<c>1157 : NVIDIA L40S-24C</c> lines).</summary>
+    public string Creatable() =>
+        CreatableText ?? string.Concat((gpu?.Creatable(this) ?? []).Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Id} : {t.Name}\n")));
+
+    /// <summary>A write to <c>current_vgpu_type</c>, as the simulator's: 0 destroys the vGPU; EBUSY on a configured VF; EINVAL for an id its list lacks or text that is no number.</summary>
+    public Errno Write(string value)
+    {
+        if (!uint.TryParse(value.TrimEnd('\n'), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        {
+            return Errno.EINVAL;
+        }
+
+        if (id == 0)
+        {
+            Type = 0;
+            return Errno.None;
+        }
+
+        if (Type != 0)
+        {
+            return Errno.EBUSY;
+        }
+
+        if (!Creatable().Split('\n').Any(line => line.StartsWith(string.Create(CultureInfo.InvariantCulture, $"{id} :"), StringComparison.Ordinal)))
+        {
+            return Errno.EINVAL;
+        }
+
+        Type = id;
+        return Errno.None;
+    }
 }
 
 /// <summary>
@@ -154,6 +229,15 @@ internal sealed class FakeHost
     public FakePci AddPci(string address, string vendorId, string productId, string? migrationType = null, FakeVersion? version = null)
     {
         var pci = new FakePci(PciAddress.Parse(address), vendorId, productId, migrationType, version);
+        Pcis.Add(pci);
+        return pci;
+    }
+
+    /// <summary>An NVIDIA VF of <paramref name="gpu"/> (none: no <c>physfn</c> link) listed by libvirt, with a vGPU of type <paramref name="type"/> (0: none).</summary>
+    public FakePci AddVf(FakeGpu? gpu, string address, uint type = 0, FakeVersion? version = null, string? creatable = null, string vendorId = "0x10de")
+    {
+        var pci = new FakePci(PciAddress.Parse(address), vendorId, "0x26b9", null, version) { Vf = new FakeVf(gpu) { Type = type, CreatableText = creatable } };
+        gpu?.Vfs.Add(pci);
         Pcis.Add(pci);
         return pci;
     }

@@ -25,6 +25,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     /// <summary>Completes when a write to a hanging path starts.</summary>
     public TaskCompletionSource HangStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>What reads of these paths give instead of the model's: a failure, or a driver's odd text.</summary>
+    public Dictionary<string, SysfsResult<string>> Reads { get; } = [];
+
     /// <summary>Listings of these directories fail with the errno.</summary>
     public Dictionary<string, Errno> FailingLists { get; } = [];
 
@@ -37,7 +40,7 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
     {
         host.Record($"read {path}");
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(Read(path.Value.Split('/')));
+        return ValueTask.FromResult(Reads.TryGetValue(path.Value, out var given) ? given : Read(path.Value.Split('/')));
     }
 
     public async ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default)
@@ -132,6 +135,11 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
             return ValueTask.FromResult(SysfsResult.Of($"../../../devices/pci0000:00/{mdev.Type.Parent.SysfsName}/mdev_supported_types/{mdev.Type.Id}"));
         }
 
+        if (parts is ["bus", "pci", "devices", var function, "physfn"] && FindPci(function)?.Vf?.Gpu is { } gpu)
+        {
+            return ValueTask.FromResult(SysfsResult.Of($"../{gpu.Address}"));
+        }
+
         return ValueTask.FromResult(SysfsResult.Failed<string>(Errno.ENOENT));
     }
 
@@ -149,6 +157,16 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
                 return SysfsResult.Of(t.DeviceApi + "\n");
             case ["bus", "mdev", "devices", var uuid, "migration_version"] when host.FindMdev(uuid)?.Version is { } v:
                 return SysfsResult.Of(v.Version + "\n");
+            case ["bus", "pci", "devices", var address, "nvidia", var attribute] when FindPci(address)?.Vf is { } vf:
+                return attribute switch
+                {
+                    "current_vgpu_type" => SysfsResult.Of(vf.Type.ToString(CultureInfo.InvariantCulture) + "\n"),
+                    "creatable_vgpu_types" => SysfsResult.Of(vf.Creatable()),
+                    _ => SysfsResult.Failed<string>(Errno.ENOENT),
+                };
+            case ["bus", "pci", "devices", var address, "vfio_migration_version"] when FindPci(address)?.Vf is { Type: 0 }:
+                // A VF without a vGPU has nothing to migrate.
+                return SysfsResult.Failed<string>(Errno.ENODEV);
             case ["bus", "pci", "devices", var address, var attribute] when FindPci(address) is { } pci:
                 return attribute switch
                 {
@@ -173,6 +191,14 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
                 return v.Write(value);
             case ["bus", "mdev", "devices", var uuid, "remove"] when host.FindMdev(uuid) is { } mdev:
                 return value.TrimEnd('\n') == "1" ? host.Remove(mdev.Uuid) : Errno.EINVAL;
+            case ["bus", "pci", "devices", var address, "nvidia", "current_vgpu_type"] when FindPci(address)?.Vf is { } vf:
+                lock (host.Gate)
+                {
+                    return vf.Write(value);
+                }
+
+            case ["bus", "pci", "devices", var address, "vfio_migration_version"] when FindPci(address)?.Vf is { Type: 0 }:
+                return Errno.ENODEV;
             case ["bus", "pci", "devices", var address, "vfio_migration_version"] when FindPci(address)?.Version is { } v:
                 return v.Write(value);
             default:

@@ -1,3 +1,4 @@
+using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.Planning;
@@ -23,6 +24,13 @@ public sealed class PlanStatisticsTests
                 scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, scenario.Source.AddMdev(sourceType)));
                 scenario.Destination.AddVirtualParent("mtty").AddType("mtty-2", typeVersion: new FakeVersion(Scenario.Version), deviceVersion: new FakeVersion(Scenario.Version));
                 break;
+            case "a VF vGPU configured on the destination":
+                var gpu = new FakeGpu(PciAddress.Parse("0000:81:00.0"), new FakeVgpuType(1157, "NVIDIA L40S-24C", 2));
+                var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), gpu.Types[0]), "0000:17:00.4", type: 1157, version: new FakeVersion(Scenario.Version));
+                scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
+                scenario.Destination.AddVf(gpu, "0000:81:00.4", version: new FakeVersion(Scenario.Version));
+                scenario.Destination.AddVf(gpu, "0000:81:00.5", version: new FakeVersion(Scenario.Version));
+                break;
             default:
                 scenario.PciGuest("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", "mlx5-v7");
                 scenario.Destination.AddPci("0000:5e:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5-legacy", new FakeVersion("mlx5-v7"));
@@ -37,6 +45,7 @@ public sealed class PlanStatisticsTests
     [DataRow("libvirt's parent")]
     [DataRow("a sysfs-only parent")]
     [DataRow("PCI functions whose migration type is read")]
+    [DataRow("a VF vGPU configured on the destination")]
     public async Task Statistics_CountEveryLibvirtCallAndSysfsRead_OnBothHosts(string what)
     {
         var scenario = Build(what);
