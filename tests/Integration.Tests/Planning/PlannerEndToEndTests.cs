@@ -743,7 +743,7 @@ public abstract partial class PlannerEndToEndTests
         Assert.IsFalse(source.Simulator.Snapshot().Operations.Any(op => op.IsWrite), "the planner wrote to the source host");
 
     /// <summary>After a commit the destination holds exactly the mdevs it held before plus the ones the plan created, on the planned parents, of the planned types.</summary>
-    private static async Task AssertExactlyPlannedMdevs(SimulatedEndpoint destination, HostSnapshot before, MigrationPlan plan)
+    private static void AssertExactlyPlannedMdevs(SimulatedEndpoint destination, HostSnapshot before, MigrationPlan plan)
     {
         Assert.AreEqual(PlanState.Committed, plan.State);
         var expected = before.State.Mdevs
