@@ -7,16 +7,16 @@ namespace VfioMigration.RemoteHosts;
 /// <summary>What one batched operation does on the remote host.</summary>
 internal enum RemoteOperation
 {
-    /// <summary>Read a whole file, at most one page and a byte (<c>head -c 4097</c>), once it is known to be a regular file.</summary>
+    /// <summary>Read a whole file, at most one page and a byte, once it is known to be a regular file (the shell's <c>read</c>, no process).</summary>
     Read,
 
-    /// <summary>List a directory (<c>ls -1AU</c> on <c>path/</c>, so that a file is ENOTDIR).</summary>
+    /// <summary>List a directory (the shell's glob, no process; a file is ENOTDIR); the names are joined by <c>/</c>, which no name holds.</summary>
     List,
 
-    /// <summary>Read a symbolic link (<c>readlink -v</c>).</summary>
+    /// <summary>Read a symbolic link (<c>readlink -v</c>, started only when the path is a link).</summary>
     ReadLink,
 
-    /// <summary>Write a value with one <c>write()</c> (<c>dd</c>); one record, the errno text on failure.</summary>
+    /// <summary>Write a value with one <c>write()</c> (the shell's <c>printf</c>, or <c>dd</c> for a value with a newline before its end); one record, the errno text on failure.</summary>
     Write,
 
     /// <summary>Write a value on a file opened for reading and writing, then read on: three records (the write, the reply, the text at offset 4096).</summary>
@@ -41,82 +41,105 @@ internal readonly record struct RemoteRecord(bool Succeeded, byte[] Bytes)
 }
 
 /// <summary>
-/// The remote side of the SSH file system, in POSIX <c>sh</c> and GNU coreutils only: one long-lived
-/// <c>sh -s</c> per host whose standard input receives the <see cref="Prologue"/> once and then one
+/// The remote side of the SSH file system, in bash and GNU coreutils only: one long-lived
+/// <c>bash -s</c> per host whose standard input receives the <see cref="Prologue"/> once and then one
 /// <see cref="BatchScript"/> per round trip, and the framed answer each batch prints.
 /// docs/remote-hosts.md describes the protocol.
 /// </summary>
 internal static class RemoteShell
 {
-    /// <summary>The command that runs the session: a shell reading its script from standard input for as long as the channel lives.</summary>
-    public const string SessionCommand = "LC_ALL=C exec sh -s";
+    /// <summary>The command that runs the session: bash, without start-up files, reading its script from standard input for as long as the channel lives.</summary>
+    public const string SessionCommand = "LC_ALL=C BASH_ENV= exec bash --norc --noprofile -s";
 
     /// <summary>The largest record accepted (a listing of <see cref="LocalHostFileSystem.MaxListingEntries"/> long names fits).</summary>
     public const int MaxRecordLength = 32 << 20;
 
     /// <summary>
-    /// Defined once per session, each costing as few processes as it can (docs/remote-hosts.md).
-    /// <c>beneath PATH</c> resolves PATH into <c>$p</c> (the directory with the shell's <c>cd -P</c>
-    /// when the last component is not a link, else with <c>realpath -e</c>) and refuses, as ENOENT, a
-    /// result outside the root <c>$R</c>; <c>regular PATH</c> refuses anything at <c>$p</c> that is not a
-    /// regular file (EISDIR for a directory, ENXIO for a FIFO, device node or socket) before it is
-    /// opened. <c>d FILE</c> prints a success record of FILE (no process for an empty one: a write's);
-    /// <c>d1 FILE</c> the same, with builtins when FILE is one line (a link target); <c>f FILE</c> an
-    /// error record of FILE, with builtins. <c>o</c> runs one single-record operation (a read answers an
-    /// <c>X</c> record straight from <c>od</c>); <c>x</c> one write and ask (three records).
+    /// Defined once per session; an operation starts no process unless it must (docs/remote-hosts.md):
+    /// <c>beneath PATH</c> resolves PATH into <c>$p</c> and refuses, as ENOENT, a result outside the root
+    /// <c>$R</c>: the shell's <c>cd -P</c> enters the directory part (whose failure message gives the
+    /// errno; skipped when the last operation of the batch entered the same one, <c>$Q</c>), and the last
+    /// component is then <c>$b</c>, a name in that directory; a link to a directory is entered too
+    /// (<c>$b</c> is <c>.</c>); anything else is resolved by <c>realpath -e</c> (<c>$b</c> is the result).
+    /// Every later test and open uses <c>$b</c>, so a path is resolved once. <c>regular PATH</c>
+    /// refuses anything at <c>$b</c> that is not a regular file (EISDIR for a directory, ENXIO for a FIFO,
+    /// device node or socket) before it is opened. <c>rd N</c> reads at most N bytes of its standard input
+    /// with <c>read -d ''</c> into <c>$a</c>, the runs of bytes between NUL bytes, and their total with the
+    /// NULs into <c>$c</c>; <c>pr</c> prints them as a success record, the NULs put back; <c>f FILE</c>
+    /// prints an error record of FILE. <c>v LENGTH FORMAT</c> writes the value on standard output with one
+    /// <c>write()</c>: the <c>printf</c> builtin (bash's standard output is line-buffered: one write at the
+    /// end, or at a newline that ends the value), or <c>dd</c> when a newline comes before the last byte.
+    /// <c>r</c> reads, <c>l</c> lists (names joined by <c>/</c>), <c>k</c> reads a link (<c>readlink</c>,
+    /// only for a link), <c>w</c> writes, <c>x</c> writes and asks (three records; <c>dd</c> reads the
+    /// text at offset 4096).
     /// </summary>
     private const string Functions = """
         beneath() {
           q=${1%/*} n=${1##*/}
-          if [ -n "$n" ] && [ ! -h "$1" ] && cd -P -- "${q:-/}" 2>/dev/null; then
-            p=${PWD%/}/$n
-            if [ ! -e "$p" ]; then printf '%s: %s\n' "$1" 'No such file or directory' >&2; return 1; fi
-          else
-            p=$(realpath -e -- "$1") || return 1
+          if [ "$Q" != "$q" ]; then Q=; cd -P -- "${q:-/}" || return 1; Q=$q; fi
+          if [ -z "$n" ]; then b=. p=$PWD
+          elif [ ! -h "$n" ]; then b=$n p=${PWD%/}/$n
+          elif Q= && cd -P -- "$n" 2>/dev/null; then b=. p=$PWD
+          else p=$(realpath -e -- "$1") || return 1; b=$p
           fi
           case $R in /) ;; *) case $p in "$R"|"$R"/*) ;; *) printf '%s: %s\n' "$1" 'No such file or directory' >&2; return 1 ;; esac ;; esac
         }
         regular() {
-          if [ -d "$p" ]; then printf '%s: %s\n' "$1" 'Is a directory' >&2; return 1; fi
-          if [ ! -f "$p" ]; then printf '%s: %s\n' "$1" 'No such device or address' >&2; return 1; fi
+          if [ -f "$b" ]; then return; fi
+          if [ -d "$b" ]; then printf '%s: %s\n' "$1" 'Is a directory' >&2
+          elif [ -e "$b" ]; then printf '%s: %s\n' "$1" 'No such device or address' >&2
+          else printf '%s: %s\n' "$1" 'No such file or directory' >&2
+          fi
+          return 1
         }
-        d() { if [ -s "$1" ]; then printf 'D %s\n' "$(wc -c <"$1")"; cat -- "$1"; else echo 'D 0'; fi; }
-        d1() { if { IFS= read -r l && ! IFS= read -r m && [ -z "$m" ]; } <"$1"; then printf 'D %s\n%s\n' $((${#l} + 1)) "$l"; else d "$1"; fi; }
+        rd() {
+          a=() c=0
+          while [ $c -lt $1 ]; do
+            if ! IFS= read -r -d '' -n $(($1 - c)) s; then a+=("$s"); c=$((c + ${#s})); return; fi
+            a+=("$s")
+            if [ ${#s} -eq $(($1 - c)) ]; then c=$1; return; fi
+            c=$((c + ${#s} + 1))
+          done
+          a+=('')
+        }
+        pr() { printf 'D %s\n%s' $c "${a[0]}"; if [ ${#a[@]} -gt 1 ]; then printf '\0%s' "${a[@]:1}"; fi; }
         f() { m=; while IFS= read -r l || [ -n "$l" ]; do m=$m$l'
         '; done <"$1"; printf 'E %s\n%s' "${#m}" "$m"; }
-        o() {
-          if [ "$1" = r ]; then
-            if { beneath "$2" && regular "$2"; } </dev/null 2>"$t/e"; then
-              echo X
-              if od -An -v -tx1 -N 4097 -- "$p" </dev/null 2>"$t/e"; then echo .; return; fi
-              echo '!'
-            fi
-            f "$t/e"; return
-          fi
-          case $1 in
-            l) beneath "$2" && ls -1AU -- "$p/" ;;
-            k) q=${2%/*}; beneath "${q:-/}" && readlink -v -- "$p/${2##*/}" ;;
-            w) beneath "$2" && regular "$2" && printf "$4" >"$t/v" && dd if="$t/v" of="$p" bs="$3" count=1 iflag=fullblock conv=nocreat,notrunc status=none ;;
-          esac </dev/null >"$t/o" 2>"$t/e"
-          if [ $? -ne 0 ]; then f "$t/e"; elif [ "$1" = k ]; then d1 "$t/o"; else d "$t/o"; fi
+        v() { case $2 in *'\012'?*) printf "$2" >"$t/v" && dd if="$t/v" bs="$1" count=1 iflag=fullblock status=none ;; *) printf "$2" ;; esac; }
+        r() { if { beneath "$1" && regular "$1"; } 2>"$t/e" && rd 4097 2>"$t/e" <"$b" && [ ! -s "$t/e" ]; then pr; else f "$t/e"; fi; }
+        l() {
+          if beneath "$1" 2>"$t/e" && ls1 "$1" 2>"$t/e"; then printf 'D %s\n%s' ${#s} "$s"; else f "$t/e"; fi
         }
+        ls1() {
+          if [ ! -d "$b" ]; then
+            if [ -e "$b" ]; then printf '%s: %s\n' "$1" 'Not a directory' >&2; else printf '%s: %s\n' "$1" 'No such file or directory' >&2; fi
+            return 1
+          fi
+          if [ ! -r "$b" ] || [ ! -x "$b" ]; then printf '%s: %s\n' "$1" 'Permission denied' >&2; return 1; fi
+          a=("$b"/*); s=
+          if [ ${#a[@]} -gt 0 ]; then printf -v s '%s/' "${a[@]##*/}"; fi
+        }
+        k() {
+          q=${1%/*}
+          if { beneath "${q:-/}" && Q= && cd -P -- "$b" && k1 "${1##*/}"; } 2>"$t/e"; then rd 4097 <"$t/o"; pr; else f "$t/e"; fi
+        }
+        k1() {
+          if [ -h "$1" ]; then readlink -v -- "$1" >"$t/o"; return; fi
+          if [ -e "$1" ]; then printf '%s: %s\n' "$1" 'Invalid argument' >&2
+          else printf '%s: %s\n' "$1" 'No such file or directory' >&2; fi
+          return 1
+        }
+        w() { if { beneath "$1" && regular "$1"; } 2>"$t/e" && w1 "$2" "$3" 2>"$t/e"; then echo 'D 0'; else f "$t/e"; fi; }
+        w1() { if { :; } 3<>"$b" 2>/dev/null; then v "$1" "$2" 1<>"$b"; else v "$1" "$2" >"$b"; fi; }
         x() {
-          : >"$t/r"; : >"$t/s"
-          ( beneath "$1" && regular "$1" || exit 1
-            printf "$3" >"$t/v"
-            if ! { :; } 3<>"$p" 2>/dev/null; then
-              dd if="$t/v" of="$p" bs="$2" count=1 iflag=fullblock conv=nocreat,notrunc status=none; exit
-            fi
-            exec 3<>"$p"
-            if dd if="$t/v" bs="$2" count=1 iflag=fullblock status=none >&3; then
-              w=0; head -c 4096 <&3 >"$t/r" 2>/dev/null; n=$((4096 - $2)); if [ -s "$t/r" ]; then n=$((n - $(wc -c <"$t/r"))); fi
-            else
-              w=1; n=4096
-            fi
-            if [ "$n" -ge 0 ]; then dd bs=4096 count=1 iflag=skip_bytes,fullblock skip="$n" status=none <&3 >"$t/s" 2>/dev/null; fi
-            exit $w
-          ) </dev/null >"$t/o" 2>"$t/e"
-          if [ $? -ne 0 ]; then f "$t/e"; else d "$t/o"; fi; d "$t/r"; d "$t/s"
+          if ! { beneath "$1" && regular "$1"; } 2>"$t/e"; then f "$t/e"; echo 'D 0'; echo 'D 0'; return; fi
+          if ! { :; } 3<>"$b" 2>/dev/null; then if w1 "$2" "$3" 2>"$t/e"; then echo 'D 0'; else f "$t/e"; fi; echo 'D 0'; echo 'D 0'; return; fi
+          exec 3<>"$b"
+          if v "$2" "$3" >&3 2>"$t/e"; then echo 'D 0'; rd 4096 <&3 2>/dev/null; pr; n=$((4096 - $2 - c)); else f "$t/e"; echo 'D 0'; n=4096; fi
+          : >"$t/s"
+          if [ $n -ge 0 ]; then dd bs=4096 count=1 iflag=skip_bytes,fullblock skip=$n status=none <&3 >"$t/s" 2>/dev/null; fi
+          exec 3<&-
+          rd 4096 <"$t/s"; pr
         }
 
         """;
@@ -135,6 +158,7 @@ internal static class RemoteShell
     /// </summary>
     public static string Prologue(string root) => new StringBuilder()
         .Append("LC_ALL=C; export LC_ALL\n")
+        .Append("unset GLOBIGNORE CDPATH; set +f; shopt -s nullglob dotglob; shopt -u failglob\n")
         .Append("t=$(mktemp -d) || exit 97\n")
         .Append("trap 'rm -rf \"$t\"' EXIT\n")
         .Append("trap 'exit 1' HUP PIPE TERM\n")
@@ -156,16 +180,17 @@ internal static class RemoteShell
             var path = Quote(FullPath(root, request.Path));
             _ = request.Operation switch
             {
-                RemoteOperation.Read => script.Append("o r ").Append(path),
-                RemoteOperation.List => script.Append("o l ").Append(path),
-                RemoteOperation.ReadLink => script.Append("o k ").Append(path),
-                RemoteOperation.Write => script.Append("o w ").Append(path).Append(' ').Append(Value(request)),
+                RemoteOperation.Read => script.Append("r ").Append(path),
+                RemoteOperation.List => script.Append("l ").Append(path),
+                RemoteOperation.ReadLink => script.Append("k ").Append(path),
+                RemoteOperation.Write => script.Append("w ").Append(path).Append(' ').Append(Value(request)),
                 _ => script.Append("x ").Append(path).Append(' ').Append(Value(request)),
             };
             script.Append('\n');
         }
 
-        return script.Append("echo ").Append(Quote(trailer)).Append('\n').ToString();
+        // Q= forgets the directory the shell stands in, so that the next batch resolves its paths afresh.
+        return script.Append("Q=; echo ").Append(Quote(trailer)).Append('\n').ToString();
     }
 
     /// <summary>The trailer line that ends batch <paramref name="sequence"/> of the session whose secret is <paramref name="nonce"/>.</summary>
@@ -206,18 +231,6 @@ internal static class RemoteShell
         while (records.Count < expected)
         {
             var header = ReadLine(answer, records.Count + 1);
-            if (header == "X")
-            {
-                if (ReadHex(answer, records.Count + 1) is { } content)
-                {
-                    records.Add(new RemoteRecord(true, content));
-                    continue;
-                }
-
-                // The read failed part way: its error record follows.
-                header = ReadLine(answer, records.Count + 1);
-            }
-
             var kind = header.Length > 2 ? header[0] : '?';
             if ((kind != 'D' && kind != 'E') || header[1] != ' '
                 || !int.TryParse(header.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var length) || length > MaxRecordLength)
@@ -232,33 +245,6 @@ internal static class RemoteShell
 
         var end = ReadLine(answer, expected + 1);
         return end == trailer ? records : throw new FormatException($"After {expected} record(s): expected the batch's trailer, got '{Printable(end)}'.");
-    }
-
-    /// <summary>
-    /// The body of an <c>X</c> record (a read's content as <c>od -An -v -tx1</c> prints it: lines of
-    /// two-digit hex bytes) up to its end line: <c>.</c> (the bytes) or <c>!</c> (null: an error record follows).
-    /// </summary>
-    private static byte[]? ReadHex(Stream answer, int record)
-    {
-        var bytes = new List<byte>();
-        while (true)
-        {
-            var line = ReadLine(answer, record);
-            if (line is "." or "!")
-            {
-                return line == "." ? [.. bytes] : null;
-            }
-
-            foreach (var pair in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            {
-                if (pair.Length != 2 || !byte.TryParse(pair, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value) || bytes.Count > LocalHostFileSystem.MaxWriteLength)
-                {
-                    throw new FormatException($"Record {record}: malformed read content '{Printable(line)}'.");
-                }
-
-                bytes.Add(value);
-            }
-        }
     }
 
     /// <summary>One header or trailer line, at most 80 bytes, without its newline.</summary>

@@ -4,11 +4,12 @@ using VfioMigration.Planner.Sysfs;
 namespace VfioMigration.RemoteHosts;
 
 /// <summary>
-/// A remote host's sysfs over SSH, using only POSIX <c>sh</c> and GNU coreutils on the host. Every
+/// A remote host's sysfs over SSH, using only bash and GNU coreutils on the host. Every
 /// call goes through one long-lived remote shell: the operations of one call, and those of calls made
 /// at the same moment (the planner's concurrent parents), leave as one batch, one round trip
-/// (<see cref="ReadManyAsync"/> reads a whole inventory in one). A write is one <c>dd</c> that makes a
-/// single <c>write()</c> of the value, which never appears on a command line; write and ask
+/// (<see cref="ReadManyAsync"/> reads a whole inventory in one). Reads, listings and writes are the
+/// shell's builtins, no process per file; a write makes a single <c>write()</c> of the value, which
+/// never appears on a command line; write and ask
 /// (<see cref="ExchangeAsync"/>) keeps the file open to read the answer and the reason. Errors come
 /// back as the kernel's errno. The protocol is described in docs/remote-hosts.md.
 /// </summary>
@@ -84,7 +85,8 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
             return SysfsResult.Failed<IReadOnlyList<string>>(record.Error);
         }
 
-        var names = Encoding.UTF8.GetString(record.Bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // The names are joined by '/', the one byte besides NUL that no name holds: a name with a newline stays one name.
+        var names = Encoding.UTF8.GetString(record.Bytes).Split('/', StringSplitOptions.RemoveEmptyEntries);
         return names.Length > LocalHostFileSystem.MaxListingEntries ? SysfsResult.Failed<IReadOnlyList<string>>(Errno.EFBIG) : SysfsResult.Of<IReadOnlyList<string>>(names);
     }
 
@@ -167,7 +169,7 @@ public sealed class SshHostFileSystem : IHostFileSystem, IDisposable
 
         var message = Encoding.UTF8.GetString(record.Bytes);
         return StrerrorTable.FromMessage(message)
-            ?? throw new RemoteHostException(Options.Target, operation, $"dd failed with no known errno text: '{message.Trim()}'. The host needs GNU coreutils' dd.");
+            ?? throw new RemoteHostException(Options.Target, operation, $"the write failed with no known errno text: '{message.Trim()}'. The host needs bash and GNU coreutils' dd.");
     }
 
     /// <summary>Closes the connection.</summary>

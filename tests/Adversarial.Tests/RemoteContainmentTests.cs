@@ -6,9 +6,9 @@ using VfioMigration.RemoteHosts;
 namespace VfioMigration.Adversarial.Tests;
 
 /// <summary>
-/// The commands <see cref="SshHostFileSystem"/> sends, run by a local <c>sh</c> over a
-/// <see cref="HostileTree"/> exactly as the remote login would run them: every path is resolved with
-/// <c>realpath</c> and refused outside the root before anything is opened, non-regular files are
+/// The commands <see cref="SshHostFileSystem"/> sends, run by a local shell over a
+/// <see cref="HostileTree"/> exactly as the remote login would run them: every path is resolved
+/// (<c>cd -P</c>, else <c>realpath</c>) and refused outside the root before anything is opened, non-regular files are
 /// refused, reads stop after one page and a byte. An inotify watch shows nothing outside is touched.
 /// </summary>
 [TestClass]
@@ -32,7 +32,7 @@ public sealed class RemoteContainmentTests
 
         Assert.AreEqual("inside\n", SshHostFileSystem.AsText(records[0]).Value);
         Assert.AreEqual("../../devices/parent\n", Encoding.UTF8.GetString(records[1].Bytes));
-        Assert.AreEqual("deep-relative\nname\n", string.Concat(Encoding.UTF8.GetString(records[2].Bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries).Order().Select(n => n + "\n")));
+        Assert.AreEqual("deep-relative\nname\n", string.Concat(Encoding.UTF8.GetString(records[2].Bytes).Split('/', StringSplitOptions.RemoveEmptyEntries).Order().Select(n => n + "\n")));
     }
 
     [TestMethod]

@@ -35,6 +35,13 @@ public sealed class ChannelTests
                 ["one-page"] = Encoding.ASCII.GetBytes(new string('Z', LocalHostFileSystem.MaxWriteLength)),
                 ["beyond-a-page"] = Encoding.ASCII.GetBytes(new string('E', LocalHostFileSystem.MaxWriteLength + 1)),
                 ["quote'$(touch${IFS}pwned)`id`"] = "quoted\n"u8.ToArray(),
+                ["nul-last"] = "x\0"u8.ToArray(),
+                ["nul-first"] = "\0x\n"u8.ToArray(),
+                ["only-nuls"] = "\0\0\0"u8.ToArray(),
+                ["newlines-and-nuls"] = "\n\0\n\0\n"u8.ToArray(),
+                ["every-byte"] = [.. Enumerable.Range(0, 256).Select(b => (byte)b), .. Enumerable.Range(0, 256).Select(b => (byte)(255 - b))],
+                ["one-page-ending-in-nul"] = [.. Encoding.ASCII.GetBytes(new string('N', LocalHostFileSystem.MaxWriteLength - 1)), 0],
+                ["one-page-and-a-nul"] = [.. Encoding.ASCII.GetBytes(new string('N', LocalHostFileSystem.MaxWriteLength)), 0],
                 ["last"] = "still in step\n"u8.ToArray(),
             };
             foreach (var (name, bytes) in contents)
@@ -43,7 +50,7 @@ public sealed class ChannelTests
             }
 
             var names = Directory.CreateDirectory(Path.Combine(root, "names")).FullName;
-            foreach (var name in (string[])["Z 0123456789abcdef 1", "D 5", "E 1", "ordinary"])
+            foreach (var name in (string[])["Z 0123456789abcdef 1", "D 5", "E 1", "ordinary", "new\nline", ".hidden"])
             {
                 await File.WriteAllTextAsync(Path.Combine(names, name), string.Empty, TestContext.CancellationToken);
             }
@@ -61,8 +68,11 @@ public sealed class ChannelTests
             }
 
             CollectionAssert.AreEqual((await local.ReadManyAsync(paths, TestContext.CancellationToken)).ToList(), (await reads).ToList());
-            CollectionAssert.AreEqual(new[] { "D 5", "E 1", "Z 0123456789abcdef 1", "ordinary" }, (await listing).Value!.Order(StringComparer.Ordinal).ToList());
+            CollectionAssert.AreEqual(new[] { ".hidden", "D 5", "E 1", "Z 0123456789abcdef 1", "new\nline", "ordinary" }, (await listing).Value!.Order(StringComparer.Ordinal).ToList());
             Assert.AreEqual(Errno.EFBIG, (await reads)[5].Error);
+            Assert.AreEqual(Errno.EFBIG, (await reads)[paths.IndexOf(SysfsPath.Parse("one-page-and-a-nul"))].Error, "a page and a NUL is more than a page");
+            Assert.AreEqual(LocalHostFileSystem.MaxWriteLength, (await reads)[paths.IndexOf(SysfsPath.Parse("one-page-ending-in-nul"))].Value!.Length, "a NUL that ends a page is kept");
+            Assert.AreEqual("\0\0\0", (await reads)[paths.IndexOf(SysfsPath.Parse("only-nuls"))].Value);
             Assert.IsFalse(File.Exists(Path.Combine(root, "pwned")), "a name is never run as a command");
 
             // The shell is still in step: the next batch on the same channel reads the same.

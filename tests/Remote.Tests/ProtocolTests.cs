@@ -69,6 +69,9 @@ public sealed class ProtocolTests
     [DataRow("dd: failed to open '/sys/x': No such file or directory", Errno.ENOENT)]
     [DataRow("readlink: /sys/class: Invalid argument\n", Errno.EINVAL)]
     [DataRow("cat: /sys/class: Is a directory", Errno.EISDIR)]
+    [DataRow("bash: line 3: printf: write error: Invalid argument\n", Errno.EINVAL)]
+    [DataRow("bash: line 1: /sys/class/mdev_bus/p/create: Permission denied\n", Errno.EACCES)]
+    [DataRow("bash: line 9: read: read error: 0: Input/output error\n", Errno.EIO)]
     public void Coreutils_messages_map_to_the_errno(string message, Errno errno) =>
         Assert.AreEqual(errno, StrerrorTable.FromMessage(message));
 
@@ -82,10 +85,10 @@ public sealed class ProtocolTests
         ], "Z n 7");
 
         Assert.AreEqual(
-            "o r '/sys/class/mdev_bus'\n" +
-            "o w '/sys/bus/mdev/devices/x/remove' 1 '\\061'\n" +
+            "r '/sys/class/mdev_bus'\n" +
+            "w '/sys/bus/mdev/devices/x/remove' 1 '\\061'\n" +
             "x '/sys/class/mdev_bus/p/migration_query' 10 '\\141\\047\\044\\050\\151\\144\\051\\045\\163\\134'\n" +
-            "echo 'Z n 7'\n",
+            "Q=; echo 'Z n 7'\n",
             script);
     }
 

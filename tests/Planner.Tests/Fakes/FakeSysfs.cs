@@ -36,6 +36,9 @@ internal sealed class FakeSysfs(FakeHost host) : IHostFileSystem
 
     public string Description => $"fake sysfs of {host.Name}";
 
+    /// <summary>Whether the planner should batch its calls as over SSH (probe waves, <see cref="IHostFileSystem.BatchesCalls"/>); false as on a local host.</summary>
+    public bool BatchesCalls { get; set; }
+
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default)
     {
         host.Record($"read {path}");

@@ -169,6 +169,52 @@ public sealed class AssignmentTests
     }
 
     [TestMethod]
+    public async Task Spread_PutsTheNextDeviceOnAnUnusedParent_EvenWithFewerLeft()
+    {
+        // 41 has four instances, 42 two: the first device goes to 41 (most left), the second to 42,
+        // unused so far, although 41 still has three left.
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0", max: 4);
+        scenario.DestinationType(parent: "0000:42:00.0", max: 2);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { Placement = PlacementPreference.Spread });
+
+        CollectionAssert.AreEqual(new[] { "pci_0000_41_00_0", "pci_0000_42_00_0" }, result.Best.Devices.Select(d => d.Target.Parent).ToArray());
+        CollectionAssert.AreEqual(result.Best.Devices.Select(d => d.Target.Id).ToArray(), result.Best.Created.Select(c => c.Uuid.Value).ToArray(), "the created devices are listed in the order their creates were scheduled: device order");
+    }
+
+    [TestMethod]
+    public async Task ReusedIdleMdevs_StayClaimedWhileThePlanIsHeld()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        var type = scenario.DestinationType(max: 2);
+        scenario.Destination.AddMdev(type);
+        scenario.Destination.AddMdev(type);
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Best.Devices.All(d => d.Action == DeviceAction.Reuse));
+        Assert.AreEqual(2, scenario.Claims.Count, "both reused devices are claimed for the plan");
+    }
+
+    [TestMethod]
+    [DataRow(PlacementPreference.Pack)]
+    [DataRow(PlacementPreference.Spread)]
+    public async Task ParentsWithTheSameRoomLeft_AreTakenInNameOrder(PlacementPreference placement)
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType(parent: "0000:42:00.0", max: 4);
+        scenario.DestinationType(parent: "0000:41:00.0", max: 4);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { Placement = placement });
+
+        Assert.AreEqual("pci_0000_41_00_0", result.Best.Devices.Single().Target.Parent);
+    }
+
+    [TestMethod]
     public async Task Pack_PrefersTheFullerParent()
     {
         var scenario = new Scenario();

@@ -66,6 +66,18 @@ public sealed class SearchOrderTests
     }
 
     [TestMethod]
+    public async Task SearchThatNeedsExactlyMaxSearchSteps_Succeeds()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        scenario.DestinationType(max: 4);
+
+        await using var result = await scenario.PlanAsync(new PlanOptions { MaxSearchSteps = 2 });
+
+        Assert.IsTrue(result.Succeeded, "one step per device: the limit is not exceeded");
+    }
+
+    [TestMethod]
     public async Task SearchThatRunsOutOfSteps_SaysSo_AndNamesTheFirstDeviceWithItsOpenCandidate()
     {
         var scenario = new Scenario();
