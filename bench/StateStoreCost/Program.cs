@@ -30,15 +30,19 @@ try
             var perCall = new List<double>();
             var batched = new List<double>();
             var memoryStore = new TargetClaimRegistry();
+            var (synced, transactions) = (0, 0);
             for (var i = 0; i < Run.Warmup + Run.Plans; i++)
             {
                 var warm = i >= Run.Warmup;
-                Measure(memoryStore, creates, ending, batch: true, warm ? memory : null);
-                Measure(sqlite, creates, ending, batch: false, warm ? perCall : null);
-                Measure(sqlite, creates, ending, batch: true, warm ? batched : null);
+                await MeasureAsync(memoryStore, creates, ending, batch: true, warm ? memory : null);
+                await MeasureAsync(sqlite, creates, ending, batch: false, warm ? perCall : null);
+                var (syncedBefore, transactionsBefore) = (sqlite.DurableTransactions, sqlite.WriteTransactions);
+                await MeasureAsync(sqlite, creates, ending, batch: true, warm ? batched : null);
+                // The forgetting after the plan (one NORMAL transaction, untimed) is not the plan's.
+                (synced, transactions) = (synced + sqlite.DurableTransactions - syncedBefore, transactions + sqlite.WriteTransactions - transactionsBefore - 1);
             }
 
-            Console.WriteLine($"{creates} create(s), {ending,-8}: in memory median {Percentile(memory, 50):0.000} ms; SQLite one call per step median {Percentile(perCall, 50):0.00} ms (p90 {Percentile(perCall, 90):0.00}), as the planner calls it median {Percentile(batched, 50):0.00} ms (p90 {Percentile(batched, 90):0.00})");
+            Console.WriteLine($"{creates} create(s), {ending,-8}: in memory median {Percentile(memory, 50):0.000} ms; SQLite one call per step median {Percentile(perCall, 50):0.00} ms (p90 {Percentile(perCall, 90):0.00}), as the planner calls it median {Percentile(batched, 50):0.00} ms (p90 {Percentile(batched, 90):0.00}; per plan {(double)transactions / (Run.Warmup + Run.Plans):0.##} write transactions, {(double)synced / (Run.Warmup + Run.Plans):0.##} of them synced)");
         }
     }
 
@@ -73,57 +77,57 @@ finally
 
 return 0;
 
-static void Measure(IPlannerStateStore store, int creates, Ending ending, bool batch, List<double>? times)
+static async Task MeasureAsync(IPlannerStateStore store, int creates, Ending ending, bool batch, List<double>? times)
 {
     var plan = Guid.NewGuid();
     var started = Stopwatch.GetTimestamp();
-    OnePlan(store, plan, creates, ending, batch);
+    await OnePlanAsync(store, plan, creates, ending, batch);
     times?.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     // A committed plan keeps its claims and entries: forget it (untimed) so every plan meets the same store.
-    store.ForgetPlan(plan);
+    await store.ForgetPlanAsync(plan);
 }
 
-static void OnePlan(IPlannerStateStore store, Guid plan, int creates, Ending ending, bool batch)
+static async Task OnePlanAsync(IPlannerStateStore store, Guid plan, int creates, Ending ending, bool batch)
 {
     store.BeginPlan(plan, "vm1");
-    store.PlansToRecover(Run.Host, includeCommitted: false);
+    await store.PlansToRecoverAsync(Run.Host, includeCommitted: false);
     for (var lookUp = 0; lookUp < 6; lookUp++)
     {
-        store.HolderOf(Run.Host, $"mdev:{Guid.NewGuid():D}", plan);
+        await store.HolderOfAsync(Run.Host, $"mdev:{Guid.NewGuid():D}", plan);
     }
 
-    store.TryClaim(Run.Host, $"mdev:{Guid.NewGuid():D}", plan);
+    await store.TryClaimAsync(Run.Host, $"mdev:{Guid.NewGuid():D}", plan);
     var intents = Enumerable.Range(0, creates)
         .Select(order => new JournalEntry(plan, Run.Host, "dest", MdevUuid.NewRandom(), "pci_0000_41_00_0", MdevTypeId.Parse("nvidia-63"), CreationMethod.Libvirt, Persistent: false, order, JournalState.Intent))
         .ToList();
     if (batch)
     {
-        store.ClaimAndIntend(intents);
+        await store.ClaimAndIntendAsync(intents);
     }
     else
     {
         foreach (var intent in intents)
         {
-            store.TryClaim(Run.Host, $"mdev:{intent.Uuid.Value}", plan);
-            store.Journal(intent);
+            await store.TryClaimAsync(Run.Host, $"mdev:{intent.Uuid.Value}", plan);
+            await store.JournalAsync(intent);
         }
     }
 
     foreach (var intent in intents)
     {
-        store.Journal(intent with { State = JournalState.Created });
+        await store.JournalAsync(intent with { State = JournalState.Created });
     }
 
     switch (ending)
     {
         case Ending.Released:
-            store.EndPlan(plan);
+            await store.EndPlanAsync(plan);
             break;
         case Ending.Migrated when batch:
-            store.CommitMigratedPlan(plan);
+            await store.CommitMigratedPlanAsync(plan);
             break;
         default:
-            store.CommitPlan(plan);
+            await store.CommitPlanAsync(plan);
             break;
     }
 }

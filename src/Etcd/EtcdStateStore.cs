@@ -55,8 +55,9 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         (_client, _transport) = EtcdTransport.Connect(options);
         try
         {
-            Lease = Call(deadline => _client.LeaseGrant(new LeaseGrantRequest { TTL = (long)Math.Ceiling(options.LeaseTtl.TotalSeconds) }, deadline: deadline)).ID;
-            Txn([], [Put(OwnerKey(Lease), new JsonObject { ["node"] = Environment.MachineName, ["pid"] = Environment.ProcessId }.ToJsonString(), Lease)]);
+            // Once, before the store is handed out: a constructor cannot await.
+            Lease = CallAsync((deadline, token) => _client.LeaseGrantAsync(new LeaseGrantRequest { TTL = (long)Math.Ceiling(options.LeaseTtl.TotalSeconds) }, deadline: deadline, cancellationToken: token), CancellationToken.None).GetAwaiter().GetResult().ID;
+            TxnAsync([], [Put(OwnerKey(Lease), new JsonObject { ["node"] = Environment.MachineName, ["pid"] = Environment.ProcessId }.ToJsonString(), Lease)]).GetAwaiter().GetResult();
         }
         catch (StateStoreException e)
         {
@@ -89,72 +90,80 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => TryClaimMany(hostKey, [device], plan)[0];
+    public async Task<ClaimHolder?> TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) =>
+        (await TryClaimManyAsync(hostKey, [device], plan, cancellationToken).ConfigureAwait(false))[0];
 
     /// <inheritdoc />
     /// <remarks>
     /// One transaction (a nested one per device: put it if absent, else read it) claims every free
-    /// device. Only when one is held: one read of the holders' records (see <see cref="ClaimsOn"/>),
+    /// device. Only when one is held: one read of the holders' records (see <see cref="ClaimsOnAsync"/>),
     /// and one more transaction for devices whose holder is gone (each conditioned on the claim's
     /// <c>mod_revision</c>, so two planners taking it over cannot both win).
     /// </remarks>
-    public IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    public async Task<IReadOnlyList<ClaimHolder?>> TryClaimManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(devices);
+        cancellationToken.ThrowIfCancellationRequested();
         bool recorded;
         lock (_gate)
         {
             recorded = Local(plan).Recorded;
         }
 
-        ClaimHolder?[] results = [.. devices.Chunk(MaxTxnOps - 1).SelectMany(chunk => TryClaimChunk(hostKey, chunk, plan))];
+        var results = new List<ClaimHolder?>(devices.Count);
+        foreach (var chunk in devices.Chunk(MaxTxnOps - 1))
+        {
+            results.AddRange(await TryClaimChunkAsync(hostKey, chunk, plan).ConfigureAwait(false));
+        }
+
         if (!recorded)
         {
-            ForgetUnusedRecord(plan);
+            await ForgetUnusedRecordAsync(plan).ConfigureAwait(false);
         }
 
         return results;
     }
 
     /// <inheritdoc />
-    public ClaimHolder? HolderOf(string hostKey, string device, Guid plan)
+    public async Task<ClaimHolder?> HolderOfAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default)
     {
-        var held = Call(deadline => _client.Get(ClaimKey(hostKey, device), deadline: deadline)).Kvs.FirstOrDefault();
+        var held = (await CallAsync((deadline, token) => _client.GetAsync(ClaimKey(hostKey, device), deadline: deadline, cancellationToken: token), cancellationToken).ConfigureAwait(false)).Kvs.FirstOrDefault();
         if (held is null)
         {
             return null;
         }
 
         var (holderPlan, holderLease) = ParseClaim(held);
-        return holderPlan == plan ? null : Evaluate(hostKey, [(device, holderPlan, holderLease)])[0];
+        return holderPlan == plan ? null : (await EvaluateAsync(hostKey, [(device, holderPlan, holderLease)], cancellationToken).ConfigureAwait(false))[0];
     }
 
     /// <inheritdoc />
     /// <remarks>One range request over the host's claims; only when another plan holds one, one more read of the holders' records, owner keys and journal entries (one per <see cref="MaxTxnOps"/> keys).</remarks>
-    public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan)
+    public async Task<IReadOnlyDictionary<string, ClaimHolder>> ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken = default)
     {
         var prefix = $"{_options.Prefix}claims/{Escape(hostKey)}/";
-        var others = Call(deadline => _client.GetRange(prefix, deadline: deadline)).Kvs
+        var others = (await CallAsync((deadline, token) => _client.GetRangeAsync(prefix, deadline: deadline, cancellationToken: token), cancellationToken).ConfigureAwait(false)).Kvs
             .Select(kv => (Device: Uri.UnescapeDataString(kv.Key.ToStringUtf8()[prefix.Length..]), Claim: ParseClaim(kv)))
             .Where(c => c.Claim.Plan != plan)
             .ToList();
-        var holders = Evaluate(hostKey, [.. others.Select(c => (c.Device, c.Claim.Plan, c.Claim.Lease))]);
+        var holders = await EvaluateAsync(hostKey, [.. others.Select(c => (c.Device, c.Claim.Plan, c.Claim.Lease))], cancellationToken).ConfigureAwait(false);
         return others.Zip(holders).Where(h => h.Second is not null).ToDictionary(h => h.First.Device, h => h.Second!, StringComparer.Ordinal);
     }
 
     /// <inheritdoc />
-    public void Release(string hostKey, string device, Guid plan) => ReleaseMany(hostKey, [device], plan);
+    public Task ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => ReleaseManyAsync(hostKey, [device], plan, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>One transaction: a nested one per device deletes it only while it holds the value the plan wrote.</remarks>
-    public void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    public async Task ReleaseManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(devices);
+        cancellationToken.ThrowIfCancellationRequested();
         var value = ClaimValue(plan);
         var keys = devices.Select(device => ClaimKey(hostKey, device)).ToList();
         foreach (var chunk in keys.Chunk(MaxTxnOps))
         {
-            Txn([], [.. chunk.Select(key => Nested(ValueIs(key, value), [Delete(key)]))]);
+            await TxnAsync([], [.. chunk.Select(key => Nested(ValueIs(key, value), [Delete(key)]))], cancellationToken: CancellationToken.None).ConfigureAwait(false);
         }
 
         lock (_gate)
@@ -167,9 +176,10 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public void Journal(JournalEntry entry)
+    public async Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        cancellationToken.ThrowIfCancellationRequested();
         var key = JournalKey(entry.HostKey, entry.Plan, entry.Uuid.Value);
         List<RequestOp> ops = [Put(key, JournalValue(entry)), .. RecordIfNew(entry.Plan)];
         if (entry.State == JournalState.Intent)
@@ -177,11 +187,11 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             // The device may exist from now on: its claim (if this plan holds it) loses the lease, so it outlives
             // the process and keeps the device from other plans until recovery resolves it.
             var claim = ClaimKey(entry.HostKey, $"mdev:{entry.Uuid.Value}");
-            Txn([ValueIs(claim, ClaimValue(entry.Plan))], [Put(claim, ClaimValue(entry.Plan)), .. ops], ops);
+            await TxnAsync([ValueIs(claim, ClaimValue(entry.Plan))], [Put(claim, ClaimValue(entry.Plan)), .. ops], ops, CancellationToken.None).ConfigureAwait(false);
         }
         else
         {
-            Txn([], ops);
+            await TxnAsync([], ops, cancellationToken: CancellationToken.None).ConfigureAwait(false);
         }
 
         lock (_gate)
@@ -198,12 +208,13 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// <remarks>
     /// One transaction: a nested one per intent puts its claim (without the lease: the device may
     /// exist from now on) and its entry when no plan claims the UUID. An intent whose UUID is claimed
-    /// already (by this plan, a gone one or a live one) then goes as <see cref="TryClaim"/> and
-    /// <see cref="Journal"/> do.
+    /// already (by this plan, a gone one or a live one) then goes as <see cref="TryClaimAsync"/> and
+    /// <see cref="JournalAsync"/> do.
     /// </remarks>
-    public IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
+    public async Task<IReadOnlyList<ClaimHolder?>> ClaimAndIntendAsync(IReadOnlyList<JournalEntry> intents, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(intents);
+        cancellationToken.ThrowIfCancellationRequested();
         if (intents.Any(i => i.State != JournalState.Intent))
         {
             throw new ArgumentException("Every entry given to ClaimAndIntend is an intent.", nameof(intents));
@@ -221,7 +232,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         {
             var records = plans.SelectMany(RecordIfNew).ToList();
             var keys = chunk.Select(i => (Claim: ClaimKey(i.HostKey, $"mdev:{i.Uuid.Value}"), Entry: JournalKey(i.HostKey, i.Plan, i.Uuid.Value))).ToList();
-            var response = Txn([], [.. chunk.Zip(keys, (i, k) => Nested(Absent(k.Claim), [Put(k.Claim, ClaimValue(i.Plan)), Put(k.Entry, JournalValue(i))])), .. records]);
+            var response = await TxnAsync([], [.. chunk.Zip(keys, (i, k) => Nested(Absent(k.Claim), [Put(k.Claim, ClaimValue(i.Plan)), Put(k.Entry, JournalValue(i))])), .. records], cancellationToken: CancellationToken.None).ConfigureAwait(false);
             lock (_gate)
             {
                 plans.ForEach(plan => Local(plan).Recorded = true);
@@ -240,29 +251,32 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             }
         }
 
-        // A UUID claimed already (rare: they are new): as TryClaim and Journal do.
-        ClaimHolder?[] results = [.. intents.Select(intent =>
+        // A UUID claimed already (rare: they are new): as TryClaimAsync and JournalAsync do.
+        var results = new ClaimHolder?[intents.Count];
+        for (var i = 0; i < intents.Count; i++)
         {
-            if (!taken.Contains(intent))
+            if (taken.Contains(intents[i]))
             {
-                return null;
+                results[i] = await TryClaimAsync(intents[i].HostKey, $"mdev:{intents[i].Uuid.Value}", intents[i].Plan, CancellationToken.None).ConfigureAwait(false);
+                if (results[i] is null)
+                {
+                    await JournalAsync(intents[i], CancellationToken.None).ConfigureAwait(false);
+                }
             }
+        }
 
-            var holder = TryClaim(intent.HostKey, $"mdev:{intent.Uuid.Value}", intent.Plan);
-            if (holder is null)
-            {
-                Journal(intent);
-            }
+        foreach (var plan in unrecorded)
+        {
+            await ForgetUnusedRecordAsync(plan).ConfigureAwait(false);
+        }
 
-            return holder;
-        })];
-        unrecorded.ForEach(ForgetUnusedRecord);
         return results;
     }
 
     /// <inheritdoc />
-    public void CommitPlan(Guid plan)
+    public async Task CommitPlanAsync(Guid plan, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         LocalPlan local;
         lock (_gate)
         {
@@ -270,13 +284,14 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         }
 
         // One transaction: the record says committed, the claims lose the lease, created devices become committed.
-        Txn(
+        await TxnAsync(
             [],
             [
                 Put(PlanKey(plan), PlanValue(local.Guest, committed: true)),
                 .. local.Claims.Select(key => Put(key, ClaimValue(plan))),
                 .. local.Entries.Where(e => e.Value.State == JournalState.Created).Select(e => Put(e.Key, JournalValue(e.Value with { State = JournalState.Committed }))),
-            ]);
+            ],
+            cancellationToken: CancellationToken.None).ConfigureAwait(false);
         lock (_gate)
         {
             var mine = Local(plan);
@@ -289,13 +304,14 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public void EndPlan(Guid plan)
+    public async Task EndPlanAsync(Guid plan, CancellationToken cancellationToken = default)
     {
-        var state = PlanState(plan);
+        cancellationToken.ThrowIfCancellationRequested();
+        var state = await PlanStateAsync(plan).ConfigureAwait(false);
         var stuck = state.Entries.Where(e => e.Value.State == JournalState.RemoveFailed).Select(e => ClaimKey(e.Value.HostKey, $"mdev:{e.Value.Uuid.Value}")).ToHashSet(StringComparer.Ordinal);
         var claims = state.Claims.Where(c => !stuck.Contains(c.Key)).ToList();
         var entries = state.Entries.Where(e => e.Value.State != JournalState.RemoveFailed).Select(e => e.Key).ToList();
-        Remove(plan, claims, entries, forgetRecord: stuck.Count == 0);
+        await RemoveAsync(plan, claims, entries, forgetRecord: stuck.Count == 0).ConfigureAwait(false);
         lock (_gate)
         {
             if (stuck.Count == 0)
@@ -314,10 +330,11 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public void ForgetPlan(Guid plan)
+    public async Task ForgetPlanAsync(Guid plan, CancellationToken cancellationToken = default)
     {
-        var state = PlanState(plan);
-        Remove(plan, [.. state.Claims], [.. state.Entries.Keys], forgetRecord: true);
+        cancellationToken.ThrowIfCancellationRequested();
+        var state = await PlanStateAsync(plan).ConfigureAwait(false);
+        await RemoveAsync(plan, [.. state.Claims], [.. state.Entries.Keys], forgetRecord: true).ConfigureAwait(false);
         lock (_gate)
         {
             _plans.Remove(plan);
@@ -325,20 +342,20 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<StoredPlan> ListPlans() => Read().Plans();
+    public async Task<IReadOnlyList<StoredPlan>> ListPlansAsync(CancellationToken cancellationToken = default) => (await ReadAsync(cancellationToken).ConfigureAwait(false)).Plans();
 
     /// <inheritdoc />
-    public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted)
+    public async Task<IReadOnlyList<StoredPlan>> PlansToRecoverAsync(string hostKey, bool includeCommitted, CancellationToken cancellationToken = default)
     {
         // One range over this host's entries; only when one is open (or committed) is everything read to see whose they are.
         var prefix = $"{_options.Prefix}journal/{Escape(hostKey)}/";
-        var candidates = Call(deadline => _client.GetRange(prefix, deadline: deadline)).Kvs
+        var candidates = (await CallAsync((deadline, token) => _client.GetRangeAsync(prefix, deadline: deadline, cancellationToken: token), cancellationToken).ConfigureAwait(false)).Kvs
             .Select(kv => (Plan: ParseJournalKey(kv.Key.ToStringUtf8()).Plan, State: ParseState(Field(JsonNode.Parse(kv.Value.ToStringUtf8()), "state", kv))))
             .Where(c => c.State is JournalState.Intent or JournalState.Created or JournalState.RemoveFailed || (includeCommitted && c.State == JournalState.Committed))
             .Select(c => c.Plan)
             .ToHashSet();
         return candidates.Count == 0 ? []
-            : [.. Read().Plans().Where(p => candidates.Contains(p.Id) && (p.Owner == PlanOwnerState.Gone || (includeCommitted && p.Owner == PlanOwnerState.Committed)))];
+            : [.. (await ReadAsync(cancellationToken).ConfigureAwait(false)).Plans().Where(p => candidates.Contains(p.Id) && (p.Owner == PlanOwnerState.Gone || (includeCommitted && p.Owner == PlanOwnerState.Committed)))];
     }
 
     /// <summary>Stops keeping the lease alive and revokes it: this process's uncommitted claims go at once, its unfinished plans become recoverable.</summary>
@@ -354,7 +371,8 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         {
             // Waits for the keep-alive loop without rethrowing whatever ended it.
             ((IAsyncResult)_keepAlive).AsyncWaitHandle.WaitOne(_options.CallTimeout);
-            Call(deadline => _client.LeaseRevoke(new LeaseRevokeRequest { ID = Lease }, deadline: deadline));
+            // Dispose is synchronous (the console and the container dispose the store at exit): one bounded call.
+            CallAsync((deadline, token) => _client.LeaseRevokeAsync(new LeaseRevokeRequest { ID = Lease }, deadline: deadline, cancellationToken: token), CancellationToken.None).GetAwaiter().GetResult();
         }
         catch (StateStoreException)
         {
@@ -400,7 +418,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// or (its holder gone and the device free) it is taken over in the next round. Bounded: a round
     /// repeats only for a claim that changed between two requests.
     /// </summary>
-    private ClaimHolder?[] TryClaimChunk(string hostKey, string[] devices, Guid plan)
+    private async Task<ClaimHolder?[]> TryClaimChunkAsync(string hostKey, string[] devices, Guid plan)
     {
         var value = ClaimValue(plan);
         var results = new ClaimHolder?[devices.Length];
@@ -413,7 +431,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             // the batch (a batch whose every device is held then deletes it again, see ForgetUnusedRecord).
             var record = RecordIfNew(plan);
             var alone = pending.Count == 1;
-            var response = Txn([], [.. pending.Select(p => Nested(p.Condition, [Put(p.Key, value, Lease), .. alone ? record : []], [Get(p.Key)])), .. alone ? [] : record]);
+            var response = await TxnAsync([], [.. pending.Select(p => Nested(p.Condition, [Put(p.Key, value, Lease), .. alone ? record : []], [Get(p.Key)])), .. alone ? [] : record]).ConfigureAwait(false);
             var claimed = new List<string>();
             var held = new List<(int Index, string Key, KeyValue Claim, Guid Plan, long Lease)>();
             var next = new List<(int Index, string Key, Compare Condition)>();
@@ -449,7 +467,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
                 local.Claims.UnionWith(claimed);
             }
 
-            var holders = Evaluate(hostKey, [.. held.Select(h => (devices[h.Index], h.Plan, h.Lease))]);
+            var holders = await EvaluateAsync(hostKey, [.. held.Select(h => (devices[h.Index], h.Plan, h.Lease))], CancellationToken.None).ConfigureAwait(false);
             foreach (var (h, holder) in held.Zip(holders))
             {
                 if (holder is null)
@@ -475,7 +493,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// and the claim free. One read of the holders' records, owner keys and journal entries for the
     /// devices (one per <see cref="MaxTxnOps"/> distinct keys); none when there is no claim.
     /// </summary>
-    private List<ClaimHolder?> Evaluate(string hostKey, IReadOnlyList<(string Device, Guid Plan, long Lease)> claims)
+    private async Task<List<ClaimHolder?>> EvaluateAsync(string hostKey, IReadOnlyList<(string Device, Guid Plan, long Lease)> claims, CancellationToken cancellationToken)
     {
         string? Journaled((string Device, Guid Plan, long Lease) claim) =>
             claim.Device.StartsWith("mdev:", StringComparison.Ordinal) ? JournalKey(hostKey, claim.Plan, claim.Device["mdev:".Length..]) : null;
@@ -484,7 +502,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         var read = new Dictionary<string, KeyValue>(StringComparer.Ordinal);
         foreach (var chunk in keys.Chunk(MaxTxnOps))
         {
-            foreach (var kv in Txn([], [.. chunk.Select(Get)]).Responses.SelectMany(r => r.ResponseRange.Kvs))
+            foreach (var kv in (await TxnAsync([], [.. chunk.Select(Get)], cancellationToken: cancellationToken).ConfigureAwait(false)).Responses.SelectMany(r => r.ResponseRange.Kvs))
             {
                 read[kv.Key.ToStringUtf8()] = kv;
             }
@@ -523,10 +541,10 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <summary>Deletes a plan's claims (each only while it holds the value the plan wrote), journal entries and, when asked, its record.</summary>
-    private void Remove(Guid plan, List<KeyValuePair<string, string>> claims, List<string> entries, bool forgetRecord)
+    private async Task RemoveAsync(Guid plan, List<KeyValuePair<string, string>> claims, List<string> entries, bool forgetRecord)
     {
         List<RequestOp> rest = [.. entries.Select(Delete), .. forgetRecord ? [Delete(PlanKey(plan))] : (RequestOp[])[]];
-        if (Txn([.. claims.Select(c => ValueIs(c.Key, c.Value))], [.. claims.Select(c => Delete(c.Key)), .. rest]).Succeeded)
+        if ((await TxnAsync([.. claims.Select(c => ValueIs(c.Key, c.Value))], [.. claims.Select(c => Delete(c.Key)), .. rest]).ConfigureAwait(false)).Succeeded)
         {
             return;
         }
@@ -534,14 +552,14 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         // Some claim is no longer the plan's (taken over after its lease expired): delete the others one by one.
         foreach (var (key, value) in claims)
         {
-            Txn([ValueIs(key, value)], [Delete(key)]);
+            await TxnAsync([ValueIs(key, value)], [Delete(key)]).ConfigureAwait(false);
         }
 
-        Txn([], rest);
+        await TxnAsync([], rest).ConfigureAwait(false);
     }
 
     /// <summary>A plan's claim keys and journal entries: what this process did for it, or (a plan of another process) what etcd holds.</summary>
-    private (IReadOnlyList<KeyValuePair<string, string>> Claims, IReadOnlyDictionary<string, JournalEntry> Entries) PlanState(Guid plan)
+    private async Task<(IReadOnlyList<KeyValuePair<string, string>> Claims, IReadOnlyDictionary<string, JournalEntry> Entries)> PlanStateAsync(Guid plan)
     {
         lock (_gate)
         {
@@ -551,17 +569,17 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             }
         }
 
-        var snapshot = Read();
+        var snapshot = await ReadAsync(CancellationToken.None).ConfigureAwait(false);
         return (
             [.. snapshot.Claims.Where(c => c.Plan == plan).Select(c => KeyValuePair.Create(c.Key, c.Value))],
             snapshot.Entries.Where(e => e.Value.Plan == plan).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal));
     }
 
     /// <summary>Everything under the prefix, in one range request.</summary>
-    private Snapshot Read()
+    private async Task<Snapshot> ReadAsync(CancellationToken cancellationToken)
     {
         var snapshot = new Snapshot();
-        foreach (var kv in Call(deadline => _client.GetRange(_options.Prefix, deadline: deadline)).Kvs)
+        foreach (var kv in (await CallAsync((deadline, token) => _client.GetRangeAsync(_options.Prefix, deadline: deadline, cancellationToken: token), cancellationToken).ConfigureAwait(false)).Kvs)
         {
             var key = kv.Key.ToStringUtf8()[_options.Prefix.Length..];
             var slash = key.IndexOf('/', StringComparison.Ordinal);
@@ -596,7 +614,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// made) for a plan that then holds nothing: every device it asked for was another plan's. A plan
     /// leaves a record only with a claim or an entry, as a single claim does.
     /// </summary>
-    private void ForgetUnusedRecord(Guid plan)
+    private async Task ForgetUnusedRecordAsync(Guid plan)
     {
         lock (_gate)
         {
@@ -609,7 +627,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             local.Recorded = false;
         }
 
-        Txn([], [Delete(PlanKey(plan))]);
+        await TxnAsync([], [Delete(PlanKey(plan))]).ConfigureAwait(false);
     }
 
     private List<RequestOp> RecordIfNew(Guid plan)
@@ -761,7 +779,8 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
         return compare;
     }
 
-    private TxnResponse Txn(IEnumerable<Compare> compares, IEnumerable<RequestOp> success, IEnumerable<RequestOp>? failure = null)
+    /// <summary>One transaction; <paramref name="cancellationToken"/> only for one that only reads (a write, once sent, is waited for).</summary>
+    private Task<TxnResponse> TxnAsync(IEnumerable<Compare> compares, IEnumerable<RequestOp> success, IEnumerable<RequestOp>? failure = null, CancellationToken cancellationToken = default)
     {
         var request = new TxnRequest();
         request.Compare.AddRange(compares);
@@ -771,7 +790,7 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             request.Failure.AddRange(failure);
         }
 
-        return Call(deadline => _client.Transaction(request, deadline: deadline));
+        return CallAsync((deadline, token) => _client.TransactionAsync(request, deadline: deadline, cancellationToken: token), cancellationToken);
     }
 
     /// <summary>
@@ -780,8 +799,9 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
     /// puts and deletes repeat), so one that timed out or found no leader is sent again while the call
     /// timeout lasts (so is one that met a broken connection), each attempt bounded to half of it: a cluster that lost its leader elects
     /// another within a few seconds, and a request the old leader took may never be answered.
+    /// The caller's <paramref name="cancellationToken"/> (a read's) ends the wait with <see cref="OperationCanceledException"/>.
     /// </summary>
-    private T Call<T>(Func<DateTime, T> call)
+    private async Task<T> CallAsync<T>(Func<DateTime, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         var end = DateTime.UtcNow + _options.CallTimeout;
         var attempt = _options.CallTimeout / 2;
@@ -791,13 +811,17 @@ public sealed class EtcdStateStore : IPlannerStateStore, IDisposable
             var now = DateTime.UtcNow;
             try
             {
-                return call(now + attempt < end ? now + attempt : end);
+                return await call(now + attempt < end ? now + attempt : end, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                throw new OperationCanceledException("The read from etcd was cancelled.", e, cancellationToken);
             }
             catch (Exception e) when (e is RpcException { StatusCode: StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Internal } or OperationCanceledException && DateTime.UtcNow + RetryPause < end)
             {
                 // The client reports a deadline as OperationCanceledException, and a transport failure while a call starts
                 // (a connection closed under it) as Internal.
-                Thread.Sleep(RetryPause);
+                await Task.Delay(RetryPause, cancellationToken).ConfigureAwait(false);
             }
             catch (RpcException e) when (e.Status.Detail.Contains("lease not found", StringComparison.Ordinal))
             {

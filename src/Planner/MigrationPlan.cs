@@ -115,8 +115,10 @@ public sealed class MigrationPlan : IAsyncDisposable
     /// them until the plan is released or its devices are used by a defined guest (docs/state.md).
     /// Disposing the plan afterwards removes nothing.
     /// </summary>
+    /// <param name="cancellationToken">Checked before the commit is written (a kept plan's commit waits for the disk).</param>
     /// <exception cref="InvalidOperationException">The plan is not <see cref="PlanState.Ready"/>.</exception>
-    public void Commit() => CommitAs(migrated: false);
+    /// <exception cref="State.StateStoreException">The store could not record the commit.</exception>
+    public Task CommitAsync(CancellationToken cancellationToken = default) => CommitAsAsync(migrated: false, cancellationToken);
 
     /// <summary>
     /// Migrates the guest with this plan's destination XML from the source host to
@@ -144,11 +146,12 @@ public sealed class MigrationPlan : IAsyncDisposable
         Log.Migrating(_logger, GuestName, Destination.Name);
         var guest = DomainSelector.Parse(GuestUuid);
         await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor, xml, settings), cancellationToken).ConfigureAwait(false);
-        CommitAs(migrated: true);
+        // The guest runs on the destination now: the commit is written whatever the token says.
+        await CommitAsAsync(migrated: true, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Commits the plan; after a migration the store may record it less durably (a guest using the devices says the same).</summary>
-    private void CommitAs(bool migrated)
+    private Task CommitAsAsync(bool migrated, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -156,7 +159,7 @@ public sealed class MigrationPlan : IAsyncDisposable
             State = PlanState.Committed;
         }
 
-        _journal.Commit(migrated);
+        return _journal.CommitAsync(migrated, cancellationToken);
     }
 
     /// <summary>
@@ -177,7 +180,7 @@ public sealed class MigrationPlan : IAsyncDisposable
         }
 
         var failures = await _journal.RollbackAsync().ConfigureAwait(false);
-        _journal.End();
+        await _journal.EndAsync().ConfigureAwait(false);
         return failures;
     }
 

@@ -99,7 +99,7 @@ public sealed partial class MigrationPlanner
             }
         }
 
-        if (candidate.ClaimKey is { } key && _claims.HolderOf(destination.Key, key, Guid.Empty) is { } holder)
+        if (candidate.ClaimKey is { } key && await _claims.HolderOfAsync(destination.Key, key, Guid.Empty, cancellationToken).ConfigureAwait(false) is { } holder)
         {
             return Answer(CompatibilityOutcome.Unknown, null, $"{candidate.Candidate} is claimed by a plan ({holder}); not probed.");
         }

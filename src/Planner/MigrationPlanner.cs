@@ -141,7 +141,7 @@ public sealed partial class MigrationPlanner
                 : candidates;
             foreach (var candidate in ordered)
             {
-                if (candidate.ClaimKey is { } key && _claims.HolderOf(destination.Key, key, Guid.Empty) is { } holder)
+                if (candidate.ClaimKey is { } key && await _claims.HolderOfAsync(destination.Key, key, Guid.Empty, cancellationToken).ConfigureAwait(false) is { } holder)
                 {
                     rejections.Add(new Rejection(described.Info.Id, candidate.Candidate, RejectionCode.InUse, $"{candidate.Candidate} is claimed by a plan ({holder})."));
                     continue;
@@ -184,7 +184,7 @@ public sealed partial class MigrationPlanner
     /// removes each mdev it created on <paramref name="host"/> unless a defined guest uses it, and
     /// forgets the plan, with its claims, once none of its devices is left.
     /// </summary>
-    /// <param name="plan">The plan's id, as <see cref="IPlannerStateStore.ListPlans"/> lists it.</param>
+    /// <param name="plan">The plan's id, as <see cref="IPlannerStateStore.ListPlansAsync"/> lists it.</param>
     /// <param name="host">A host the plan created devices on.</param>
     /// <param name="cancellationToken">Cancels before the work starts; removals, once started, are not cut off.</param>
     /// <returns>What was done to each device.</returns>

@@ -43,31 +43,31 @@ public sealed class TargetClaimRegistry : IPlannerStateStore
     }
 
     /// <inheritdoc />
-    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan)
+    public Task<ClaimHolder?> TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             if (_claims.TryGetValue((hostKey, device), out var owner) && owner != plan)
             {
-                return Holder(owner);
+                return Task.FromResult<ClaimHolder?>(Holder(owner));
             }
 
             _claims[(hostKey, device)] = plan;
-            return null;
+            return Task.FromResult<ClaimHolder?>(null);
         }
     }
 
     /// <inheritdoc />
-    public ClaimHolder? HolderOf(string hostKey, string device, Guid plan)
+    public Task<ClaimHolder?> HolderOfAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            return _claims.TryGetValue((hostKey, device), out var owner) && owner != plan ? Holder(owner) : null;
+            return Task.FromResult(_claims.TryGetValue((hostKey, device), out var owner) && owner != plan ? Holder(owner) : null);
         }
     }
 
     /// <inheritdoc />
-    public void Release(string hostKey, string device, Guid plan)
+    public Task ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
@@ -76,29 +76,33 @@ public sealed class TargetClaimRegistry : IPlannerStateStore
                 _claims.Remove((hostKey, device));
             }
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan)
+    public Task<IReadOnlyDictionary<string, ClaimHolder>> ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            return _claims.Where(c => c.Key.Host == hostKey && c.Value != plan).ToDictionary(c => c.Key.Device, c => Holder(c.Value), StringComparer.Ordinal);
+            return Task.FromResult<IReadOnlyDictionary<string, ClaimHolder>>(_claims.Where(c => c.Key.Host == hostKey && c.Value != plan).ToDictionary(c => c.Key.Device, c => Holder(c.Value), StringComparer.Ordinal));
         }
     }
 
     /// <inheritdoc />
-    public void Journal(JournalEntry entry)
+    public Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
         lock (_gate)
         {
             _journal[(entry.Plan, entry.HostKey, entry.Uuid.Value)] = entry;
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public void CommitPlan(Guid plan)
+    public Task CommitPlanAsync(Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
@@ -110,19 +114,23 @@ public sealed class TargetClaimRegistry : IPlannerStateStore
             // Nothing outlives the process here: the caller holds the committed plan.
             EndPlanLocked(plan);
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public void EndPlan(Guid plan)
+    public Task EndPlanAsync(Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             EndPlanLocked(plan);
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public void ForgetPlan(Guid plan)
+    public Task ForgetPlanAsync(Guid plan, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
@@ -130,29 +138,32 @@ public sealed class TargetClaimRegistry : IPlannerStateStore
             RemoveWhere(_journal, e => e.Key.Plan == plan);
             _guests.Remove(plan);
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<StoredPlan> ListPlans()
+    public Task<IReadOnlyList<StoredPlan>> ListPlansAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             var plans = _claims.Values.Concat(_journal.Keys.Select(k => k.Plan)).Distinct();
-            return [.. plans.Select(plan => new StoredPlan(
+            return Task.FromResult<IReadOnlyList<StoredPlan>>([.. plans.Select(plan => new StoredPlan(
                 plan,
                 _guests.GetValueOrDefault(plan, ""),
                 Where,
                 PlanOwnerState.Alive,
                 [.. _journal.Values.Where(e => e.Plan == plan).OrderBy(e => e.Order)],
-                [.. _claims.Where(c => c.Value == plan).Select(c => KeyValuePair.Create(c.Key.Host, c.Key.Device))]))];
+                [.. _claims.Where(c => c.Value == plan).Select(c => KeyValuePair.Create(c.Key.Host, c.Key.Device))]))]);
         }
     }
 
     /// <summary>Every plan here runs in this process, so none is ever recovered.</summary>
     /// <param name="hostKey">The host.</param>
     /// <param name="includeCommitted">Ignored: committed plans are not kept here.</param>
+    /// <param name="cancellationToken">Not used: nothing is read.</param>
     /// <returns>Empty.</returns>
-    public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => [];
+    public Task<IReadOnlyList<StoredPlan>> PlansToRecoverAsync(string hostKey, bool includeCommitted, CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<StoredPlan>>([]);
 
     private static string Where => $"process {Environment.ProcessId} (this one)";
 

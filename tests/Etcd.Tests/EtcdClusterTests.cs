@@ -10,7 +10,7 @@ public sealed class EtcdClusterTests
     private const string Host = "test:///dest.xml";
 
     [TestMethod]
-    public void ThreeMembers_OneKilledMidTest_ClaimsAndTheJournalStillWork()
+    public async Task ThreeMembers_OneKilledMidTest_ClaimsAndTheJournalStillWork()
     {
         using var cluster = TestEtcd.Start(3);
         using var first = cluster.Open("/cluster/");
@@ -19,18 +19,18 @@ public sealed class EtcdClusterTests
         const string made = "00000000-0000-4000-8000-000000000009";
         first.BeginPlan(a, "vm1");
         second.BeginPlan(b, "vm2");
-        Assert.IsNull(first.TryClaim(Host, "pci:0000:41:00.0", a));
-        Assert.AreEqual(a, second.TryClaim(Host, "pci:0000:41:00.0", b)?.Plan);
+        Assert.IsNull(await first.TryClaimAsync(Host, "pci:0000:41:00.0", a));
+        Assert.AreEqual(a, (await second.TryClaimAsync(Host, "pci:0000:41:00.0", b))?.Plan);
 
         cluster.Stop(0);
 
-        Assert.IsNull(first.TryClaim(Host, $"mdev:{made}", a));
-        first.Journal(StateStoreContractTests.Entry(a, made, JournalState.Intent));
-        Assert.AreEqual(a, second.TryClaim(Host, $"mdev:{made}", b)?.Plan, "two members are a quorum: the claim holds");
-        first.Release(Host, "pci:0000:41:00.0", a);
-        Assert.IsNull(second.TryClaim(Host, "pci:0000:41:00.0", b));
+        Assert.IsNull(await first.TryClaimAsync(Host, $"mdev:{made}", a));
+        await first.JournalAsync(StateStoreContractTests.Entry(a, made, JournalState.Intent));
+        Assert.AreEqual(a, (await second.TryClaimAsync(Host, $"mdev:{made}", b))?.Plan, "two members are a quorum: the claim holds");
+        await first.ReleaseAsync(Host, "pci:0000:41:00.0", a);
+        Assert.IsNull(await second.TryClaimAsync(Host, "pci:0000:41:00.0", b));
 
-        var plans = second.ListPlans();
+        var plans = await second.ListPlansAsync();
         Assert.AreEqual(JournalState.Intent, plans.Single(p => p.Id == a).Entries.Single().State);
         CollectionAssert.AreEqual(new[] { KeyValuePair.Create(Host, $"mdev:{made}") }, plans.Single(p => p.Id == a).Claims.ToList());
         CollectionAssert.AreEqual(new[] { KeyValuePair.Create(Host, "pci:0000:41:00.0") }, plans.Single(p => p.Id == b).Claims.ToList());

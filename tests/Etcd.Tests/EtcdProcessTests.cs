@@ -32,7 +32,7 @@ public sealed class EtcdProcessTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse() => StateScenarios.RequireFuse();
+    public async Task RequireFuse() => StateScenarios.RequireFuse();
 
     /// <summary>One idle mdev to reuse and room to create one more, slowly.</summary>
     private static string IdleAndSlowDestination() => """
@@ -66,14 +66,14 @@ public sealed class EtcdProcessTests
         using (var planner = bed.StartWith(EtcdArguments(etcd.Endpoints, bed.StateDirectory, LeaseTtlSeconds), "plan", "--domain", "vm1", "--keep"))
         {
             await StateScenarios.WaitUntilAsync(() => bed.CreatesStarted == 1, "the create to be issued", planner, TestContext.CancellationToken);
-            var holder = observer.HolderOf(bed.DestinationUri, idle, Guid.Empty);
+            var holder = await observer.HolderOfAsync(bed.DestinationUri, idle, Guid.Empty);
             Assert.AreEqual($"guest vm1, process {planner.Id} on node {Environment.MachineName}", $"guest {holder?.Guest}, {holder?.Where}", "the running planner holds the idle mdev it reuses");
             planner.Kill();
             await planner.WaitForExitAsync(TestContext.CancellationToken);
         }
 
         var killed = Stopwatch.StartNew();
-        await StateScenarios.WaitUntilAsync(() => observer.HolderOf(bed.DestinationUri, idle, Guid.Empty) is null, "the killed planner's lease to expire", null, TestContext.CancellationToken);
+        await StateScenarios.WaitUntilAsync(() => observer.HolderOfAsync(bed.DestinationUri, idle, Guid.Empty) is null, "the killed planner's lease to expire", null, TestContext.CancellationToken);
         TestContext.WriteLine($"the idle mdev's claim was free {killed.Elapsed.TotalSeconds:0.0} s after SIGKILL (lease TTL {LeaseTtlSeconds} s)");
         await StateScenarios.WaitUntilAsync(() => bed.CreatesEnded() == 1, "the create in flight to end", null, TestContext.CancellationToken);
         Assert.HasCount(2, bed.Destination.Snapshot().State.Mdevs, "the idle mdev and the one the killed plan created");
@@ -108,7 +108,7 @@ public sealed class EtcdProcessTests
         using (var planner = bed.Start("plan", "--domain", "vm1", "--keep"))
         {
             await StateScenarios.WaitUntilAsync(() => arrived.Task.IsCompleted, "the probe of the second created device", planner, TestContext.CancellationToken);
-            Assert.AreEqual(2, observer.ListPlans().Single().Entries.Count(e => e.State == JournalState.Created));
+            Assert.AreEqual(2, (await observer.ListPlansAsync()).Single().Entries.Count(e => e.State == JournalState.Created));
             etcd.Freeze(0);
             try
             {
@@ -126,7 +126,7 @@ public sealed class EtcdProcessTests
         }
 
         await OwnerGoneAsync(observer);
-        var plan = observer.ListPlans().Single();
+        var plan = (await observer.ListPlansAsync()).Single();
         var devices = bed.Destination.Snapshot().State.Mdevs.Select(m => m.Uuid.Value).ToList();
         Assert.HasCount(2, devices, "what the killed plan left");
         CollectionAssert.AreEquivalent(devices, plan.Entries.Select(e => e.Uuid.Value).ToList());
@@ -205,5 +205,5 @@ public sealed class EtcdProcessTests
 
     /// <summary>Waits until no plan in the store has a live owner: the killed planner's lease expired (within its TTL).</summary>
     private Task OwnerGoneAsync(EtcdStateStore observer) =>
-        StateScenarios.WaitUntilAsync(() => observer.ListPlans().All(p => p.Owner != PlanOwnerState.Alive), "the killed planner's lease to expire", null, TestContext.CancellationToken);
+        StateScenarios.WaitUntilAsync(() => observer.ListPlansAsync().GetAwaiter().GetResult().All(p => p.Owner != PlanOwnerState.Alive), "the killed planner's lease to expire", null, TestContext.CancellationToken);
 }

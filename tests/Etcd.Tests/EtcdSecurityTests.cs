@@ -21,7 +21,7 @@ public sealed class EtcdSecurityTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestInitialize]
-    public void RequireFuse() => StateScenarios.RequireFuse();
+    public async Task RequireFuse() => StateScenarios.RequireFuse();
 
     [TestMethod]
     public async Task A_plan_over_mutual_tls_with_the_right_certificates_creates_and_releases()
@@ -37,7 +37,7 @@ public sealed class EtcdSecurityTests
         Assert.AreEqual(0, kept.Code, kept.Error);
         Assert.HasCount(2, bed.Destination.Snapshot().State.Mdevs);
         using var observer = etcd.Open(EtcdStateStoreOptions.DefaultPrefix);
-        var plan = observer.ListPlans().Single();
+        var plan = (await observer.ListPlansAsync()).Single();
         Assert.AreEqual(PlanOwnerState.Committed, plan.Owner);
         await bed.RemoveEverythingAsync(before, 2, "plans", "release", plan.Id.ToString());
     }
@@ -99,7 +99,7 @@ public sealed class EtcdSecurityTests
     }
 
     [TestMethod]
-    public void A_certificate_without_its_key_is_refused_before_anything_is_sent()
+    public async Task A_certificate_without_its_key_is_refused_before_anything_is_sent()
     {
         var error = Assert.ThrowsExactly<StateStoreException>(() => new EtcdStateStore(new EtcdStateStoreOptions { Endpoints = "https://127.0.0.1:1", ClientCertificateFile = "/nonexistent/client.pem" }));
         Assert.AreEqual("A client certificate for etcd needs its key, and a key its certificate: give both or neither.", error.Message);

@@ -39,33 +39,33 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
     protected override IPlannerStateStore OpenDead() => Etcd.Open(_prefix);
 
     [TestMethod]
-    public void EachCallOfAPlan_IsOneRoundTrip()
+    public async Task EachCallOfAPlan_IsOneRoundTrip()
     {
         using var store = Etcd.Open(_prefix);
         var plan = Guid.NewGuid();
         const string made = "00000000-0000-4000-8000-000000000008";
         store.BeginPlan(plan, "vm1");
         var before = store.RoundTrips;
-        Assert.AreEqual(1, Step(store, () => store.PlansToRecover(Host, includeCommitted: false)), "nothing pending: one range");
-        Assert.AreEqual(1, Step(store, () => store.HolderOf(Host, "pci:0000:41:00.3", plan)), "a free target: one get");
-        Assert.AreEqual(1, Step(store, () => store.TryClaim(Host, "pci:0000:41:00.3", plan)), "a free claim (with the plan's record): one transaction");
-        Assert.AreEqual(1, Step(store, () => store.TryClaim(Host, $"mdev:{made}", plan)));
-        Assert.AreEqual(1, Step(store, () => store.Journal(Entry(plan, made, JournalState.Intent))), "the intent and its claim made durable: one transaction");
-        Assert.AreEqual(1, Step(store, () => store.Journal(Entry(plan, made, JournalState.Created))));
-        Assert.AreEqual(1, Step(store, () => store.CommitPlan(plan)), "the record, the claims and the entries: one transaction");
+        Assert.AreEqual(1, await Step(store, () => store.PlansToRecoverAsync(Host, includeCommitted: false)), "nothing pending: one range");
+        Assert.AreEqual(1, await Step(store, () => store.HolderOfAsync(Host, "pci:0000:41:00.3", plan)), "a free target: one get");
+        Assert.AreEqual(1, await Step(store, () => store.TryClaimAsync(Host, "pci:0000:41:00.3", plan)), "a free claim (with the plan's record): one transaction");
+        Assert.AreEqual(1, await Step(store, () => store.TryClaimAsync(Host, $"mdev:{made}", plan)));
+        Assert.AreEqual(1, await Step(store, () => store.JournalAsync(Entry(plan, made, JournalState.Intent))), "the intent and its claim made durable: one transaction");
+        Assert.AreEqual(1, await Step(store, () => store.JournalAsync(Entry(plan, made, JournalState.Created))));
+        Assert.AreEqual(1, await Step(store, () => store.CommitPlanAsync(plan)), "the record, the claims and the entries: one transaction");
         Assert.AreEqual(7, store.RoundTrips - before);
     }
 
     [TestMethod]
-    public void AClaimHeldByALivePlan_CostsTwoRoundTrips_ToNameItsHolder()
+    public async Task AClaimHeldByALivePlan_CostsTwoRoundTrips_ToNameItsHolder()
     {
         using var first = Etcd.Open(_prefix);
         using var second = Etcd.Open(_prefix);
         var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
-        first.TryClaim(Host, "pci:0000:41:00.4", a);
+        await first.TryClaimAsync(Host, "pci:0000:41:00.4", a);
         var before = second.RoundTrips;
 
-        Assert.AreEqual(a, second.TryClaim(Host, "pci:0000:41:00.4", b)?.Plan);
+        Assert.AreEqual(a, (await second.TryClaimAsync(Host, "pci:0000:41:00.4", b))?.Plan);
         Assert.AreEqual(2, second.RoundTrips - before, "the failed transaction returns the claim; one more read names its plan and owner");
     }
 
@@ -74,7 +74,7 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
     /// type id written) journaled by a process that died comes back to recovery as it was written.
     /// </summary>
     [TestMethod]
-    public void AVfEntryOfAGonePlan_ComesBackToRecovery_WithItsMethodVfAddressAndTypeId()
+    public async Task AVfEntryOfAGonePlan_ComesBackToRecovery_WithItsMethodVfAddressAndTypeId()
     {
         var plan = Guid.NewGuid();
         // The planner's key for a VF is a name-based UUID of its address; any UUID stands in for it here.
@@ -82,13 +82,13 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
         using (var dead = Etcd.Open(_prefix))
         {
             dead.BeginPlan(plan, "llm-1");
-            Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.6", plan));
-            dead.Journal(new JournalEntry(plan, Host, "dest", MdevUuid.Parse(key), "0000:41:00.6", MdevTypeId.Parse("1414"), CreationMethod.Vf, false, 1, JournalState.Intent));
-            dead.Journal(new JournalEntry(plan, Host, "dest", MdevUuid.Parse(key), "0000:41:00.6", MdevTypeId.Parse("1414"), CreationMethod.Vf, false, 1, JournalState.Created));
+            Assert.IsNull(await dead.TryClaimAsync(Host, "pci:0000:41:00.6", plan));
+            await dead.JournalAsync(new JournalEntry(plan, Host, "dest", MdevUuid.Parse(key), "0000:41:00.6", MdevTypeId.Parse("1414"), CreationMethod.Vf, false, 1, JournalState.Intent));
+            await dead.JournalAsync(new JournalEntry(plan, Host, "dest", MdevUuid.Parse(key), "0000:41:00.6", MdevTypeId.Parse("1414"), CreationMethod.Vf, false, 1, JournalState.Created));
         }
 
         using var live = Etcd.Open(_prefix);
-        var recoverable = live.PlansToRecover(Host, includeCommitted: false).Single();
+        var recoverable = (await live.PlansToRecoverAsync(Host, includeCommitted: false)).Single();
         Assert.AreEqual((plan, "llm-1", PlanOwnerState.Gone), (recoverable.Id, recoverable.Guest, recoverable.Owner));
         var entry = recoverable.Entries.Single();
         Assert.AreEqual(
@@ -97,7 +97,7 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
     }
 
     [TestMethod]
-    public void EachBatchOfClaims_IsOneRoundTrip()
+    public async Task EachBatchOfClaims_IsOneRoundTrip()
     {
         using var store = Etcd.Open(_prefix);
         using var other = Etcd.Open(_prefix);
@@ -106,39 +106,39 @@ public sealed class EtcdStateStoreTests : StateStoreContractTests
         const string second = "00000000-0000-4000-8000-000000000032";
         store.BeginPlan(plan, "vm1");
         string[] devices = ["pci:0000:46:00.1", "pci:0000:46:00.2", "mdev:00000000-0000-4000-8000-000000000033"];
-        Assert.AreEqual(1, Step(store, () => Assert.IsEmpty(store.ClaimsOn(Host, plan))), "no claim: one range");
-        Assert.AreEqual(1, Step(store, () => Assert.IsTrue(store.TryClaimMany(Host, devices, plan).All(h => h is null))), "three free devices (with the plan's record): one transaction");
-        Assert.AreEqual(1, Step(store, () => Assert.IsTrue(store.ClaimAndIntend([Entry(plan, first, JournalState.Intent), Entry(plan, second, JournalState.Intent)]).All(h => h is null))), "two intents with their claims: one transaction");
-        Assert.AreEqual(1, Step(store, () => store.ReleaseMany(Host, devices, plan)), "three releases: one transaction");
-        Assert.AreEqual(1, Step(store, () => store.EndPlan(plan)));
+        Assert.AreEqual(1, await Step(store, async () => Assert.IsEmpty(await store.ClaimsOnAsync(Host, plan))), "no claim: one range");
+        Assert.AreEqual(1, await Step(store, async () => Assert.IsTrue((await store.TryClaimManyAsync(Host, devices, plan)).All(h => h is null))), "three free devices (with the plan's record): one transaction");
+        Assert.AreEqual(1, await Step(store, async () => Assert.IsTrue((await store.ClaimAndIntendAsync([Entry(plan, first, JournalState.Intent), Entry(plan, second, JournalState.Intent)])).All(h => h is null))), "two intents with their claims: one transaction");
+        Assert.AreEqual(1, await Step(store, () => store.ReleaseManyAsync(Host, devices, plan)), "three releases: one transaction");
+        Assert.AreEqual(1, await Step(store, () => store.EndPlanAsync(plan)));
 
         other.BeginPlan(rival, "vm2");
-        Assert.IsNull(other.TryClaim(Host, "pci:0000:46:00.1", rival));
-        Assert.AreEqual(2, Step(store, () => Assert.HasCount(1, store.ClaimsOn(Host, plan))), "a claim of another plan: the range, then one read of its holder");
-        Assert.AreEqual(2, Step(store, () => Assert.AreEqual(rival, store.TryClaimMany(Host, ["pci:0000:46:00.1", "pci:0000:46:00.2"], plan)[0]?.Plan)), "the free one claimed in the same transaction that finds the other held; one read names its holder");
-        Assert.AreEqual(plan, other.HolderOf(Host, "pci:0000:46:00.2", rival)?.Plan);
+        Assert.IsNull(await other.TryClaimAsync(Host, "pci:0000:46:00.1", rival));
+        Assert.AreEqual(2, await Step(store, async () => Assert.HasCount(1, await store.ClaimsOnAsync(Host, plan))), "a claim of another plan: the range, then one read of its holder");
+        Assert.AreEqual(2, await Step(store, async () => Assert.AreEqual(rival, (await store.TryClaimManyAsync(Host, ["pci:0000:46:00.1", "pci:0000:46:00.2"], plan))[0]?.Plan)), "the free one claimed in the same transaction that finds the other held; one read names its holder");
+        Assert.AreEqual(plan, (await other.HolderOfAsync(Host, "pci:0000:46:00.2", rival))?.Plan);
     }
 
     [TestMethod]
-    public void AUuidIntendedInABatch_StaysClaimed_WhenItsProcessIsGone()
+    public async Task AUuidIntendedInABatch_StaysClaimed_WhenItsProcessIsGone()
     {
         var plan = Guid.NewGuid();
         const string made = "00000000-0000-4000-8000-000000000034";
         using (var dead = Etcd.Open(_prefix))
         {
             dead.BeginPlan(plan, "vm1");
-            Assert.IsNull(dead.ClaimAndIntend([Entry(plan, made, JournalState.Intent)]).Single());
+            Assert.IsNull((await dead.ClaimAndIntendAsync([Entry(plan, made, JournalState.Intent)])).Single());
         }
 
         using var live = Etcd.Open(_prefix);
-        Assert.AreEqual($"plan {plan} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", live.TryClaim(Host, $"mdev:{made}", Guid.NewGuid())?.ToString());
+        Assert.AreEqual($"plan {plan} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", (await live.TryClaimAsync(Host, $"mdev:{made}", Guid.NewGuid()))?.ToString());
     }
 
     /// <summary>How many requests <paramref name="call"/> sent to etcd through <paramref name="store"/>.</summary>
-    private static long Step(EtcdStateStore store, Action call)
+    private static async Task<long> Step(EtcdStateStore store, Func<Task> call)
     {
         var start = store.RoundTrips;
-        call();
+        await call();
         return store.RoundTrips - start;
     }
 

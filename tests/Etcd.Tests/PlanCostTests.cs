@@ -89,51 +89,55 @@ public sealed class PlanCostTests
 
         public string Location => inner.Location;
 
-        public void BeginPlan(Guid plan, string guest) => Time(() => inner.BeginPlan(plan, guest));
+        public void BeginPlan(Guid plan, string guest)
+        {
+            _calls.AddOrUpdate(nameof(BeginPlan), 1, (_, n) => n + 1);
+            inner.BeginPlan(plan, guest);
+        }
 
-        public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => Time(() => inner.TryClaim(hostKey, device, plan));
+        public Task<ClaimHolder?> TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.TryClaimAsync(hostKey, device, plan, cancellationToken));
 
-        public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Time(() => inner.HolderOf(hostKey, device, plan));
+        public Task<ClaimHolder?> HolderOfAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.HolderOfAsync(hostKey, device, plan, cancellationToken));
 
-        public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan) => Time(() => inner.ClaimsOn(hostKey, plan));
+        public Task<IReadOnlyDictionary<string, ClaimHolder>> ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.ClaimsOnAsync(hostKey, plan, cancellationToken));
 
-        public IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan) => Time(() => inner.TryClaimMany(hostKey, devices, plan));
+        public Task<IReadOnlyList<ClaimHolder?>> TryClaimManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.TryClaimManyAsync(hostKey, devices, plan, cancellationToken));
 
-        public void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan) => Time(() => inner.ReleaseMany(hostKey, devices, plan));
+        public Task ReleaseManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.ReleaseManyAsync(hostKey, devices, plan, cancellationToken));
 
-        public IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents) => Time(() => inner.ClaimAndIntend(intents));
+        public Task<IReadOnlyList<ClaimHolder?>> ClaimAndIntendAsync(IReadOnlyList<JournalEntry> intents, CancellationToken cancellationToken = default) => Time(() => inner.ClaimAndIntendAsync(intents, cancellationToken));
 
-        public void CommitMigratedPlan(Guid plan) => Time(() => inner.CommitMigratedPlan(plan));
+        public Task CommitMigratedPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.CommitMigratedPlanAsync(plan, cancellationToken));
 
-        public void Release(string hostKey, string device, Guid plan) => Time(() => inner.Release(hostKey, device, plan));
+        public Task ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.ReleaseAsync(hostKey, device, plan, cancellationToken));
 
-        public void Journal(JournalEntry entry) => Time(() => inner.Journal(entry));
+        public Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default) => Time(() => inner.JournalAsync(entry, cancellationToken));
 
-        public void CommitPlan(Guid plan) => Time(() => inner.CommitPlan(plan));
+        public Task CommitPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.CommitPlanAsync(plan, cancellationToken));
 
-        public void EndPlan(Guid plan) => Time(() => inner.EndPlan(plan));
+        public Task EndPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.EndPlanAsync(plan, cancellationToken));
 
-        public void ForgetPlan(Guid plan) => Time(() => inner.ForgetPlan(plan));
+        public Task ForgetPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Time(() => inner.ForgetPlanAsync(plan, cancellationToken));
 
-        public IReadOnlyList<StoredPlan> ListPlans() => Time(inner.ListPlans);
+        public Task<IReadOnlyList<StoredPlan>> ListPlansAsync(CancellationToken cancellationToken = default) => Time(() => inner.ListPlansAsync(cancellationToken));
 
-        public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => Time(() => inner.PlansToRecover(hostKey, includeCommitted));
+        public Task<IReadOnlyList<StoredPlan>> PlansToRecoverAsync(string hostKey, bool includeCommitted, CancellationToken cancellationToken = default) => Time(() => inner.PlansToRecoverAsync(hostKey, includeCommitted, cancellationToken));
 
-        private void Time(Action call, [System.Runtime.CompilerServices.CallerMemberName] string method = "") => Time(
-            () =>
+        private async Task Time(Func<Task> call, [System.Runtime.CompilerServices.CallerMemberName] string method = "") => await Time(
+            async () =>
             {
-                call();
+                await call();
                 return 0;
             },
             method);
 
-        private T Time<T>(Func<T> call, [System.Runtime.CompilerServices.CallerMemberName] string method = "")
+        private async Task<T> Time<T>(Func<Task<T>> call, [System.Runtime.CompilerServices.CallerMemberName] string method = "")
         {
             _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
             var start = Stopwatch.GetTimestamp();
             try
             {
-                return call();
+                return await call();
             }
             finally
             {

@@ -64,7 +64,7 @@ public sealed class RecoveryOverSshTests
 
             Assert.AreEqual(0, PlanOverSshTests.Leftovers(destination));
             Assert.AreEqual(before, destination.Simulated.Snapshot().State);
-            Assert.IsEmpty(store.ListPlans());
+            Assert.IsEmpty(await store.ListPlansAsync());
         }
         finally
         {

@@ -52,7 +52,7 @@ internal sealed class EvacuateCommand : CliCommand
 
             if (result.Succeeded && args.Flag("--keep"))
             {
-                result.CommitAll();
+                await result.CommitAllAsync(CancellationToken.None).ConfigureAwait(false);
                 await context.Error.WriteLineAsync($"kept the {result.Guests.Sum(g => g.Plan.Best.Created.Count)} mdev(s) the plans created").ConfigureAwait(false);
             }
         }

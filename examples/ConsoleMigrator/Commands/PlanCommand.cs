@@ -46,7 +46,7 @@ internal sealed class PlanCommand : CliCommand
         {
             if (keep)
             {
-                result.Best.Commit();
+                await result.Best.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             }
             else
             {

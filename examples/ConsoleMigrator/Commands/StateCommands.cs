@@ -149,7 +149,7 @@ internal sealed class RecoverCommand : CliCommand
         var uris = args.Values("--host");
         if (uris.Count == 0)
         {
-            uris = [.. store.ListPlans().Where(p => p.Owner != PlanOwnerState.Alive).SelectMany(p => p.Entries).Select(e => e.HostKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+            uris = [.. (await store.ListPlansAsync(cancellationToken).ConfigureAwait(false)).Where(p => p.Owner != PlanOwnerState.Alive).SelectMany(p => p.Entries).Select(e => e.HostKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         }
 
         using var hosts = HostSet.FromUris(uris, args);
@@ -179,7 +179,7 @@ internal sealed class PlansCommand : CliCommand
     public override async Task<int> RunAsync(ParseResult args, CommandContext context, CancellationToken cancellationToken)
     {
         using var durable = StateOption.OpenDurable(args);
-        var plans = durable.Store.ListPlans();
+        var plans = await durable.Store.ListPlansAsync(cancellationToken).ConfigureAwait(false);
         await context.Out.WriteAsync(context.Json ? StateOutput.Json(plans) : StateOutput.Text(plans)).ConfigureAwait(false);
         return ExitCodes.Success;
     }
@@ -206,7 +206,7 @@ internal sealed class PlansReleaseCommand : CliCommand
 
         using var durable = StateOption.OpenDurable(args);
         var store = durable.Store;
-        var plan = store.ListPlans().FirstOrDefault(p => p.Id == id) ?? throw new UsageException($"the state store {store.Location} holds no plan {id}.");
+        var plan = (await store.ListPlansAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(p => p.Id == id) ?? throw new UsageException($"the state store {store.Location} holds no plan {id}.");
         if (plan.Owner == PlanOwnerState.Alive)
         {
             throw new UsageException($"plan {id} is running ({plan.Where}); it is not released from outside.");
@@ -222,7 +222,7 @@ internal sealed class PlansReleaseCommand : CliCommand
         if (plan.Entries.Count == 0)
         {
             // Only claims (it reused existing devices): nothing to remove.
-            store.ForgetPlan(id);
+            await store.ForgetPlanAsync(id, cancellationToken).ConfigureAwait(false);
         }
         else
         {

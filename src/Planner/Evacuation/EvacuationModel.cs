@@ -23,7 +23,7 @@ public sealed record GuestEvacuation(DomainSelector Guest, PlanResult Plan, int 
 
 /// <summary>
 /// The plans of a whole evacuation. While it is undecided every complete plan keeps its devices and
-/// claims, so capacity is shared across guests; <see cref="CommitAll"/> hands every device to the
+/// claims, so capacity is shared across guests; <see cref="CommitAllAsync"/> hands every device to the
 /// caller, <see cref="ReleaseAllAsync"/> (or disposing) removes every device the evacuation created.
 /// </summary>
 public sealed class EvacuationResult : IAsyncDisposable
@@ -43,12 +43,13 @@ public sealed class EvacuationResult : IAsyncDisposable
     /// <summary>Wall-clock time of the evacuation planning.</summary>
     public TimeSpan Elapsed { get; }
 
-    /// <summary>Hands every complete plan's devices to the caller (see <see cref="MigrationPlan.Commit"/>).</summary>
-    public void CommitAll()
+    /// <summary>Hands every complete plan's devices to the caller (see <see cref="MigrationPlan.CommitAsync"/>).</summary>
+    /// <param name="cancellationToken">Checked before each commit is written.</param>
+    public async Task CommitAllAsync(CancellationToken cancellationToken = default)
     {
         foreach (var guest in Guests.Where(g => g.Plan.Best.State == PlanState.Ready))
         {
-            guest.Plan.Best.Commit();
+            await guest.Plan.Best.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -60,7 +60,7 @@ internal sealed class DestinationPlanner
     /// <summary>Set during a dry search (see <see cref="PrefetchAsync"/>): the candidates it reached whose verdict is not known yet.</summary>
     private HashSet<(int Device, TargetOption Option)>? _wanted;
 
-    // Claims other plans hold on this host: read once per plan (IPlannerStateStore.ClaimsOn), then added to as claims are lost to racers.
+    // Claims other plans hold on this host: read once per plan (IPlannerStateStore.ClaimsOnAsync), then added to as claims are lost to racers.
     private Dictionary<string, ClaimHolder>? _othersClaims;
 
     public DestinationPlanner(SourceFacts facts, MigrationHost source, MigrationHost destination, PlanOptions options, PlannerServices services)
@@ -108,7 +108,7 @@ internal sealed class DestinationPlanner
         {
             activity?.SetStatus(ActivityStatusCode.Error, error.Message);
             await _journal.RollbackAsync().ConfigureAwait(false);
-            EndPlan();
+            await EndPlanAsync().ConfigureAwait(false);
 
             // Every removal that failed in this plan, the rollback's and those of devices refused before it.
             var failures = _journal.Failures;
@@ -154,7 +154,7 @@ internal sealed class DestinationPlanner
         _pinned = new TargetOption?[_devices.Length];
 
         // The host's claims, read once: every search (dry or real) checks candidates against them, and claims only what it chose.
-        _othersClaims = new Dictionary<string, ClaimHolder>(_services.Claims.ClaimsOn(_host.Key, _planId), StringComparer.Ordinal);
+        _othersClaims = new Dictionary<string, ClaimHolder>(await _services.Claims.ClaimsOnAsync(_host.Key, _planId, cancellationToken).ConfigureAwait(false), StringComparer.Ordinal);
 
         // Passes, most preferred first: verified before unverified; one mdev type per parent before
         // mixing types on a parent. Cards that allow one type at a time (NVIDIA) cannot mix, and
@@ -238,7 +238,7 @@ internal sealed class DestinationPlanner
 
     /// <summary>
     /// Finds an assignment against the host's claims as read once for the plan, then claims its
-    /// existing devices in one call (<see cref="ClaimAssignment"/>); a device a racing plan claimed
+    /// existing devices in one call (<see cref="ClaimAssignmentAsync"/>); a device a racing plan claimed
     /// first is then known held and the search runs again. Bounded: each such round adds a device to
     /// <see cref="_othersClaims"/> for good, and the host has finitely many.
     /// </summary>
@@ -246,7 +246,7 @@ internal sealed class DestinationPlanner
     {
         while (await FindAssignmentAsync(allowUnverified, cancellationToken).ConfigureAwait(false))
         {
-            if (ClaimAssignment())
+            if (await ClaimAssignmentAsync(cancellationToken).ConfigureAwait(false))
             {
                 return true;
             }
@@ -493,7 +493,7 @@ internal sealed class DestinationPlanner
         }
         else
         {
-            // Claimed with the whole assignment (ClaimAssignment); taken here so the search gives it to no other device.
+            // Claimed with the whole assignment (ClaimAssignmentAsync); taken here so the search gives it to no other device.
             _taken.Add(option.ClaimKey!);
             if (option is VfOption { Configured: false } vf)
             {
@@ -511,14 +511,14 @@ internal sealed class DestinationPlanner
     /// longer takes. False when a racing plan claimed one first: it is held from now on, rejected as
     /// in use, and the search must run again.
     /// </summary>
-    private bool ClaimAssignment()
+    private async Task<bool> ClaimAssignmentAsync(CancellationToken cancellationToken)
     {
         var wanted = Enumerable.Range(0, _devices.Length)
             .Where(i => _pinned[i] is null && _assignment[i] is not CreateOption)
             .Select(i => (Index: i, Option: _assignment[i]!, Key: _assignment[i]!.ClaimKey!))
             .ToList();
         var toClaim = wanted.Where(w => !_heldClaims.Contains(w.Key)).ToList();
-        var holders = toClaim.Count == 0 ? [] : _services.Claims.TryClaimMany(_host.Key, [.. toClaim.Select(w => w.Key)], _planId);
+        var holders = toClaim.Count == 0 ? [] : await _services.Claims.TryClaimManyAsync(_host.Key, [.. toClaim.Select(w => w.Key)], _planId, cancellationToken).ConfigureAwait(false);
         var lost = false;
         foreach (var (claim, holder) in toClaim.Zip(holders))
         {
@@ -543,7 +543,7 @@ internal sealed class DestinationPlanner
         var unused = _heldClaims.Where(k => !pinned.Contains(k) && wanted.All(w => w.Key != k)).ToList();
         if (unused.Count > 0)
         {
-            _services.Claims.ReleaseMany(_host.Key, unused, _planId);
+            await _services.Claims.ReleaseManyAsync(_host.Key, unused, _planId, CancellationToken.None).ConfigureAwait(false);
             _heldClaims.ExceptWith(unused);
         }
 
@@ -588,9 +588,9 @@ internal sealed class DestinationPlanner
     }
 
     /// <summary>Ends the plan in the store: every claim goes except those of devices that could not be removed.</summary>
-    private void EndPlan()
+    private async Task EndPlanAsync()
     {
-        _journal.End();
+        await _journal.EndAsync().ConfigureAwait(false);
         _heldClaims.Clear();
     }
 
@@ -743,7 +743,7 @@ internal sealed class DestinationPlanner
     private async Task<PlanContent> FailAsync(IReadOnlyList<string> reasons)
     {
         await _journal.RollbackAsync().ConfigureAwait(false);
-        EndPlan();
+        await EndPlanAsync().ConfigureAwait(false);
         var partial = new List<PlannedDevice>();
         for (var i = 0; i < _deepestPartial.Length; i++)
         {

@@ -58,7 +58,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     /// <exception cref="StateStoreException">The intents could not be recorded: nothing was created.</exception>
     public async Task<IReadOnlyList<CreateResult>> CreateAllAsync(IReadOnlyList<PendingCreate> pending, CancellationToken cancellationToken)
     {
-        IntendAll(pending);
+        await IntendAllAsync(pending).ConfigureAwait(false);
         try
         {
             var viaLibvirt = pending.Where(p => !evaluator.Inventory.IsSysfsOnly(p.Create.Parent)).ToList();
@@ -81,7 +81,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             // A parent that stopped at a failure, or a cancellation, leaves creates that were never issued.
             foreach (var unissued in _intended.Values)
             {
-                CloseIntent(unissued, unissued.Uuid, TargetKeys.Mdev(unissued.Uuid));
+                await CloseIntentAsync(unissued, unissued.Uuid, TargetKeys.Mdev(unissued.Uuid)).ConfigureAwait(false);
             }
 
             _intended.Clear();
@@ -109,9 +109,9 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     /// store: one wait for the disk for the whole batch. A UUID another plan holds is left to the
     /// create itself, which reports it claimed.
     /// </summary>
-    private void IntendAll(IReadOnlyList<PendingCreate> pending)
+    private async Task IntendAllAsync(IReadOnlyList<PendingCreate> pending)
     {
-        var holders = journal.Intend([.. pending.Select(p => Planned(p, p.Uuid))]);
+        var holders = await journal.IntendAsync([.. pending.Select(p => Planned(p, p.Uuid))]).ConfigureAwait(false);
         for (var i = 0; i < pending.Count; i++)
         {
             if (holders[i] is null)
@@ -209,38 +209,38 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
 
     /// <summary>
     /// Takes <paramref name="uuid"/> for its create: its intent was made durable for the batch by
-    /// <see cref="IntendAll"/>, or is made here for a UUID chosen since. Null when the create may go ahead.
+    /// <see cref="IntendAllAsync"/>, or is made here for a UUID chosen since. Null when the create may go ahead.
     /// </summary>
     /// <exception cref="StateStoreException">The intent could not be recorded: nothing was created.</exception>
-    private CreateFailure? Issue(PendingCreate pending, MdevUuid uuid) =>
-        !_intended.TryRemove(uuid, out _) && journal.Intend([Planned(pending, uuid)])[0] is { } holder
+    private async Task<CreateFailure?> IssueAsync(PendingCreate pending, MdevUuid uuid) =>
+        !_intended.TryRemove(uuid, out _) && (await journal.IntendAsync([Planned(pending, uuid)]).ConfigureAwait(false))[0] is { } holder
             ? new CreateFailure(RejectionCode.CreateFailed, $"The UUID {uuid} is claimed by another plan ({holder}).", Errno.EEXIST)
             : null;
 
     /// <summary>A create that made nothing: its intent is closed and its claim released (unless the journal already owns it).</summary>
-    private Attempt Failed(Attempt attempt, CreateFailure failure)
+    private async Task<Attempt> FailedAsync(Attempt attempt, CreateFailure failure)
     {
         if (!journal.Holds(attempt.Uuid))
         {
-            CloseIntent(attempt.Pending, attempt.Uuid, TargetKeys.Mdev(attempt.Uuid));
+            await CloseIntentAsync(attempt.Pending, attempt.Uuid, TargetKeys.Mdev(attempt.Uuid)).ConfigureAwait(false);
         }
 
         return attempt with { Failure = failure, ViaSysfs = false };
     }
 
     /// <summary>A create that made nothing: its intent is closed and its claim released. A store failure here leaves the intent for recovery, which finds nothing to remove.</summary>
-    private void CloseIntent(PendingCreate pending, MdevUuid uuid, string key)
+    private async Task CloseIntentAsync(PendingCreate pending, MdevUuid uuid, string key)
     {
         try
         {
-            journal.NotMade(uuid, pending.Create.Parent, pending.Create.Type.Id, pending.Order);
+            await journal.NotMadeAsync(uuid, pending.Create.Parent, pending.Create.Type.Id, pending.Order).ConfigureAwait(false);
         }
         catch (StateStoreException error)
         {
             Log.StateStoreWriteFailed(logger, uuid, host.Name, error.Message);
         }
 
-        claims.Release(host.Key, key, planId);
+        await claims.ReleaseAsync(host.Key, key, planId).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -250,9 +250,9 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
     private async Task<Attempt> CreateThroughLibvirtAsync(PendingCreate pending, CancellationToken cancellationToken)
     {
         var attempt = new Attempt(pending, pending.Uuid, pending.Action, pending.Note);
-        if (Issue(pending, pending.Uuid) is { } claimed)
+        if (await IssueAsync(pending, pending.Uuid).ConfigureAwait(false) is { } claimed)
         {
-            return Failed(attempt, claimed);
+            return await FailedAsync(attempt, claimed).ConfigureAwait(false);
         }
 
         var create = pending.Create;
@@ -261,7 +261,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         {
             counters.HypervisorCall();
             await host.Hypervisor.CreateMdevAsync(request, cancellationToken).ConfigureAwait(false);
-            Journal(pending, pending.Uuid, CreationMethod.Libvirt);
+            await JournalAsync(pending, pending.Uuid, CreationMethod.Libvirt).ConfigureAwait(false);
             return attempt;
         }
         catch (HypervisorNotSupportedException unsupported)
@@ -276,21 +276,21 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             if (await ListedByLibvirtAsync(pending.Uuid, CancellationToken.None).ConfigureAwait(false))
             {
                 Log.CreateReportedFailureButExists(logger, pending.Uuid, host.Name, error.Message);
-                Journal(pending, pending.Uuid, CreationMethod.Libvirt);
+                await JournalAsync(pending, pending.Uuid, CreationMethod.Libvirt).ConfigureAwait(false);
                 return attempt;
             }
 
-            return Failed(attempt, new CreateFailure(RejectionCode.CreateFailed, $"libvirt could not create a {create.Type.Id} mdev on {create.Parent.Name}: {error.Message}", null));
+            return await FailedAsync(attempt, new CreateFailure(RejectionCode.CreateFailed, $"libvirt could not create a {create.Type.Id} mdev on {create.Parent.Name}: {error.Message}", null)).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             if (await ListedByLibvirtAsync(pending.Uuid, CancellationToken.None).ConfigureAwait(false))
             {
-                Journal(pending, pending.Uuid, CreationMethod.Libvirt);
+                await JournalAsync(pending, pending.Uuid, CreationMethod.Libvirt).ConfigureAwait(false);
             }
             else
             {
-                Failed(attempt, new CreateFailure(RejectionCode.CreateFailed, "cancelled", null));
+                await FailedAsync(attempt, new CreateFailure(RejectionCode.CreateFailed, "cancelled", null)).ConfigureAwait(false);
             }
 
             throw;
@@ -309,9 +309,9 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
         {
             if (attempts[i].ViaSysfs)
             {
-                if (Issue(attempts[i].Pending, attempts[i].Uuid) is { } claimed)
+                if (await IssueAsync(attempts[i].Pending, attempts[i].Uuid).ConfigureAwait(false) is { } claimed)
                 {
-                    attempts[i] = Failed(attempts[i], claimed);
+                    attempts[i] = await FailedAsync(attempts[i], claimed).ConfigureAwait(false);
                 }
                 else
                 {
@@ -334,21 +334,21 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             var path = CreatePath(create);
             if (written[k].Succeeded)
             {
-                Journal(attempt.Pending, attempt.Uuid, CreationMethod.Sysfs);
+                await JournalAsync(attempt.Pending, attempt.Uuid, CreationMethod.Sysfs).ConfigureAwait(false);
                 attempts[writing[k]] = attempt with { ViaSysfs = false };
             }
             else if (written[k].Error == Errno.EEXIST && attempt.Action == DeviceAction.PreserveUuid)
             {
-                Failed(attempt, new CreateFailure(RejectionCode.CreateFailed, "exists", Errno.EEXIST));
+                await FailedAsync(attempt, new CreateFailure(RejectionCode.CreateFailed, "exists", Errno.EEXIST)).ConfigureAwait(false);
                 attempts[writing[k]] = attempt with { Uuid = MdevUuid.NewRandom(), Action = DeviceAction.Create, Note = $"the source UUID {attempt.Pending.Source.Info.Uuid} already exists on {host.Name}, so a new UUID is used" };
                 again.Add(attempts[writing[k]]);
             }
             else
             {
                 // EUSERS is the mdev core's "no instances left"; ENOSPC is mtty's own; EPERM older vfio-ccw/ap.
-                attempts[writing[k]] = Failed(attempt, written[k].Error is Errno.EUSERS or Errno.ENOSPC or Errno.EPERM
+                attempts[writing[k]] = await FailedAsync(attempt, written[k].Error is Errno.EUSERS or Errno.ENOSPC or Errno.EPERM
                     ? new CreateFailure(RejectionCode.NoCapacity, $"Parent {create.Parent.Name} refused another {create.Type.Id} instance: writing the UUID to {path} failed with {written[k].Error} (no instances left).", written[k].Error)
-                    : new CreateFailure(RejectionCode.CreateFailed, $"Creating a {create.Type.Id} mdev on {create.Parent.Name} failed: writing the UUID to {path} failed with {written[k].Error}.", written[k].Error));
+                    : new CreateFailure(RejectionCode.CreateFailed, $"Creating a {create.Type.Id} mdev on {create.Parent.Name} failed: writing the UUID to {path} failed with {written[k].Error}.", written[k].Error)).ConfigureAwait(false);
             }
         }
 
@@ -379,11 +379,11 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             {
                 if (links[i].Succeeded)
                 {
-                    Journal(attempts[i].Pending, attempts[i].Uuid, CreationMethod.Sysfs);
+                    await JournalAsync(attempts[i].Pending, attempts[i].Uuid, CreationMethod.Sysfs).ConfigureAwait(false);
                 }
                 else
                 {
-                    Failed(attempts[i], new CreateFailure(RejectionCode.CreateFailed, "cancelled", null));
+                    await FailedAsync(attempts[i], new CreateFailure(RejectionCode.CreateFailed, "cancelled", null)).ConfigureAwait(false);
                 }
             }
 
@@ -396,7 +396,7 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
             // never made answers the removal with ENOENT, which counts as removed.
             foreach (var attempt in attempts)
             {
-                Journal(attempt.Pending, attempt.Uuid, CreationMethod.Sysfs);
+                await JournalAsync(attempt.Pending, attempt.Uuid, CreationMethod.Sysfs).ConfigureAwait(false);
             }
 
             throw;
@@ -405,8 +405,8 @@ internal sealed class MdevProvisioner(MigrationHost host, PlanOptions options, I
 
     private static SysfsPath CreatePath(CreateOption create) => SysfsPath.TypeAttribute(create.Parent.SysfsName, create.Type.Id, "create");
 
-    private void Journal(PendingCreate pending, MdevUuid uuid, CreationMethod method) =>
-        journal.Record(uuid, pending.Create.Parent, pending.Create.Type.Id, method, persistent: method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);
+    private Task JournalAsync(PendingCreate pending, MdevUuid uuid, CreationMethod method) =>
+        journal.RecordAsync(uuid, pending.Create.Parent, pending.Create.Type.Id, method, persistent: method == CreationMethod.Libvirt && options.PersistentMdevs, pending.Order);
 
     private async Task<bool> ListedByLibvirtAsync(MdevUuid uuid, CancellationToken cancellationToken)
     {

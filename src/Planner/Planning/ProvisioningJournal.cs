@@ -9,7 +9,7 @@ namespace VfioMigration.Planner.Planning;
 
 /// <summary>
 /// Every mdev a plan created on one host, and how: the record rollback works from. Each change is
-/// written through to the state store: the intent before the create is issued (<see cref="Intend"/>),
+/// written through to the state store: the intent before the create is issued (<see cref="IntendAsync"/>),
 /// the device as soon as it exists (or might exist, after an interrupted create), each removal, and
 /// the commit. Creates on different parents record concurrently; the journal lists devices in the
 /// order the planner scheduled them, whatever order they finished in.
@@ -38,29 +38,29 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
     /// result is not null (another plan holds its UUID).
     /// </summary>
     /// <exception cref="StateStoreException">The store cannot record them: no create may be issued.</exception>
-    public IReadOnlyList<ClaimHolder?> Intend(IReadOnlyList<PlannedMdev> devices) =>
-        store.ClaimAndIntend([.. devices.Select(d => new JournalEntry(planId, host.Key, host.Name, d.Uuid, d.Parent.Name.Value, d.Type, d.Method, d.Persistent, d.Order, JournalState.Intent))]);
+    public Task<IReadOnlyList<ClaimHolder?>> IntendAsync(IReadOnlyList<PlannedMdev> devices) =>
+        store.ClaimAndIntendAsync([.. devices.Select(d => new JournalEntry(planId, host.Key, host.Name, d.Uuid, d.Parent.Name.Value, d.Type, d.Method, d.Persistent, d.Order, JournalState.Intent))]);
 
     /// <summary>Closes the intent of a create that made nothing.</summary>
-    public void NotMade(MdevUuid uuid, MdevParent parent, MdevTypeId type, int order) =>
-        store.Journal(new JournalEntry(planId, host.Key, host.Name, uuid, parent.Name.Value, type, CreationMethod.Sysfs, false, order, JournalState.Removed));
+    public Task NotMadeAsync(MdevUuid uuid, MdevParent parent, MdevTypeId type, int order) =>
+        store.JournalAsync(new JournalEntry(planId, host.Key, host.Name, uuid, parent.Name.Value, type, CreationMethod.Sysfs, false, order, JournalState.Removed));
 
     /// <summary>Makes the intent to configure a VF durable (docs/nvidia-vf.md: keyed by <see cref="NvidiaSysfsVfControl.JournalKey"/>, parent the VF, type the id).</summary>
     /// <exception cref="StateStoreException">The store cannot record it: the VF must not be written.</exception>
-    public void IntendVf(PciAddress vf, VgpuType type, int order) =>
-        store.Journal(new JournalEntry(planId, host.Key, host.Name, NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order, JournalState.Intent));
+    public Task IntendVfAsync(PciAddress vf, VgpuType type, int order) =>
+        store.JournalAsync(new JournalEntry(planId, host.Key, host.Name, NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order, JournalState.Intent));
 
     /// <summary>Closes the intent of a VF configuration that changed nothing.</summary>
-    public void NotMadeVf(PciAddress vf, VgpuType type, int order) =>
-        store.Journal(new JournalEntry(planId, host.Key, host.Name, NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order, JournalState.Removed));
+    public Task NotMadeVfAsync(PciAddress vf, VgpuType type, int order) =>
+        store.JournalAsync(new JournalEntry(planId, host.Key, host.Name, NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order, JournalState.Removed));
 
     /// <summary>Journals a VF the plan configured (or may have); rollback writes 0 to it.</summary>
-    public void RecordVf(PciAddress vf, VgpuType type, int order)
+    public Task RecordVfAsync(PciAddress vf, VgpuType type, int order)
     {
         var entry = new Entry(NvidiaSysfsVfControl.JournalKey(vf), vf.ToString(), TypeKey(type), CreationMethod.Vf, false, order);
         Add(entry);
         Log.VfConfigured(logger, vf, entry.Type, host.Name, entry.Uuid);
-        Write(entry);
+        return WriteAsync(entry);
     }
 
     /// <summary>Resets a VF this plan configured (writes 0); returns the failure, or null when it is reset.</summary>
@@ -73,14 +73,14 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
     public static MdevTypeId TypeKey(VgpuType type) => MdevTypeId.Parse(type.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Journals a device that exists, or may; <see cref="Devices"/> lists it at <paramref name="order"/>, where the planner scheduled its create.</summary>
-    public void Record(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
+    public Task RecordAsync(MdevUuid uuid, MdevParent parent, MdevTypeId type, CreationMethod method, bool persistent, int order)
     {
         var entry = new Entry(uuid, parent.Name.Value, type, method, persistent, order);
         Add(entry);
         Log.MdevCreated(logger, uuid, type, parent.Name.Value, host.Name, method);
 
         // In memory first: should the store fail here, the rollback still knows the device.
-        Write(entry);
+        return WriteAsync(entry);
     }
 
     private void Add(Entry entry)
@@ -129,7 +129,7 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
 
     /// <summary>
     /// Removes every device still kept, last scheduled first. Never cancelled: a half-done rollback
-    /// leaks devices. Their claims stay for <see cref="End"/>, which always follows and releases every
+    /// leaks devices. Their claims stay for <see cref="EndAsync"/>, which always follows and releases every
     /// claim of the plan in one write.
     /// </summary>
     public Task<IReadOnlyList<RemovalFailure>> RollbackAsync() => RemoveEachAsync(CreatedDeviceState.Kept, descending: true, releaseClaims: false);
@@ -159,7 +159,16 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             try
             {
                 var written = await host.FileSystem.WriteManyAsync([.. paths.Select(path => (path, "1"))], CancellationToken.None).ConfigureAwait(false);
-                return [.. entries.Select((entry, i) => Settle(entry, MdevRemoval.Outcome(paths[i], written[i]), releaseClaims)).OfType<RemovalFailure>()];
+                var settled = new List<RemovalFailure>();
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    if (await SettleAsync(entries[i], MdevRemoval.Outcome(paths[i], written[i]), releaseClaims).ConfigureAwait(false) is { } failure)
+                    {
+                        settled.Add(failure);
+                    }
+                }
+
+                return settled;
             }
             catch (Exception exception) when (exception is IOException or InvalidOperationException)
             {
@@ -183,20 +192,12 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
 
     /// <summary>Hands the kept devices over to the caller (they are no longer the plan's to remove) and records the commit.</summary>
     /// <param name="migrated">The guest migrated with them (a defined guest now uses them), rather than the caller keeping them.</param>
-    public void Commit(bool migrated)
-    {
-        if (migrated)
-        {
-            store.CommitMigratedPlan(planId);
-        }
-        else
-        {
-            store.CommitPlan(planId);
-        }
-    }
+    /// <param name="cancellationToken">Checked before the commit is written.</param>
+    public Task CommitAsync(bool migrated, CancellationToken cancellationToken) =>
+        migrated ? store.CommitMigratedPlanAsync(planId, cancellationToken) : store.CommitPlanAsync(planId, cancellationToken);
 
     /// <summary>Ends the plan in the store: its claims and closed entries go, a device whose removal failed keeps both.</summary>
-    public void End() => store.EndPlan(planId);
+    public Task EndAsync() => store.EndPlanAsync(planId);
 
     private async Task<RemovalFailure?> RemoveAsync(Entry entry, bool releaseClaim)
     {
@@ -205,11 +206,11 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             counters.HypervisorCall();
         }
 
-        return Settle(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false), releaseClaim);
+        return await SettleAsync(entry, await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method, entry.Persistent).ConfigureAwait(false), releaseClaim).ConfigureAwait(false);
     }
 
     /// <summary>Records how a removal ended: the entry's state, the store, the claim and the counters; the failure, or null when the device is gone.</summary>
-    private RemovalFailure? Settle(Entry entry, string? error, bool releaseClaim)
+    private async Task<RemovalFailure?> SettleAsync(Entry entry, string? error, bool releaseClaim)
     {
         lock (_gate)
         {
@@ -217,12 +218,12 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
             entry.Error = error;
         }
 
-        WriteDuringRemoval(entry);
+        await WriteDuringRemovalAsync(entry).ConfigureAwait(false);
         if (error is null)
         {
             if (releaseClaim)
             {
-                store.Release(host.Key, entry.ClaimKey, planId);
+                await store.ReleaseAsync(host.Key, entry.ClaimKey, planId).ConfigureAwait(false);
             }
 
             counters.Remove();
@@ -236,15 +237,15 @@ internal sealed class ProvisioningJournal(MigrationHost host, IPlannerStateStore
         return new RemovalFailure(host.Name, entry.Uuid, error);
     }
 
-    private void Write(Entry entry) =>
-        store.Journal(new JournalEntry(planId, host.Key, host.Name, entry.Uuid, entry.Parent, entry.Type, entry.Method, entry.Persistent, entry.Order, entry.JournalState, entry.Error));
+    private Task WriteAsync(Entry entry) =>
+        store.JournalAsync(new JournalEntry(planId, host.Key, host.Name, entry.Uuid, entry.Parent, entry.Type, entry.Method, entry.Persistent, entry.Order, entry.JournalState, entry.Error));
 
     /// <summary>A removal is recorded if the store allows; a store failure must not stop a rollback (recovery later finds the device gone).</summary>
-    private void WriteDuringRemoval(Entry entry)
+    private async Task WriteDuringRemovalAsync(Entry entry)
     {
         try
         {
-            Write(entry);
+            await WriteAsync(entry).ConfigureAwait(false);
         }
         catch (StateStoreException error)
         {

@@ -41,7 +41,7 @@ internal sealed class VfProvisioner(PlanOptions options, ProvisioningJournal jou
                 : $"Reading {NvidiaSysfsVfControl.CreatablePath(address)} failed with {creatable.Error}; nothing was written.", creatable.Succeeded ? null : creatable.Error);
         }
 
-        journal.IntendVf(address, vf.Type, pending.Order);
+        await journal.IntendVfAsync(address, vf.Type, pending.Order).ConfigureAwait(false);
         SysfsResult written;
         try
         {
@@ -50,17 +50,17 @@ internal sealed class VfProvisioner(PlanOptions options, ProvisioningJournal jou
         catch (Exception error) when (error is OperationCanceledException or IOException)
         {
             // The write may have reached the driver: journal the VF so the rollback resets it (0 on an unconfigured VF changes nothing).
-            journal.RecordVf(address, vf.Type, pending.Order);
+            await journal.RecordVfAsync(address, vf.Type, pending.Order).ConfigureAwait(false);
             throw;
         }
 
         if (!written.Succeeded)
         {
-            journal.NotMadeVf(address, vf.Type, pending.Order);
+            await journal.NotMadeVfAsync(address, vf.Type, pending.Order).ConfigureAwait(false);
             return NotMade(pending, written.Error is Errno.EINVAL or Errno.ENOSPC or Errno.EUSERS ? RejectionCode.NoCapacity : RejectionCode.CreateFailed, $"Writing {vf.Type.Id} to {NvidiaSysfsVfControl.CurrentPath(address)} failed with {written.Error} (the driver refused the vGPU: the type is no longer creatable there, or the VF is busy); the VF is as it was.", written.Error);
         }
 
-        journal.RecordVf(address, vf.Type, pending.Order);
+        await journal.RecordVfAsync(address, vf.Type, pending.Order).ConfigureAwait(false);
         var readBack = await control.CurrentAsync(address, cancellationToken).ConfigureAwait(false);
         if (!readBack.Succeeded || readBack.Value != vf.Type.Id)
         {

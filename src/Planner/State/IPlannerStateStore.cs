@@ -9,6 +9,10 @@ namespace VfioMigration.Planner.State;
 /// <see cref="TargetClaimRegistry"/> (in memory, one process) and <see cref="SqliteStateStore"/>
 /// (a file every process on a management node can share). Implementations are safe for concurrent
 /// use. A method that cannot reach the store throws <see cref="StateStoreException"/>.
+/// Every method that reads or writes the store is asynchronous: a plan waiting for the disk or the
+/// network holds no thread. A read stops waiting when its token is cancelled; a write checks its token
+/// before it is sent and, once sent, is waited for (a write given up half way would leave the store
+/// and the caller disagreeing about what the plan holds).
 /// </summary>
 public interface IPlannerStateStore
 {
@@ -24,33 +28,37 @@ public interface IPlannerStateStore
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="device">The device: <c>mdev:&lt;uuid&gt;</c> or <c>pci:&lt;address&gt;</c>.</param>
     /// <param name="plan">The plan claiming it.</param>
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
     /// <returns>Null when the plan now holds the claim (it was free, the plan already held it, or its holder is gone); otherwise the plan that holds it.</returns>
-    ClaimHolder? TryClaim(string hostKey, string device, Guid plan);
+    Task<ClaimHolder?> TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default);
 
     /// <summary>The plan other than <paramref name="plan"/> that holds a claim on the device and is alive or committed; null when none does.</summary>
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="device">The device key.</param>
     /// <param name="plan">The asking plan (<see cref="Guid.Empty"/> for none).</param>
-    ClaimHolder? HolderOf(string hostKey, string device, Guid plan);
+    /// <param name="cancellationToken">Stops the read.</param>
+    Task<ClaimHolder?> HolderOfAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Every claim on a host that keeps a device from <paramref name="plan"/>, by device key: for each
-    /// device what <see cref="HolderOf"/> would return, read at once (one read where the store can),
+    /// device what <see cref="HolderOfAsync"/> would return, read at once (one read where the store can),
     /// so a search can try many candidates without asking the store about each. A snapshot: a claim
     /// made after it is not in it, which is why the devices chosen from it are claimed with
-    /// <see cref="TryClaimMany"/>. The default asks <see cref="HolderOf"/> about every device
-    /// <see cref="ListPlans"/> shows another plan claiming on the host.
+    /// <see cref="TryClaimManyAsync"/>. The default asks <see cref="HolderOfAsync"/> about every device
+    /// <see cref="ListPlansAsync"/> shows another plan claiming on the host.
     /// </summary>
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="plan">The asking plan (<see cref="Guid.Empty"/> for none): its own claims are not listed.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
     /// <returns>The holder of each device another plan keeps from this one; devices whose holder is gone (and free) are not listed.</returns>
-    IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan)
+    async Task<IReadOnlyDictionary<string, ClaimHolder>> ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken = default)
     {
-        var devices = ListPlans().Where(p => p.Id != plan).SelectMany(p => p.Claims).Where(c => c.Key == hostKey).Select(c => c.Value).Distinct(StringComparer.Ordinal);
+        var plans = await ListPlansAsync(cancellationToken).ConfigureAwait(false);
+        var devices = plans.Where(p => p.Id != plan).SelectMany(p => p.Claims).Where(c => c.Key == hostKey).Select(c => c.Value).Distinct(StringComparer.Ordinal);
         var holders = new Dictionary<string, ClaimHolder>(StringComparer.Ordinal);
         foreach (var device in devices)
         {
-            if (HolderOf(hostKey, device, plan) is { } holder)
+            if (await HolderOfAsync(hostKey, device, plan, cancellationToken).ConfigureAwait(false) is { } holder)
             {
                 holders[device] = holder;
             }
@@ -60,36 +68,44 @@ public interface IPlannerStateStore
     }
 
     /// <summary>
-    /// Claims several devices of one host for a plan, each exactly as <see cref="TryClaim"/> would,
+    /// Claims several devices of one host for a plan, each exactly as <see cref="TryClaimAsync"/> would,
     /// in one atomic write where the store can. The results are per device: a device held by another
     /// live (or committed) plan is not claimed and its result names the holder; every other device is
     /// claimed, whatever happened to the rest. Two plans claiming the same device in their batches
-    /// never both get it. The default makes one <see cref="TryClaim"/> per device.
+    /// never both get it. The default makes one <see cref="TryClaimAsync"/> per device.
     /// </summary>
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="devices">The device keys, each at most once.</param>
     /// <param name="plan">The plan claiming them.</param>
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
     /// <returns>Per device, in order: null when the plan now holds it, otherwise the plan that does.</returns>
-    IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    async Task<IReadOnlyList<ClaimHolder?>> TryClaimManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(devices);
-        return [.. devices.Select(device => TryClaim(hostKey, device, plan))];
+        var holders = new ClaimHolder?[devices.Count];
+        for (var i = 0; i < devices.Count; i++)
+        {
+            holders[i] = await TryClaimAsync(hostKey, devices[i], plan, cancellationToken).ConfigureAwait(false);
+        }
+
+        return holders;
     }
 
     /// <summary>
-    /// Releases several claims of a plan on one host, each as <see cref="Release"/> would (a claim
+    /// Releases several claims of a plan on one host, each as <see cref="ReleaseAsync"/> would (a claim
     /// the plan does not hold is left alone), in one write where the store can. The default makes
-    /// one <see cref="Release"/> per device.
+    /// one <see cref="ReleaseAsync"/> per device.
     /// </summary>
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="devices">The device keys.</param>
     /// <param name="plan">The plan.</param>
-    void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    async Task ReleaseManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(devices);
         foreach (var device in devices)
         {
-            Release(hostKey, device, plan);
+            await ReleaseAsync(hostKey, device, plan, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -97,32 +113,39 @@ public interface IPlannerStateStore
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="device">The device key.</param>
     /// <param name="plan">The plan.</param>
-    void Release(string hostKey, string device, Guid plan);
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    Task ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default);
 
-    /// <summary>Records one journal entry, replacing the plan's entry for the same host and UUID; durable when this returns.</summary>
+    /// <summary>
+    /// Records one journal entry, replacing the plan's entry for the same host and UUID. An intent is
+    /// durable when this completes; any other entry survives the crash of the process at least, and is
+    /// durable once a later durable write of the store is (see docs/state.md, "Cost").
+    /// </summary>
     /// <param name="entry">The entry.</param>
-    void Journal(JournalEntry entry);
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Claims the UUID of each mdev a plan is about to create and records its intent, in one durable
-    /// write where the store can: when this returns, every device whose result is null is claimed and
+    /// write where the store can: when this completes, every device whose result is null is claimed and
     /// its intent is durable, so its create may be issued. A device already claimed by another plan is
     /// neither claimed nor journaled (its result names the holder), and the others still are. The
-    /// default makes one <see cref="TryClaim"/> and one <see cref="Journal"/> per device.
+    /// default makes one <see cref="TryClaimAsync"/> and one <see cref="JournalAsync"/> per device.
     /// </summary>
     /// <param name="intents">The entries, each in state <see cref="JournalState.Intent"/>.</param>
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
     /// <returns>Per entry, in order: null when claimed and journaled, otherwise the plan that holds the UUID.</returns>
-    IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
+    async Task<IReadOnlyList<ClaimHolder?>> ClaimAndIntendAsync(IReadOnlyList<JournalEntry> intents, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(intents);
         var holders = new ClaimHolder?[intents.Count];
         for (var i = 0; i < intents.Count; i++)
         {
             var intent = intents[i];
-            holders[i] = TryClaim(intent.HostKey, TargetKeys.Mdev(intent.Uuid), intent.Plan);
+            holders[i] = await TryClaimAsync(intent.HostKey, TargetKeys.Mdev(intent.Uuid), intent.Plan, cancellationToken).ConfigureAwait(false);
             if (holders[i] is null)
             {
-                Journal(intent);
+                await JournalAsync(intent, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -133,33 +156,38 @@ public interface IPlannerStateStore
     /// Records that a plan is committed (migrated, or kept): its created devices are no longer the
     /// plan's to remove. A durable store keeps its claims until the plan is released or recovery sees
     /// a defined guest using its devices; the in-memory store releases them. Durable when this
-    /// returns: a kept device has nothing else that says it is kept.
+    /// completes: a kept device has nothing else that says it is kept.
     /// </summary>
     /// <param name="plan">The plan.</param>
-    void CommitPlan(Guid plan);
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    Task CommitPlanAsync(Guid plan, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Records that a plan is committed because its guest migrated with its devices. The store may
     /// make this write survive only the crash of the process (not a power loss of the management node):
     /// should it be lost, recovery finds the migrated guest using the devices and marks them committed
-    /// all the same. The default is <see cref="CommitPlan"/>.
+    /// all the same. The default is <see cref="CommitPlanAsync"/>.
     /// </summary>
     /// <param name="plan">The plan.</param>
-    void CommitMigratedPlan(Guid plan) => CommitPlan(plan);
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    Task CommitMigratedPlanAsync(Guid plan, CancellationToken cancellationToken = default) => CommitPlanAsync(plan, cancellationToken);
 
     /// <summary>
     /// Ends a plan that was released or failed: forgets its claims and its closed entries, except a
     /// device whose removal failed, which keeps its entry and claim until it is removed.
     /// </summary>
     /// <param name="plan">The plan.</param>
-    void EndPlan(Guid plan);
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    Task EndPlanAsync(Guid plan, CancellationToken cancellationToken = default);
 
     /// <summary>Forgets a plan entirely: its claims and journal entries.</summary>
     /// <param name="plan">The plan.</param>
-    void ForgetPlan(Guid plan);
+    /// <param name="cancellationToken">Checked before the write is sent.</param>
+    Task ForgetPlanAsync(Guid plan, CancellationToken cancellationToken = default);
 
     /// <summary>Every plan the store holds something for (claims or journal entries), with its owner's state.</summary>
-    IReadOnlyList<StoredPlan> ListPlans();
+    /// <param name="cancellationToken">Stops the read.</param>
+    Task<IReadOnlyList<StoredPlan>> ListPlansAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The plans with journal entries on a host that recovery must look at: those whose owner is
@@ -168,7 +196,8 @@ public interface IPlannerStateStore
     /// </summary>
     /// <param name="hostKey">The host (its hypervisor URI).</param>
     /// <param name="includeCommitted">Also list committed plans.</param>
-    IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted);
+    /// <param name="cancellationToken">Stops the read.</param>
+    Task<IReadOnlyList<StoredPlan>> PlansToRecoverAsync(string hostKey, bool includeCommitted, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Where a journaled device is in its life.</summary>

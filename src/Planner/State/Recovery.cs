@@ -37,7 +37,7 @@ internal static class Recovery
 {
     public static async Task<RecoveryReport> RunAsync(MigrationHost host, IPlannerStateStore store, bool includeCommitted, ILogger logger)
     {
-        var plans = store.PlansToRecover(host.Key, includeCommitted);
+        var plans = await store.PlansToRecoverAsync(host.Key, includeCommitted).ConfigureAwait(false);
         if (plans.Count == 0)
         {
             return new RecoveryReport(host.Name, []);
@@ -55,7 +55,7 @@ internal static class Recovery
                 if (committed.Count > 0 && committed.All(e => OwnerOf(devices.Owners, e) is not null) && !entries.Any(e => e.IsOpen))
                 {
                     report.AddRange(committed.Select(e => new RecoveredDevice(plan.Id, plan.Guest, e.Uuid, RecoveryAction.UsedByGuest, OwnerOf(devices.Owners, e))));
-                    store.ForgetPlan(plan.Id);
+                    await store.ForgetPlanAsync(plan.Id).ConfigureAwait(false);
                 }
 
                 continue;
@@ -70,7 +70,7 @@ internal static class Recovery
     /// <summary>Removes what a kept (committed) plan created on <paramref name="host"/>, except devices a defined guest uses, and forgets the plan when nothing of it is left.</summary>
     public static async Task<RecoveryReport> ReleaseAsync(MigrationHost host, IPlannerStateStore store, Guid planId, ILogger logger)
     {
-        var plan = store.ListPlans().FirstOrDefault(p => p.Id == planId)
+        var plan = (await store.ListPlansAsync().ConfigureAwait(false)).FirstOrDefault(p => p.Id == planId)
             ?? throw new InvalidOperationException($"The state store {store.Location} holds no plan {planId}.");
         if (plan.Owner == PlanOwnerState.Alive)
         {
@@ -98,7 +98,7 @@ internal static class Recovery
         var elsewhere = plan.Entries.Any(e => e.HostKey != host.Key && (e.IsOpen || (plan.Owner == PlanOwnerState.Committed && e.State == JournalState.Committed)));
         if (!stillOpen && !elsewhere)
         {
-            store.ForgetPlan(plan.Id);
+            await store.ForgetPlanAsync(plan.Id).ConfigureAwait(false);
         }
     }
 
@@ -107,7 +107,7 @@ internal static class Recovery
         if (OwnerOf(devices.Owners, entry) is { } guest)
         {
             // The migration finished but its commit was not recorded (or a kept device was given to a guest): the device is the guest's.
-            store.Journal(entry with { State = JournalState.Committed, Error = null });
+            await store.JournalAsync(entry with { State = JournalState.Committed, Error = null }).ConfigureAwait(false);
             return new RecoveredDevice(entry.Plan, "", entry.Uuid, RecoveryAction.UsedByGuest, guest);
         }
 
@@ -121,7 +121,7 @@ internal static class Recovery
 
         // A VF is reset (0 into current_vgpu_type), an mdev removed through sysfs.
         var error = await MdevRemoval.RemoveAsync(host, entry.Uuid, entry.Parent, entry.Method == CreationMethod.Vf ? CreationMethod.Vf : CreationMethod.Sysfs, persistent: false).ConfigureAwait(false);
-        store.Journal(entry with { State = error is null ? JournalState.Removed : JournalState.RemoveFailed, Error = error });
+        await store.JournalAsync(entry with { State = error is null ? JournalState.Removed : JournalState.RemoveFailed, Error = error }).ConfigureAwait(false);
         return new RecoveredDevice(entry.Plan, "", entry.Uuid, error is null ? RecoveryAction.Removed : RecoveryAction.RemoveFailed, error);
     }
 

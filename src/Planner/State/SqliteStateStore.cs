@@ -13,9 +13,10 @@ namespace VfioMigration.Planner.State;
 /// directory. Intents (one transaction for a batch of them) and commits of kept plans are durable
 /// (<c>synchronous=FULL</c>) when they return, every other write survives the crash of the process
 /// (<c>synchronous=NORMAL</c>); the
-/// writes that threads of one process make at the same time share one transaction and one sync
-/// (group commit), reads go through a connection of their own; a
-/// write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
+/// writes that plans of one process make at the same time share one transaction and one sync
+/// (group commit; the writes that need no sync commit apart, without waiting for it), and a plan
+/// waiting for its write awaits it without holding a thread; reads go through a connection of their
+/// own; a write waits at most <see cref="BusyTimeout"/> for another process. Plans of a process that is
 /// gone lose their claims and are recovered. Schema and guarantees: docs/state.md.
 /// </summary>
 public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
@@ -78,7 +79,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             }
 
             _connection = Open(SqliteOpenMode.ReadWriteCreate, "PRAGMA journal_mode = WAL;");
-            Write(durable: true, transaction =>
+            // Nobody else holds the store yet: the schema's write runs here, alone.
+            var schema = new WriteRequest<int>(durable: true, transaction =>
             {
                 var version = Convert.ToInt32(Scalar(transaction, "PRAGMA user_version"), CultureInfo.InvariantCulture);
                 if (version > SchemaVersion)
@@ -89,6 +91,8 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 Command(transaction, Schema + $"PRAGMA user_version = {SchemaVersion};").ExecuteNonQuery();
                 return 0;
             });
+            RunGroup([schema]);
+            schema.Outcome();
             // Reads go through a connection of their own, so a read never waits for a write's sync to the disk (WAL readers do not block on the writer).
             _reader = Open(SqliteOpenMode.ReadWrite, "PRAGMA query_only = 1;");
         }
@@ -153,17 +157,20 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => TryClaimMany(hostKey, [device], plan)[0];
+    public async Task<ClaimHolder?> TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) =>
+        (await TryClaimManyAsync(hostKey, [device], plan, cancellationToken).ConfigureAwait(false))[0];
 
     /// <inheritdoc />
-    public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Read(() => Holder(null, hostKey, device, plan));
+    public Task<ClaimHolder?> HolderOfAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) =>
+        ReadAsync(() => Holder(null, hostKey, device, plan), cancellationToken);
 
     /// <inheritdoc />
-    public void Release(string hostKey, string device, Guid plan) => ReleaseMany(hostKey, [device], plan);
+    public Task ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => ReleaseManyAsync(hostKey, [device], plan, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>One read of the host's claims (with their plans), plus one look at the journal for each claim of a plan whose owner is gone.</remarks>
-    public IReadOnlyDictionary<string, ClaimHolder> ClaimsOn(string hostKey, Guid plan) => Read<IReadOnlyDictionary<string, ClaimHolder>>(() =>
+    public Task<IReadOnlyDictionary<string, ClaimHolder>> ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken = default) => ReadAsync<IReadOnlyDictionary<string, ClaimHolder>>(
+        () =>
     {
         var holders = new Dictionary<string, ClaimHolder>(StringComparer.Ordinal);
         using var reader = Command(
@@ -181,29 +188,30 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         }
 
         return holders;
-    });
+    },
+        cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>One write transaction for every device.</remarks>
-    public IReadOnlyList<ClaimHolder?> TryClaimMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    public async Task<IReadOnlyList<ClaimHolder?>> TryClaimManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(devices);
-        return devices.Count == 0 ? [] : Write<IReadOnlyList<ClaimHolder?>>(durable: false, transaction => [.. devices.Select(device => TryClaim(transaction, hostKey, device, plan))]);
+        return devices.Count == 0 ? [] : await WriteAsync<IReadOnlyList<ClaimHolder?>>(durable: false, transaction => [.. devices.Select(device => TryClaim(transaction, hostKey, device, plan))], cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     /// <remarks>One write transaction for every device.</remarks>
-    public void ReleaseMany(string hostKey, IReadOnlyList<string> devices, Guid plan)
+    public async Task ReleaseManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(devices);
         if (devices.Count > 0)
         {
-            Write(durable: false, transaction => devices.Sum(device => Unclaim(transaction, hostKey, device, plan)));
+            await WriteAsync(durable: false, transaction => devices.Sum(device => Unclaim(transaction, hostKey, device, plan)), cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<ClaimHolder?> ClaimAndIntend(IReadOnlyList<JournalEntry> intents)
+    public async Task<IReadOnlyList<ClaimHolder?>> ClaimAndIntendAsync(IReadOnlyList<JournalEntry> intents, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(intents);
         if (intents.Any(i => i.State != JournalState.Intent))
@@ -212,7 +220,9 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         }
 
         // One durable transaction for every intent of the batch: one wait for the disk, not one per device.
-        return intents.Count == 0 ? [] : Write<IReadOnlyList<ClaimHolder?>>(durable: true, transaction =>
+        return intents.Count == 0 ? [] : await WriteAsync<IReadOnlyList<ClaimHolder?>>(
+            durable: true,
+            transaction =>
         [
             .. intents.Select(intent =>
             {
@@ -224,50 +234,60 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
                 Insert(transaction, intent);
                 return null;
             }),
-        ]);
+        ],
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public void Journal(JournalEntry entry)
+    public Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
         // The intent is what recovery needs after a power loss; an outcome lost with it leaves the intent, which recovery resolves the same way.
-        Write(durable: entry.State == JournalState.Intent, transaction => Insert(transaction, entry));
+        return WriteAsync(durable: entry.State == JournalState.Intent, transaction => Insert(transaction, entry), cancellationToken);
     }
 
     /// <inheritdoc />
-    public void CommitPlan(Guid plan) => Commit(plan, durable: true);
+    public Task CommitPlanAsync(Guid plan, CancellationToken cancellationToken = default) => CommitAsync(plan, durable: true, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>Survives the crash of the process (<c>synchronous=NORMAL</c>): after a power loss recovery sees the migrated guest using the devices.</remarks>
-    public void CommitMigratedPlan(Guid plan) => Commit(plan, durable: false);
+    public Task CommitMigratedPlanAsync(Guid plan, CancellationToken cancellationToken = default) => CommitAsync(plan, durable: false, cancellationToken);
 
     /// <inheritdoc />
-    public void EndPlan(Guid plan) => Write(durable: false, transaction => Command(
+    public Task EndPlanAsync(Guid plan, CancellationToken cancellationToken = default) => WriteAsync(
+        durable: false,
+        transaction => Command(
         transaction,
         """
         DELETE FROM claims WHERE plan = $plan AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.plan = $plan AND j.state = 'remove_failed' AND j.host = claims.host AND 'mdev:' || j.uuid = claims.device);
         DELETE FROM journal WHERE plan = $plan AND state <> 'remove_failed';
         DELETE FROM plans WHERE id = $plan AND NOT EXISTS (SELECT 1 FROM journal WHERE plan = $plan) AND NOT EXISTS (SELECT 1 FROM claims WHERE plan = $plan);
         """,
-        ("$plan", Text(plan))).ExecuteNonQuery());
+        ("$plan", Text(plan))).ExecuteNonQuery(),
+        cancellationToken);
 
     /// <inheritdoc />
-    public void ForgetPlan(Guid plan) => Write(durable: false, transaction => Command(
-        transaction,
-        "DELETE FROM claims WHERE plan = $plan; DELETE FROM journal WHERE plan = $plan; DELETE FROM plans WHERE id = $plan;",
-        ("$plan", Text(plan))).ExecuteNonQuery());
+    public Task ForgetPlanAsync(Guid plan, CancellationToken cancellationToken = default) => WriteAsync(
+        durable: false,
+        transaction => Command(
+            transaction,
+            "DELETE FROM claims WHERE plan = $plan; DELETE FROM journal WHERE plan = $plan; DELETE FROM plans WHERE id = $plan;",
+            ("$plan", Text(plan))).ExecuteNonQuery(),
+        cancellationToken);
 
     /// <inheritdoc />
-    public IReadOnlyList<StoredPlan> ListPlans() => Read(() =>
-        Plans("SELECT DISTINCT plan FROM claims UNION SELECT DISTINCT plan FROM journal UNION SELECT id FROM plans", []));
+    public Task<IReadOnlyList<StoredPlan>> ListPlansAsync(CancellationToken cancellationToken = default) => ReadAsync<IReadOnlyList<StoredPlan>>(
+        () => Plans("SELECT DISTINCT plan FROM claims UNION SELECT DISTINCT plan FROM journal UNION SELECT id FROM plans", []),
+        cancellationToken);
 
     /// <inheritdoc />
-    public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => Read<IReadOnlyList<StoredPlan>>(() =>
+    public Task<IReadOnlyList<StoredPlan>> PlansToRecoverAsync(string hostKey, bool includeCommitted, CancellationToken cancellationToken = default) => ReadAsync<IReadOnlyList<StoredPlan>>(
+        () =>
         [.. Plans(
                 $"SELECT DISTINCT plan FROM journal WHERE host = $host AND state IN ('intent', 'created', 'remove_failed'{(includeCommitted ? ", 'committed'" : "")})",
                 [("$host", hostKey)])
-            .Where(p => p.Owner == PlanOwnerState.Gone || (includeCommitted && p.Owner == PlanOwnerState.Committed))]);
+            .Where(p => p.Owner == PlanOwnerState.Gone || (includeCommitted && p.Owner == PlanOwnerState.Committed))],
+        cancellationToken);
 
     /// <summary>Closes the database.</summary>
     public void Dispose()
@@ -428,12 +448,15 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
             ("$error", entry.Error)).ExecuteNonQuery();
     }
 
-    private int Commit(Guid plan, bool durable) => Write(durable, transaction =>
-    {
-        EnsurePlan(transaction, plan);
-        Command(transaction, "UPDATE plans SET committed = 1 WHERE id = $plan", ("$plan", Text(plan))).ExecuteNonQuery();
-        return Command(transaction, "UPDATE journal SET state = 'committed' WHERE plan = $plan AND state = 'created'", ("$plan", Text(plan))).ExecuteNonQuery();
-    });
+    private Task<int> CommitAsync(Guid plan, bool durable, CancellationToken cancellationToken) => WriteAsync(
+        durable,
+        transaction =>
+        {
+            EnsurePlan(transaction, plan);
+            Command(transaction, "UPDATE plans SET committed = 1 WHERE id = $plan", ("$plan", Text(plan))).ExecuteNonQuery();
+            return Command(transaction, "UPDATE journal SET state = 'committed' WHERE plan = $plan AND state = 'created'", ("$plan", Text(plan))).ExecuteNonQuery();
+        },
+        cancellationToken);
 
     private void EnsurePlan(SqliteTransaction transaction, Guid plan)
     {
@@ -451,63 +474,94 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
     }
 
     /// <summary>
-    /// One write, committed with the writes other threads of this process wait to make at the same
-    /// time (group commit): the caller queues it; when no group is running, or when the previous
+    /// One write, committed with the writes other plans of this process ask for at the same time
+    /// (group commit): the caller queues it; when no group is running, or when the previous
     /// group's leader hands it the turn, it becomes the leader and runs every queued write in one <c>BEGIN
     /// IMMEDIATE</c> transaction, each inside its own savepoint, so one that throws is rolled back
     /// alone and gets its own exception. The transaction is durable (<c>synchronous=FULL</c>, one
     /// sync of the WAL) when any of its writes is, otherwise it survives the crash of the process
-    /// (NORMAL). Either way, when this returns the write is committed as its caller asked, or stronger.
+    /// (NORMAL). Either way, when this completes the write is committed as its caller asked, or stronger.
+    /// A caller that is not the leader awaits its turn, holding no thread meanwhile; the token is
+    /// checked only before the write is queued.
     /// </summary>
-    internal T Write<T>(bool durable, Func<SqliteTransaction, T> work)
+    internal async Task<T> WriteAsync<T>(bool durable, Func<SqliteTransaction, T> work, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var request = new WriteRequest<T>(durable, work);
-        bool lead;
+        if (!Enqueue(request) && await request.Turn.Task.ConfigureAwait(false))
+        {
+            return request.Outcome();
+        }
+
+        Lead(request);
+        return request.Outcome();
+    }
+
+    /// <summary>Queues a write; true when its caller is to lead a group now.</summary>
+    private bool Enqueue(WriteRequest request)
+    {
         lock (_queueGate)
         {
             _queue.Add(request);
             Writes++;
-            lead = !_leading;
+            var lead = !_leading;
             _leading = true;
+            return lead;
         }
+    }
 
-        // A waiting caller blocks on a task, which the thread pool sees (and makes up for with another
-        // thread): under a lock it would not, and the plans of an evacuation would stall behind the disk.
-        if (lead || !request.Turn.Task.Result)
+    /// <summary>
+    /// Runs every queued write (<paramref name="leader"/>'s among them) as one group, completes the
+    /// others' turns, and hands the lead to the first write queued meanwhile. When the group mixes
+    /// writes that need the disk with writes that do not, the latter commit first in a transaction of
+    /// their own (NORMAL, no sync) and their callers go on at once, instead of waiting for the others'
+    /// sync: the writes of one group come from callers running at the same time, so either order is one
+    /// they could have had.
+    /// </summary>
+    private void Lead(WriteRequest leader)
+    {
+        List<WriteRequest> group = [];
+        try
         {
-            List<WriteRequest> group = [];
-            try
+            lock (_gate)
             {
-                lock (_gate)
-                {
-                    lock (_queueGate)
-                    {
-                        (group, _queue) = (_queue, []);
-                    }
-
-                    RunGroup(group);
-                }
-            }
-            finally
-            {
-                WriteRequest? next;
                 lock (_queueGate)
                 {
-                    next = _queue.FirstOrDefault();
-                    _leading = next is not null;
+                    (group, _queue) = (_queue, []);
                 }
 
-                foreach (var done in group.Where(r => r != request))
+                if (group.Exists(r => r.Durable) && group.Exists(r => !r.Durable))
                 {
-                    done.Turn.SetResult(true);
+                    var quick = group.FindAll(r => !r.Durable);
+                    RunGroup(quick);
+                    foreach (var done in quick.Where(r => r != leader))
+                    {
+                        done.Turn.SetResult(true);
+                    }
+
+                    group = group.FindAll(r => r.Durable);
                 }
 
-                // The first write queued meanwhile leads the next group.
-                next?.Turn.SetResult(false);
+                RunGroup(group);
             }
         }
+        finally
+        {
+            WriteRequest? next;
+            lock (_queueGate)
+            {
+                next = _queue.FirstOrDefault();
+                _leading = next is not null;
+            }
 
-        return request.Outcome();
+            foreach (var done in group.Where(r => r != leader))
+            {
+                done.Turn.SetResult(true);
+            }
+
+            // The first write queued meanwhile leads the next group.
+            next?.Turn.SetResult(false);
+        }
     }
 
     /// <summary>
@@ -571,13 +625,15 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
 
     private StateStoreException Failure(SqliteException e) => new($"The planner's state store {FilePath} failed: {e.Message}", e);
 
-    private T Read<T>(Func<T> work)
+    /// <summary>A read, on the reading connection: it never waits for a write's sync to the disk, so it runs on the caller's thread.</summary>
+    private Task<T> ReadAsync<T>(Func<T> work, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         lock (_readGate)
         {
             try
             {
-                return work();
+                return Task.FromResult(work());
             }
             catch (SqliteException e)
             {
@@ -667,7 +723,7 @@ public sealed class SqliteStateStore : IPlannerStateStore, IDisposable
         public bool Durable { get; } = durable;
 
         /// <summary>Completed true when a leader ran this write, false when this write's caller is to lead the next group.</summary>
-        public TaskCompletionSource<bool> Turn { get; } = new();
+        public TaskCompletionSource<bool> Turn { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public bool Failed => Error is not null;
 

@@ -51,7 +51,7 @@ public abstract partial class PlannerEndToEndTests
         AssertProbesBounded(destination, before, result.Best);
         AssertSourceOnlyRead(source);
 
-        result.Best.Commit();
+        await result.Best.CommitAsync();
         AssertExactlyPlannedMdevs(destination, before, result.Best);
     }
 
@@ -74,7 +74,7 @@ public abstract partial class PlannerEndToEndTests
         await AssertDestinationXmlAsync(bed, source, SingleGuest, result.Best, validate: false);
         AssertProbesBounded(destination, before, result.Best);
 
-        result.Best.Commit();
+        await result.Best.CommitAsync();
         AssertExactlyPlannedMdevs(destination, before, result.Best);
     }
 
@@ -106,7 +106,7 @@ public abstract partial class PlannerEndToEndTests
         await AssertDestinationXmlAsync(bed, source, MultiGuest, plan, validate: true);
         AssertProbesBounded(destination, before, plan, OtherVgpuType, IdleOtherTypeMdev, DestinationOtherVf);
 
-        plan.Commit();
+        await plan.CommitAsync();
         AssertExactlyPlannedMdevs(destination, before, plan);
     }
 
@@ -500,7 +500,7 @@ public abstract partial class PlannerEndToEndTests
         await AssertDestinationXmlAsync(bed, source, SingleGuest, result.Best, validate: false);
         AssertProbesBounded(destination, before, result.Best);
 
-        result.Best.Commit();
+        await result.Best.CommitAsync();
         AssertExactlyPlannedMdevs(destination, before, result.Best);
     }
 

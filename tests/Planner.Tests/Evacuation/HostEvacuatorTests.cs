@@ -79,7 +79,7 @@ public sealed class HostEvacuatorTests
         Assert.IsEmpty(released.Mdevs);
 
         var toKeep = await Evacuator().EvacuateAsync(new EvacuationRequest(source.ToHost(), [kept.ToHost()]));
-        toKeep.CommitAll();
+        await toKeep.CommitAllAsync();
         await toKeep.DisposeAsync();
         Assert.HasCount(2, kept.Mdevs, "committed devices belong to the caller");
     }
@@ -110,7 +110,7 @@ public sealed class HostEvacuatorTests
     }
 
     [TestMethod]
-    public void Lanes_AreBalanced_LargestGuestFirst_AndSkipDestinationsAlreadyTried()
+    public async Task Lanes_AreBalanced_LargestGuestFirst_AndSkipDestinationsAlreadyTried()
     {
         var guests = new[] { 1, 4, 2, 3 }.Select((size, i) => (DomainSelector.Parse($"vm{i}"), size)).ToList();
         var tried = guests.ToDictionary(g => g.Item1, _ => new HashSet<int>());

@@ -128,7 +128,7 @@ public sealed class CancellationAndConcurrencyTests
             Assert.AreEqual(1, store.Reads, "the host's claims are read once per plan");
         }
 
-        Assert.AreEqual(racer, store.Claims.ListPlans().Single().Id, "only the racer's claim is left");
+        Assert.AreEqual(racer, (await store.Claims.ListPlansAsync()).Single().Id, "only the racer's claim is left");
     }
 
     /// <summary>The in-memory store, with a racing plan that claims a device right after each read of the host's claims.</summary>
@@ -136,12 +136,12 @@ public sealed class CancellationAndConcurrencyTests
     {
         public int Reads { get; private set; }
 
-        IReadOnlyDictionary<string, ClaimHolder> IPlannerStateStore.ClaimsOn(string hostKey, Guid plan)
+        async Task<IReadOnlyDictionary<string, ClaimHolder>> IPlannerStateStore.ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken)
         {
-            var claims = Claims.ClaimsOn(hostKey, plan);
+            var claims = await Claims.ClaimsOnAsync(hostKey, plan, cancellationToken);
             Reads++;
             Claims.BeginPlan(racer, "vm9");
-            Assert.IsNull(Claims.TryClaim(hostKey, device, racer));
+            Assert.IsNull(await Claims.TryClaimAsync(hostKey, device, racer, cancellationToken));
             return claims;
         }
     }

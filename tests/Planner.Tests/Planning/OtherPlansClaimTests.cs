@@ -27,7 +27,7 @@ public sealed class OtherPlansClaimTests
         var (scenario, other) = WithAnotherPlan();
         scenario.Guest("nvidia-63");
         var idle = scenario.Destination.AddMdev(scenario.DestinationType(max: 2));
-        Assert.IsNull(scenario.Claims.TryClaim(Host, $"mdev:{idle.Uuid}", other));
+        Assert.IsNull(await scenario.Claims.TryClaimAsync(Host, $"mdev:{idle.Uuid}", other));
 
         await using var result = await scenario.PlanAsync();
 
@@ -46,7 +46,7 @@ public sealed class OtherPlansClaimTests
         scenario.PciGuest("0000:3b:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", "mlx5-v7");
         var claimed = scenario.Destination.AddPci("0000:5e:00.1", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
         var free = scenario.Destination.AddPci("0000:5e:00.2", "0x15b3", "0x101e", "vfio-pci:mlx5", new FakeVersion("mlx5-v7"));
-        Assert.IsNull(scenario.Claims.TryClaim(Host, $"pci:{claimed.Address}", other));
+        Assert.IsNull(await scenario.Claims.TryClaimAsync(Host, $"pci:{claimed.Address}", other));
 
         await using var result = await scenario.PlanAsync();
 
@@ -63,7 +63,7 @@ public sealed class OtherPlansClaimTests
         scenario.Guest("nvidia-63");
         scenario.DestinationType(parent: "0000:41:00.0");
         scenario.DestinationType(parent: "0000:42:00.0");
-        Assert.IsNull(scenario.Claims.TryClaim(Host, "pci:0000:41:00.0", other));
+        Assert.IsNull(await scenario.Claims.TryClaimAsync(Host, "pci:0000:41:00.0", other));
 
         await using var result = await scenario.PlanAsync();
 

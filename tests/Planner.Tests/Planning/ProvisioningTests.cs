@@ -247,7 +247,7 @@ public sealed class ProvisioningTests
         var kept = OneDevice(CreateBehaviour.NotSupported);
         await using (var result = await kept.PlanAsync())
         {
-            result.Best.Commit();
+            await result.Best.CommitAsync();
         }
 
         Assert.HasCount(1, kept.Destination.Mdevs);

@@ -12,21 +12,21 @@ internal class OneDeviceStore : IPlannerStateStore
 
     public void BeginPlan(Guid plan, string guest) => Claims.BeginPlan(plan, guest);
 
-    public ClaimHolder? TryClaim(string hostKey, string device, Guid plan) => Claims.TryClaim(hostKey, device, plan);
+    public Task<ClaimHolder?> TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => Claims.TryClaimAsync(hostKey, device, plan, cancellationToken);
 
-    public ClaimHolder? HolderOf(string hostKey, string device, Guid plan) => Claims.HolderOf(hostKey, device, plan);
+    public Task<ClaimHolder?> HolderOfAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => Claims.HolderOfAsync(hostKey, device, plan, cancellationToken);
 
-    public void Release(string hostKey, string device, Guid plan) => Claims.Release(hostKey, device, plan);
+    public Task ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken = default) => Claims.ReleaseAsync(hostKey, device, plan, cancellationToken);
 
-    public virtual void Journal(JournalEntry entry) => Claims.Journal(entry);
+    public virtual Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default) => Claims.JournalAsync(entry, cancellationToken);
 
-    public void CommitPlan(Guid plan) => Claims.CommitPlan(plan);
+    public Task CommitPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Claims.CommitPlanAsync(plan, cancellationToken);
 
-    public void EndPlan(Guid plan) => Claims.EndPlan(plan);
+    public Task EndPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Claims.EndPlanAsync(plan, cancellationToken);
 
-    public void ForgetPlan(Guid plan) => Claims.ForgetPlan(plan);
+    public Task ForgetPlanAsync(Guid plan, CancellationToken cancellationToken = default) => Claims.ForgetPlanAsync(plan, cancellationToken);
 
-    public IReadOnlyList<StoredPlan> ListPlans() => Claims.ListPlans();
+    public Task<IReadOnlyList<StoredPlan>> ListPlansAsync(CancellationToken cancellationToken = default) => Claims.ListPlansAsync(cancellationToken);
 
-    public IReadOnlyList<StoredPlan> PlansToRecover(string hostKey, bool includeCommitted) => Claims.PlansToRecover(hostKey, includeCommitted);
+    public Task<IReadOnlyList<StoredPlan>> PlansToRecoverAsync(string hostKey, bool includeCommitted, CancellationToken cancellationToken = default) => Claims.PlansToRecoverAsync(hostKey, includeCommitted, cancellationToken);
 }

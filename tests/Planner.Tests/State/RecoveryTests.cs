@@ -70,7 +70,7 @@ public sealed class RecoveryTests : IDisposable
         CollectionAssert.AreEquivalent(orphan.Created.Select(c => c.Uuid).ToList(), report.Devices.Select(d => d.Uuid).ToList());
         Assert.IsTrue(report.Devices.All(d => d.Action == RecoveryAction.Removed && d.Guest == "vm1"));
         Assert.AreEqual(before, scenario.Destination.Snapshot());
-        Assert.IsEmpty(store.ListPlans());
+        Assert.IsEmpty(await store.ListPlansAsync());
         var again = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
         Assert.IsEmpty(again.Devices, "nothing is pending any more");
     }
@@ -92,7 +92,7 @@ public sealed class RecoveryTests : IDisposable
         }
 
         Assert.AreEqual(before, scenario.Destination.Snapshot());
-        Assert.IsEmpty(store.ListPlans());
+        Assert.IsEmpty(await store.ListPlansAsync());
     }
 
     [TestMethod]
@@ -118,18 +118,18 @@ public sealed class RecoveryTests : IDisposable
     {
         var scenario = NeedsTwoCreates(CreateBehaviour.Works);
         var kept = await PlanAndDieAsync(scenario);
-        kept.Commit();
+        await kept.CommitAsync();
         var made = scenario.Destination.Mdevs.Where(m => kept.Created.Any(c => c.Uuid == m.Uuid)).ToList();
         scenario.Destination.DefineGuest("migrated", FakeHost.MdevDevice(0, made[0]), FakeHost.MdevDevice(1, made[1]));
         using var store = new SqliteStateStore(_directory);
-        var id = store.ListPlans().Single().Id;
+        var id = (await store.ListPlansAsync()).Single().Id;
 
         await using (var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request(), TestContext.CancellationToken))
         {
             Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
         }
 
-        Assert.AreEqual(PlanOwnerState.Committed, store.ListPlans().Single(p => p.Id == id).Owner, "a plan only forgets kept plans when recovery is asked for");
+        Assert.AreEqual(PlanOwnerState.Committed, (await store.ListPlansAsync()).Single(p => p.Id == id).Owner, "a plan only forgets kept plans when recovery is asked for");
         Assert.HasCount(2, scenario.Destination.Mdevs);
     }
 
@@ -139,13 +139,13 @@ public sealed class RecoveryTests : IDisposable
         var scenario = NeedsTwoCreates(CreateBehaviour.Works);
         var before = scenario.Destination.Snapshot();
         var kept = await PlanAndDieAsync(scenario);
-        kept.Commit();
+        await kept.CommitAsync();
 
         using var store = new SqliteStateStore(_directory);
         var planner = new MigrationPlanner(claims: store);
         var recovered = await planner.RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
         Assert.IsEmpty(recovered.Devices, "a kept plan whose devices no guest uses is left alone");
-        var listed = store.ListPlans().Single();
+        var listed = (await store.ListPlansAsync()).Single();
         Assert.AreEqual(PlanOwnerState.Committed, listed.Owner);
         var id = listed.Id;
 
@@ -154,7 +154,7 @@ public sealed class RecoveryTests : IDisposable
         Assert.HasCount(2, released.Devices);
         Assert.IsTrue(released.Devices.All(d => d.Action == RecoveryAction.Removed));
         Assert.AreEqual(before, scenario.Destination.Snapshot());
-        Assert.IsEmpty(store.ListPlans());
+        Assert.IsEmpty(await store.ListPlansAsync());
         await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => planner.ReleaseKeptPlanAsync(id, scenario.Destination.ToHost(), TestContext.CancellationToken));
     }
 
@@ -178,6 +178,6 @@ public sealed class RecoveryTests : IDisposable
     {
         public override string Location => "a full disk";
 
-        public override void Journal(JournalEntry entry) => throw new StateStoreException("disk full");
+        public override Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default) => Task.FromException(new StateStoreException("disk full"));
     }
 }

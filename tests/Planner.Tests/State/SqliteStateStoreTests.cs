@@ -31,16 +31,16 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
     protected override IPlannerStateStore OpenLive() => new SqliteStateStore(_directory);
 
     [TestMethod]
-    public void AVfConfiguration_RoundTripsWithMethodVf()
+    public async Task AVfConfiguration_RoundTripsWithMethodVf()
     {
         using var store = new SqliteStateStore(_directory);
         var plan = Guid.NewGuid();
         store.BeginPlan(plan, "vm1");
         var entry = new JournalEntry(plan, Host, "dest", MdevUuid.Parse("228e0344-71d9-8d52-8e8f-203de55c49d4"), "0000:c1:00.5", MdevTypeId.Parse("1044"), CreationMethod.Vf, false, 3, JournalState.Created);
 
-        store.Journal(entry);
+        await store.JournalAsync(entry);
 
-        Assert.AreEqual(entry, store.ListPlans().Single(p => p.Id == plan).Entries.Single());
+        Assert.AreEqual(entry, (await store.ListPlansAsync()).Single(p => p.Id == plan).Entries.Single());
     }
 
     protected override IPlannerStateStore OpenDead() => new SqliteStateStore(_directory, Gone);
@@ -48,7 +48,7 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
     [TestMethod]
     [DataRow(true)]
     [DataRow(false)]
-    public void ConcurrentClaimAndIntend_OneWinnerPerUuid_AllIntentsCommitted(bool oneGroup)
+    public async Task ConcurrentClaimAndIntend_OneWinnerPerUuid_AllIntentsCommitted(bool oneGroup)
     {
         using var store = new SqliteStateStore(_directory);
         var uuids = Enumerable.Range(1, 6).Select(i => $"00000000-0000-4000-8000-0000000001{i:D2}").ToArray();
@@ -62,8 +62,8 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
 
         var before = store.WriteTransactions;
 
-        RunAtOnce(store, oneGroup, plans.Select((plan, p) => (Action)(() =>
-            results[p] = store.ClaimAndIntend([.. asked[p].Select(uuid => Entry(plan, uuid, JournalState.Intent))]))));
+        RunAtOnce(store, oneGroup, plans.Select((plan, p) => (Func<Task>)(async () =>
+            results[p] = await store.ClaimAndIntendAsync([.. asked[p].Select(uuid => Entry(plan, uuid, JournalState.Intent))]))));
 
         if (oneGroup)
         {
@@ -77,7 +77,7 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
             var winners = plans.Where((plan, p) => asked[p].Contains(uuid) && results[p][Array.IndexOf(asked[p], uuid)] is null).ToList();
             Assert.HasCount(1, winners, uuid);
             Assert.AreEqual((winners[0].ToString("D"), "intent"), journaled[uuid]);
-            Assert.AreEqual(winners[0], store.HolderOf(Host, $"mdev:{uuid}", Guid.Empty)?.Plan);
+            Assert.AreEqual(winners[0], (await store.HolderOfAsync(Host, $"mdev:{uuid}", Guid.Empty))?.Plan);
             var losers = plans.Select((plan, p) => (plan, p)).Where(x => asked[x.p].Contains(uuid) && x.plan != winners[0]).ToList();
             Assert.IsTrue(losers.All(x => results[x.p][Array.IndexOf(asked[x.p], uuid)]?.Plan == winners[0]), uuid);
         }
@@ -85,7 +85,7 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
 
     /// <summary>A write that fails inside a group (a journal entry the schema refuses) throws to its caller alone: the others of the group are committed, nothing of it is.</summary>
     [TestMethod]
-    public void AFailingWriteInAGroup_FailsAlone()
+    public async Task AFailingWriteInAGroup_FailsAlone()
     {
         using var store = new SqliteStateStore(_directory);
         var (first, broken, last) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
@@ -95,9 +95,9 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         var before = store.WriteTransactions;
 
         RunAtOnce(store, oneGroup: true, [
-            () => store.ClaimAndIntend([Entry(first, firstUuid, JournalState.Intent)]),
-            () => error = Assert.ThrowsExactly<StateStoreException>(() => store.Journal(Entry(broken, "00000000-0000-4000-8000-000000000202", JournalState.Intent) with { HostName = null! })),
-            () => store.ClaimAndIntend([Entry(last, lastUuid, JournalState.Intent)]),
+            () => store.ClaimAndIntendAsync([Entry(first, firstUuid, JournalState.Intent)]),
+            async () => error = await Assert.ThrowsExactlyAsync<StateStoreException>(() => store.JournalAsync(Entry(broken, "00000000-0000-4000-8000-000000000202", JournalState.Intent) with { HostName = null! })),
+            () => store.ClaimAndIntendAsync([Entry(last, lastUuid, JournalState.Intent)]),
         ]);
 
         Assert.AreEqual(before + 1, store.WriteTransactions);
@@ -105,7 +105,33 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         Assert.AreEqual(2, ReadJournal(store.FilePath).Count);
         Assert.AreEqual((first.ToString("D"), "intent"), ReadJournal(store.FilePath)[firstUuid]);
         Assert.AreEqual((last.ToString("D"), "intent"), ReadJournal(store.FilePath)[lastUuid]);
-        CollectionAssert.AreEquivalent(new[] { first, last }, store.ListPlans().Select(p => p.Id).ToList());
+        CollectionAssert.AreEquivalent(new[] { first, last }, (await store.ListPlansAsync()).Select(p => p.Id).ToList());
+    }
+
+    /// <summary>
+    /// A group that mixes writes needing the disk (intents) with writes that do not (claims of existing
+    /// devices) commits the latter in a transaction of their own, without a sync, so their callers do
+    /// not wait for the intents' sync: two transactions, one of them durable, and every write committed.
+    /// </summary>
+    [TestMethod]
+    public async Task AMixedGroup_CommitsTheWritesThatNeedNoSyncApart()
+    {
+        using var store = new SqliteStateStore(_directory);
+        var plans = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToArray();
+        var (transactions, durable) = (store.WriteTransactions, store.DurableTransactions);
+
+        RunAtOnce(store, oneGroup: true, [
+            () => store.ClaimAndIntendAsync([Entry(plans[0], "00000000-0000-4000-8000-000000000401", JournalState.Intent)]),
+            () => store.TryClaimManyAsync(Host, ["pci:0000:46:00.1"], plans[1]),
+            () => store.ClaimAndIntendAsync([Entry(plans[2], "00000000-0000-4000-8000-000000000403", JournalState.Intent)]),
+            () => store.TryClaimManyAsync(Host, ["pci:0000:46:00.2"], plans[3]),
+        ]);
+
+        Assert.AreEqual(transactions + 2, store.WriteTransactions);
+        Assert.AreEqual(durable + 1, store.DurableTransactions);
+        Assert.HasCount(2, ReadJournal(store.FilePath));
+        Assert.AreEqual(plans[1], (await store.HolderOfAsync(Host, "pci:0000:46:00.1", Guid.Empty))?.Plan);
+        Assert.AreEqual(plans[3], (await store.HolderOfAsync(Host, "pci:0000:46:00.2", Guid.Empty))?.Plan);
     }
 
     /// <summary>When SQLite abandons a group's transaction (as after a full disk), nothing of it was committed: every other write of the group runs again alone and is committed; the one that failed keeps its own error.</summary>
@@ -119,16 +145,19 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
         var before = store.WriteTransactions;
 
         RunAtOnce(store, oneGroup: true, [
-            () => store.ClaimAndIntend([Entry(first, firstUuid, JournalState.Intent)]),
-            () => Assert.ThrowsExactly<InvalidDataException>(() => store.Write<int>(durable: false, transaction =>
-            {
-                using var command = transaction.Connection!.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "ROLLBACK";
-                command.ExecuteNonQuery();
-                throw new InvalidDataException("abandoned");
-            })),
-            () => store.ClaimAndIntend([Entry(last, lastUuid, JournalState.Intent)]),
+            () => store.ClaimAndIntendAsync([Entry(first, firstUuid, JournalState.Intent)]),
+            () => Assert.ThrowsExactlyAsync<InvalidDataException>(() => store.WriteAsync<int>(
+                durable: true,
+                transaction =>
+                {
+                    using var command = transaction.Connection!.CreateCommand();
+                    command.Transaction = transaction;
+                    command.CommandText = "ROLLBACK";
+                    command.ExecuteNonQuery();
+                    throw new InvalidDataException("abandoned");
+                },
+                CancellationToken.None)),
+            () => store.ClaimAndIntendAsync([Entry(last, lastUuid, JournalState.Intent)]),
         ]);
 
         Assert.AreEqual(before + 2, store.WriteTransactions);
@@ -140,42 +169,41 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
 
     /// <summary>Reads and naming a plan go through their own connection: they return while a write holds the writer's (as during its wait for the disk).</summary>
     [TestMethod]
-    public void AReadAndBeginPlan_DoNotWaitForTheWriter()
+    public async Task AReadAndBeginPlan_DoNotWaitForTheWriter()
     {
         using var store = new SqliteStateStore(_directory);
         var plan = Guid.NewGuid();
-        store.TryClaim(Host, "pci:0000:41:00.4", plan);
+        await store.TryClaimAsync(Host, "pci:0000:41:00.4", plan);
         ClaimHolder? holder = null;
 
         using (store.HoldWrites())
         {
-            var reader = new Thread(() =>
+            var reader = Task.Run(async () =>
             {
                 store.BeginPlan(plan, "vm1");
-                holder = store.HolderOf(Host, "pci:0000:41:00.4", Guid.Empty);
+                holder = await store.HolderOfAsync(Host, "pci:0000:41:00.4", Guid.Empty);
             });
-            reader.Start();
-            Assert.IsTrue(reader.Join(TimeSpan.FromSeconds(30)), "the read waited for the writer");
+            Assert.IsTrue(reader.Wait(TimeSpan.FromSeconds(30)), "the read waited for the writer");
         }
 
         Assert.AreEqual(plan, holder?.Plan);
     }
 
-    /// <summary>Runs the calls on threads of their own; with <paramref name="oneGroup"/> they queue behind the held connection first, so one of them runs them all as one group.</summary>
-    private static void RunAtOnce(SqliteStateStore store, bool oneGroup, IEnumerable<Action> calls)
+    /// <summary>Starts the calls at once on the thread pool; with <paramref name="oneGroup"/> they queue behind the held connection first, so one of them runs them all as one group.</summary>
+    private static void RunAtOnce(SqliteStateStore store, bool oneGroup, IEnumerable<Func<Task>> calls)
     {
-        var threads = calls.Select(call => new Thread(() => call())).ToList();
+        var started = new List<Task>();
         using (var hold = oneGroup ? store.HoldWrites() : null)
         {
-            threads.ForEach(t => t.Start());
-            for (var waited = 0; oneGroup && store.QueuedWrites < threads.Count; waited++)
+            started.AddRange(calls.Select(call => Task.Run(call)));
+            for (var waited = 0; oneGroup && store.QueuedWrites < started.Count; waited++)
             {
                 Assert.IsLessThan(1000, waited, "the writes did not queue up within 10 s");
                 Thread.Sleep(10);
             }
         }
 
-        threads.ForEach(t => Assert.IsTrue(t.Join(TimeSpan.FromSeconds(30)), "a write did not return"));
+        Assert.IsTrue(Task.WaitAll([.. started], TimeSpan.FromSeconds(30)), "a write did not return");
     }
 
     /// <summary>The journal as another connection reads it from the file: UUID → (plan, state).</summary>
@@ -196,14 +224,14 @@ public sealed class SqliteStateStoreTests : StateStoreContractTests
     }
 
     [TestMethod]
-    public void ClaimAndIntend_TakesOnlyIntents()
+    public async Task ClaimAndIntend_TakesOnlyIntents()
     {
         using var store = new SqliteStateStore(_directory);
         var plan = Guid.NewGuid();
 
-        Assert.ThrowsExactly<ArgumentException>(() => store.ClaimAndIntend([Entry(plan, "00000000-0000-4000-8000-000000000014", JournalState.Created)]));
-        Assert.IsEmpty(store.ClaimAndIntend([]));
-        Assert.IsEmpty(store.ListPlans());
+        await Assert.ThrowsExactlyAsync<ArgumentException>(() => store.ClaimAndIntendAsync([Entry(plan, "00000000-0000-4000-8000-000000000014", JournalState.Created)]));
+        Assert.IsEmpty(await store.ClaimAndIntendAsync([]));
+        Assert.IsEmpty(await store.ListPlansAsync());
     }
 
     [TestMethod]

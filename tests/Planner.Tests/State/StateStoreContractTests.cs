@@ -58,38 +58,38 @@ public abstract class StateStoreContractTests
     }
 
     [TestMethod]
-    public void AClaim_IsSeenByAnotherStore_WithThePlanAndWhereItRuns()
+    public async Task AClaim_IsSeenByAnotherStore_WithThePlanAndWhereItRuns()
     {
         var first = Opened(OpenLive());
         var second = Opened(OpenLive());
         var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
         first.BeginPlan(a, "vm1");
-        Assert.IsNull(first.TryClaim(Host, "mdev:x", a));
-        Assert.IsNull(first.TryClaim(Host, "mdev:x", a), "claiming again is a no-op");
+        Assert.IsNull(await first.TryClaimAsync(Host, "mdev:x", a));
+        Assert.IsNull(await first.TryClaimAsync(Host, "mdev:x", a), "claiming again is a no-op");
 
-        var holder = second.TryClaim(Host, "mdev:x", b);
+        var holder = await second.TryClaimAsync(Host, "mdev:x", b);
         Assert.AreEqual($"plan {a} for guest vm1, process {Environment.ProcessId} on node {Environment.MachineName}", holder?.ToString());
-        Assert.AreEqual(a, second.HolderOf(Host, "mdev:x", b)?.Plan);
-        Assert.IsNull(second.HolderOf(Host, "mdev:x", a), "a plan's own claim is not another's");
+        Assert.AreEqual(a, (await second.HolderOfAsync(Host, "mdev:x", b))?.Plan);
+        Assert.IsNull(await second.HolderOfAsync(Host, "mdev:x", a), "a plan's own claim is not another's");
 
-        first.Release(Host, "mdev:x", a);
-        Assert.IsNull(second.TryClaim(Host, "mdev:x", b));
-        Assert.AreEqual(b, first.HolderOf(Host, "mdev:x", a)?.Plan);
+        await first.ReleaseAsync(Host, "mdev:x", a);
+        Assert.IsNull(await second.TryClaimAsync(Host, "mdev:x", b));
+        Assert.AreEqual(b, (await first.HolderOfAsync(Host, "mdev:x", a))?.Plan);
     }
 
     [TestMethod]
-    public void AClaimOfAPlanWhoseOwnerIsGone_IsFree_AndTakenOver()
+    public async Task AClaimOfAPlanWhoseOwnerIsGone_IsFree_AndTakenOver()
     {
         var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
         var dead = Opened(OpenDead());
         dead.BeginPlan(a, "vm1");
-        Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.0", a));
+        Assert.IsNull(await dead.TryClaimAsync(Host, "pci:0000:41:00.0", a));
         Kill(dead);
 
         var live = Opened(OpenLive());
-        Assert.IsNull(live.HolderOf(Host, "pci:0000:41:00.0", b));
-        Assert.IsNull(live.TryClaim(Host, "pci:0000:41:00.0", b));
-        var plans = live.ListPlans();
+        Assert.IsNull(await live.HolderOfAsync(Host, "pci:0000:41:00.0", b));
+        Assert.IsNull(await live.TryClaimAsync(Host, "pci:0000:41:00.0", b));
+        var plans = await live.ListPlansAsync();
         Assert.AreEqual(PlanOwnerState.Gone, plans.Single(p => p.Id == a).Owner);
         Assert.AreEqual($"{DeadProcess}, which is gone", plans.Single(p => p.Id == a).Where);
         Assert.IsEmpty(plans.Single(p => p.Id == a).Claims);
@@ -97,45 +97,45 @@ public abstract class StateStoreContractTests
     }
 
     [TestMethod]
-    public void AJournaledDeviceOfAGonePlan_StaysClaimed_UntilRecoveryForgetsThePlan()
+    public async Task AJournaledDeviceOfAGonePlan_StaysClaimed_UntilRecoveryForgetsThePlan()
     {
         var (a, b) = (Guid.NewGuid(), Guid.NewGuid());
         const string made = "00000000-0000-4000-8000-000000000007";
         var dead = Opened(OpenDead());
         dead.BeginPlan(a, "vm1");
-        dead.TryClaim(Host, $"mdev:{made}", a);
-        dead.Journal(Entry(a, made, JournalState.Intent));
+        await dead.TryClaimAsync(Host, $"mdev:{made}", a);
+        await dead.JournalAsync(Entry(a, made, JournalState.Intent));
         Kill(dead);
 
         var live = Opened(OpenLive());
-        Assert.AreEqual($"plan {a} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", live.TryClaim(Host, $"mdev:{made}", b)?.ToString());
-        Assert.AreEqual(a, live.PlansToRecover(Host, includeCommitted: false).Single().Id);
+        Assert.AreEqual($"plan {a} for guest vm1, {DeadProcess}, which is gone; its device awaits recovery", (await live.TryClaimAsync(Host, $"mdev:{made}", b))?.ToString());
+        Assert.AreEqual(a, (await live.PlansToRecoverAsync(Host, includeCommitted: false)).Single().Id);
 
-        live.Journal(Entry(a, made, JournalState.Removed));
-        live.ForgetPlan(a);
+        await live.JournalAsync(Entry(a, made, JournalState.Removed));
+        await live.ForgetPlanAsync(a);
 
-        Assert.IsNull(live.TryClaim(Host, $"mdev:{made}", b));
-        Assert.AreEqual(b, live.ListPlans().Single().Id);
+        Assert.IsNull(await live.TryClaimAsync(Host, $"mdev:{made}", b));
+        Assert.AreEqual(b, (await live.ListPlansAsync()).Single().Id);
     }
 
     [TestMethod]
-    public void EndPlan_KeepsOnlyADeviceWhoseRemovalFailed_WithItsClaim()
+    public async Task EndPlan_KeepsOnlyADeviceWhoseRemovalFailed_WithItsClaim()
     {
         var store = Opened(OpenLive());
         var plan = Guid.NewGuid();
         const string gone = "00000000-0000-4000-8000-000000000001";
         const string stuck = "00000000-0000-4000-8000-000000000002";
         store.BeginPlan(plan, "vm1");
-        store.TryClaim(Host, $"mdev:{gone}", plan);
-        store.TryClaim(Host, $"mdev:{stuck}", plan);
-        store.TryClaim(Host, "pci:0000:41:00.1", plan);
-        store.Journal(Entry(plan, gone, JournalState.Intent));
-        store.Journal(Entry(plan, gone, JournalState.Removed));
-        store.Journal(Entry(plan, stuck, JournalState.RemoveFailed, "EBUSY"));
+        await store.TryClaimAsync(Host, $"mdev:{gone}", plan);
+        await store.TryClaimAsync(Host, $"mdev:{stuck}", plan);
+        await store.TryClaimAsync(Host, "pci:0000:41:00.1", plan);
+        await store.JournalAsync(Entry(plan, gone, JournalState.Intent));
+        await store.JournalAsync(Entry(plan, gone, JournalState.Removed));
+        await store.JournalAsync(Entry(plan, stuck, JournalState.RemoveFailed, "EBUSY"));
 
-        store.EndPlan(plan);
+        await store.EndPlanAsync(plan);
 
-        var left = store.ListPlans().Single();
+        var left = (await store.ListPlansAsync()).Single();
         Assert.AreEqual(stuck, left.Entries.Single().Uuid.Value);
         Assert.AreEqual(JournalState.RemoveFailed, left.Entries.Single().State);
         Assert.AreEqual("EBUSY", left.Entries.Single().Error);
@@ -145,96 +145,96 @@ public abstract class StateStoreContractTests
     [TestMethod]
     [DataRow(false)]
     [DataRow(true)]
-    public void ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten(bool migrated)
+    public async Task ACommittedPlan_KeepsItsClaims_AfterItsProcessIsGone_UntilForgotten(bool migrated)
     {
         var plan = Guid.NewGuid();
         const string made = "00000000-0000-4000-8000-000000000003";
         var dead = Opened(OpenDead());
         dead.BeginPlan(plan, "vm1");
-        dead.TryClaim(Host, $"mdev:{made}", plan);
-        dead.Journal(Entry(plan, made, JournalState.Created));
+        await dead.TryClaimAsync(Host, $"mdev:{made}", plan);
+        await dead.JournalAsync(Entry(plan, made, JournalState.Created));
         if (migrated)
         {
-            dead.CommitMigratedPlan(plan);
+            await dead.CommitMigratedPlanAsync(plan);
         }
         else
         {
-            dead.CommitPlan(plan);
+            await dead.CommitPlanAsync(plan);
         }
 
         Kill(dead);
 
         var live = Opened(OpenLive());
-        var holder = live.TryClaim(Host, $"mdev:{made}", Guid.NewGuid());
+        var holder = await live.TryClaimAsync(Host, $"mdev:{made}", Guid.NewGuid());
         Assert.AreEqual($"plan {plan} for guest vm1, committed (kept) by {DeadProcess}", holder?.ToString());
-        Assert.AreEqual(JournalState.Committed, live.ListPlans().Single().Entries.Single().State);
-        Assert.IsEmpty(live.PlansToRecover(Host, includeCommitted: false), "a committed plan is not an orphan");
-        Assert.AreEqual(plan, live.PlansToRecover(Host, includeCommitted: true).Single().Id);
+        Assert.AreEqual(JournalState.Committed, (await live.ListPlansAsync()).Single().Entries.Single().State);
+        Assert.IsEmpty(await live.PlansToRecoverAsync(Host, includeCommitted: false), "a committed plan is not an orphan");
+        Assert.AreEqual(plan, (await live.PlansToRecoverAsync(Host, includeCommitted: true)).Single().Id);
 
-        live.ForgetPlan(plan);
-        Assert.IsEmpty(live.ListPlans());
-        Assert.IsNull(live.HolderOf(Host, $"mdev:{made}", Guid.Empty));
+        await live.ForgetPlanAsync(plan);
+        Assert.IsEmpty(await live.ListPlansAsync());
+        Assert.IsNull(await live.HolderOfAsync(Host, $"mdev:{made}", Guid.Empty));
     }
 
     [TestMethod]
-    public void PlansToRecover_ListsOnlyGoneOwners_WithOpenEntriesOnThatHost()
+    public async Task PlansToRecover_ListsOnlyGoneOwners_WithOpenEntriesOnThatHost()
     {
         var (orphan, running, closed) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         var dead = Opened(OpenDead());
         dead.BeginPlan(orphan, "vm1");
         dead.BeginPlan(closed, "vm2");
-        dead.Journal(Entry(orphan, "00000000-0000-4000-8000-000000000004", JournalState.Intent));
-        dead.Journal(Entry(closed, "00000000-0000-4000-8000-000000000005", JournalState.Removed));
+        await dead.JournalAsync(Entry(orphan, "00000000-0000-4000-8000-000000000004", JournalState.Intent));
+        await dead.JournalAsync(Entry(closed, "00000000-0000-4000-8000-000000000005", JournalState.Removed));
         Kill(dead);
 
         var live = Opened(OpenLive());
         live.BeginPlan(running, "vm3");
-        live.Journal(Entry(running, "00000000-0000-4000-8000-000000000006", JournalState.Created));
+        await live.JournalAsync(Entry(running, "00000000-0000-4000-8000-000000000006", JournalState.Created));
 
-        Assert.AreEqual(orphan, live.PlansToRecover(Host, includeCommitted: false).Single().Id);
-        Assert.IsEmpty(live.PlansToRecover("test:///other.xml", includeCommitted: false));
+        Assert.AreEqual(orphan, (await live.PlansToRecoverAsync(Host, includeCommitted: false)).Single().Id);
+        Assert.IsEmpty(await live.PlansToRecoverAsync("test:///other.xml", includeCommitted: false));
     }
 
     [TestMethod]
-    public void ClaimsOn_ListsWhatOtherPlansKeepFromThePlan_OnThatHostOnly()
+    public async Task ClaimsOn_ListsWhatOtherPlansKeepFromThePlan_OnThatHostOnly()
     {
         var (a, b, gone) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         const string made = "00000000-0000-4000-8000-000000000009";
         var dead = Opened(OpenDead());
         dead.BeginPlan(gone, "vm0");
-        Assert.IsNull(dead.TryClaim(Host, "pci:0000:41:00.5", gone));
-        Assert.IsNull(dead.TryClaim(Host, $"mdev:{made}", gone));
-        dead.Journal(Entry(gone, made, JournalState.Intent));
+        Assert.IsNull(await dead.TryClaimAsync(Host, "pci:0000:41:00.5", gone));
+        Assert.IsNull(await dead.TryClaimAsync(Host, $"mdev:{made}", gone));
+        await dead.JournalAsync(Entry(gone, made, JournalState.Intent));
         Kill(dead);
 
         var (first, second) = TwoLiveStores(a, b);
-        Assert.IsNull(first.TryClaim(Host, "pci:0000:41:00.6", a));
-        Assert.IsNull(first.TryClaim("test:///other.xml", "pci:0000:41:00.7", a));
-        Assert.IsNull(second.TryClaim(Host, "pci:0000:41:00.8", b));
+        Assert.IsNull(await first.TryClaimAsync(Host, "pci:0000:41:00.6", a));
+        Assert.IsNull(await first.TryClaimAsync("test:///other.xml", "pci:0000:41:00.7", a));
+        Assert.IsNull(await second.TryClaimAsync(Host, "pci:0000:41:00.8", b));
 
-        var claims = second.ClaimsOn(Host, b);
+        var claims = await second.ClaimsOnAsync(Host, b);
 
         CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.6" }, claims.Keys.ToList(), "the gone plan's claim on an existing device is free; the plan's own and another host's are not listed");
         Assert.AreEqual($"plan {a} for guest vm1, process {Environment.ProcessId} on node {Environment.MachineName}", claims["pci:0000:41:00.6"].ToString());
         Assert.AreEqual($"plan {gone} for guest vm0, {DeadProcess}, which is gone; its device awaits recovery", claims[$"mdev:{made}"].ToString());
-        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.8" }, first.ClaimsOn(Host, a).Keys.ToList());
-        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.6", "pci:0000:41:00.8" }, first.ClaimsOn(Host, Guid.Empty).Keys.ToList());
-        Assert.IsEmpty(first.ClaimsOn("test:///none.xml", a));
+        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.8" }, (await first.ClaimsOnAsync(Host, a)).Keys.ToList());
+        CollectionAssert.AreEquivalent(new[] { $"mdev:{made}", "pci:0000:41:00.6", "pci:0000:41:00.8" }, (await first.ClaimsOnAsync(Host, Guid.Empty)).Keys.ToList());
+        Assert.IsEmpty(await first.ClaimsOnAsync("test:///none.xml", a));
     }
 
     [TestMethod]
-    public void TryClaimMany_ClaimsEachFreeDevice_NamesTheHolderOfAHeldOne_AndReleaseManyLetsGoOfOnlyThePlans()
+    public async Task TryClaimMany_ClaimsEachFreeDevice_NamesTheHolderOfAHeldOne_AndReleaseManyLetsGoOfOnlyThePlans()
     {
         var (a, b, gone) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         var dead = Opened(OpenDead());
         dead.BeginPlan(gone, "vm0");
-        Assert.IsNull(dead.TryClaim(Host, "pci:0000:43:00.3", gone));
+        Assert.IsNull(await dead.TryClaimAsync(Host, "pci:0000:43:00.3", gone));
         Kill(dead);
         var (first, second) = TwoLiveStores(a, b);
-        Assert.IsNull(first.TryClaim(Host, "pci:0000:43:00.1", a));
-        Assert.IsNull(second.TryClaim(Host, "pci:0000:43:00.4", b));
+        Assert.IsNull(await first.TryClaimAsync(Host, "pci:0000:43:00.1", a));
+        Assert.IsNull(await second.TryClaimAsync(Host, "pci:0000:43:00.4", b));
 
-        var results = second.TryClaimMany(Host, ["pci:0000:43:00.1", "pci:0000:43:00.2", "pci:0000:43:00.3", "pci:0000:43:00.4"], b);
+        var results = await second.TryClaimManyAsync(Host, ["pci:0000:43:00.1", "pci:0000:43:00.2", "pci:0000:43:00.3", "pci:0000:43:00.4"], b);
 
         Assert.HasCount(4, results);
         Assert.AreEqual($"plan {a} for guest vm1, process {Environment.ProcessId} on node {Environment.MachineName}", results[0]?.ToString());
@@ -243,23 +243,23 @@ public abstract class StateStoreContractTests
         Assert.IsNull(results[3], "the plan's own already");
         CollectionAssert.AreEqual(
             new[] { "pci:0000:43:00.2", "pci:0000:43:00.3", "pci:0000:43:00.4" },
-            second.ListPlans().Single(p => p.Id == b).Claims.Select(c => c.Value).Order(StringComparer.Ordinal).ToList());
-        Assert.IsEmpty(second.TryClaimMany(Host, [], b));
+            (await second.ListPlansAsync()).Single(p => p.Id == b).Claims.Select(c => c.Value).Order(StringComparer.Ordinal).ToList());
+        Assert.IsEmpty(await second.TryClaimManyAsync(Host, [], b));
         var third = Guid.NewGuid();
         first.BeginPlan(third, "vm3");
-        Assert.IsTrue(first.TryClaimMany(Host, ["pci:0000:43:00.1", "pci:0000:43:00.4"], third).All(h => h is not null));
-        Assert.IsFalse(first.ListPlans().Any(p => p.Id == third), "a plan that got none of its batch holds nothing");
+        Assert.IsTrue((await first.TryClaimManyAsync(Host, ["pci:0000:43:00.1", "pci:0000:43:00.4"], third)).All(h => h is not null));
+        Assert.IsFalse((await first.ListPlansAsync()).Any(p => p.Id == third), "a plan that got none of its batch holds nothing");
 
-        second.ReleaseMany(Host, ["pci:0000:43:00.1", "pci:0000:43:00.2", "pci:0000:43:00.3"], b);
+        await second.ReleaseManyAsync(Host, ["pci:0000:43:00.1", "pci:0000:43:00.2", "pci:0000:43:00.3"], b);
 
-        Assert.AreEqual(a, second.HolderOf(Host, "pci:0000:43:00.1", b)?.Plan, "another plan's claim stays");
-        CollectionAssert.AreEqual(new[] { "pci:0000:43:00.4" }, first.ClaimsOn(Host, a).Keys.ToList());
-        second.ReleaseMany(Host, [], b);
+        Assert.AreEqual(a, (await second.HolderOfAsync(Host, "pci:0000:43:00.1", b))?.Plan, "another plan's claim stays");
+        CollectionAssert.AreEqual(new[] { "pci:0000:43:00.4" }, (await first.ClaimsOnAsync(Host, a)).Keys.ToList());
+        await second.ReleaseManyAsync(Host, [], b);
     }
 
     /// <summary>Two plans in two stores claim batches that share one device, at the same moment, round after round: exactly one of them gets it each time, and each gets its other device.</summary>
     [TestMethod]
-    public void TwoPlansRacingForTheSameDeviceInTheirBatches_NeverBothGetIt()
+    public async Task TwoPlansRacingForTheSameDeviceInTheirBatches_NeverBothGetIt()
     {
         const int Rounds = 20;
         var first = Opened(OpenLive());
@@ -272,10 +272,10 @@ public abstract class StateStoreContractTests
             second.BeginPlan(b, "vm2");
             var shared = $"pci:0000:44:{round:x2}.0";
             using var start = new Barrier(2);
-            IReadOnlyList<ClaimHolder?> Claim(IPlannerStateStore store, string[] devices, Guid plan)
+            async Task<IReadOnlyList<ClaimHolder?>> Claim(IPlannerStateStore store, string[] devices, Guid plan)
             {
                 Assert.IsTrue(start.SignalAndWait(TimeSpan.FromSeconds(30)), "both claims start");
-                return store.TryClaimMany(Host, devices, plan);
+                return await store.TryClaimManyAsync(Host, devices, plan);
             }
 
             var racers = new[]
@@ -291,19 +291,19 @@ public abstract class StateStoreContractTests
             Assert.AreEqual(1, new[] { ofA[1], ofB[0] }.Count(r => r is null), $"round {round}: exactly one plan gets {shared}");
             var winner = ofA[1] is null ? a : b;
             Assert.AreEqual(winner, (ofA[1] ?? ofB[0])?.Plan, "the loser is told who holds it");
-            Assert.AreEqual(winner, first.HolderOf(Host, shared, Guid.Empty)?.Plan);
+            Assert.AreEqual(winner, (await first.HolderOfAsync(Host, shared, Guid.Empty))?.Plan);
             wins[winner == a ? 0 : 1]++;
-            first.EndPlan(a);
-            second.EndPlan(b);
+            await first.EndPlanAsync(a);
+            await second.EndPlanAsync(b);
         }
 
         Console.WriteLine($"{GetType().Name}: the first store won {wins[0]} and the second {wins[1]} of {Rounds} races");
         Assert.AreEqual(Rounds, wins.Sum());
-        Assert.IsEmpty(first.ClaimsOn(Host, Guid.Empty));
+        Assert.IsEmpty(await first.ClaimsOnAsync(Host, Guid.Empty));
     }
 
     [TestMethod]
-    public void ClaimAndIntend_ClaimsAndJournalsEachFreeUuid_AndNamesTheHolderOfOneAnotherStoreClaimed()
+    public async Task ClaimAndIntend_ClaimsAndJournalsEachFreeUuid_AndNamesTheHolderOfOneAnotherStoreClaimed()
     {
         var first = Opened(OpenLive());
         var second = Opened(OpenLive());
@@ -313,15 +313,15 @@ public abstract class StateStoreContractTests
         const string own = "00000000-0000-4000-8000-000000000023";
         first.BeginPlan(other, "vm2");
         second.BeginPlan(plan, "vm1");
-        Assert.IsNull(first.TryClaim(Host, $"mdev:{held}", other));
-        Assert.IsNull(second.TryClaim(Host, $"mdev:{own}", plan));
+        Assert.IsNull(await first.TryClaimAsync(Host, $"mdev:{held}", other));
+        Assert.IsNull(await second.TryClaimAsync(Host, $"mdev:{own}", plan));
 
-        var holders = second.ClaimAndIntend([Entry(plan, free, JournalState.Intent), Entry(plan, held, JournalState.Intent), Entry(plan, own, JournalState.Intent)]);
+        var holders = await second.ClaimAndIntendAsync([Entry(plan, free, JournalState.Intent), Entry(plan, held, JournalState.Intent), Entry(plan, own, JournalState.Intent)]);
 
         Assert.IsNull(holders[0]);
         Assert.AreEqual($"plan {other} for guest vm2, process {Environment.ProcessId} on node {Environment.MachineName}", holders[1]?.ToString());
         Assert.IsNull(holders[2], "a UUID the plan claimed already is journaled too");
-        var stored = first.ListPlans().Single(p => p.Id == plan);
+        var stored = (await first.ListPlansAsync()).Single(p => p.Id == plan);
         CollectionAssert.AreEqual(new[] { free, own }, stored.Entries.Select(e => e.Uuid.Value).Order(StringComparer.Ordinal).ToList());
         Assert.IsTrue(stored.Entries.All(e => e.State == JournalState.Intent));
         CollectionAssert.AreEqual(new[] { $"mdev:{free}", $"mdev:{own}" }, stored.Claims.Select(c => c.Value).Order(StringComparer.Ordinal).ToList());
