@@ -160,7 +160,7 @@ public sealed class MdevProvisionerTests
         store.AfterClaimsRead = () =>
         {
             store.Claims.BeginPlan(racer, "vm9");
-            Assert.IsNull(store.Claims.TryClaim(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), racer));
+            Assert.IsNull(store.Claims.TryClaimAsync(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), racer).GetAwaiter().GetResult(), "the in-memory registry answers at once");
         };
 
         await using var result = await PlanAsync(scenario, store, new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
@@ -170,7 +170,7 @@ public sealed class MdevProvisionerTests
         Assert.IsEmpty(scenario.DestinationWrites("/create"));
         Assert.IsFalse(scenario.Destination.Operations.Any(o => o.StartsWith("hv:CreateMdev", StringComparison.Ordinal)));
         Assert.IsEmpty(result.Best.Created);
-        Assert.AreEqual(racer, store.Claims.HolderOf(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), Guid.Empty)!.Plan, "the racer keeps its claim");
+        Assert.AreEqual(racer, (await store.Claims.HolderOfAsync(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), Guid.Empty))!.Plan, "the racer keeps its claim");
     }
 
     [TestMethod]

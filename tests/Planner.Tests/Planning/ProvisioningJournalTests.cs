@@ -40,10 +40,10 @@ public sealed class ProvisioningJournalTests
     private string HostKey => _fake.Hypervisor.Uri;
 
     /// <summary>An mdev that exists on the fake host, journaled as made by <paramref name="method"/> at <paramref name="order"/>.</summary>
-    private MdevUuid Made(int order, CreationMethod method = CreationMethod.Sysfs, bool persistent = false)
+    private async Task<MdevUuid> MadeAsync(int order, CreationMethod method = CreationMethod.Sysfs, bool persistent = false)
     {
         var uuid = _fake.AddMdev(_type).Uuid;
-        _journal.Record(uuid, _parent, _type.Id, method, persistent, order);
+        await _journal.RecordAsync(uuid, _parent, _type.Id, method, persistent, order);
         return uuid;
     }
 
@@ -53,10 +53,10 @@ public sealed class ProvisioningJournalTests
     private static string RemovePath(MdevUuid uuid) => $"bus/mdev/devices/{uuid}/remove";
 
     [TestMethod]
-    public void Record_WritesTheCreatedEntryOnce_AndDevicesListsThemInScheduleOrder_NotInTheOrderTheyFinished()
+    public async Task Record_WritesTheCreatedEntryOnce_AndDevicesListsThemInScheduleOrder_NotInTheOrderTheyFinished()
     {
-        var second = Made(1, CreationMethod.Libvirt, persistent: true);
-        var first = Made(0);
+        var second = await MadeAsync(1, CreationMethod.Libvirt, persistent: true);
+        var first = await MadeAsync(0);
 
         CollectionAssert.AreEqual(
             new[]
@@ -79,12 +79,12 @@ public sealed class ProvisioningJournalTests
     }
 
     [TestMethod]
-    public void AStoreThatCannotRecordADevice_Throws_ButTheJournalStillKnowsIt_SoTheRollbackRemovesIt()
+    public async Task AStoreThatCannotRecordADevice_Throws_ButTheJournalStillKnowsIt_SoTheRollbackRemovesIt()
     {
         _store.FailJournal = _ => true;
         var uuid = _fake.AddMdev(_type).Uuid;
 
-        var error = Assert.ThrowsExactly<StateStoreException>(() => _journal.Record(uuid, _parent, _type.Id, CreationMethod.Sysfs, false, 0));
+        var error = await Assert.ThrowsExactlyAsync<StateStoreException>(() => _journal.RecordAsync(uuid, _parent, _type.Id, CreationMethod.Sysfs, false, 0));
 
         Assert.AreEqual("disk full", error.Message);
         Assert.AreEqual(uuid, _journal.Devices.Single().Uuid);
@@ -92,15 +92,15 @@ public sealed class ProvisioningJournalTests
     }
 
     [TestMethod]
-    public void Intend_ClaimsAndJournalsEachIntent_AndLeavesOutAUuidAnotherPlanHolds()
+    public async Task Intend_ClaimsAndJournalsEachIntent_AndLeavesOutAUuidAnotherPlanHolds()
     {
         var free = MdevUuid.Parse("00000000-0000-4000-8000-00000000000a");
         var taken = MdevUuid.Parse("00000000-0000-4000-8000-00000000000b");
         var other = Guid.NewGuid();
         _store.BeginPlan(other, "vm9");
-        Assert.IsNull(_store.Claims.TryClaim(HostKey, TargetKeys.Mdev(taken), other));
+        Assert.IsNull(await _store.Claims.TryClaimAsync(HostKey, TargetKeys.Mdev(taken), other));
 
-        var holders = _journal.Intend([new PlannedMdev(free, _parent, _type.Id, CreationMethod.Libvirt, true, 3), new PlannedMdev(taken, _parent, _type.Id, CreationMethod.Sysfs, false, 4)]);
+        var holders = await _journal.IntendAsync([new PlannedMdev(free, _parent, _type.Id, CreationMethod.Libvirt, true, 3), new PlannedMdev(taken, _parent, _type.Id, CreationMethod.Sysfs, false, 4)]);
 
         Assert.IsNull(holders[0]);
         Assert.AreEqual(other, holders[1]!.Plan);
@@ -111,11 +111,11 @@ public sealed class ProvisioningJournalTests
     }
 
     [TestMethod]
-    public void NotMade_ClosesTheIntent_AsRemoved()
+    public async Task NotMade_ClosesTheIntent_AsRemoved()
     {
         var uuid = MdevUuid.Parse("00000000-0000-4000-8000-00000000000c");
 
-        _journal.NotMade(uuid, _parent, _type.Id, 5);
+        await _journal.NotMadeAsync(uuid, _parent, _type.Id, 5);
 
         Assert.AreEqual(new JournalEntry(Plan, HostKey, "dest", uuid, "pci_0000_41_00_0", _type.Id, CreationMethod.Sysfs, false, 5, JournalState.Removed), _store.Entries.Single());
         Assert.IsEmpty(_journal.Devices);
@@ -123,14 +123,14 @@ public sealed class ProvisioningJournalTests
     }
 
     [TestMethod]
-    public void AVf_IsJournaledUnderItsKey_WithItsAddressAsParent_AndTheTypeIdAsType()
+    public async Task AVf_IsJournaledUnderItsKey_WithItsAddressAsParent_AndTheTypeIdAsType()
     {
         var key = NvidiaSysfsVfControl.JournalKey(Vf);
         var type = new VgpuType(1044, "NVIDIA H100-10C");
 
-        _journal.IntendVf(Vf, type, 2);
-        _journal.RecordVf(Vf, type, 2);
-        _journal.NotMadeVf(Vf, type, 3);
+        await _journal.IntendVfAsync(Vf, type, 2);
+        await _journal.RecordVfAsync(Vf, type, 2);
+        await _journal.NotMadeVfAsync(Vf, type, 3);
 
         Assert.AreEqual(MdevTypeId.Parse("1044"), ProvisioningJournal.TypeKey(type));
         CollectionAssert.AreEqual(
@@ -151,7 +151,7 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task ResetVf_WritesZeroToItsCurrentType_AndReleasesTheVfsClaim()
     {
-        _journal.RecordVf(Vf, new VgpuType(1044, null), 0);
+        await _journal.RecordVfAsync(Vf, new VgpuType(1044, null), 0);
 
         Assert.IsNull(await _journal.ResetVfAsync(Vf), "a write answered ENOENT (no such VF any more) counts as reset");
 
@@ -167,7 +167,7 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task ResetVfThatFails_IsAFailure_AndTheVfStaysHeldAndClaimed()
     {
-        _journal.RecordVf(Vf, new VgpuType(1044, null), 0);
+        await _journal.RecordVfAsync(Vf, new VgpuType(1044, null), 0);
         _fake.FileSystem.FailingWrites["bus/pci/devices/0000:c1:00.5/nvidia/current_vgpu_type"] = Errno.EBUSY;
 
         var failure = await _journal.ResetVfAsync(Vf);
@@ -185,9 +185,9 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task Rollback_RemovesSysfsDevicesInOneBatch_LastScheduledFirst_AndKeepsTheirClaimsForEnd()
     {
-        var second = Made(1);
-        var first = Made(0);
-        var third = Made(2);
+        var second = await MadeAsync(1);
+        var first = await MadeAsync(0);
+        var third = await MadeAsync(2);
 
         var failures = await _journal.RollbackAsync();
 
@@ -212,7 +212,7 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task Rollback_OfOneSysfsDevice_IsOneWrite_NotABatch()
     {
-        var uuid = Made(0);
+        var uuid = await MadeAsync(0);
 
         Assert.IsEmpty(await _journal.RollbackAsync());
 
@@ -224,8 +224,8 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task Rollback_OfDevicesMadeInDifferentWays_RemovesEachTheWayItWasMade_LastScheduledFirst()
     {
-        var viaSysfs = Made(0);
-        var viaLibvirt = Made(1, CreationMethod.Libvirt, persistent: true);
+        var viaSysfs = await MadeAsync(0);
+        var viaLibvirt = await MadeAsync(1, CreationMethod.Libvirt, persistent: true);
         _fake.Operations.Clear();
 
         Assert.IsEmpty(await _journal.RollbackAsync());
@@ -239,8 +239,8 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task Rollback_WhoseBatchFails_RemovesEachDeviceOnItsOwn()
     {
-        var first = Made(0);
-        var second = Made(1);
+        var first = await MadeAsync(0);
+        var second = await MadeAsync(1);
         _sysfs.BatchFailure = new IOException("ssh: connection reset");
         _fake.Operations.Clear();
 
@@ -256,9 +256,9 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task Rollback_WithARemovalThatFails_ReportsIt_SettlesTheOthers_AndTheRetryReleasesTheClaim()
     {
-        var first = Made(0);
-        var busy = Made(1);
-        var third = Made(2);
+        var first = await MadeAsync(0);
+        var busy = await MadeAsync(1);
+        var third = await MadeAsync(2);
         _fake.FileSystem.FailingWrites[RemovePath(busy)] = Errno.EBUSY;
 
         var failures = await _journal.RollbackAsync();
@@ -289,8 +289,8 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task RetryFailed_RemovesTheFailedDevicesInScheduleOrder_InOneBatch()
     {
-        var first = Made(0);
-        var second = Made(1);
+        var first = await MadeAsync(0);
+        var second = await MadeAsync(1);
         _fake.FileSystem.FailingWrites[RemovePath(first)] = Errno.EBUSY;
         _fake.FileSystem.FailingWrites[RemovePath(second)] = Errno.EBUSY;
         Assert.HasCount(2, await _journal.RollbackAsync());
@@ -307,8 +307,8 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task AStoreThatCannotRecordARemoval_DoesNotStopTheRollback()
     {
-        var first = Made(0);
-        var second = Made(1);
+        var first = await MadeAsync(0);
+        var second = await MadeAsync(1);
         _store.FailJournal = e => e.State == JournalState.Removed;
 
         Assert.IsEmpty(await _journal.RollbackAsync());
@@ -323,8 +323,8 @@ public sealed class ProvisioningJournalTests
     [TestMethod]
     public async Task RemoveOne_RemovesAKeptDevice_ReleasesItsClaim_AndIgnoresAnyOther()
     {
-        var kept = Made(0, CreationMethod.Libvirt);
-        var other = Made(1);
+        var kept = await MadeAsync(0, CreationMethod.Libvirt);
+        var other = await MadeAsync(1);
         _fake.Operations.Clear();
 
         Assert.IsNull(await _journal.RemoveAsync(MdevUuid.Parse("00000000-0000-4000-8000-00000000000d")));
@@ -339,11 +339,11 @@ public sealed class ProvisioningJournalTests
     }
 
     [TestMethod]
-    public void Commit_RecordsWhetherTheGuestMigrated_AndEndEndsThePlan()
+    public async Task Commit_RecordsWhetherTheGuestMigrated_AndEndEndsThePlan()
     {
-        _journal.Commit(migrated: true);
-        _journal.Commit(migrated: false);
-        _journal.End();
+        await _journal.CommitAsync(migrated: true, CancellationToken.None);
+        await _journal.CommitAsync(migrated: false, CancellationToken.None);
+        await _journal.EndAsync();
 
         CollectionAssert.AreEqual(new[] { "commit migrated", "commit", "end" }, _store.Writes.ToArray());
     }

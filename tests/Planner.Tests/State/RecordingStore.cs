@@ -42,7 +42,7 @@ internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
         }
     }
 
-    public override void Journal(JournalEntry entry)
+    public override Task JournalAsync(JournalEntry entry, CancellationToken cancellationToken = default)
     {
         if (FailJournal?.Invoke(entry) == true)
         {
@@ -55,44 +55,44 @@ internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
             _entries.Add(entry);
         }
 
-        base.Journal(entry);
+        return base.JournalAsync(entry, cancellationToken);
     }
 
-    IReadOnlyDictionary<string, ClaimHolder> IPlannerStateStore.ClaimsOn(string hostKey, Guid plan)
+    async Task<IReadOnlyDictionary<string, ClaimHolder>> IPlannerStateStore.ClaimsOnAsync(string hostKey, Guid plan, CancellationToken cancellationToken)
     {
-        var claims = Claims.ClaimsOn(hostKey, plan);
+        var claims = await Claims.ClaimsOnAsync(hostKey, plan, cancellationToken).ConfigureAwait(false);
         AfterClaimsRead?.Invoke();
         return claims;
     }
 
-    ClaimHolder? IPlannerStateStore.TryClaim(string hostKey, string device, Guid plan)
+    Task<ClaimHolder?> IPlannerStateStore.TryClaimAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken)
     {
         Add($"claim {device}");
-        return TryClaim(hostKey, device, plan);
+        return TryClaimAsync(hostKey, device, plan, cancellationToken);
     }
 
-    void IPlannerStateStore.Release(string hostKey, string device, Guid plan)
+    Task IPlannerStateStore.ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken)
     {
         Add($"release {device}");
-        Release(hostKey, device, plan);
+        return ReleaseAsync(hostKey, device, plan, cancellationToken);
     }
 
-    void IPlannerStateStore.CommitPlan(Guid plan)
+    Task IPlannerStateStore.CommitPlanAsync(Guid plan, CancellationToken cancellationToken)
     {
         Add("commit");
-        CommitPlan(plan);
+        return CommitPlanAsync(plan, cancellationToken);
     }
 
-    void IPlannerStateStore.CommitMigratedPlan(Guid plan)
+    Task IPlannerStateStore.CommitMigratedPlanAsync(Guid plan, CancellationToken cancellationToken)
     {
         Add("commit migrated");
-        CommitPlan(plan);
+        return CommitPlanAsync(plan, cancellationToken);
     }
 
-    void IPlannerStateStore.EndPlan(Guid plan)
+    Task IPlannerStateStore.EndPlanAsync(Guid plan, CancellationToken cancellationToken)
     {
         Add("end");
-        EndPlan(plan);
+        return EndPlanAsync(plan, cancellationToken);
     }
 
     private void Add(string write)
