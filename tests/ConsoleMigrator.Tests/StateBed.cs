@@ -83,10 +83,14 @@ internal static class StateScenarios
         """.Replace("@GPU", SriovGpu(configured: false), StringComparison.Ordinal);
 
     /// <summary>Waits for <paramref name="condition"/>, at most <see cref="ProcessLimit"/>; fails when <paramref name="process"/> exits first.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what, Process? process, CancellationToken cancellationToken)
+    public static Task WaitUntilAsync(Func<bool> condition, string what, Process? process, CancellationToken cancellationToken) =>
+        WaitUntilAsync(() => Task.FromResult(condition()), what, process, cancellationToken);
+
+    /// <summary>Waits for <paramref name="condition"/> (a question to a store), at most <see cref="ProcessLimit"/>; fails when <paramref name="process"/> exits first.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, Process? process, CancellationToken cancellationToken)
     {
         var limit = Stopwatch.StartNew();
-        while (!condition())
+        while (!await condition())
         {
             if (process is { HasExited: true })
             {

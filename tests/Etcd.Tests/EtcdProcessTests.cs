@@ -73,7 +73,7 @@ public sealed class EtcdProcessTests
         }
 
         var killed = Stopwatch.StartNew();
-        await StateScenarios.WaitUntilAsync(() => observer.HolderOfAsync(bed.DestinationUri, idle, Guid.Empty) is null, "the killed planner's lease to expire", null, TestContext.CancellationToken);
+        await StateScenarios.WaitUntilAsync(async () => await observer.HolderOfAsync(bed.DestinationUri, idle, Guid.Empty) is null, "the killed planner's lease to expire", null, TestContext.CancellationToken);
         TestContext.WriteLine($"the idle mdev's claim was free {killed.Elapsed.TotalSeconds:0.0} s after SIGKILL (lease TTL {LeaseTtlSeconds} s)");
         await StateScenarios.WaitUntilAsync(() => bed.CreatesEnded() == 1, "the create in flight to end", null, TestContext.CancellationToken);
         Assert.HasCount(2, bed.Destination.Snapshot().State.Mdevs, "the idle mdev and the one the killed plan created");
@@ -205,5 +205,5 @@ public sealed class EtcdProcessTests
 
     /// <summary>Waits until no plan in the store has a live owner: the killed planner's lease expired (within its TTL).</summary>
     private Task OwnerGoneAsync(EtcdStateStore observer) =>
-        StateScenarios.WaitUntilAsync(() => observer.ListPlansAsync().GetAwaiter().GetResult().All(p => p.Owner != PlanOwnerState.Alive), "the killed planner's lease to expire", null, TestContext.CancellationToken);
+        StateScenarios.WaitUntilAsync(async () => (await observer.ListPlansAsync()).All(p => p.Owner != PlanOwnerState.Alive), "the killed planner's lease to expire", null, TestContext.CancellationToken);
 }
