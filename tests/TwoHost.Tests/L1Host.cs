@@ -10,6 +10,8 @@ namespace VfioMigration.TwoHost.Tests;
 /// <summary>
 /// One L1 host as the tests see it: its libvirt through the project's binding, its sysfs through
 /// the project's SSH file system, and a root shell over SSH for what neither offers (killing a process).
+/// Every libvirt call is bounded (<see cref="Call{T}"/>): a call that never returns fails the test
+/// with its name instead of hanging the run.
 /// </summary>
 internal sealed class L1Host : IDisposable
 {
@@ -17,21 +19,27 @@ internal sealed class L1Host : IDisposable
 
     /// <summary>The parent of the reference driver's mdevs (drivers/migref).</summary>
     public static readonly DeviceName MigrefParent = DeviceName.Parse("migref");
+
+    /// <summary>The bound of one libvirt call but a migration: a guest start under nested TCG takes seconds.</summary>
+    private static readonly TimeSpan CallLimit = TimeSpan.FromMinutes(2);
+
+    /// <summary>The bound of a forced migration: 20-30 s under TCG on a quiet machine.</summary>
+    private static readonly TimeSpan MigrationLimit = TimeSpan.FromMinutes(5);
+
     private readonly TwoHostEnvironment _environment;
     private readonly SshHostFileSystem _sysfs;
+    private readonly LibvirtConnection _libvirt;
 
     public L1Host(L1HostAddress address, TwoHostEnvironment environment)
     {
         Address = address;
         _environment = environment;
-        Libvirt = LibvirtConnection.Open(address.Uri);
+        _libvirt = Bounded($"opening {address.Uri}", () => LibvirtConnection.Open(address.Uri), CallLimit);
         var description = HostDescription.Parse(address.Uri, new RemoteHostDefaults { KeyFile = environment.KeyFile, KnownHostsFile = environment.KnownHostsFile });
         _sysfs = new SshHostFileSystem(description.Ssh!);
     }
 
     public L1HostAddress Address { get; }
-
-    public LibvirtConnection Libvirt { get; }
 
     /// <summary>Creates an mdev of <paramref name="type"/> (of mtty unless <paramref name="parent"/> says otherwise) through sysfs; returns its UUID.</summary>
     public async Task<string> CreateMdevAsync(string type, DeviceName? parent = null)
@@ -63,8 +71,11 @@ internal sealed class L1Host : IDisposable
     {
         try
         {
-            using var domain = Libvirt.LookupDomainByName(name);
-            return domain.GetState().State;
+            return Call($"the state of {name}", libvirt =>
+            {
+                using var domain = libvirt.LookupDomainByName(name);
+                return domain.GetState().State;
+            });
         }
         catch (LibvirtException e) when (e.Code == LibvirtErrorCode.NoDomain)
         {
@@ -75,18 +86,17 @@ internal sealed class L1Host : IDisposable
     /// <summary>The mdev UUIDs of the hostdevs in guest <paramref name="name"/>'s live XML, in document order.</summary>
     public IReadOnlyList<string> LiveHostdevUuids(string name)
     {
-        using var domain = Libvirt.LookupDomainByName(name);
-        return XDocument.Parse(domain.GetXmlDescription()).Descendants("hostdev")
+        return XDocument.Parse(LiveXml(name)).Descendants("hostdev")
             .Select(hostdev => (string?)hostdev.Element("source")?.Element("address")?.Attribute("uuid") ?? "(none)")
             .ToList();
     }
 
     /// <summary>The live XML of guest <paramref name="name"/>; <see cref="DomainXmlOptions.Migratable"/> for a migration's destination XML.</summary>
-    public string LiveXml(string name, DomainXmlOptions options = DomainXmlOptions.None)
+    public string LiveXml(string name, DomainXmlOptions options = DomainXmlOptions.None) => Call($"the XML of {name}", libvirt =>
     {
-        using var domain = Libvirt.LookupDomainByName(name);
+        using var domain = libvirt.LookupDomainByName(name);
         return domain.GetXmlDescription(options);
-    }
+    });
 
     /// <summary>The <c>available_instances</c> of mtty type <paramref name="type"/>.</summary>
     public async Task<int> AvailableInstancesAsync(string type)
@@ -108,33 +118,59 @@ internal sealed class L1Host : IDisposable
     }
 
     /// <summary>Defines (does not start) a guest owning the mdevs <paramref name="uuids"/>: they count as in use.</summary>
-    public void DefineGuest(string name, IReadOnlyList<string> uuids)
+    public void DefineGuest(string name, IReadOnlyList<string> uuids) => Call($"defining {name}", libvirt =>
     {
-        using var domain = Libvirt.DefineDomain(GuestXml.Build(_environment.GuestXmlTemplate, name, uuids, dirtyTrackingOverride: true));
-    }
+        using var domain = libvirt.DefineDomain(GuestXml.Build(_environment.GuestXmlTemplate, name, uuids, dirtyTrackingOverride: true));
+        return true;
+    });
 
     /// <summary>Defines and starts the L2 guest owning the mdevs <paramref name="uuids"/> (hostdev0, hostdev1, ...).</summary>
-    public void StartGuest(string name, IReadOnlyList<string> uuids, bool dirtyTrackingOverride = true)
+    public void StartGuest(string name, IReadOnlyList<string> uuids, bool dirtyTrackingOverride = true) => Call($"defining and starting {name}", libvirt =>
     {
-        using var domain = Libvirt.DefineDomain(GuestXml.Build(_environment.GuestXmlTemplate, name, uuids, dirtyTrackingOverride));
+        using var domain = libvirt.DefineDomain(GuestXml.Build(_environment.GuestXmlTemplate, name, uuids, dirtyTrackingOverride));
         domain.Start();
-    }
+        return true;
+    });
+
+    /// <summary>Undefines the (inactive) guest <paramref name="name"/>.</summary>
+    public void UndefineGuest(string name) => Call($"undefining {name}", libvirt =>
+    {
+        using var domain = libvirt.LookupDomainByName(name);
+        domain.Undefine();
+        return true;
+    });
+
+    /// <summary>
+    /// Migrates guest <paramref name="name"/> to <paramref name="destination"/> through libvirt alone
+    /// (no planner): the destination XML <paramref name="xml"/> names whatever mdev the test forces.
+    /// </summary>
+    public void ForceMigrate(string name, L1Host destination, string xml, MigrationOptions options) => Call($"migrating {name} to {destination.Address.Name}", libvirt =>
+    {
+        using var domain = libvirt.LookupDomainByName(name);
+        using var migrated = domain.Migrate(destination._libvirt, new MigrationParameters { DestinationXml = xml }, options);
+        return true;
+    }, MigrationLimit);
 
     /// <summary>Stops and undefines every guest and removes every mdev: each scenario starts from an empty host.</summary>
     public async Task ResetAsync()
     {
-        foreach (var domain in Libvirt.ListAllDomains())
+        Call("stopping and undefining every guest", libvirt =>
         {
-            using (domain)
+            foreach (var domain in libvirt.ListAllDomains())
             {
-                if (domain.GetState().State is DomainState.Running or DomainState.Paused or DomainState.Blocked)
+                using (domain)
                 {
-                    domain.Destroy();
-                }
+                    if (domain.GetState().State is DomainState.Running or DomainState.Paused or DomainState.Blocked)
+                    {
+                        domain.Destroy();
+                    }
 
-                domain.Undefine();
+                    domain.Undefine();
+                }
             }
-        }
+
+            return true;
+        });
 
         foreach (var uuid in (await MdevsAsync()).Keys)
         {
@@ -168,7 +204,26 @@ internal sealed class L1Host : IDisposable
 
     public void Dispose()
     {
-        _sysfs.Dispose();
-        Libvirt.Dispose();
+        Bounded($"closing the SSH connection to {Address.Name}", () => { _sysfs.Dispose(); return true; }, CallLimit);
+        Bounded($"closing {Address.Uri}", () => { _libvirt.Dispose(); return true; }, CallLimit);
+    }
+
+    private T Call<T>(string what, Func<LibvirtConnection, T> call, TimeSpan? limit = null) =>
+        Bounded($"{what} on {Address.Name}", () => call(_libvirt), limit ?? CallLimit);
+
+    /// <summary>
+    /// Runs <paramref name="call"/> on a thread of its own and waits at most <paramref name="limit"/>:
+    /// a libvirt call cannot be interrupted, so one that hangs is left behind and the test fails naming it.
+    /// </summary>
+    private static T Bounded<T>(string what, Func<T> call, TimeSpan limit)
+    {
+        var run = Task.Factory.StartNew(call, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        if (Task.WaitAny([run], limit) < 0)
+        {
+            _ = run.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw new AssertFailedException($"{what} did not return within {limit.TotalSeconds:0} s; the call is left running (libvirt cannot interrupt it).");
+        }
+
+        return run.GetAwaiter().GetResult();
     }
 }

@@ -54,7 +54,7 @@ public sealed partial class MigrationScenarioTests
         var target = await _b.CreateMdevAsync(targetType, L1Host.MigrefParent);
         _a.StartGuest(Guest, [source]);
 
-        var check = await Migrator.RunAsync(Migrator.Check(_environment, _environment.A, _environment.B, Guest, source, target));
+        var check = await Migrator.RunAsync(Migrator.Check(_environment, _environment.A, _environment.B, Guest, source, target), TestContext.CancellationToken);
         Log(check);
 
         var answer = Migrator.Plan(check);
@@ -62,12 +62,10 @@ public sealed partial class MigrationScenarioTests
         Assert.AreEqual(verdict == "compatible" ? 0 : 10, check.ExitCode, check.Error);
 
         var forced = _a.LiveXml(Guest, DomainXmlOptions.Migratable).Replace(source, target, StringComparison.Ordinal);
-        using var domain = _a.Libvirt.LookupDomainByName(Guest);
         var clock = Stopwatch.StartNew();
-        var parameters = new MigrationParameters { DestinationXml = forced };
         if (verdict == "compatible")
         {
-            domain.Migrate(_b.Libvirt, parameters, MigrationOptions.Live | MigrationOptions.PersistDestination);
+            _a.ForceMigrate(Guest, _b, forced, MigrationOptions.Live | MigrationOptions.PersistDestination);
             TestContext.WriteLine($"truth table: {sourceBranch} {sourceType} -> {destinationBranch} {targetType}: {verdict}, migrated in {clock.Elapsed.TotalSeconds:F1} s");
             Assert.AreEqual(DomainState.Running, _b.GuestState(Guest), "the guest runs on B");
             CollectionAssert.AreEqual(new[] { target }, _b.LiveHostdevUuids(Guest).ToList());
@@ -75,7 +73,7 @@ public sealed partial class MigrationScenarioTests
         }
         else
         {
-            var failure = Assert.ThrowsExactly<LibvirtException>(() => domain.Migrate(_b.Libvirt, parameters, MigrationOptions.Live));
+            var failure = Assert.ThrowsExactly<LibvirtException>(() => _a.ForceMigrate(Guest, _b, forced, MigrationOptions.Live));
             TestContext.WriteLine($"truth table: {sourceBranch} {sourceType} -> {destinationBranch} {targetType}: {verdict}, failed in {clock.Elapsed.TotalSeconds:F1} s: {failure.Message}");
             StringAssert.Contains(failure.Message, "load of migration failed");
             Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
@@ -103,23 +101,19 @@ public sealed partial class MigrationScenarioTests
         // a migration blocker instead.
         var refusedStart = Assert.ThrowsExactly<LibvirtException>(() => _a.StartGuest(Guest, [source]));
         StringAssert.Contains(refusedStart.Message, "VFIO migration is not supported in kernel");
-        using (var refused = _a.Libvirt.LookupDomainByName(Guest))
-        {
-            refused.Undefine();
-        }
+        _a.UndefineGuest(Guest);
 
         _a.StartGuest(Guest, [source], dirtyTrackingOverride: false);
 
-        var check = await Migrator.RunAsync(Migrator.Check(_environment, _environment.A, _environment.B, Guest, source, target));
+        var check = await Migrator.RunAsync(Migrator.Check(_environment, _environment.A, _environment.B, Guest, source, target), TestContext.CancellationToken);
         Log(check);
 
         Assert.AreEqual("unknown", Migrator.Plan(check).GetProperty("outcome").GetString(), check.Error);
         Assert.AreEqual(11, check.ExitCode, check.Error);
 
         var forced = _a.LiveXml(Guest, DomainXmlOptions.Migratable).Replace(source, target, StringComparison.Ordinal);
-        using var domain = _a.Libvirt.LookupDomainByName(Guest);
         var clock = Stopwatch.StartNew();
-        var failure = Assert.ThrowsExactly<LibvirtOperationInvalidException>(() => domain.Migrate(_b.Libvirt, new MigrationParameters { DestinationXml = forced }, MigrationOptions.Live));
+        var failure = Assert.ThrowsExactly<LibvirtOperationInvalidException>(() => _a.ForceMigrate(Guest, _b, forced, MigrationOptions.Live));
         TestContext.WriteLine($"truth table: 2.1 {NotMigratableType} -> 2.1 {NotMigratableType}: unknown, refused in {clock.Elapsed.TotalSeconds:F1} s: {failure.Message}");
         StringAssert.Contains(failure.Message, "cannot migrate domain");
         Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");

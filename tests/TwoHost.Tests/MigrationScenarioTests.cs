@@ -61,7 +61,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         var sourceMdevs = await _a.MdevsAsync();
         Assert.AreEqual(0, (await _b.MdevsAsync()).Count);
 
-        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest), TestContext.CancellationToken);
         Log(run);
 
         Assert.AreEqual(0, run.ExitCode, run.Error);
@@ -90,7 +90,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         var idle = await _b.CreateMdevAsync("mtty-1");
         _a.StartGuest(Guest, [source]);
 
-        var there = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        var there = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest), TestContext.CancellationToken);
         Log(there);
 
         Assert.AreEqual(0, there.ExitCode, there.Error);
@@ -105,7 +105,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         // idle mdev of the right type would be reused instead, whatever its UUID): A creates the
         // guest's UUID (B's).
         await _a.RemoveMdevAsync(source);
-        var back = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.B, _environment.A, Guest, "--uuid", "preserve"));
+        var back = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.B, _environment.A, Guest, "--uuid", "preserve"), TestContext.CancellationToken);
         Log(back);
 
         Assert.AreEqual(0, back.ExitCode, back.Error);
@@ -136,7 +136,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         _b.DefineGuest("holder", held);
         var bBefore = await _b.MdevsAsync();
 
-        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest, "--allow-cross-type"));
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest, "--allow-cross-type"), TestContext.CancellationToken);
         Log(run);
 
         Assert.AreEqual(3, run.ExitCode, "no valid plan");
@@ -149,8 +149,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         // The same mapping forced through libvirt: the destination QEMU starts, then mtty's load
         // side refuses the mtty-1 state inside the stream.
         var forced = _a.LiveXml(Guest, DomainXmlOptions.Migratable).Replace(source, offered, StringComparison.Ordinal);
-        using var domain = _a.Libvirt.LookupDomainByName(Guest);
-        var failure = Assert.ThrowsExactly<LibvirtException>(() => domain.Migrate(_b.Libvirt, new MigrationParameters { DestinationXml = forced }, MigrationOptions.Live));
+        var failure = Assert.ThrowsExactly<LibvirtException>(() => _a.ForceMigrate(Guest, _b, forced, MigrationOptions.Live));
         TestContext.WriteLine($"forced migration: {failure.Message}");
         StringAssert.Contains(failure.Message, "load of migration failed");
         Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
@@ -172,9 +171,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         // The destination QEMU exists from libvirt's prepare phase on; kill it once it does.
         var killed = await _b.ShellAsync(
             "for i in $(seq 1 240); do if [ -s /run/libvirt/qemu/l2.pid ]; then sleep 2; kill -9 \"$(cat /run/libvirt/qemu/l2.pid)\" && echo killed; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 120 s'");
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.CancellationToken);
-        limit.CancelAfter(TimeSpan.FromMinutes(4));
-        await migration.WaitForExitAsync(limit.Token);
+        await Migrator.WaitAsync(migration, TestContext.CancellationToken);
         var run = new ProcessRun(migration.ExitCode, await output, await errors);
         Log(run);
 
@@ -194,7 +191,7 @@ public sealed partial class MigrationScenarioTests : IDisposable
         var source = await _a.CreateMdevAsync("mtty-1");
         _a.StartGuest(Guest, [source], dirtyTrackingOverride: false);
 
-        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        var run = await Migrator.RunAsync(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest), TestContext.CancellationToken);
         Log(run);
 
         Assert.AreEqual(3, run.ExitCode, "no valid plan");

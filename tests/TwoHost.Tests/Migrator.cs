@@ -11,7 +11,11 @@ internal static class Migrator
 
     public static Process Start(params string[] args) => Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start vfio-migrator");
 
-    public static Task<ProcessRun> RunAsync(params string[] args) => ProcessRun.RunAsync(StartInfo(args), Limit);
+    /// <summary>Runs the tool with <paramref name="args"/> to its end (bounded; <paramref name="cancellationToken"/> kills it too).</summary>
+    public static Task<ProcessRun> RunAsync(string[] args, CancellationToken cancellationToken) => ProcessRun.RunAsync(StartInfo(args), Limit, cancellationToken);
+
+    /// <summary>Waits for a tool started with <see cref="Start"/>, bounded like <see cref="RunAsync"/>.</summary>
+    public static Task WaitAsync(Process migration, CancellationToken cancellationToken) => ProcessRun.WaitOrKillAsync(migration, "vfio-migrator", Limit, cancellationToken);
 
     /// <summary>
     /// <c>migrate</c> of guest <paramref name="guest"/> from <paramref name="source"/> to <paramref name="destination"/>
