@@ -69,6 +69,12 @@ internal sealed class SimulatedRemoteHost : IDisposable
     /// <summary>The same host reached locally: libvirt's in-process test driver and the simulator's in-process file system.</summary>
     public MigrationHost Local() => new(Simulated.Name, LibvirtHypervisor.Open("test://" + HostXml), Simulated.CreateFileSystem());
 
+    /// <summary>
+    /// The host as a planner running on it reaches it: the very sysfs mount and libvirtd that
+    /// <see cref="Remote"/> reaches over SSH, without SSH (what a plan over SSH adds is its difference).
+    /// </summary>
+    public MigrationHost LocalThroughMount() => new(Simulated.Name, LibvirtHypervisor.Open(Libvirt.Uri(HostXml)), new Planner.Sysfs.LocalHostFileSystem(SysfsRoot));
+
     public void Dispose()
     {
         Libvirt.Dispose();
