@@ -49,6 +49,13 @@ public sealed class LibvirtDomain : IDisposable
     /// <exception cref="LibvirtOperationInvalidException">The domain is not running.</exception>
     public void Destroy() => Proxy.virDomainDestroy(handle);
 
+    /// <summary>
+    /// Cancels the domain's running job (<c>virDomainAbortJob</c>): an outgoing migration stops and
+    /// the domain keeps running here. Called from another thread while the job's call is in flight.
+    /// </summary>
+    /// <exception cref="LibvirtOperationInvalidException">The domain has no job that can be cancelled (none, or one past its point of no return).</exception>
+    public void AbortJob() => Proxy.virDomainAbortJob(handle);
+
     /// <summary>Removes the persistent definition (<c>virDomainUndefine</c>); a running domain becomes transient.</summary>
     public void Undefine() => Proxy.virDomainUndefine(handle);
 

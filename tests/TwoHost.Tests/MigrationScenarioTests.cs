@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using VfioMigration.Libvirt;
 
@@ -178,6 +179,43 @@ public sealed partial class MigrationScenarioTests : IDisposable
         Assert.AreEqual("killed", killed.Trim());
         Assert.AreNotEqual(0, run.ExitCode);
         StringAssert.Contains(run.Error, "removed");
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "every device migrate created on B is gone");
+        Assert.AreNotEqual(DomainState.Running, _b.GuestState(Guest));
+    }
+
+    /// <summary>
+    /// Ctrl-C while the migration runs: the tool aborts the migration (virDomainAbortJob) and waits
+    /// for libvirt to say so before it removes what it created, so the guest stays on A with its
+    /// device and B ends empty (a rollback that did not wait could pull the device from under a
+    /// guest whose migration went on).
+    /// </summary>
+    [TestMethod]
+    [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
+    public async Task Interrupting_migrate_mid_migration_aborts_it_removes_what_was_created_and_the_guest_stays()
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source]);
+
+        using var migration = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        var output = migration.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
+        var errors = migration.StandardError.ReadToEndAsync(TestContext.CancellationToken);
+        // The destination QEMU exists from libvirt's prepare phase on: interrupt once it does.
+        var started = await _b.ShellAsync(
+            "for i in $(seq 1 100); do if [ -s /run/libvirt/qemu/l2.pid ]; then echo started; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 50 s'");
+        using (var interrupt = Process.Start("kill", ["-INT", migration.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync(TestContext.CancellationToken);
+        }
+
+        await Migrator.WaitAsync(migration, TestContext.CancellationToken);
+        var run = new ProcessRun(migration.ExitCode, await output, await errors);
+        Log(run);
+
+        Assert.AreEqual("started", started.Trim());
+        Assert.AreEqual(130, run.ExitCode, run.Error);
+        StringAssert.Contains(run.Error, "was aborted and the guest stays on the source");
         Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
         CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
         Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "every device migrate created on B is gone");

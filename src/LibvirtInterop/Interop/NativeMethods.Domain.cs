@@ -34,6 +34,10 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     internal static partial int virDomainDestroy(LibvirtDomainHandle domain);
 
+    /// <summary><c>int virDomainAbortJob(virDomainPtr domain)</c>: cancels the domain's running job (a migration, say).</summary>
+    [LibraryImport(LibraryName)]
+    internal static partial int virDomainAbortJob(LibvirtDomainHandle domain);
+
     /// <summary><c>int virDomainFree(virDomainPtr domain)</c></summary>
     [LibraryImport(LibraryName)]
     internal static partial int virDomainFree(nint domain);

@@ -35,6 +35,10 @@ internal static unsafe partial class Proxy
     internal static void virDomainDestroy(LibvirtDomainHandle domain) =>
         Check(NativeMethods.virDomainDestroy(domain), nameof(NativeMethods.virDomainDestroy));
 
+    /// <inheritdoc cref="NativeMethods.virDomainAbortJob"/>
+    internal static void virDomainAbortJob(LibvirtDomainHandle domain) =>
+        Check(NativeMethods.virDomainAbortJob(domain), nameof(NativeMethods.virDomainAbortJob));
+
     /// <inheritdoc cref="NativeMethods.virDomainGetXMLDesc"/>
     internal static string virDomainGetXMLDesc(LibvirtDomainHandle domain, uint flags) =>
         Check(NativeMethods.virDomainGetXMLDesc(domain, flags), nameof(NativeMethods.virDomainGetXMLDesc));

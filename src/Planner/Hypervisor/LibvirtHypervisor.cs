@@ -79,7 +79,8 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// <see cref="DefaultCallTimeout"/>): the method then throws a <see cref="HypervisorException"/>
     /// naming the call and the host, while the call runs on inside libvirt, which cannot interrupt it
     /// (a plan then rolls back what it can). The migration call itself (<see cref="MigrateAsync"/>)
-    /// is not bounded: it legitimately runs for minutes, until the guest's memory is copied.
+    /// is not bounded: it legitimately runs for minutes, until the guest's memory is copied (a
+    /// cancellation aborts it, and this bounds the wait for the abort).
     /// <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Set to zero or a negative time other than <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
@@ -287,6 +288,14 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// When <paramref name="cancellationToken"/> fires during the migration, the migration is aborted
+    /// (<c>virDomainAbortJob</c> on the source) and awaited, bounded by <see cref="CallTimeout"/>: the
+    /// method then throws <see cref="OperationCanceledException"/> once libvirt says the guest stayed
+    /// on the source, so that a rollback never removes devices a migrated guest uses. A migration that
+    /// ended before the abort took effect returns normally (the guest runs on the destination). One
+    /// that neither ends nor can be aborted in time is given up with the outcome unknown (the message says so).
+    /// </remarks>
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(migration);
@@ -306,10 +315,11 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             }
         }
 
-        return RunAsync(
+        var guest = migration.Guest;
+        return MigrateOrAbortAsync(
+            guest,
             () =>
             {
-                var guest = migration.Guest;
                 using var domain = LookupDomain(guest);
                 var parameters = new MigrationParameters
                 {
@@ -345,8 +355,46 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
 
                 return true;
             },
-            Timeout.InfiniteTimeSpan,
             cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="migrate"/> (the migration call) and aborts the migration when <paramref name="cancellationToken"/> fires during it.</summary>
+    private async Task MigrateOrAbortAsync(DomainSelector guest, Func<bool> migrate, CancellationToken cancellationToken)
+    {
+        var migrating = Task.Run(migrate, cancellationToken);
+        try
+        {
+            await AbandonWhenStuckAsync(migrating, _inFlight, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException stopped) when (!migrating.IsCompleted)
+        {
+            var abort = Task.Run(() =>
+            {
+                using var domain = LookupDomain(guest);
+                return Call("virDomainAbortJob", guest.Value, () =>
+                {
+                    domain.AbortJob();
+                    return true;
+                });
+            }, CancellationToken.None);
+            await Task.WhenAny(Task.WhenAll(abort, migrating), Task.Delay(CallTimeout == Timeout.InfiniteTimeSpan ? DefaultCallTimeout : CallTimeout, CancellationToken.None)).ConfigureAwait(false);
+            Observe(abort);
+            Observe(migrating);
+            if (!migrating.IsCompleted)
+            {
+                var why = abort.IsFaulted ? $"the abort failed ({abort.Exception!.InnerException!.Message})" : "the abort got no answer in time";
+                throw new OperationCanceledException($"interrupted during the migration of '{guest.Value}' from {Describe()}, and {why}: the migration may still finish, so where the guest runs is unknown; {stopped.Message}", stopped, cancellationToken);
+            }
+
+            if (migrating.IsCompletedSuccessfully)
+            {
+                // The migration ended before the abort took effect: the guest runs on the destination.
+                return;
+            }
+
+            throw new OperationCanceledException($"the migration of '{guest.Value}' from {Describe()} was aborted and the guest stays on the source ({migrating.Exception!.InnerException!.Message})", migrating.Exception.InnerException, cancellationToken);
+        }
     }
 
     /// <summary>Closes the connection.</summary>
