@@ -35,6 +35,20 @@ public sealed class MigrationTests : LibvirtTestBase
         StringAssert.Contains(error.LibvirtMessage, refusal);
     }
 
+    /// <summary>The binding reaches libvirt's virDomainAbortJob (the test driver has no jobs to abort; TwoHost.Tests aborts a real migration).</summary>
+    [TestMethod]
+    public void AbortJob_ReachesLibvirt_AndTheTestDriverRefusesIt()
+    {
+        using var host = new TestHost();
+        using var connection = LibvirtConnection.Open(host.Uri);
+        using var domain = connection.LookupDomainByName(TestHost.RunningGuest);
+
+        var error = Assert.ThrowsExactly<LibvirtNotSupportedException>(domain.AbortJob);
+
+        Assert.AreEqual(LibvirtErrorCode.NoSupport, error.Code);
+        Assert.AreEqual("virDomainAbortJob", error.Function);
+    }
+
     [TestMethod]
     public void Migrate_WithParametersOnlyTheV3ProtocolCarries_IsRefusedAsAnUnsupportedArgument()
     {
