@@ -378,22 +378,22 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                     return true;
                 });
             }, CancellationToken.None);
-            await Task.WhenAny(Task.WhenAll(abort, migrating), Task.Delay(CallTimeout == Timeout.InfiniteTimeSpan ? DefaultCallTimeout : CallTimeout, CancellationToken.None)).ConfigureAwait(false);
             Observe(abort);
-            Observe(migrating);
-            if (!migrating.IsCompleted)
+            try
             {
-                var why = abort.IsFaulted ? $"the abort failed ({abort.Exception!.InnerException!.Message})" : "the abort got no answer in time";
+                // Ended without an error: the migration finished before the abort took effect, and the guest runs on the destination.
+                await migrating.WaitAsync(CallTimeout == Timeout.InfiniteTimeSpan ? DefaultCallTimeout : CallTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Observe(migrating);
+                var why = abort.IsFaulted ? $"the abort failed ({abort.Exception!.InnerException!.Message})" : "the migration did not end in time after the abort";
                 throw new OperationCanceledException($"interrupted during the migration of '{guest.Value}' from {Describe()}, and {why}: the migration may still finish, so where the guest runs is unknown; {stopped.Message}", stopped, cancellationToken);
             }
-
-            if (migrating.IsCompletedSuccessfully)
+            catch (Exception failure) when (migrating.IsFaulted)
             {
-                // The migration ended before the abort took effect: the guest runs on the destination.
-                return;
+                throw new OperationCanceledException($"the migration of '{guest.Value}' from {Describe()} was aborted and the guest stays on the source ({failure.Message})", failure, cancellationToken);
             }
-
-            throw new OperationCanceledException($"the migration of '{guest.Value}' from {Describe()} was aborted and the guest stays on the source ({migrating.Exception!.InnerException!.Message})", migrating.Exception.InnerException, cancellationToken);
         }
     }
 
