@@ -128,7 +128,7 @@ public sealed class MigrationPlan : IAsyncDisposable
     /// that disposing it removes what it created.
     /// </summary>
     /// <param name="settings">Flags and addresses; <see cref="MigrationSettings"/>' defaults (live, client-driven, persisted on the destination) when null.</param>
-    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <param name="cancellationToken">Aborts the migration and waits for the abort's outcome (see <see cref="IHypervisor.MigrateAsync"/>): a <see cref="OperationCanceledException"/> then means the guest stayed on the source, unless its message says that where the guest runs is unknown; a migration that ended before the abort took effect is committed as usual.</param>
     /// <exception cref="InvalidOperationException">The plan is not ready, or has no destination XML.</exception>
     /// <exception cref="ArgumentException">The settings are not valid (see <see cref="MigrationSettings.Validate"/>); nothing was migrated.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>

@@ -60,7 +60,7 @@ public sealed class PlanOverSshTests
         // Local twice: in process (the simulator's file system, libvirt's test driver in process) and
         // through the mount and the libvirtd the SSH plan uses, so that the SSH channel's share shows.
         var localRequest = new PlanRequest(source.Local(), DomainSelector.Parse(guest), [destination.Local()]);
-        var mountedRequest = new PlanRequest(source.LocalThroughMount(), DomainSelector.Parse(guest), [destination.LocalThroughMount()]);
+        var mountedRequest = new PlanRequest(source.LocalThroughMount(readOnly: true), DomainSelector.Parse(guest), [destination.LocalThroughMount()]);
         var (localWarm, mountedWarm, sshWarm, sshTrips) = (new List<long>(), new List<long>(), new List<long>(), new List<string>());
         _ = await TimeAsync(planner, mountedRequest, localMapping);
         for (var i = 0; i < WarmRuns; i++)

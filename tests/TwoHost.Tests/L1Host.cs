@@ -204,8 +204,14 @@ internal sealed class L1Host : IDisposable
 
     public void Dispose()
     {
-        Bounded($"closing the SSH connection to {Address.Name}", () => { _sysfs.Dispose(); return true; }, CallLimit);
-        Bounded($"closing {Address.Uri}", () => { _libvirt.Dispose(); return true; }, CallLimit);
+        try
+        {
+            Bounded($"closing the SSH connection to {Address.Name}", () => { _sysfs.Dispose(); return true; }, CallLimit);
+        }
+        finally
+        {
+            Bounded($"closing {Address.Uri}", () => { _libvirt.Dispose(); return true; }, CallLimit);
+        }
     }
 
     private T Call<T>(string what, Func<LibvirtConnection, T> call, TimeSpan? limit = null) =>

@@ -49,8 +49,14 @@ public sealed partial class MigrationScenarioTests : IDisposable
 
     public void Dispose()
     {
-        _a?.Dispose();
-        _b?.Dispose();
+        try
+        {
+            _a?.Dispose();
+        }
+        finally
+        {
+            _b?.Dispose();
+        }
     }
 
     [TestMethod]
@@ -167,13 +173,13 @@ public sealed partial class MigrationScenarioTests : IDisposable
         _a.StartGuest(Guest, [source]);
 
         using var migration = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
-        var output = migration.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = migration.StandardError.ReadToEndAsync(TestContext.CancellationToken);
+        var output = migration.Process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
+        var errors = migration.Process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
         // The destination QEMU exists from libvirt's prepare phase on; kill it once it does.
         var killed = await _b.ShellAsync(
-            "for i in $(seq 1 240); do if [ -s /run/libvirt/qemu/l2.pid ]; then sleep 2; kill -9 \"$(cat /run/libvirt/qemu/l2.pid)\" && echo killed; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 120 s'");
+            "for i in $(seq 1 100); do if [ -s /run/libvirt/qemu/l2.pid ]; then sleep 2; kill -9 \"$(cat /run/libvirt/qemu/l2.pid)\" && echo killed; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 50 s'");
         await Migrator.WaitAsync(migration, TestContext.CancellationToken);
-        var run = new ProcessRun(migration.ExitCode, await output, await errors);
+        var run = new ProcessRun(migration.Process.ExitCode, await output, await errors);
         Log(run);
 
         Assert.AreEqual("killed", killed.Trim());
@@ -199,18 +205,18 @@ public sealed partial class MigrationScenarioTests : IDisposable
         _a.StartGuest(Guest, [source]);
 
         using var migration = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
-        var output = migration.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = migration.StandardError.ReadToEndAsync(TestContext.CancellationToken);
+        var output = migration.Process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
+        var errors = migration.Process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
         // The destination QEMU exists from libvirt's prepare phase on: interrupt once it does.
         var started = await _b.ShellAsync(
             "for i in $(seq 1 100); do if [ -s /run/libvirt/qemu/l2.pid ]; then echo started; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 50 s'");
-        using (var interrupt = Process.Start("kill", ["-INT", migration.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using (var interrupt = Process.Start("kill", ["-INT", migration.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await interrupt.WaitForExitAsync(TestContext.CancellationToken);
         }
 
         await Migrator.WaitAsync(migration, TestContext.CancellationToken);
-        var run = new ProcessRun(migration.ExitCode, await output, await errors);
+        var run = new ProcessRun(migration.Process.ExitCode, await output, await errors);
         Log(run);
 
         Assert.AreEqual("started", started.Trim());

@@ -9,13 +9,14 @@ internal static class Migrator
     /// <summary>A migration under TCG takes 20-30 s; a plan with connects, a few more.</summary>
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
 
-    public static Process Start(params string[] args) => Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start vfio-migrator");
+    /// <summary>Starts the tool with <paramref name="args"/>; disposing what it returns kills the tool if it still runs (a test that failed half way leaves nothing migrating).</summary>
+    public static Running Start(params string[] args) => new(Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("could not start vfio-migrator"));
 
     /// <summary>Runs the tool with <paramref name="args"/> to its end (bounded; <paramref name="cancellationToken"/> kills it too).</summary>
     public static Task<ProcessRun> RunAsync(string[] args, CancellationToken cancellationToken) => ProcessRun.RunAsync(StartInfo(args), Limit, cancellationToken);
 
     /// <summary>Waits for a tool started with <see cref="Start"/>, bounded like <see cref="RunAsync"/>.</summary>
-    public static Task WaitAsync(Process migration, CancellationToken cancellationToken) => ProcessRun.WaitOrKillAsync(migration, "vfio-migrator", Limit, cancellationToken);
+    public static Task WaitAsync(Running migration, CancellationToken cancellationToken) => ProcessRun.WaitOrKillAsync(migration.Process, "vfio-migrator", Limit, cancellationToken);
 
     /// <summary>
     /// <c>migrate</c> of guest <paramref name="guest"/> from <paramref name="source"/> to <paramref name="destination"/>
@@ -60,5 +61,21 @@ internal static class Migrator
         }
 
         return start;
+    }
+
+    /// <summary>A tool started with <see cref="Start"/>.</summary>
+    internal sealed class Running(Process process) : IDisposable
+    {
+        public Process Process { get; } = process;
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+            }
+
+            Process.Dispose();
+        }
     }
 }

@@ -19,7 +19,7 @@ internal static class PlanOptionsParser
         CliOption.Flag("--allow-cross-type", "Also try other mdev types, accepted only by a device-level version probe."),
         CliOption.Flag("--persistent", "Create mdevs persistently (libvirt define + start) instead of transiently."),
         CliOption.Value("--probe-timeout", "SECONDS", "Cut off a version probe after this long and count it as unknown (default 10)."),
-        CliOption.Value("--libvirt-timeout", "SECONDS", "Stop waiting for a libvirt call that gets no answer for this long, roll back and fail naming it (default 120; the migration call itself is not cut off)."),
+        CliOption.Value("--libvirt-timeout", "SECONDS", "Stop waiting for a libvirt call that gets no answer for this long, roll back and fail naming it (default 120; the migration call itself is not cut off, but after a signal this bounds the wait for its abort)."),
     ];
 
     /// <summary>Builds planner options from the arguments.</summary>

@@ -56,6 +56,9 @@ public interface IHypervisor
     /// client-driven through the destination's connection (<c>virDomainMigrate3</c>), or peer-to-peer
     /// when <see cref="MigrationSettings.Flags"/> has <see cref="MigrationMode.PeerToPeer"/>
     /// (<c>virDomainMigrateToURI3</c> to <see cref="MigrationSettings.DestinationUri"/>).
+    /// A cancellation during the migration aborts it where the hypervisor can, and the method returns
+    /// only once the outcome is known or given up: normally when the guest runs on the destination,
+    /// with an <see cref="OperationCanceledException"/> otherwise (<see cref="LibvirtHypervisor.MigrateAsync"/>).
     /// </summary>
     /// <exception cref="HypervisorNotSupportedException">This driver cannot migrate, or cannot migrate this way.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>

@@ -36,6 +36,9 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// <summary>The default of <see cref="CallTimeout"/>: 120 s, far beyond any answer of a healthy host, slow or remote.</summary>
     public static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>The pause between two attempts to abort a migration that has no job to abort yet.</summary>
+    internal static readonly TimeSpan AbortRetry = TimeSpan.FromMilliseconds(250);
+
     private readonly LibvirtConnection _connection;
     private readonly bool _isTestDriver;
 
@@ -290,11 +293,12 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// When <paramref name="cancellationToken"/> fires during the migration, the migration is aborted
-    /// (<c>virDomainAbortJob</c> on the source) and awaited, bounded by <see cref="CallTimeout"/>: the
-    /// method then throws <see cref="OperationCanceledException"/> once libvirt says the guest stayed
-    /// on the source, so that a rollback never removes devices a migrated guest uses. A migration that
-    /// ended before the abort took effect returns normally (the guest runs on the destination). One
-    /// that neither ends nor can be aborted in time is given up with the outcome unknown (the message says so).
+    /// (<c>virDomainAbortJob</c> on the source, retried while libvirt has no job yet) and awaited, both
+    /// within <see cref="CallTimeout"/>: the method then throws <see cref="OperationCanceledException"/>
+    /// once libvirt says the migration failed, the guest still on the source, so that a rollback never
+    /// removes devices a migrated guest uses. A migration that ended before the abort took effect returns
+    /// normally (the guest runs on the destination). One that has not ended by then is given up with
+    /// the outcome unknown (the message says so).
     /// </remarks>
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
@@ -316,8 +320,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
         }
 
         var guest = migration.Guest;
-        return MigrateOrAbortAsync(
-            guest,
+        var migrating = Task.Run(
             () =>
             {
                 using var domain = LookupDomain(guest);
@@ -328,6 +331,8 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                     MigrateUri = settings.MigrateUri,
                 };
                 var flags = (MigrationOptions)(uint)settings.Flags;
+                // A cancellation from here on is an abort; before the call starts its job, libvirt would have none to abort.
+                cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
                     if (destination is null)
@@ -356,45 +361,78 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
                 return true;
             },
             cancellationToken);
-    }
-
-    /// <summary>Runs <paramref name="migrate"/> (the migration call) and aborts the migration when <paramref name="cancellationToken"/> fires during it.</summary>
-    private async Task MigrateOrAbortAsync(DomainSelector guest, Func<bool> migrate, CancellationToken cancellationToken)
-    {
-        var migrating = Task.Run(migrate, cancellationToken);
-        try
-        {
-            await AbandonWhenStuckAsync(migrating, _inFlight, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (OperationCanceledException stopped) when (!migrating.IsCompleted)
-        {
-            var abort = Task.Run(() =>
+        return MigrateOrAbortAsync(
+            migrating,
+            () => Task.Run(() =>
             {
                 using var domain = LookupDomain(guest);
-                return Call("virDomainAbortJob", guest.Value, () =>
+                Call("virDomainAbortJob", guest.Value, () =>
                 {
                     domain.AbortJob();
                     return true;
                 });
-            }, CancellationToken.None);
-            Observe(abort);
+            }),
+            _inFlight,
+            CallTimeout,
+            $"the migration of '{guest.Value}' from {Describe()}",
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="migrating"/>, the migration call <paramref name="what"/> names. When
+    /// <paramref name="cancellationToken"/> fires first, asks <paramref name="abort"/> to abort the
+    /// migration, again every <see cref="AbortRetry"/> while it fails (libvirt has no job to abort
+    /// until the call has started one) and the migration runs, and waits for the migration to end,
+    /// all within <paramref name="limit"/>. A migration that ends without an error returns normally
+    /// (the guest runs on the destination); one that fails throws <see cref="OperationCanceledException"/>
+    /// (the guest stays on the source, so a rollback is safe); one still running at the limit throws
+    /// <see cref="OperationCanceledException"/> saying that where the guest runs is unknown.
+    /// </summary>
+    internal static async Task MigrateOrAbortAsync(Task<bool> migrating, Func<Task> abort, LibvirtCallsInFlight calls, TimeSpan limit, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AbandonWhenStuckAsync(migrating, calls, Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException stopped)
+        {
+            using var deadline = new CancellationTokenSource(limit);
+            Exception? abortFailure = null;
+            var aborted = false;
             try
             {
-                // Ended without an error: the migration finished before the abort took effect, and the guest runs on the destination.
-                await migrating.WaitAsync(CallTimeout == Timeout.InfiniteTimeSpan ? DefaultCallTimeout : CallTimeout, CancellationToken.None).ConfigureAwait(false);
+                while (!migrating.IsCompleted && !aborted)
+                {
+                    var attempt = abort();
+                    Observe(attempt);
+                    try
+                    {
+                        await attempt.WaitAsync(deadline.Token).ConfigureAwait(false);
+                        aborted = true;
+                    }
+                    catch (HypervisorException failure)
+                    {
+                        abortFailure = failure;
+                        await Task.WhenAny(migrating, Task.Delay(AbortRetry, deadline.Token)).ConfigureAwait(false);
+                    }
+                }
+
+                await migrating.WaitAsync(deadline.Token).ConfigureAwait(false);
             }
-            catch (TimeoutException)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !migrating.IsCompleted)
             {
                 Observe(migrating);
-                var why = abort.IsFaulted ? $"the abort failed ({abort.Exception!.InnerException!.Message})" : "the migration did not end in time after the abort";
-                throw new OperationCanceledException($"interrupted during the migration of '{guest.Value}' from {Describe()}, and {why}: the migration may still finish, so where the guest runs is unknown; {stopped.Message}", stopped, cancellationToken);
+                var why = aborted ? "the migration did not end in time after the abort" : abortFailure is null ? "the abort got no answer in time" : $"the abort failed ({abortFailure.Message})";
+                throw new OperationCanceledException($"interrupted during {what}, and {why}: the migration may still finish, so where the guest runs is unknown; {stopped.Message}", stopped, cancellationToken);
             }
             catch (Exception failure) when (migrating.IsFaulted)
             {
-                throw new OperationCanceledException($"the migration of '{guest.Value}' from {Describe()} was aborted and the guest stays on the source ({failure.Message})", failure, cancellationToken);
+                throw new OperationCanceledException($"{what} {(aborted ? "was aborted" : "failed after the cancellation")} and the guest stays on the source ({failure.Message})", failure, cancellationToken);
             }
         }
+
+        // Ended (also when the cancellation came as it ended): the migration's own outcome.
+        await migrating.ConfigureAwait(false);
     }
 
     /// <summary>Closes the connection.</summary>

@@ -71,9 +71,10 @@ internal sealed class SimulatedRemoteHost : IDisposable
 
     /// <summary>
     /// The host as a planner running on it reaches it: the very sysfs mount and libvirtd that
-    /// <see cref="Remote"/> reaches over SSH, without SSH (what a plan over SSH adds is its difference).
+    /// <see cref="Remote"/> reaches over SSH, without SSH (what a plan over SSH adds is its difference);
+    /// <paramref name="readOnly"/> as the connection over SSH is opened.
     /// </summary>
-    public MigrationHost LocalThroughMount() => new(Simulated.Name, LibvirtHypervisor.Open(Libvirt.Uri(HostXml)), new Planner.Sysfs.LocalHostFileSystem(SysfsRoot));
+    public MigrationHost LocalThroughMount(bool readOnly = false) => new(Simulated.Name, LibvirtHypervisor.Open(Libvirt.Uri(HostXml), readOnly), new Planner.Sysfs.LocalHostFileSystem(SysfsRoot));
 
     public void Dispose()
     {
