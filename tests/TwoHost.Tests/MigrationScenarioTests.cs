@@ -169,26 +169,14 @@ public sealed partial class MigrationScenarioTests : IDisposable
     [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task Killing_the_destination_qemu_mid_migration_fails_it_removes_what_was_created_and_the_guest_stays()
     {
-        var source = await _a.CreateMdevAsync("mtty-1");
-        _a.StartGuest(Guest, [source]);
-
-        using var migration = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
-        var output = migration.Process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = migration.Process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        // The destination QEMU exists from libvirt's prepare phase on; kill it once it does.
-        var killed = await _b.ShellAsync(
-            "for i in $(seq 1 100); do if [ -s /run/libvirt/qemu/l2.pid ]; then sleep 2; kill -9 \"$(cat /run/libvirt/qemu/l2.pid)\" && echo killed; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 50 s'");
-        await Migrator.WaitAsync(migration, TestContext.CancellationToken);
-        var run = new ProcessRun(migration.Process.ExitCode, await output, await errors);
+        using var migration = await MigrateUntilTheDestinationQemuAsync("sleep 2; kill -9 \"$(cat /run/libvirt/qemu/l2.pid)\" && echo killed");
+        var run = await migration.EndAsync(TestContext.CancellationToken);
         Log(run);
 
-        Assert.AreEqual("killed", killed.Trim());
+        Assert.AreEqual("killed", migration.OnB.Trim());
         Assert.AreNotEqual(0, run.ExitCode);
         StringAssert.Contains(run.Error, "removed");
-        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
-        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
-        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "every device migrate created on B is gone");
-        Assert.AreNotEqual(DomainState.Running, _b.GuestState(Guest));
+        await AssertTheGuestStayedOnAAsync(migration.Source);
     }
 
     /// <summary>
@@ -201,31 +189,19 @@ public sealed partial class MigrationScenarioTests : IDisposable
     [Timeout(ScenarioTimeout, CooperativeCancellation = true)]
     public async Task Interrupting_migrate_mid_migration_aborts_it_removes_what_was_created_and_the_guest_stays()
     {
-        var source = await _a.CreateMdevAsync("mtty-1");
-        _a.StartGuest(Guest, [source]);
-
-        using var migration = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
-        var output = migration.Process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = migration.Process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        // The destination QEMU exists from libvirt's prepare phase on: interrupt once it does.
-        var started = await _b.ShellAsync(
-            "for i in $(seq 1 100); do if [ -s /run/libvirt/qemu/l2.pid ]; then echo started; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 50 s'");
-        using (var interrupt = Process.Start("kill", ["-INT", migration.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using var migration = await MigrateUntilTheDestinationQemuAsync("echo started");
+        using (var interrupt = Process.Start("kill", ["-INT", migration.Tool.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await interrupt.WaitForExitAsync(TestContext.CancellationToken);
         }
 
-        await Migrator.WaitAsync(migration, TestContext.CancellationToken);
-        var run = new ProcessRun(migration.Process.ExitCode, await output, await errors);
+        var run = await migration.EndAsync(TestContext.CancellationToken);
         Log(run);
 
-        Assert.AreEqual("started", started.Trim());
+        Assert.AreEqual("started", migration.OnB.Trim());
         Assert.AreEqual(130, run.ExitCode, run.Error);
         StringAssert.Contains(run.Error, "was aborted and the guest stays on the source");
-        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
-        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
-        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "every device migrate created on B is gone");
-        Assert.AreNotEqual(DomainState.Running, _b.GuestState(Guest));
+        await AssertTheGuestStayedOnAAsync(migration.Source);
     }
 
     [TestMethod]
@@ -251,6 +227,53 @@ public sealed partial class MigrationScenarioTests : IDisposable
         Assert.IsNull(_b.GuestState(Guest), "nothing was migrated");
         Assert.AreEqual(DomainState.Running, _a.GuestState(Guest));
         CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+    }
+
+    /// <summary>
+    /// Starts the guest on A with a new mtty-1 mdev and <c>migrate</c> A → B in its own process, waits
+    /// on B until the destination QEMU exists (from libvirt's prepare phase on), then runs
+    /// <paramref name="onB"/> there at once.
+    /// </summary>
+    private async Task<MidMigration> MigrateUntilTheDestinationQemuAsync(string onB)
+    {
+        var source = await _a.CreateMdevAsync("mtty-1");
+        _a.StartGuest(Guest, [source]);
+        var tool = Migrator.Start(Migrator.Migrate(_environment, _environment.A, _environment.B, Guest));
+        try
+        {
+            var output = tool.Process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
+            var errors = tool.Process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
+            var said = await _b.ShellAsync(
+                $"for i in $(seq 1 100); do if [ -s /run/libvirt/qemu/l2.pid ]; then {onB}; exit 0; fi; sleep 0.5; done; echo 'no destination qemu within 50 s'");
+            return new MidMigration(source, tool, output, errors, said);
+        }
+        catch
+        {
+            tool.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The guest runs on A on its own mdev <paramref name="source"/>; B has no mdev and does not run it.</summary>
+    private async Task AssertTheGuestStayedOnAAsync(string source)
+    {
+        Assert.AreEqual(DomainState.Running, _a.GuestState(Guest), "the guest keeps running on A");
+        CollectionAssert.AreEqual(new[] { source }, _a.LiveHostdevUuids(Guest).ToList());
+        Assert.AreEqual(0, (await _b.MdevsAsync()).Count, "every device migrate created on B is gone");
+        Assert.AreNotEqual(DomainState.Running, _b.GuestState(Guest));
+    }
+
+    /// <summary>A <c>migrate</c> caught in flight: the guest's device on A, the tool, and what the command on B printed.</summary>
+    private sealed record MidMigration(string Source, Migrator.Running Tool, Task<string> Output, Task<string> Errors, string OnB) : IDisposable
+    {
+        /// <summary>Waits for the tool to end (bounded) and returns what it did.</summary>
+        public async Task<ProcessRun> EndAsync(CancellationToken cancellationToken)
+        {
+            await Migrator.WaitAsync(Tool, cancellationToken);
+            return new ProcessRun(Tool.Process.ExitCode, await Output, await Errors);
+        }
+
+        public void Dispose() => Tool.Dispose();
     }
 
     private static List<string> Actions(JsonElement plan) =>
