@@ -5,12 +5,14 @@ namespace VfioMigration.Planner.Tests.Fakes;
 /// <summary>
 /// A <see cref="FakeSysfs"/> seen through a file system that batches writes, as a remote one does:
 /// every <see cref="WriteManyAsync"/> is recorded as one batch (its paths in order) before its writes
-/// reach the fake one by one, so a test can tell one batch from writes made one at a time.
+/// reach the fake one by one, so a test can tell one batch from writes made one at a time; every
+/// <see cref="ReadManyAsync"/> likewise, in <see cref="ReadBatches"/>.
 /// </summary>
 internal sealed class BatchingSysfs(FakeSysfs inner) : IHostFileSystem
 {
     private readonly Lock _gate = new();
     private readonly List<IReadOnlyList<string>> _batches = [];
+    private readonly List<IReadOnlyList<string>> _readBatches = [];
 
     /// <summary>When set, every batch throws this before writing anything (the host unreachable).</summary>
     public Exception? BatchFailure { get; set; }
@@ -27,12 +29,40 @@ internal sealed class BatchingSysfs(FakeSysfs inner) : IHostFileSystem
         }
     }
 
+    /// <summary>The batch reads made, each as the paths it read, in order (an empty one too).</summary>
+    public IReadOnlyList<IReadOnlyList<string>> ReadBatches
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _readBatches];
+            }
+        }
+    }
+
     /// <summary>Whether it tells the planner that calls made at once share a round trip (the planner then probes in waves).</summary>
     public bool BatchesCalls { get; init; }
 
     public string Description => inner.Description;
 
     public ValueTask<SysfsResult<string>> ReadAsync(SysfsPath path, CancellationToken cancellationToken = default) => inner.ReadAsync(path, cancellationToken);
+
+    public async ValueTask<IReadOnlyList<SysfsResult<string>>> ReadManyAsync(IReadOnlyList<SysfsPath> paths, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _readBatches.Add([.. paths.Select(p => p.Value)]);
+        }
+
+        var results = new List<SysfsResult<string>>();
+        foreach (var path in paths)
+        {
+            results.Add(await inner.ReadAsync(path, cancellationToken));
+        }
+
+        return results;
+    }
 
     public ValueTask<SysfsResult> WriteAsync(SysfsPath path, string value, CancellationToken cancellationToken = default) => inner.WriteAsync(path, value, cancellationToken);
 

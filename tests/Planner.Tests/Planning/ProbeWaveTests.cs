@@ -71,4 +71,20 @@ public sealed class ProbeWaveTests
             rejections,
             string.Join("\n", result.Best.Rejections));
     }
+
+    [TestMethod]
+    public async Task ProbeAWaveMade_IsNoCacheHit_WhenTheSearchThenUsesIt()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        scenario.DestinationType();
+        scenario.Destination.FileSystem.BatchesCalls = true;
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual(DeviceAction.Create, result.Best.Devices.Single().Action);
+        Assert.HasCount(1, scenario.DestinationWrites("mdev_supported_types/nvidia-63/migration_version"), "the wave probed the type once; the search found it done");
+        Assert.AreEqual(0, result.Best.Statistics.ProbeCacheHits, "the search's use of the wave's probe stands for that probe, not for a hit");
+    }
 }

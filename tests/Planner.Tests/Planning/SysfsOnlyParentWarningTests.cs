@@ -9,7 +9,7 @@ namespace VfioMigration.Planner.Tests.Planning;
 /// <summary>
 /// What a parent found only in sysfs (<see cref="SysfsOnlyParentTests"/>) makes of odd listings and
 /// attributes, with the whole text of each warning: a type whose capacity cannot be read, a type
-/// whose <c>devices/</c> cannot be listed, invalid entries; and which of its idle mdevs comes first
+/// whose <c>devices/</c> cannot be listed, invalid entries (named up to three); and which of its idle mdevs comes first
 /// (docs/testing.md, "Mutation testing").
 /// </summary>
 [TestClass]
@@ -103,6 +103,20 @@ public sealed class SysfsOnlyParentWarningTests
                 $"1018 Skipped 1 entries in {Type}/devices on dest that are not a valid mdev UUID: 'not-a-uuid'",
             },
             Warnings());
+    }
+
+    [TestMethod]
+    [DataRow(3, "'bad 0', 'bad 1', 'bad 2'")]
+    [DataRow(4, "'bad 0', 'bad 1', 'bad 2', ...")]
+    public async Task InvalidEntries_TheWarningNamesTheFirstThree_AndSaysThereAreMoreOnlyWhenThereAre(int count, string named)
+    {
+        var (scenario, _) = Mtty();
+        scenario.Destination.FileSystem.ExtraEntries["class/mdev_bus"] = [.. Enumerable.Range(0, count).Select(i => $"bad {i}")];
+
+        await using var result = await PlanAsync(scenario);
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual($"1018 Skipped {count} entries in class/mdev_bus on dest that are not a valid device name: {named}", string.Join("\n", Warnings()));
     }
 
     [TestMethod]

@@ -1,10 +1,12 @@
+using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.Planning;
 
 /// <summary>
 /// Candidates whose vendor is unknown: a hybrid (mdev/physical) candidate needs both vendors known,
-/// since the vendor is the namespace of the versions a probe compares; and the note of a type that
+/// since the vendor is the namespace of the versions a probe compares, a cross-type one only that
+/// they do not differ (one unknown is no difference); and the note of a type that
 /// cannot answer before creation (docs/testing.md, "Mutation testing").
 /// </summary>
 [TestClass]
@@ -41,6 +43,25 @@ public sealed class UnknownVendorTests
 
         Assert.IsEmpty(answer.Targets);
         Assert.IsEmpty(scenario.DestinationWrites(idle.Uuid.Value), "the parent found only in sysfs has no vendor: its mdev is no candidate");
+    }
+
+    [TestMethod]
+    public async Task CrossTypeIdleMdevOfAParentWithoutVendor_IsACandidate_SinceOnlyOneVendorIsUnknown()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var idle = scenario.Destination.AddMdev(scenario.Destination.AddVirtualParent("mtty").AddType("mtty-2"), new FakeVersion("mtty-v1", Scenario.Version));
+
+        var answer = await AskAsync(scenario, new PlanOptions { AllowCrossType = true });
+
+        Assert.HasCount(1, answer.Targets, "the source's vendor is known, the parent's is not: no difference, so the idle mdev is a cross-type candidate");
+        var target = answer.Targets[0];
+        Assert.AreEqual((CompatibleTargetKind.ExistingMdev, (DeviceTarget)new MdevTarget(idle.Uuid), "mtty", "mtty-2", Verification.Verified), (target.Kind, target.Existing, target.Parent, target.Type, target.Verification));
+        Assert.AreEqual($"bus/mdev/devices/{idle.Uuid}/migration_version", target.DecidedBy!.Path.Value);
+        CollectionAssert.AreEqual(
+            new[] { new Rejection(answer.Source.Id, "mtty", RejectionCode.TypeMismatch, "Parent mtty does not offer type nvidia-63 (it offers mtty-2).") },
+            answer.Rejections.ToArray(),
+            string.Join("\n", answer.Rejections));
     }
 
     [TestMethod]

@@ -103,6 +103,27 @@ public sealed class VfPlanningTests
     }
 
     [TestMethod]
+    public async Task PfWhoseVfsAreAllConfigured_IsNoCapacityRejection_ItsConfiguredVfsAreTheCandidates()
+    {
+        var scenario = VfGuest();
+        var gpu = new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s24);
+        scenario.Destination.AddVf(gpu, "0000:81:00.5", type: 1157, version: new FakeVersion(Version));
+        scenario.Destination.AddVf(gpu, "0000:81:00.4", type: 1157, version: new FakeVersion(Version));
+
+        var answer = await AskAsync(scenario);
+
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                $"PciFunction 0000:81:00.4 pf 0000:81:00.0 {Wanted} Verified bus/pci/devices/0000:81:00.4/vfio_migration_version note ",
+                $"PciFunction 0000:81:00.5 pf 0000:81:00.0 {Wanted} Verified bus/pci/devices/0000:81:00.5/vfio_migration_version note ",
+            },
+            answer.Targets.Select(Describe).ToArray(),
+            string.Join("\n", answer.Targets.Select(Describe)));
+        CollectionAssert.AreEqual(Array.Empty<Rejection>(), answer.Rejections.ToArray(), "no VF is unconfigured, so none can fail to list the type: " + string.Join("\n", answer.Rejections));
+    }
+
+    [TestMethod]
     public async Task SourceWithoutAVersion_UnderAllowTypeMatch_EveryVfIsUnverified_WithTheReason()
     {
         var scenario = VfGuest(version: false);
