@@ -149,6 +149,31 @@ public sealed class MdevProvisionerTests
     }
 
     [TestMethod]
+    public async Task APciParentOnlySysfsShows_IsNotPrefetched_ItsPhysfnIsReadWhenItsCreateIsIssued()
+    {
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63", "nvidia-63");
+        foreach (var vf in new[] { "0000:41:00.4", "0000:41:00.5" })
+        {
+            scenario.DestinationType(parent: vf, max: 1);
+            scenario.Destination.FileSystem.Links[$"bus/pci/devices/{vf}/physfn"] = "../0000:41:00.0";
+        }
+
+        scenario.Destination.AddVirtualParent("0000:42:00.0").AddType("nvidia-63", max: 1, typeVersion: new FakeVersion(Scenario.Version), deviceVersion: new FakeVersion(Scenario.Version));
+        var destination = new MigrationHost("dest", scenario.Destination.Hypervisor, new BatchingSysfs(scenario.Destination.FileSystem) { BatchesCalls = true });
+
+        await using var result = await new MigrationPlanner(claims: scenario.Claims).PlanAsync(new PlanRequest(scenario.Source.ToHost(), DomainSelector.Parse("vm1"), [destination], new PlanOptions()), TestContext.CancellationToken);
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        var operations = scenario.Destination.Operations;
+        var probed = operations.FindIndex(o => o.Contains("mdev_supported_types/nvidia-63/migration_version", StringComparison.Ordinal));
+        var sysfsOnly = operations.IndexOf("readlink bus/pci/devices/0000:42:00.0/physfn");
+        Assert.IsGreaterThan(-1, probed, string.Join("\n", operations));
+        Assert.IsTrue(operations.FindIndex(o => o == "readlink bus/pci/devices/0000:41:00.4/physfn") < probed, "the listed parents' links are read while the candidates are probed");
+        Assert.IsGreaterThan(probed, sysfsOnly, "the sysfs-only parent's link is read when its create is issued, not with the probes:\n" + string.Join("\n", operations));
+    }
+
+    [TestMethod]
     [DataRow(false, $"{Parent}/nvidia-63")]
     [DataRow(true, "mtty/mtty-2")]
     public async Task AUuidARacerClaimsAfterTheClaimsWereRead_IsNotCreated(bool sysfsOnly, string candidate)

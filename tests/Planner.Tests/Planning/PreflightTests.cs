@@ -110,6 +110,19 @@ public sealed class PreflightTests
     }
 
     [TestMethod]
+    public void DirtyTracking_TheDevicesOwnAlias_GoesBeforeTheOneWorkedOutFromTheXml()
+    {
+        // The XML names no alias (worked out: hostdev0); the device says hostdev3, as the live guest numbered it after a hot-plug.
+        var guest = Guest(Hostdevs((string?)null) + Override.Replace("hostdev0", "hostdev3", StringComparison.Ordinal));
+
+        var checks = PreflightChecks.Evaluate(new HostFacts("a", Qemu10, false), new HostFacts("b", Qemu10, false), [Mdev("mtty-1", ordinal: 0, alias: "hostdev3")], guest);
+
+        Assert.AreEqual(
+            $"a Passed The guest turns device dirty tracking off for hostdev3 ({Uuid}) and keeps migration on, so the kernel's dirty-page report is not used.",
+            checks.Where(c => c.Check == "DIRTY_TRACKING").Select(c => $"{c.Host} {c.Outcome} {c.Message}").First());
+    }
+
+    [TestMethod]
     public void DirtyTracking_TheOverrideOnAUserAlias_IsMatched()
     {
         var guest = Guest(Hostdevs("ua-mdev0") + Override.Replace("hostdev0", "ua-mdev0", StringComparison.Ordinal));

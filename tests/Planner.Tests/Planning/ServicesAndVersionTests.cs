@@ -44,6 +44,8 @@ public sealed class ServicesAndVersionTests
     [DataRow("\n", false, "")]
     [DataRow("v\u00e91", false, "")]
     [DataRow("v\t1", false, "")]
+    [DataRow("~v 1~\n", true, "~v 1~")]
+    [DataRow("v\u007f1", false, "")]
     public void VersionStrings_AreAsciiOnly_WithOneTrailingNewlineStripped(string raw, bool valid, string expected)
     {
         Assert.AreEqual(valid, VersionText.TryNormalize(raw, out var value, out var problem));
@@ -57,6 +59,19 @@ public sealed class ServicesAndVersionTests
         Assert.IsTrue(VersionText.TryNormalize(new string('a', 4095) + "\n", out _, out _));
         Assert.IsFalse(VersionText.TryNormalize(new string('a', 4097), out _, out var problem));
         StringAssert.Contains(problem, "4096");
+    }
+
+    [TestMethod]
+    public void AFailedRead_IsInvalid_EvenWhenItCarriesText_AndASuccessWithoutText_IsInvalidToo()
+    {
+        var path = SysfsPath.Parse("bus/mdev/devices/x/migration_version");
+
+        Assert.AreEqual(
+            new SourceVersion(VersionState.Invalid, null, "reading bus/mdev/devices/x/migration_version failed with EIO: the device is not migratable"),
+            VersionText.FromRead(new SysfsResult<string>("v1\n", Errno.EIO), path));
+        Assert.AreEqual(
+            new SourceVersion(VersionState.Invalid, null, "reading bus/mdev/devices/x/migration_version failed with None: the device is not migratable"),
+            VersionText.FromRead(new SysfsResult<string>(null, Errno.None), path));
     }
 
     [TestMethod]
