@@ -313,17 +313,17 @@ public sealed class SourceReaderTests
     public async Task AGuestWithoutMdevsOrPciFunctions_IssuesNoBatchRead_OneWithAnMdevIssuesOneBatchOfItsVersion()
     {
         var none = new FakeHost("src");
-        var noneFileSystem = new ReadManyRecordingSysfs(none.FileSystem);
+        var noneFileSystem = new BatchingSysfs(none.FileSystem);
         var some = new FakeHost("src");
         var mdev = some.AddMdev(some.AddParent("0000:01:00.0").AddType("nvidia-63", deviceVersion: new FakeVersion(Scenario.Version)));
-        var someFileSystem = new ReadManyRecordingSysfs(some.FileSystem);
+        var someFileSystem = new BatchingSysfs(some.FileSystem);
 
         var unsupported = await SourceReader.DescribeAsync(new MigrationHost(none.Name, none.Hypervisor, noneFileSystem), [new UnsupportedHostDevice(0, null, null, "usb", "unused")], new PlanCounters(), _token);
         var described = await SourceReader.DescribeAsync(new MigrationHost(some.Name, some.Hypervisor, someFileSystem), [FakeHost.MdevDevice(0, mdev)], new PlanCounters(), _token);
 
         Assert.AreEqual(SourceDeviceKind.Unsupported, unsupported.Single().Info.Kind);
-        Assert.HasCount(0, noneFileSystem.Calls, "a remote sysfs would spend a round trip on a batch of nothing");
+        Assert.HasCount(0, noneFileSystem.ReadBatches, "a remote sysfs would spend a round trip on a batch of nothing");
         Assert.AreEqual(V1, described.Single().Version);
-        Assert.AreEqual($"bus/mdev/devices/{mdev.Uuid}/migration_version", string.Join(" | ", someFileSystem.Calls.Select(c => string.Join(" ", c))));
+        Assert.AreEqual($"bus/mdev/devices/{mdev.Uuid}/migration_version", string.Join(" | ", someFileSystem.ReadBatches.Select(c => string.Join(" ", c))));
     }
 }

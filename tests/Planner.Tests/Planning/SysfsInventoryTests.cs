@@ -239,11 +239,11 @@ public sealed class SysfsInventoryTests
     {
         var empty = new FakeHost("dest");
         empty.FileSystem.ExtraEntries["bus/pci/devices"] = [];
-        var emptyFileSystem = new ReadManyRecordingSysfs(empty.FileSystem);
+        var emptyFileSystem = new BatchingSysfs(empty.FileSystem);
         var nic = new FakeHost("dest");
         nic.FileSystem.ExtraEntries["bus/pci/devices"] = [NicAddress];
         Function(nic, NicAddress, "0x15b3\n", "0x101e\n", "../../../bus/pci/drivers/vfio-pci");
-        var nicFileSystem = new ReadManyRecordingSysfs(nic.FileSystem);
+        var nicFileSystem = new BatchingSysfs(nic.FileSystem);
 
         var none = await SysfsInventory.ReadAsync(new MigrationHost(empty.Name, empty.Hypervisor, emptyFileSystem), InventoryScope.PciDevices, new PlanCounters(), NullLogger.Instance, CancellationToken.None);
         var one = await SysfsInventory.ReadAsync(new MigrationHost(nic.Name, nic.Hypervisor, nicFileSystem), InventoryScope.PciDevices, new PlanCounters(), NullLogger.Instance, CancellationToken.None);
@@ -251,8 +251,8 @@ public sealed class SysfsInventoryTests
         Assert.IsNotNull(none);
         Assert.IsNotNull(one);
         Assert.IsEmpty(none.Value.Inventory.PciDevices);
-        Assert.HasCount(0, emptyFileSystem.Calls, "a remote sysfs would spend a round trip on a batch of nothing");
+        Assert.HasCount(0, emptyFileSystem.ReadBatches, "a remote sysfs would spend a round trip on a batch of nothing");
         Assert.AreEqual(Nic, one.Value.Inventory.PciDevices.Single().Name.Value);
-        Assert.AreEqual($"bus/pci/devices/{NicAddress}/vendor bus/pci/devices/{NicAddress}/device", string.Join(" | ", nicFileSystem.Calls.Select(c => string.Join(" ", c))));
+        Assert.AreEqual($"bus/pci/devices/{NicAddress}/vendor bus/pci/devices/{NicAddress}/device", string.Join(" | ", nicFileSystem.ReadBatches.Select(c => string.Join(" ", c))));
     }
 }
