@@ -1,3 +1,4 @@
+using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.Planning;
@@ -30,5 +31,22 @@ public sealed class DestinationPlannerSurvivorTests
         Assert.AreEqual(7L, result.Best.Statistics.ConnectMs, "source 5 ms + destination 2 ms");
         Assert.AreEqual(destination.FileSystem.RoundTrips - 10, result.Best.Statistics.DestinationRoundTrips, "the round trips counted before the plan started are not this plan's");
         Assert.IsGreaterThan(0L, result.Best.Statistics.DestinationRoundTrips);
+    }
+    [TestMethod]
+    public async Task TwoCreatesThatFailInOneRound_AreRejectedInDeviceOrder()
+    {
+        // 41 and 42 have room for one nvidia-63 each and both creates fail: the round's results are applied in device order.
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        scenario.DestinationType(parent: "0000:41:00.0", max: 1);
+        scenario.DestinationType(parent: "0000:42:00.0", max: 1);
+        scenario.Destination.FileSystem.FailingWrites["class/mdev_bus/0000:41:00.0/mdev_supported_types/nvidia-63/create"] = Errno.EIO;
+        scenario.Destination.FileSystem.FailingWrites["class/mdev_bus/0000:42:00.0/mdev_supported_types/nvidia-63/create"] = Errno.EIO;
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsFalse(result.Succeeded);
+        var failed = result.Best.Rejections.Where(r => r.Code == RejectionCode.CreateFailed).Select(r => r.Source).ToArray();
+        CollectionAssert.AreEqual(new[] { scenario.Source.Mdevs[0].Uuid.Value, scenario.Source.Mdevs[1].Uuid.Value }, failed);
     }
 }
