@@ -1,3 +1,4 @@
+using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
@@ -48,5 +49,49 @@ public sealed class DestinationPlannerSurvivorTests
         Assert.IsFalse(result.Succeeded);
         var failed = result.Best.Rejections.Where(r => r.Code == RejectionCode.CreateFailed).Select(r => r.Source).ToArray();
         CollectionAssert.AreEqual(new[] { scenario.Source.Mdevs[0].Uuid.Value, scenario.Source.Mdevs[1].Uuid.Value }, failed);
+    }
+    [TestMethod]
+    public async Task AVfConfigureThatFails_IsRejected_ClosesItsGpu_AndThePlanFails()
+    {
+        // The guest's VF vGPU (L40S-24C) has one candidate, an unconfigured VF whose configure fails with EINVAL.
+        const string Version = "nvidia-vgpu-550.90.05";
+        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
+        var scenario = new Scenario();
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), type), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
+        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), type), "0000:81:00.4", version: new FakeVersion(Version));
+        scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
+        const string Configure = "write bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type 1157";
+        using var again = new CancellationTokenSource();
+        var configures = 0;
+        scenario.Destination.BeforeOperation = operation =>
+        {
+            if (operation == Configure && ++configures == 2)
+            {
+                again.Cancel(); // a GPU left open would be configured again every round: stop it here
+            }
+        };
+
+        PlanResult? planned = null;
+        Exception? thrown = null;
+        try
+        {
+            planned = await scenario.PlanAsync(cancellationToken: again.Token);
+        }
+        catch (Exception e) when (again.IsCancellationRequested)
+        {
+            thrown = e;
+        }
+
+        Assert.AreEqual(1, configures, "the GPU is closed after its configure failed: the VF is not configured again");
+        Assert.IsNotNull(planned, thrown?.Message);
+        await using var result = planned;
+        Assert.IsFalse(result.Succeeded, "the only candidate could not be configured");
+        CollectionAssert.AreEqual(
+            new[] { "0000:17:00.4 0000:81:00.4 NoCapacity", "0000:17:00.4  NotPlaced" },
+            result.Best.Rejections.Select(r => $"{r.Source} {r.Candidate} {r.Code}").ToArray(),
+            string.Join("\n", result.Best.Rejections.Select(r => $"{r.Source} {r.Candidate} {r.Code}")));
+        var refusal = result.Best.Rejections.Single(r => r.Candidate == "0000:81:00.4");
+        Assert.AreEqual("Writing 1157 to bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type failed with EINVAL (the driver refused the vGPU: the type is no longer creatable there, or the VF is busy); the VF is as it was.", refusal.Message);
     }
 }
