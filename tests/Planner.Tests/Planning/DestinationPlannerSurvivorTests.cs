@@ -94,4 +94,24 @@ public sealed class DestinationPlannerSurvivorTests
         var refusal = result.Best.Rejections.Single(r => r.Candidate == "0000:81:00.4");
         Assert.AreEqual("Writing 1157 to bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type failed with EINVAL (the driver refused the vGPU: the type is no longer creatable there, or the VF is busy); the VF is as it was.", refusal.Message);
     }
+    [TestMethod]
+    public async Task AGuestWithAnMdevAndAVfVgpu_ReadsTheDestinationsVfs_AndPlacesBoth()
+    {
+        // One VF vGPU among the guest's devices is enough for the destination's VF state to be read.
+        const string Version = "nvidia-vgpu-550.90.05";
+        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
+        var scenario = new Scenario();
+        var mdev = scenario.Source.AddMdev(scenario.SourceType());
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), type), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
+        scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, mdev), FakeHost.PciDevice(1, sourceVf));
+        scenario.DestinationType();
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), type), "0000:81:00.4", type: 1157, version: new FakeVersion(Version));
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        CollectionAssert.AreEqual(
+            new[] { "pci_0000_41_00_0 nvidia-63", "0000:81:00.0 vgpu 1157 (NVIDIA L40S-24C)" },
+            result.Best.Devices.Select(d => $"{d.Target.Parent} {d.Target.Type}").ToArray());
+    }
 }
