@@ -1,6 +1,7 @@
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
+using VfioMigration.Planner.Tests.State;
 
 namespace VfioMigration.Planner.Tests.Planning;
 
@@ -113,5 +114,27 @@ public sealed class DestinationPlannerSurvivorTests
         CollectionAssert.AreEqual(
             new[] { "pci_0000_41_00_0 nvidia-63", "0000:81:00.0 vgpu 1157 (NVIDIA L40S-24C)" },
             result.Best.Devices.Select(d => $"{d.Target.Parent} {d.Target.Type}").ToArray());
+    }
+    [TestMethod]
+    public async Task AnIdleMdevClaimedInTheFirstRound_IsNotClaimedAgainAfterACreateFailed()
+    {
+        // 41 holds an idle nvidia-63 (full); packing sends the other device to 42 (one left), whose create
+        // fails, and the second round to 43. The idle mdev stays claimed from the first round: one claim.
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63", "nvidia-63");
+        var idle = scenario.Destination.AddMdev(scenario.DestinationType(parent: "0000:41:00.0", max: 1));
+        scenario.DestinationType(parent: "0000:42:00.0", max: 1);
+        scenario.DestinationType(parent: "0000:43:00.0", max: 2);
+        scenario.Destination.FileSystem.FailingWrites["class/mdev_bus/0000:42:00.0/mdev_supported_types/nvidia-63/create"] = Errno.EIO;
+        var store = new RecordingStore();
+
+        await using var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request());
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        CollectionAssert.AreEqual(new[] { "pci_0000_41_00_0", "pci_0000_43_00_0" }, result.Best.Devices.Select(d => d.Target.Parent).ToArray());
+        CollectionAssert.AreEqual(
+            new[] { $"claim mdev:{idle.Uuid}" },
+            store.Writes.Where(w => w.Contains(idle.Uuid.Value, StringComparison.Ordinal)).ToArray(),
+            string.Join("\n", store.Writes));
     }
 }
