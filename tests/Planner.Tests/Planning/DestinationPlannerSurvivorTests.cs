@@ -137,4 +137,24 @@ public sealed class DestinationPlannerSurvivorTests
             store.Writes.Where(w => w.Contains(idle.Uuid.Value, StringComparison.Ordinal)).ToArray(),
             string.Join("\n", store.Writes));
     }
+    [TestMethod]
+    public async Task TwoVfVgpusConfiguredInOneRound_AreCreatedInDeviceOrder()
+    {
+        const string Version = "nvidia-vgpu-550.90.05";
+        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
+        var scenario = new Scenario();
+        var sourceGpu = new FakeGpu(PciAddress.Parse("0000:17:00.0"), type);
+        var first = scenario.Source.AddVf(sourceGpu, "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
+        var second = scenario.Source.AddVf(sourceGpu, "0000:17:00.5", type: 1157, version: new FakeVersion(Version));
+        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, first), FakeHost.PciDevice(1, second));
+        var gpu = new FakeGpu(PciAddress.Parse("0000:81:00.0"), type);
+        scenario.Destination.AddVf(gpu, "0000:81:00.4", version: new FakeVersion(Version));
+        scenario.Destination.AddVf(gpu, "0000:81:00.5", version: new FakeVersion(Version));
+
+        await using var result = await scenario.PlanAsync();
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        CollectionAssert.AreEqual(new[] { "0000:81:00.4", "0000:81:00.5" }, result.Best.Devices.Select(d => d.Target.Id).ToArray());
+        CollectionAssert.AreEqual(new[] { "0000:81:00.4", "0000:81:00.5" }, result.Best.Created.Select(c => c.Parent).ToArray(), "the created devices, in the order they were scheduled");
+    }
 }
