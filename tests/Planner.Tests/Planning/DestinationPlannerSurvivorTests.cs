@@ -157,4 +157,27 @@ public sealed class DestinationPlannerSurvivorTests
         CollectionAssert.AreEqual(new[] { "0000:81:00.4", "0000:81:00.5" }, result.Best.Devices.Select(d => d.Target.Id).ToArray());
         CollectionAssert.AreEqual(new[] { "0000:81:00.4", "0000:81:00.5" }, result.Best.Created.Select(c => c.Parent).ToArray(), "the created devices, in the order they were scheduled");
     }
+    [TestMethod]
+    public async Task AVfWhoseConfigureFailed_IsReleased_WhenTheNextRoundTakesAnotherGpu()
+    {
+        // GPU 81's VF is claimed and its configure fails with EINVAL (the GPU closes); the next round takes GPU 82's VF and lets 81's go.
+        const string Version = "nvidia-vgpu-550.90.05";
+        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
+        var scenario = new Scenario();
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), type), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
+        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), type), "0000:81:00.4", version: new FakeVersion(Version));
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:82:00.0"), type), "0000:82:00.4", version: new FakeVersion(Version));
+        scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
+        var store = new RecordingStore();
+
+        await using var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request());
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual("0000:82:00.4", result.Best.Devices.Single().Target.Id);
+        CollectionAssert.AreEqual(
+            new[] { "claim pci:0000:81:00.4", "claim pci:0000:82:00.4", "release pci:0000:81:00.4" },
+            store.Writes.Where(w => w.StartsWith("claim ", StringComparison.Ordinal) || w.StartsWith("release ", StringComparison.Ordinal)).ToArray(),
+            string.Join("\n", store.Writes));
+    }
 }
