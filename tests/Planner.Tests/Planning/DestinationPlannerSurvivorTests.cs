@@ -12,6 +12,9 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class DestinationPlannerSurvivorTests
 {
+    private const string VgpuVersion = "nvidia-vgpu-550.90.05";
+    private static readonly FakeVgpuType L40s = new(1157, "NVIDIA L40S-24C", 3);
+
     [TestMethod]
     public async Task Statistics_ConnectMsIsTheSumOfBothHosts_AndDestinationRoundTripsAreOnlyThoseOfThisPlan()
     {
@@ -34,6 +37,7 @@ public sealed class DestinationPlannerSurvivorTests
         Assert.AreEqual(destination.FileSystem.RoundTrips - 10, result.Best.Statistics.DestinationRoundTrips, "the round trips counted before the plan started are not this plan's");
         Assert.IsGreaterThan(0L, result.Best.Statistics.DestinationRoundTrips);
     }
+
     [TestMethod]
     public async Task TwoCreatesThatFailInOneRound_AreRejectedInDeviceOrder()
     {
@@ -51,17 +55,12 @@ public sealed class DestinationPlannerSurvivorTests
         var failed = result.Best.Rejections.Where(r => r.Code == RejectionCode.CreateFailed).Select(r => r.Source).ToArray();
         CollectionAssert.AreEqual(new[] { scenario.Source.Mdevs[0].Uuid.Value, scenario.Source.Mdevs[1].Uuid.Value }, failed);
     }
+
     [TestMethod]
     public async Task AVfConfigureThatFails_IsRejected_ClosesItsGpu_AndThePlanFails()
     {
         // The guest's VF vGPU (L40S-24C) has one candidate, an unconfigured VF whose configure fails with EINVAL.
-        const string Version = "nvidia-vgpu-550.90.05";
-        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
-        var scenario = new Scenario();
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), type), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), type), "0000:81:00.4", version: new FakeVersion(Version));
-        scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
+        var scenario = GuestWithAVfVgpu_AndGpu81sConfigureFailing();
         const string Configure = "write bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type 1157";
         using var again = new CancellationTokenSource();
         var configures = 0;
@@ -95,18 +94,17 @@ public sealed class DestinationPlannerSurvivorTests
         var refusal = result.Best.Rejections.Single(r => r.Candidate == "0000:81:00.4");
         Assert.AreEqual("Writing 1157 to bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type failed with EINVAL (the driver refused the vGPU: the type is no longer creatable there, or the VF is busy); the VF is as it was.", refusal.Message);
     }
+
     [TestMethod]
     public async Task AGuestWithAnMdevAndAVfVgpu_ReadsTheDestinationsVfs_AndPlacesBoth()
     {
         // One VF vGPU among the guest's devices is enough for the destination's VF state to be read.
-        const string Version = "nvidia-vgpu-550.90.05";
-        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
         var scenario = new Scenario();
         var mdev = scenario.Source.AddMdev(scenario.SourceType());
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), type), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
         scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, mdev), FakeHost.PciDevice(1, sourceVf));
         scenario.DestinationType();
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), type), "0000:81:00.4", type: 1157, version: new FakeVersion(Version));
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s), "0000:81:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
 
         await using var result = await scenario.PlanAsync();
 
@@ -115,6 +113,7 @@ public sealed class DestinationPlannerSurvivorTests
             new[] { "pci_0000_41_00_0 nvidia-63", "0000:81:00.0 vgpu 1157 (NVIDIA L40S-24C)" },
             result.Best.Devices.Select(d => $"{d.Target.Parent} {d.Target.Type}").ToArray());
     }
+
     [TestMethod]
     public async Task AnIdleMdevClaimedInTheFirstRound_IsNotClaimedAgainAfterACreateFailed()
     {
@@ -137,19 +136,18 @@ public sealed class DestinationPlannerSurvivorTests
             store.Writes.Where(w => w.Contains(idle.Uuid.Value, StringComparison.Ordinal)).ToArray(),
             string.Join("\n", store.Writes));
     }
+
     [TestMethod]
     public async Task TwoVfVgpusConfiguredInOneRound_AreCreatedInDeviceOrder()
     {
-        const string Version = "nvidia-vgpu-550.90.05";
-        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
         var scenario = new Scenario();
-        var sourceGpu = new FakeGpu(PciAddress.Parse("0000:17:00.0"), type);
-        var first = scenario.Source.AddVf(sourceGpu, "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
-        var second = scenario.Source.AddVf(sourceGpu, "0000:17:00.5", type: 1157, version: new FakeVersion(Version));
+        var sourceGpu = new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s);
+        var first = scenario.Source.AddVf(sourceGpu, "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
+        var second = scenario.Source.AddVf(sourceGpu, "0000:17:00.5", type: 1157, version: new FakeVersion(VgpuVersion));
         scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, first), FakeHost.PciDevice(1, second));
-        var gpu = new FakeGpu(PciAddress.Parse("0000:81:00.0"), type);
-        scenario.Destination.AddVf(gpu, "0000:81:00.4", version: new FakeVersion(Version));
-        scenario.Destination.AddVf(gpu, "0000:81:00.5", version: new FakeVersion(Version));
+        var gpu = new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s);
+        scenario.Destination.AddVf(gpu, "0000:81:00.4", version: new FakeVersion(VgpuVersion));
+        scenario.Destination.AddVf(gpu, "0000:81:00.5", version: new FakeVersion(VgpuVersion));
 
         await using var result = await scenario.PlanAsync();
 
@@ -157,18 +155,13 @@ public sealed class DestinationPlannerSurvivorTests
         CollectionAssert.AreEqual(new[] { "0000:81:00.4", "0000:81:00.5" }, result.Best.Devices.Select(d => d.Target.Id).ToArray());
         CollectionAssert.AreEqual(new[] { "0000:81:00.4", "0000:81:00.5" }, result.Best.Created.Select(c => c.Parent).ToArray(), "the created devices, in the order they were scheduled");
     }
+
     [TestMethod]
     public async Task AVfWhoseConfigureFailed_IsReleased_WhenTheNextRoundTakesAnotherGpu()
     {
         // GPU 81's VF is claimed and its configure fails with EINVAL (the GPU closes); the next round takes GPU 82's VF and lets 81's go.
-        const string Version = "nvidia-vgpu-550.90.05";
-        var type = new FakeVgpuType(1157, "NVIDIA L40S-24C", 3);
-        var scenario = new Scenario();
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), type), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), type), "0000:81:00.4", version: new FakeVersion(Version));
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:82:00.0"), type), "0000:82:00.4", version: new FakeVersion(Version));
-        scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
+        var scenario = GuestWithAVfVgpu_AndGpu81sConfigureFailing();
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:82:00.0"), L40s), "0000:82:00.4", version: new FakeVersion(VgpuVersion));
         var store = new RecordingStore();
 
         await using var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request());
@@ -179,5 +172,16 @@ public sealed class DestinationPlannerSurvivorTests
             new[] { "claim pci:0000:81:00.4", "claim pci:0000:82:00.4", "release pci:0000:81:00.4" },
             store.Writes.Where(w => w.StartsWith("claim ", StringComparison.Ordinal) || w.StartsWith("release ", StringComparison.Ordinal)).ToArray(),
             string.Join("\n", store.Writes));
+    }
+
+    /// <summary>A guest with one L40S-24C VF vGPU; the destination's GPU 81 has one unconfigured VF whose configure fails with EINVAL.</summary>
+    private static Scenario GuestWithAVfVgpu_AndGpu81sConfigureFailing()
+    {
+        var scenario = new Scenario();
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
+        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s), "0000:81:00.4", version: new FakeVersion(VgpuVersion));
+        scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
+        return scenario;
     }
 }
