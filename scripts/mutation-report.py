@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
 """Reads Stryker.NET JSON reports of scripts/mutation.sh (docs/testing.md, "Mutation testing").
 
-  mutation-report.py scores REPORT [RERUN]   per file: killed, timeout, survived, no coverage, score;
-                                             with RERUN, the statuses of the mutants RERUN tested
-                                             replace REPORT's (a re-run of the undetected ones)
+  mutation-report.py scores REPORT [RERUN]   per file: killed, timeout, survived, no coverage, score,
+                                             then the undetected that are ASYNC (below) and the score
+                                             without them; with RERUN, the statuses of the mutants
+                                             RERUN tested replace REPORT's (a re-run of the undetected)
   mutation-report.py undetected REPORT [RERUN]  every survivor and uncovered mutant, one a line
+                                             (ASYNC ones marked)
   mutation-report.py spans REPORT FILE...    FILE{start..end}... : the character spans of the lines
                                              of FILE's undetected mutants, to pass to mutation.sh
+
+ASYNC: a `ConfigureAwait(false)` made `true`, or an `await Task.WhenAll(...)` removed. Both are
+equivalent in this library (docs/testing.md): no caller has a SynchronizationContext, and every task
+a WhenAll waits for is awaited on its own right after. They are recognised from the report's own
+source text, not by line number.
 """
 import json
 import sys
@@ -31,30 +38,50 @@ def load(path, rerun=None):
     return report["files"]
 
 
+def mutated_text(file, mutant):
+    lines = file["source"].split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    start, end = mutant["location"]["start"], mutant["location"]["end"]
+    a = starts[start["line"] - 1] + start["column"] - 1
+    return file["source"][a - len("ConfigureAwait("):a], file["source"][a:starts[end["line"] - 1] + end["column"] - 1]
+
+
+def is_async_equivalent(file, mutant):
+    before, text = mutated_text(file, mutant)
+    return (text == "false" and before == "ConfigureAwait(") or text.lstrip().startswith("await Task.WhenAll(")
+
+
 def short(name):
     return name.split("/src/Planner/")[-1]
 
 
 def scores(files):
-    total = dict.fromkeys(TESTED, 0)
+    print("| file | killed / timeout / survived / no coverage | score | undetected ASYNC | score without them |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    total = dict.fromkeys(TESTED + ("async",), 0)
     for name, file in sorted(files.items()):
         counts = {s: sum(m["status"] == s for m in file["mutants"]) for s in TESTED}
-        if sum(counts.values()):
-            total = {s: total[s] + counts[s] for s in TESTED}
+        counts["async"] = sum(m["status"] in UNDETECTED and is_async_equivalent(file, m) for m in file["mutants"])
+        if sum(counts[s] for s in TESTED):
+            total = {s: total[s] + counts[s] for s in total}
             print(row(short(name), counts))
     print(row("total", total))
 
 
 def row(name, c):
-    detected, tested = c["Killed"] + c["Timeout"], sum(c.values())
-    return f"| {name} | {c['Killed']} / {c['Timeout']} / {c['Survived']} / {c['NoCoverage']} | {100 * detected / tested:.1f} % |"
+    detected, tested = c["Killed"] + c["Timeout"], sum(c[s] for s in TESTED)
+    return (f"| {name} | {c['Killed']} / {c['Timeout']} / {c['Survived']} / {c['NoCoverage']} | {100 * detected / tested:.2f} % "
+            f"| {c['async']} | {100 * detected / (tested - c['async']):.2f} % |")
 
 
 def undetected(files):
     for name, file in sorted(files.items()):
         for m in sorted(file["mutants"], key=lambda m: (m["location"]["start"]["line"], m["id"])):
             if m["status"] in UNDETECTED:
-                print(f"{short(name)}:{m['location']['start']['line']} {m['id']} {m['status']} {m['mutatorName']}: {m.get('replacement', '')[:90]!r}")
+                mark = " ASYNC" if is_async_equivalent(file, m) else ""
+                print(f"{short(name)}:{m['location']['start']['line']} {m['id']} {m['status']}{mark} {m['mutatorName']}: {m.get('replacement', '')[:90]!r}")
 
 
 def spans(files, wanted):
