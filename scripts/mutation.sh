@@ -3,7 +3,8 @@
 # pinned in .config/dotnet-tools.json, against tests/Planner.Tests through Microsoft.Testing.Platform.
 # Not part of scripts/test.sh or CI: the whole folder takes about 50 minutes on an idle 2-core machine,
 # hours under load (see docs/testing.md).
-# Writes the JSON and HTML reports to DIR (default artifacts/mutation) and prints the score.
+# Writes the JSON and HTML reports to DIR (default artifacts/mutation) and prints the scores per file
+# (scripts/mutation-report.py scores: raw, and without the equivalent ConfigureAwait/WhenAll mutants).
 #
 #   scripts/mutation.sh [DIR [FILE...]]   bounded by MUTATION_TIMEOUT (timeout(1) duration, default 4h)
 #
@@ -15,6 +16,7 @@
 # build uses at the same time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 output=$(realpath -m "${1:-artifacts/mutation}")
 shift $(( $# > 0 ? 1 : 0 ))
 mutate=()
@@ -38,3 +40,4 @@ timeout --kill-after=60s "${MUTATION_TIMEOUT:-4h}" dotnet stryker \
     --concurrency "${MUTATION_CONCURRENCY:-2}" \
     --reporter json --reporter html --reporter progress \
     --output "$output"
+python3 "$root/scripts/mutation-report.py" scores "$output/reports/mutation-report.json"
