@@ -19,6 +19,15 @@ public enum PlanState
 
     /// <summary>Its devices were removed (abandoned, or not chosen among several destinations).</summary>
     Released,
+
+    /// <summary>
+    /// Its migration was interrupted and where the guest runs is unknown
+    /// (<see cref="Hypervisor.MigrationOutcomeUnknownException"/>): the devices it created stay, and
+    /// stay journaled as open, for recovery once this process has ended (<c>vfio-migrator recover</c>,
+    /// <see cref="MigrationPlanner.RecoverAsync"/>), which gives each to the guest that uses it or
+    /// removes it. Disposing it removes nothing.
+    /// </summary>
+    InDoubt,
 }
 
 /// <summary>
@@ -128,10 +137,11 @@ public sealed class MigrationPlan : IAsyncDisposable
     /// that disposing it removes what it created.
     /// </summary>
     /// <param name="settings">Flags and addresses; <see cref="MigrationSettings"/>' defaults (live, client-driven, persisted on the destination) when null.</param>
-    /// <param name="cancellationToken">Aborts the migration and waits for the abort's outcome (see <see cref="IHypervisor.MigrateAsync"/>): a <see cref="OperationCanceledException"/> then means the guest stayed on the source, unless its message says that where the guest runs is unknown; a migration that ended before the abort took effect is committed as usual.</param>
+    /// <param name="cancellationToken">Aborts the migration and waits for the abort's outcome (see <see cref="IHypervisor.MigrateAsync"/>): a <see cref="OperationCanceledException"/> then means the guest stayed on the source, and the plan stays ready; a migration that ended before the abort took effect is committed as usual.</param>
     /// <exception cref="InvalidOperationException">The plan is not ready, or has no destination XML.</exception>
     /// <exception cref="ArgumentException">The settings are not valid (see <see cref="MigrationSettings.Validate"/>); nothing was migrated.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>
+    /// <exception cref="MigrationOutcomeUnknownException">The migration was interrupted and where the guest runs is unknown: the plan is now <see cref="PlanState.InDoubt"/>, and the message names the devices it leaves for recovery.</exception>
     public async Task ExecuteAsync(MigrationSettings? settings = null, CancellationToken cancellationToken = default)
     {
         settings ??= new MigrationSettings();
@@ -145,7 +155,22 @@ public sealed class MigrationPlan : IAsyncDisposable
 
         Log.Migrating(_logger, GuestName, Destination.Name);
         var guest = DomainSelector.Parse(GuestUuid);
-        await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor, xml, settings), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _source.Hypervisor.MigrateAsync(new MigrationCall(guest, Destination.Hypervisor, xml, settings), cancellationToken).ConfigureAwait(false);
+        }
+        catch (MigrationOutcomeUnknownException unknown)
+        {
+            // Removing the devices now could pull them from under a guest whose migration went on.
+            lock (_gate)
+            {
+                State = PlanState.InDoubt;
+            }
+
+            var left = Created.Count == 0 ? "it created no device" : $"the {Created.Count} device(s) it created on {Destination.Name} ({string.Join(", ", Created.Select(c => c.Method == CreationMethod.Vf ? $"the vGPU type of VF {c.Parent}" : $"mdev {c.Uuid.Value}"))}) are left for recovery (vfio-migrator recover) once this process has ended";
+            throw new MigrationOutcomeUnknownException($"{unknown.Message}; {left}", unknown, unknown.CancellationToken);
+        }
+
         // The guest runs on the destination now: the commit is written whatever the token says.
         await CommitAsAsync(migrated: true, CancellationToken.None).ConfigureAwait(false);
     }

@@ -79,7 +79,7 @@ public sealed class MigrationAbortTests
         var waiting = Migrate(() => { }, TimeSpan.FromMilliseconds(200), cancellation.Token);
 
         await cancellation.CancelAsync();
-        var error = await Assert.ThrowsExactlyAsync<OperationCanceledException>(() => waiting);
+        var error = await Assert.ThrowsExactlyAsync<MigrationOutcomeUnknownException>(() => waiting);
 
         Assert.AreEqual(1, _aborts);
         Assert.AreEqual(
@@ -96,7 +96,7 @@ public sealed class MigrationAbortTests
         var waiting = Migrate(() => throw new HypervisorException("no job is active on the domain"), TimeSpan.FromMilliseconds(300), cancellation.Token);
 
         await cancellation.CancelAsync();
-        var error = await Assert.ThrowsExactlyAsync<OperationCanceledException>(() => waiting);
+        var error = await Assert.ThrowsExactlyAsync<MigrationOutcomeUnknownException>(() => waiting);
 
         StringAssert.StartsWith(error.Message, $"interrupted during {What}, and the abort failed (no job is active on the domain): the migration may still finish");
     }

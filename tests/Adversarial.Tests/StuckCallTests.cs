@@ -87,4 +87,13 @@ public sealed class StuckCallTests
         Assert.AreEqual("cancelled (stopped waiting for libvirt: virNodeDeviceCreateXML on host h is still running inside libvirt, which cannot interrupt it); the devices this command had created were removed unless an error above says otherwise.", message);
         Assert.AreEqual("cancelled; the devices this command had created were removed unless an error above says otherwise.", ErrorReport.Describe(new OperationCanceledException()).Message);
     }
+
+    [TestMethod]
+    public void The_console_does_not_claim_a_rollback_when_the_migrations_outcome_is_unknown()
+    {
+        var (code, message) = ErrorReport.Describe(new MigrationOutcomeUnknownException("where the guest runs is unknown; the 1 device(s) it created on b (mdev u) are left for recovery (vfio-migrator recover) once this process has ended"));
+
+        Assert.AreEqual(ExitCodes.Interrupted, code);
+        Assert.AreEqual("cancelled (where the guest runs is unknown; the 1 device(s) it created on b (mdev u) are left for recovery (vfio-migrator recover) once this process has ended).", message);
+    }
 }

@@ -12,6 +12,7 @@ internal static class ErrorReport
     /// <summary>The exit code and message for <paramref name="error"/>.</summary>
     public static (int Code, string Message) Describe(Exception error) => error switch
     {
+        MigrationOutcomeUnknownException e => (ExitCodes.Interrupted, $"cancelled ({e.Message})."),
         OperationCanceledException e => (ExitCodes.Interrupted, $"cancelled{(e.Message == DefaultCancellationMessage ? string.Empty : $" ({e.Message})")}; the devices this command had created were removed unless an error above says otherwise."),
         LibvirtLibraryNotFoundException e => (ExitCodes.Libvirt, e.Message),
         HypervisorException { InnerException: LibvirtXmlException } e => (ExitCodes.HostData, e.Message),

@@ -58,7 +58,8 @@ public interface IHypervisor
     /// (<c>virDomainMigrateToURI3</c> to <see cref="MigrationSettings.DestinationUri"/>).
     /// A cancellation during the migration aborts it where the hypervisor can, and the method returns
     /// only once the outcome is known or given up: normally when the guest runs on the destination,
-    /// with an <see cref="OperationCanceledException"/> otherwise (<see cref="LibvirtHypervisor.MigrateAsync"/>).
+    /// with an <see cref="OperationCanceledException"/> when it stays on the source, and with a
+    /// <see cref="MigrationOutcomeUnknownException"/> when that is not known (<see cref="LibvirtHypervisor.MigrateAsync"/>).
     /// </summary>
     /// <exception cref="HypervisorNotSupportedException">This driver cannot migrate, or cannot migrate this way.</exception>
     /// <exception cref="HypervisorException">The migration failed.</exception>

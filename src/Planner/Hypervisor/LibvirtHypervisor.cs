@@ -298,7 +298,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// once libvirt says the migration failed, the guest still on the source, so that a rollback never
     /// removes devices a migrated guest uses. A migration that ended before the abort took effect returns
     /// normally (the guest runs on the destination). One that has not ended by then is given up with
-    /// the outcome unknown (the message says so).
+    /// <see cref="MigrationOutcomeUnknownException"/>.
     /// </remarks>
     public Task MigrateAsync(MigrationCall migration, CancellationToken cancellationToken = default)
     {
@@ -386,7 +386,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
     /// all within <paramref name="limit"/>. A migration that ends without an error returns normally
     /// (the guest runs on the destination); one that fails throws <see cref="OperationCanceledException"/>
     /// (the guest stays on the source, so a rollback is safe); one still running at the limit throws
-    /// <see cref="OperationCanceledException"/> saying that where the guest runs is unknown.
+    /// <see cref="MigrationOutcomeUnknownException"/>.
     /// </summary>
     internal static async Task MigrateOrAbortAsync(Task<bool> migrating, Func<Task> abort, LibvirtCallsInFlight calls, TimeSpan limit, string what, CancellationToken cancellationToken)
     {
@@ -423,7 +423,7 @@ public sealed class LibvirtHypervisor : IHypervisor, IDisposable
             {
                 Observe(migrating);
                 var why = aborted ? "the migration did not end in time after the abort" : abortFailure is null ? "the abort got no answer in time" : $"the abort failed ({abortFailure.Message})";
-                throw new OperationCanceledException($"interrupted during {what}, and {why}: the migration may still finish, so where the guest runs is unknown; {stopped.Message}", stopped, cancellationToken);
+                throw new MigrationOutcomeUnknownException($"interrupted during {what}, and {why}: the migration may still finish, so where the guest runs is unknown; {stopped.Message}", stopped, cancellationToken);
             }
             catch (Exception failure) when (migrating.IsFaulted)
             {

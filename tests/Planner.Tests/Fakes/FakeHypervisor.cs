@@ -38,6 +38,9 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
 
     public List<MigrationCall> Migrations { get; } = [];
 
+    /// <summary>When set, a migration is recorded and then ends with this exception (an abort, an outcome unknown).</summary>
+    public Exception? MigrationFailure { get; set; }
+
     /// <summary>mdevs libvirt does not list (a test-driver host file that lacks them, or a lagging node-device cache).</summary>
     public HashSet<MdevUuid> UnlistedMdevs { get; } = [];
 
@@ -152,7 +155,7 @@ internal sealed class FakeHypervisor(FakeHost host) : IHypervisor
             Migrations.Add(migration);
         }
 
-        return Task.CompletedTask;
+        return MigrationFailure is { } failure ? Task.FromException(failure) : Task.CompletedTask;
     }
 
     /// <summary>An mdev as libvirt lists it: under a virtual parent, which has no node device, its parent is <c>computer</c>.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.Devices;
+using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.State;
 using VfioMigration.Planner.Tests.Fakes;
 
@@ -111,6 +112,48 @@ public sealed class RecoveryTests : IDisposable
         Assert.AreEqual("vm1", kept.Detail);
         Assert.AreEqual(RecoveryAction.Removed, report.Devices.Single(d => d.Uuid != used.Uuid).Action);
         Assert.AreEqual(used.Uuid, scenario.Destination.Mdevs.Single().Uuid);
+    }
+
+    [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public async Task AMigrationWhoseOutcomeIsUnknown_LeavesTheDevicesToRecovery_WhichGivesThemToTheGuestThatArrived_OrRemovesThem(bool guestArrived)
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.Works);
+        var before = scenario.Destination.Snapshot();
+        var plan = await PlanAndDieAsync(scenario);
+        var made = scenario.Destination.Snapshot();
+        const string Unknown = "interrupted during the migration of 'vm1', and the abort got no answer in time: the migration may still finish, so where the guest runs is unknown";
+        scenario.Source.Hypervisor.MigrationFailure = new MigrationOutcomeUnknownException(Unknown);
+
+        var error = await Assert.ThrowsExactlyAsync<MigrationOutcomeUnknownException>(() => plan.ExecuteAsync(cancellationToken: TestContext.CancellationToken));
+
+        var uuids = plan.Created.Select(c => c.Uuid).ToList();
+        Assert.AreEqual($"{Unknown}; the 2 device(s) it created on dest (mdev {uuids[0].Value}, mdev {uuids[1].Value}) are left for recovery (vfio-migrator recover) once this process has ended", error.Message);
+        Assert.AreEqual(PlanState.InDoubt, plan.State);
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => plan.CommitAsync(TestContext.CancellationToken));
+        await plan.DisposeAsync();
+        Assert.AreEqual(made, scenario.Destination.Snapshot(), "disposing a plan in doubt removes nothing");
+        if (guestArrived)
+        {
+            var mdevs = scenario.Destination.Mdevs.OrderBy(m => uuids.IndexOf(m.Uuid)).ToList();
+            scenario.Destination.DefineGuest("vm1", FakeHost.MdevDevice(0, mdevs[0]), FakeHost.MdevDevice(1, mdevs[1]));
+        }
+
+        using var store = new SqliteStateStore(_directory);
+        var report = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+
+        CollectionAssert.AreEqual(uuids, report.Devices.Select(d => d.Uuid).ToList());
+        Assert.IsTrue(report.Devices.All(d => d.Action == (guestArrived ? RecoveryAction.UsedByGuest : RecoveryAction.Removed)), string.Join(", ", report.Devices.Select(d => d.Action)));
+        if (guestArrived)
+        {
+            CollectionAssert.AreEquivalent(uuids, scenario.Destination.Mdevs.Select(m => m.Uuid).ToList());
+        }
+        else
+        {
+            Assert.AreEqual(before, scenario.Destination.Snapshot());
+            Assert.IsEmpty(await store.ListPlansAsync());
+        }
     }
 
     [TestMethod]
