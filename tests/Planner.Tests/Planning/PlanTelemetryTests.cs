@@ -14,6 +14,8 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class PlanTelemetryTests
 {
+    public TestContext TestContext { get; set; } = null!;
+
     /// <summary>Plans vm1 onto a destination named <paramref name="destination"/>; returns its PlanDestination activities and the durations recorded meanwhile.</summary>
     private static async Task<(List<Activity> Activities, List<double> Durations, Exception? Error)> PlanObservedAsync(string destination, Action<Scenario, FakeHost> arrange, CancellationToken cancellationToken = default)
     {
@@ -126,5 +128,37 @@ public sealed class PlanTelemetryTests
         Assert.AreEqual(ActivityStatusCode.Error, activity.Status);
         Assert.AreEqual(error.Message, activity.StatusDescription);
         Assert.HasCount(1, durations);
+    }
+
+    [TestMethod]
+    public async Task EachProbe_IsCountedOnce_TaggedWithItsPoint()
+    {
+        var probes = new List<(long Value, string? Point)>();
+        using var meterListener = new MeterListener();
+        meterListener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == PlannerTelemetry.Name && instrument.Name == "vfio_migration.planner.probes")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meterListener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var point = tags.ToArray().Where(t => t.Key == "point").Select(t => t.Value as string).SingleOrDefault();
+            lock (probes)
+            {
+                probes.Add((value, point));
+            }
+        });
+        meterListener.Start();
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var host = new FakeHost("telemetry-probes");
+        host.AddParent("0000:41:00.0").AddType("nvidia-63", typeVersion: new FakeVersion(Scenario.Version), deviceVersion: new FakeVersion(Scenario.Version));
+
+        await using var result = await scenario.Planner().PlanAsync(scenario.Request(null, host), TestContext.CancellationToken);
+
+        Assert.AreEqual(result.Best.Statistics.Probes, probes.Count);
+        CollectionAssert.AreEqual(new[] { (1L, "MdevType"), (1L, "MdevDevice") }, probes);
     }
 }
