@@ -174,6 +174,29 @@ public sealed class DestinationPlannerSurvivorTests
             string.Join("\n", store.Writes));
     }
 
+    [TestMethod]
+    [DataRow(false, 0)]
+    [DataRow(true, 1)]
+    public async Task ThePlanAsksTheStoreToClaimExistingDevices_OnlyWhenItTakesOne(bool idleMdev, int claimBatches)
+    {
+        // A plan that only creates claims its new mdevs with their intents: no separate claim round trip (l.521).
+        var scenario = new Scenario();
+        scenario.Guest("nvidia-63");
+        var type = scenario.DestinationType(max: 2);
+        if (idleMdev)
+        {
+            scenario.Destination.AddMdev(type);
+        }
+
+        var store = new RecordingStore();
+
+        await using var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request());
+
+        Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
+        Assert.AreEqual(idleMdev ? DeviceAction.Reuse : DeviceAction.Create, result.Best.Devices.Single().Action);
+        Assert.AreEqual(claimBatches, store.ClaimBatches);
+    }
+
     /// <summary>A guest with one L40S-24C VF vGPU; the destination's GPU 81 has one unconfigured VF whose configure fails with EINVAL.</summary>
     private static Scenario GuestWithAVfVgpu_AndGpu81sConfigureFailing()
     {

@@ -11,6 +11,7 @@ internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
     private readonly Lock _gate = new();
     private readonly List<string> _writes = [];
     private readonly List<JournalEntry> _entries = [];
+    private int _claimBatches;
 
     /// <summary>When it returns true for an entry, the write throws <see cref="StateStoreException"/> ("disk full") and records nothing.</summary>
     public Func<JournalEntry, bool>? FailJournal { get; set; }
@@ -29,6 +30,9 @@ internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
             }
         }
     }
+
+    /// <summary>How many times a plan asked to claim existing devices (<see cref="IPlannerStateStore.TryClaimManyAsync"/>), each a store round trip.</summary>
+    public int ClaimBatches => Volatile.Read(ref _claimBatches);
 
     /// <summary>Every journal entry written, in order.</summary>
     public IReadOnlyList<JournalEntry> Entries
@@ -69,6 +73,18 @@ internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
     {
         Add($"claim {device}");
         return TryClaimAsync(hostKey, device, plan, cancellationToken);
+    }
+
+    async Task<IReadOnlyList<ClaimHolder?>> IPlannerStateStore.TryClaimManyAsync(string hostKey, IReadOnlyList<string> devices, Guid plan, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _claimBatches);
+        var holders = new ClaimHolder?[devices.Count];
+        for (var i = 0; i < devices.Count; i++)
+        {
+            holders[i] = await ((IPlannerStateStore)this).TryClaimAsync(hostKey, devices[i], plan, cancellationToken).ConfigureAwait(false);
+        }
+
+        return holders;
     }
 
     Task IPlannerStateStore.ReleaseAsync(string hostKey, string device, Guid plan, CancellationToken cancellationToken)
