@@ -86,6 +86,19 @@ public sealed class SysfsOnlyParentWarningTests
     }
 
     [TestMethod]
+    public async Task ParentWhoseTypesCannotBeListed_IsAWarningEvenForEnoent_AndOffersNothing()
+    {
+        var (scenario, _) = Mtty();
+        scenario.Destination.FileSystem.FailingLists["class/mdev_bus/mtty/mdev_supported_types"] = Errno.ENOENT;
+
+        await using var result = await PlanAsync(scenario);
+
+        Assert.IsFalse(result.Succeeded);
+        Assert.IsEmpty(scenario.DestinationWrites("/create"));
+        CollectionAssert.AreEqual(new[] { "1017 Could not list class/mdev_bus/mtty/mdev_supported_types on dest (ENOENT); parents libvirt does not list are not looked for there" }, Warnings());
+    }
+
+    [TestMethod]
     public async Task InvalidEntries_AreOneWarningPerListing_NamingWhatTheyAreNot()
     {
         var (scenario, _) = Mtty();
