@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the planner's search and provisioning (src/Planner/Planning) with Stryker.NET,
 # pinned in .config/dotnet-tools.json, against tests/Planner.Tests through Microsoft.Testing.Platform.
-# Not part of scripts/test.sh or CI: the whole folder takes about 50 minutes on an idle 2-core machine,
-# hours under load (see docs/testing.md).
+# Not part of scripts/test.sh or CI: the whole folder takes about 26 minutes with two runners on an
+# idle 2-core machine (49 with one), hours under load (see docs/testing.md).
 # Writes the JSON and HTML reports to DIR (default artifacts/mutation) and prints the scores per file
 # (scripts/mutation-report.py scores: raw, and without the equivalent ConfigureAwait/WhenAll mutants).
 #
