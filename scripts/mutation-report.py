@@ -5,6 +5,10 @@
                                              then the undetected that are ASYNC (below) and the score
                                              without them; with RERUN, the statuses of the mutants
                                              RERUN tested replace REPORT's (a re-run of the undetected)
+  mutation-report.py folders REPORT...      the same per folder of the project (src/X/FOLDER/...; files
+                                             at its top level as "(top level)"), over several reports
+                                             (runs of different parts; a mutant tested in a later
+                                             report replaces an earlier one's)
   mutation-report.py undetected REPORT [RERUN]  every survivor and uncovered mutant, one a line
                                              (ASYNC ones marked)
   mutation-report.py spans REPORT FILE...    FILE{start..end}... : the character spans of the lines
@@ -57,6 +61,11 @@ def short(name):
     return name.split("/src/Planner/")[-1]
 
 
+def folder(name):
+    inside = name.split("/src/", 1)[-1].split("/", 1)[-1]
+    return inside.split("/", 1)[0] if "/" in inside else "(top level)"
+
+
 def scores(files):
     print("| file | killed / timeout / survived / no coverage | score | undetected ASYNC | score without them |")
     print("| --- | --- | ---: | ---: | ---: |")
@@ -67,6 +76,29 @@ def scores(files):
         if sum(counts[s] for s in TESTED):
             total = {s: total[s] + counts[s] for s in total}
             print(row(short(name), counts))
+    print(row("total", total))
+
+
+def folders(reports):
+    merged = {}
+    for report in reports:
+        for name, file in load(report).items():
+            tested = [m for m in file["mutants"] if m["status"] in TESTED]
+            if tested:
+                mutants = merged.setdefault(name, {"source": file["source"], "mutants": {}})["mutants"]
+                mutants.update({key(m): m for m in tested})
+    per_folder = {}
+    for name, file in merged.items():
+        counts = per_folder.setdefault(folder(name), dict.fromkeys(TESTED + ("async",), 0))
+        for m in file["mutants"].values():
+            counts[m["status"]] += 1
+            counts["async"] += m["status"] in UNDETECTED and is_async_equivalent(file, m)
+    print("| folder | killed / timeout / survived / no coverage | score | undetected ASYNC | score without them |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    total = dict.fromkeys(TESTED + ("async",), 0)
+    for name, counts in sorted(per_folder.items()):
+        total = {s: total[s] + counts[s] for s in total}
+        print(row(name, counts))
     print(row("total", total))
 
 
@@ -104,6 +136,8 @@ if __name__ == "__main__":
     command, report, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
     if command == "spans":
         spans(load(report), rest)
+    elif command == "folders":
+        folders([report] + rest)
     elif command in ("scores", "undetected"):
         (scores if command == "scores" else undetected)(load(report, rest[0] if rest else None))
     else:
