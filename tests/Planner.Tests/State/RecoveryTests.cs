@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Hypervisor;
 using VfioMigration.Planner.State;
+using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
 
 namespace VfioMigration.Planner.Tests.State;
@@ -112,6 +113,37 @@ public sealed class RecoveryTests : IDisposable
         Assert.AreEqual("vm1", kept.Detail);
         Assert.AreEqual(RecoveryAction.Removed, report.Devices.Single(d => d.Uuid != used.Uuid).Action);
         Assert.AreEqual(used.Uuid, scenario.Destination.Mdevs.Single().Uuid);
+    }
+
+    [TestMethod]
+    public async Task ARemovalThatFailsInRecovery_IsReported_KeepsThePlan_AndTheNextRecoveryFinishesIt()
+    {
+        var scenario = NeedsTwoCreates(CreateBehaviour.NotSupported);
+        var before = scenario.Destination.Snapshot();
+        var orphan = await PlanAndDieAsync(scenario);
+        var (busy, free) = (orphan.Created[0].Uuid, orphan.Created[1].Uuid);
+        scenario.Destination.FileSystem.FailingWrites[$"bus/mdev/devices/{busy}/remove"] = Errno.EBUSY;
+        using var store = new SqliteStateStore(_directory);
+        var planner = new MigrationPlanner(claims: store);
+
+        var first = await planner.RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+
+        CollectionAssert.AreEqual(
+            new[] { $"{busy} RemoveFailed", $"{free} Removed" },
+            first.Devices.Select(d => $"{d.Uuid} {d.Action}").ToArray());
+        StringAssert.Contains(first.Devices[0].Detail, "EBUSY");
+        Assert.AreEqual(busy, scenario.Destination.Mdevs.Single().Uuid);
+        var kept = (await store.ListPlansAsync()).Single();
+        CollectionAssert.AreEqual(
+            new[] { $"{busy} RemoveFailed", $"{free} Removed" },
+            kept.Entries.Select(e => $"{e.Uuid} {e.State}").ToArray());
+
+        scenario.Destination.FileSystem.FailingWrites.Clear();
+        var second = await planner.RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+
+        CollectionAssert.AreEqual(new[] { $"{busy} Removed" }, second.Devices.Select(d => $"{d.Uuid} {d.Action}").ToArray());
+        Assert.AreEqual(before, scenario.Destination.Snapshot());
+        Assert.IsEmpty(await store.ListPlansAsync());
     }
 
     [TestMethod]
