@@ -58,11 +58,12 @@ def is_async_equivalent(file, mutant):
 
 
 def short(name):
-    return name.split("/src/Planner/")[-1]
+    """The path inside the project (src/X/...)."""
+    return name.split("/src/", 1)[-1].split("/", 1)[-1]
 
 
 def folder(name):
-    inside = name.split("/src/", 1)[-1].split("/", 1)[-1]
+    inside = short(name)
     return inside.split("/", 1)[0] if "/" in inside else "(top level)"
 
 
