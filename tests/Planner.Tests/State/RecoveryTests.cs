@@ -72,9 +72,51 @@ public sealed class RecoveryTests : IDisposable
         CollectionAssert.AreEquivalent(orphan.Created.Select(c => c.Uuid).ToList(), report.Devices.Select(d => d.Uuid).ToList());
         Assert.IsTrue(report.Devices.All(d => d.Action == RecoveryAction.Removed && d.Guest == "vm1"));
         Assert.AreEqual(before, scenario.Destination.Snapshot());
+        CollectionAssert.AreEquivalent(
+            libvirtCreates ? orphan.Created.Select(c => $"hv:DestroyMdev {c.Uuid}").ToArray() : [],
+            scenario.Destination.Operations.Where(o => o.StartsWith("hv:DestroyMdev ", StringComparison.Ordinal)).ToArray(),
+            "a device libvirt made and lists goes through libvirt first, a device made through sysfs does not");
         Assert.IsEmpty(await store.ListPlansAsync());
         var again = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
         Assert.IsEmpty(again.Devices, "nothing is pending any more");
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task AVfADeadPlanConfigured_IsResetByRecovery_UnlessAGuestNowUsesIt(bool guestUsesIt)
+    {
+        const string Version = "nvidia-vgpu-550.90.05";
+        var l40s = new FakeVgpuType(1157, "NVIDIA L40S-24C", 2);
+        var scenario = new Scenario();
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), l40s), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
+        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
+        var vf = scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), l40s), "0000:81:00.4", version: new FakeVersion(Version));
+        _dead = new SqliteStateStore(_directory, SqliteStateStoreTests.Gone);
+        var orphan = await new MigrationPlanner(claims: _dead).PlanAsync(scenario.Request(), TestContext.CancellationToken);
+        Assert.IsTrue(orphan.Succeeded, string.Join("\n", orphan.Best.Reasons));
+        Assert.AreEqual(1157u, vf.Vf!.Type, "the dead plan configured the VF");
+        if (guestUsesIt)
+        {
+            scenario.Destination.DefineGuest("vm1", FakeHost.PciDevice(0, vf));
+        }
+
+        using var store = new SqliteStateStore(_directory);
+        var report = await new MigrationPlanner(claims: store).RecoverAsync(scenario.Destination.ToHost(), cancellationToken: TestContext.CancellationToken);
+
+        var device = report.Devices.Single();
+        Assert.AreEqual(guestUsesIt ? RecoveryAction.UsedByGuest : RecoveryAction.Removed, device.Action);
+        if (guestUsesIt)
+        {
+            Assert.AreEqual("vm1", device.Detail);
+            Assert.AreEqual(1157u, vf.Vf.Type);
+        }
+        else
+        {
+            Assert.AreEqual("write bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type 0", scenario.Destination.Writes()[^1]);
+            Assert.AreEqual(0u, vf.Vf.Type);
+            Assert.IsEmpty(await store.ListPlansAsync());
+        }
     }
 
     [TestMethod]
