@@ -19,6 +19,7 @@ equivalent in this library (docs/testing.md): no caller has a SynchronizationCon
 a WhenAll waits for is awaited on its own right after. They are recognised from the report's own
 source text, not by line number.
 """
+import functools
 import json
 import sys
 
@@ -42,11 +43,17 @@ def load(path, rerun=None):
     return report["files"]
 
 
-def mutated_text(file, mutant):
-    lines = file["source"].split("\n")
+@functools.lru_cache(maxsize=None)
+def line_starts(source):
+    """The offset of each line of a report's source (a file's lines are read once, not once a mutant)."""
     starts = [0]
-    for line in lines:
+    for line in source.split("\n"):
         starts.append(starts[-1] + len(line) + 1)
+    return starts
+
+
+def mutated_text(file, mutant):
+    starts = line_starts(file["source"])
     start, end = mutant["location"]["start"], mutant["location"]["end"]
     a = starts[start["line"] - 1] + start["column"] - 1
     return file["source"][a - len("ConfigureAwait("):a], file["source"][a:starts[end["line"] - 1] + end["column"] - 1]
@@ -67,17 +74,27 @@ def folder(name):
     return inside.split("/", 1)[0] if "/" in inside else "(top level)"
 
 
-def scores(files):
-    print("| file | killed / timeout / survived / no coverage | score | undetected ASYNC | score without them |")
+def counts(file, mutants):
+    """Killed, timeout, survived and no coverage among MUTANTS of FILE, and the undetected ASYNC ones."""
+    c = {s: sum(m["status"] == s for m in mutants) for s in TESTED}
+    c["async"] = sum(m["status"] in UNDETECTED and is_async_equivalent(file, m) for m in mutants)
+    return c
+
+
+def table(heading, rows):
+    """ROWS: (name, counts) pairs; those with a tested mutant, then their total."""
+    print(f"| {heading} | killed / timeout / survived / no coverage | score | undetected ASYNC | score without them |")
     print("| --- | --- | ---: | ---: | ---: |")
     total = dict.fromkeys(TESTED + ("async",), 0)
-    for name, file in sorted(files.items()):
-        counts = {s: sum(m["status"] == s for m in file["mutants"]) for s in TESTED}
-        counts["async"] = sum(m["status"] in UNDETECTED and is_async_equivalent(file, m) for m in file["mutants"])
-        if sum(counts[s] for s in TESTED):
-            total = {s: total[s] + counts[s] for s in total}
-            print(row(short(name), counts))
+    for name, c in rows:
+        if sum(c[s] for s in TESTED):
+            total = {s: total[s] + c[s] for s in total}
+            print(row(name, c))
     print(row("total", total))
+
+
+def scores(files):
+    table("file", [(short(name), counts(file, file["mutants"])) for name, file in sorted(files.items())])
 
 
 def folders(reports):
@@ -90,17 +107,9 @@ def folders(reports):
                 mutants.update({key(m): m for m in tested})
     per_folder = {}
     for name, file in merged.items():
-        counts = per_folder.setdefault(folder(name), dict.fromkeys(TESTED + ("async",), 0))
-        for m in file["mutants"].values():
-            counts[m["status"]] += 1
-            counts["async"] += m["status"] in UNDETECTED and is_async_equivalent(file, m)
-    print("| folder | killed / timeout / survived / no coverage | score | undetected ASYNC | score without them |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    total = dict.fromkeys(TESTED + ("async",), 0)
-    for name, counts in sorted(per_folder.items()):
-        total = {s: total[s] + counts[s] for s in total}
-        print(row(name, counts))
-    print(row("total", total))
+        c = counts(file, list(file["mutants"].values()))
+        per_folder[folder(name)] = {s: per_folder.get(folder(name), {}).get(s, 0) + c[s] for s in c}
+    table("folder", sorted(per_folder.items()))
 
 
 def row(name, c):

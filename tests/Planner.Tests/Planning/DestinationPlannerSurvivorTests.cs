@@ -12,9 +12,6 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class DestinationPlannerSurvivorTests
 {
-    private const string VgpuVersion = "nvidia-vgpu-550.90.05";
-    private static readonly FakeVgpuType L40s = new(1157, "NVIDIA L40S-24C", 3);
-
     [TestMethod]
     public async Task Statistics_ConnectMsIsTheSumOfBothHosts_AndDestinationRoundTripsAreOnlyThoseOfThisPlan()
     {
@@ -101,10 +98,10 @@ public sealed class DestinationPlannerSurvivorTests
         // One VF vGPU among the guest's devices is enough for the destination's VF state to be read.
         var scenario = new Scenario();
         var mdev = scenario.Source.AddMdev(scenario.SourceType());
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), VgpuFixtures.L40s24), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuFixtures.Version));
         scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, mdev), FakeHost.PciDevice(1, sourceVf));
         scenario.DestinationType();
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s), "0000:81:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), VgpuFixtures.L40s24), "0000:81:00.4", type: 1157, version: new FakeVersion(VgpuFixtures.Version));
 
         await using var result = await scenario.PlanAsync();
 
@@ -140,14 +137,8 @@ public sealed class DestinationPlannerSurvivorTests
     [TestMethod]
     public async Task TwoVfVgpusConfiguredInOneRound_AreCreatedInDeviceOrder()
     {
-        var scenario = new Scenario();
-        var sourceGpu = new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s);
-        var first = scenario.Source.AddVf(sourceGpu, "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
-        var second = scenario.Source.AddVf(sourceGpu, "0000:17:00.5", type: 1157, version: new FakeVersion(VgpuVersion));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, first), FakeHost.PciDevice(1, second));
-        var gpu = new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s);
-        scenario.Destination.AddVf(gpu, "0000:81:00.4", version: new FakeVersion(VgpuVersion));
-        scenario.Destination.AddVf(gpu, "0000:81:00.5", version: new FakeVersion(VgpuVersion));
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157, 1157);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 2);
 
         await using var result = await scenario.PlanAsync();
 
@@ -161,7 +152,7 @@ public sealed class DestinationPlannerSurvivorTests
     {
         // GPU 81's VF is claimed and its configure fails with EINVAL (the GPU closes); the next round takes GPU 82's VF and lets 81's go.
         var scenario = GuestWithAVfVgpu_AndGpu81sConfigureFailing();
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:82:00.0"), L40s), "0000:82:00.4", version: new FakeVersion(VgpuVersion));
+        VgpuFixtures.AddGpu(scenario, "0000:82:00.0", 1);
         var store = new RecordingStore();
 
         await using var result = await new MigrationPlanner(claims: store).PlanAsync(scenario.Request());
@@ -200,10 +191,8 @@ public sealed class DestinationPlannerSurvivorTests
     /// <summary>A guest with one L40S-24C VF vGPU; the destination's GPU 81 has one unconfigured VF whose configure fails with EINVAL.</summary>
     private static Scenario GuestWithAVfVgpu_AndGpu81sConfigureFailing()
     {
-        var scenario = new Scenario();
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s), "0000:81:00.4", version: new FakeVersion(VgpuVersion));
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 1);
         scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
         return scenario;
     }

@@ -180,13 +180,8 @@ public sealed class MdevProvisionerTests
     {
         var scenario = sysfsOnly ? OneSysfsOnlyDevice() : OneDevice();
         var sourceUuid = scenario.Source.Mdevs.Single().Uuid;
-        var racer = Guid.NewGuid();
         var store = new RecordingStore();
-        store.AfterClaimsRead = () =>
-        {
-            store.Claims.BeginPlan(racer, "vm9");
-            Assert.IsNull(store.Claims.TryClaimAsync(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid), racer).GetAwaiter().GetResult(), "the in-memory registry answers at once");
-        };
+        var racer = store.RaceAfterTheClaimsRead(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(sourceUuid));
 
         await using var result = await PlanAsync(scenario, store, new PlanOptions { UuidStrategy = UuidStrategy.Preserve });
 

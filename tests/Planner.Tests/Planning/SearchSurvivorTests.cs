@@ -1,4 +1,3 @@
-using VfioMigration.Planner.Devices;
 using VfioMigration.Planner.Planning;
 using VfioMigration.Planner.Sysfs;
 using VfioMigration.Planner.Tests.Fakes;
@@ -283,9 +282,7 @@ public sealed class SearchSurvivorTests
     public async Task AVfVgpuWithNoCandidate_IsNamedAsAVfVgpuInTheNotPlacedReason()
     {
         // l.827 (the VfVgpu arm of Describe made "").
-        var scenario = new Scenario();
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), new FakeVgpuType(1157, "NVIDIA L40S-24C", 3)), "0000:17:00.4", type: 1157, version: new FakeVersion("nvidia-vgpu-550.90.05"));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157);
 
         await using var result = await scenario.PlanAsync();
 
@@ -298,16 +295,8 @@ public sealed class SearchSurvivorTests
     /// <summary>A recording store with a racing plan that claims <paramref name="devices"/> right after this plan read the host's claims.</summary>
     private static RecordingStore RacerClaimingAfterTheRead(Scenario scenario, params FakeMdev[] devices)
     {
-        var racer = Guid.NewGuid();
         var store = new RecordingStore();
-        store.AfterClaimsRead = () =>
-        {
-            store.Claims.BeginPlan(racer, "vm9");
-            foreach (var device in devices)
-            {
-                Assert.IsNull(store.Claims.TryClaimAsync(scenario.Destination.Hypervisor.Uri, TargetKeys.Mdev(device.Uuid), racer).GetAwaiter().GetResult(), "the in-memory registry answers at once");
-            }
-        };
+        store.RaceAfterTheClaimsRead(scenario.Destination.Hypervisor.Uri, [.. devices.Select(d => TargetKeys.Mdev(d.Uuid))]);
         return store;
     }
 

@@ -13,17 +13,13 @@ namespace VfioMigration.Planner.Tests.Planning;
 [TestClass]
 public sealed class VfPlacementSurvivorTests
 {
-    private const string VgpuVersion = "nvidia-vgpu-550.90.05";
-    private static readonly FakeVgpuType L40s24 = new(1157, "NVIDIA L40S-24C", 3);
-    private static readonly FakeVgpuType L40s12 = new(1155, "NVIDIA L40S-12C", 4);
-
     [TestMethod]
     public async Task Spread_TwoVfVgpus_GoToTheGpuWithMoreFreeVfs_ThenToTheUnusedGpu()
     {
         // GPU 81 has three free VFs, GPU 82 one: spreading puts device 0 on 81 (more left), device 1 on unused 82.
-        var scenario = GuestWithVfVgpus(1157, 1157);
-        AddGpu(scenario, "0000:81:00.0", 3);
-        AddGpu(scenario, "0000:82:00.0", 1);
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157, 1157);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 3);
+        VgpuFixtures.AddGpu(scenario, "0000:82:00.0", 1);
 
         await using var result = await scenario.PlanAsync(new PlanOptions { Placement = PlacementPreference.Spread });
 
@@ -35,16 +31,16 @@ public sealed class VfPlacementSurvivorTests
     public async Task Pack_AVfVgpu_GoesToTheGpuWithFewestFreeVfs()
     {
         // GPU 81 has three free VFs, GPU 82 one: packing fills 82 first.
-        var scenario = GuestWithVfVgpus(1157);
-        AddGpu(scenario, "0000:81:00.0", 3);
-        AddGpu(scenario, "0000:82:00.0", 1);
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 3);
+        VgpuFixtures.AddGpu(scenario, "0000:82:00.0", 1);
 
         await using var result = await scenario.PlanAsync(new PlanOptions { Placement = PlacementPreference.Pack });
 
         Assert.IsTrue(result.Succeeded, string.Join("\n", result.Best.Reasons));
         Assert.AreEqual("0000:82:00.4", result.Best.Devices.Single().Target.Id);
         CollectionAssert.AreEqual(
-            new[] { "write bus/pci/devices/0000:82:00.4/nvidia/current_vgpu_type 1157", $"write bus/pci/devices/0000:82:00.4/vfio_migration_version {VgpuVersion}" },
+            new[] { "write bus/pci/devices/0000:82:00.4/nvidia/current_vgpu_type 1157", $"write bus/pci/devices/0000:82:00.4/vfio_migration_version {VgpuFixtures.Version}" },
             scenario.Destination.Writes().ToArray());
     }
 
@@ -54,12 +50,12 @@ public sealed class VfPlacementSurvivorTests
         // GPU 81's VFs list both L40S-24C and L40S-12C whatever it holds; GPU 82 offers L40S-12C. Device 0
         // (24C) goes to 81; packing tries used 81 first for device 1 (12C), but the first pass keeps one
         // type per GPU, so device 1 goes to 82. Nothing of 12C is written on 81.
-        var scenario = GuestWithVfVgpus(1157, 1155);
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157, 1155);
         const string Both = "1157 : NVIDIA L40S-24C\n1155 : NVIDIA L40S-12C\n";
-        var mixed = new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s24, L40s12);
-        scenario.Destination.AddVf(mixed, "0000:81:00.4", version: new FakeVersion(VgpuVersion), creatable: Both);
-        scenario.Destination.AddVf(mixed, "0000:81:00.5", version: new FakeVersion(VgpuVersion), creatable: Both);
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:82:00.0"), L40s12), "0000:82:00.4", version: new FakeVersion(VgpuVersion));
+        var mixed = new FakeGpu(PciAddress.Parse("0000:81:00.0"), VgpuFixtures.L40s24, VgpuFixtures.L40s12);
+        scenario.Destination.AddVf(mixed, "0000:81:00.4", version: new FakeVersion(VgpuFixtures.Version), creatable: Both);
+        scenario.Destination.AddVf(mixed, "0000:81:00.5", version: new FakeVersion(VgpuFixtures.Version), creatable: Both);
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:82:00.0"), VgpuFixtures.L40s12), "0000:82:00.4", version: new FakeVersion(VgpuFixtures.Version));
         using var stop = new CancellationTokenSource();
         var twelveOn81 = 0;
         scenario.Destination.BeforeOperation = operation =>
@@ -86,9 +82,9 @@ public sealed class VfPlacementSurvivorTests
     {
         // Device 0 is configured on 81:00.4 (81 has more free VFs); device 1's configure on 82 fails with EINVAL
         // and 82 closes. In the next round 81:00.4 is device 0's, so device 1 gets 81:00.5.
-        var scenario = GuestWithVfVgpus(1157, 1157);
-        AddGpu(scenario, "0000:81:00.0", 2);
-        AddGpu(scenario, "0000:82:00.0", 1);
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157, 1157);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 2);
+        VgpuFixtures.AddGpu(scenario, "0000:82:00.0", 1);
         scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:82:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
 
         await using var result = await scenario.PlanAsync(new PlanOptions { Placement = PlacementPreference.Spread });
@@ -100,9 +96,9 @@ public sealed class VfPlacementSurvivorTests
             new[]
             {
                 "write bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type 1157",
-                $"write bus/pci/devices/0000:81:00.4/vfio_migration_version {VgpuVersion}",
+                $"write bus/pci/devices/0000:81:00.4/vfio_migration_version {VgpuFixtures.Version}",
                 "write bus/pci/devices/0000:81:00.5/nvidia/current_vgpu_type 1157",
-                $"write bus/pci/devices/0000:81:00.5/vfio_migration_version {VgpuVersion}",
+                $"write bus/pci/devices/0000:81:00.5/vfio_migration_version {VgpuFixtures.Version}",
             },
             scenario.DestinationWrites("/0000:81:").ToArray(),
             string.Join("\n", scenario.Destination.Writes()));
@@ -117,10 +113,10 @@ public sealed class VfPlacementSurvivorTests
     public async Task AVfReleasedAfterTheSecondRound_IsNotReleasedAgainAfterTheThird()
     {
         // The configures on GPUs 81 and 82 fail with EINVAL, 83's succeeds: each round releases the VF the round before it claimed, once.
-        var scenario = GuestWithVfVgpus(1157);
-        AddGpu(scenario, "0000:81:00.0", 1);
-        AddGpu(scenario, "0000:82:00.0", 1);
-        AddGpu(scenario, "0000:83:00.0", 1);
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 1);
+        VgpuFixtures.AddGpu(scenario, "0000:82:00.0", 1);
+        VgpuFixtures.AddGpu(scenario, "0000:83:00.0", 1);
         scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
         scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:82:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
         var store = new RecordingStore();
@@ -143,12 +139,12 @@ public sealed class VfPlacementSurvivorTests
         // (probing it) before it gives up.
         var scenario = new Scenario();
         var mdev = scenario.Source.AddMdev(scenario.SourceType());
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), L40s24), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuVersion));
+        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), VgpuFixtures.L40s24), "0000:17:00.4", type: 1157, version: new FakeVersion(VgpuFixtures.Version));
         scenario.Source.DefineGuest("vm1", FakeHost.MdevDevice(0, mdev), FakeHost.PciDevice(1, sourceVf));
         var type = scenario.DestinationType(max: 2);
         var x = scenario.Destination.AddMdev(type);
         var y = scenario.Destination.AddMdev(type);
-        AddGpu(scenario, "0000:81:00.0", 1);
+        VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 1);
         scenario.Destination.FileSystem.FailingWrites["bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type"] = Errno.EINVAL;
 
         await using var result = await scenario.PlanAsync();
@@ -175,9 +171,9 @@ public sealed class VfPlacementSurvivorTests
     {
         // 81:00.4 is configured, then its vfio_migration_version refuses the source's: it is reset, GPU 81's
         // free VFs of the type are out, and 82:00.4 is configured instead. 81:00.4 is configured once.
-        var scenario = GuestWithVfVgpus(1157);
-        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), L40s24), "0000:81:00.4", version: new FakeVersion("nvidia-vgpu-535.54.03"));
-        AddGpu(scenario, "0000:82:00.0", 1);
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157);
+        scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), VgpuFixtures.L40s24), "0000:81:00.4", version: new FakeVersion("nvidia-vgpu-535.54.03"));
+        VgpuFixtures.AddGpu(scenario, "0000:82:00.0", 1);
         const string Configure81 = "write bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type 1157";
         using var stop = new CancellationTokenSource();
         var configures = 0;
@@ -201,10 +197,10 @@ public sealed class VfPlacementSurvivorTests
             new[]
             {
                 Configure81,
-                $"write bus/pci/devices/0000:81:00.4/vfio_migration_version {VgpuVersion}",
+                $"write bus/pci/devices/0000:81:00.4/vfio_migration_version {VgpuFixtures.Version}",
                 "write bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type 0",
                 "write bus/pci/devices/0000:82:00.4/nvidia/current_vgpu_type 1157",
-                $"write bus/pci/devices/0000:82:00.4/vfio_migration_version {VgpuVersion}",
+                $"write bus/pci/devices/0000:82:00.4/vfio_migration_version {VgpuFixtures.Version}",
             },
             writes.ToArray(),
             string.Join("\n", writes));
@@ -212,37 +208,6 @@ public sealed class VfPlacementSurvivorTests
             new[] { "0000:17:00.4 0000:81:00.4 VersionRejected The VF 0000:81:00.4 just configured with vgpu 1157 (NVIDIA L40S-24C) refused the source's migration version: writing it to bus/pci/devices/0000:81:00.4/vfio_migration_version failed with EINVAL, so the vendor driver says this device's state cannot be loaded there." },
             result.Best.Rejections.Select(r => $"{r.Source} {r.Candidate} {r.Code} {r.Message}").ToArray(),
             string.Join("\n", result.Best.Rejections.Select(r => $"{r.Source} {r.Candidate} {r.Code} {r.Message}")));
-    }
-
-    /// <summary>Guest vm1 with one VF vGPU per type id given (1157: L40S-24C, 1155: L40S-12C), each on the source's GPU of that type, with <see cref="VgpuVersion"/>.</summary>
-    private static Scenario GuestWithVfVgpus(params uint[] types)
-    {
-        var scenario = new Scenario();
-        var gpus = new Dictionary<uint, FakeGpu>
-        {
-            [1157] = new(PciAddress.Parse("0000:17:00.0"), L40s24),
-            [1155] = new(PciAddress.Parse("0000:18:00.0"), L40s12),
-        };
-        var devices = new List<HostDevice>();
-        foreach (var type in types)
-        {
-            var gpu = gpus[type];
-            var vf = scenario.Source.AddVf(gpu, $"{gpu.Address.ToString()[..^1]}{4 + gpu.Vfs.Count}", type: type, version: new FakeVersion(VgpuVersion));
-            devices.Add(FakeHost.PciDevice(devices.Count, vf));
-        }
-
-        scenario.Source.DefineGuest("vm1", [.. devices]);
-        return scenario;
-    }
-
-    /// <summary>An L40S GPU at <paramref name="pf"/> (x:00.0) with <paramref name="vfs"/> free VFs, x:00.4 onwards, each with <see cref="VgpuVersion"/>.</summary>
-    private static void AddGpu(Scenario scenario, string pf, int vfs)
-    {
-        var gpu = new FakeGpu(PciAddress.Parse(pf), L40s24);
-        for (var i = 0; i < vfs; i++)
-        {
-            scenario.Destination.AddVf(gpu, $"{pf[..^1]}{4 + i}", version: new FakeVersion(VgpuVersion));
-        }
     }
 
     /// <summary>Plans, and when <paramref name="stop"/> was cancelled by the test's hook returns what was thrown instead of the result.</summary>

@@ -19,6 +19,21 @@ internal sealed class RecordingStore : OneDeviceStore, IPlannerStateStore
     /// <summary>Runs right after each read of a host's claims (a racing plan claiming something the reader no longer sees).</summary>
     public Action? AfterClaimsRead { get; set; }
 
+    /// <summary>Makes a racing plan (guest vm9) claim <paramref name="devices"/> on <paramref name="hostKey"/> right after each read of a host's claims; returns the racer's plan id.</summary>
+    public Guid RaceAfterTheClaimsRead(string hostKey, params IReadOnlyList<string> devices)
+    {
+        var racer = Guid.NewGuid();
+        AfterClaimsRead = () =>
+        {
+            Claims.BeginPlan(racer, "vm9");
+            foreach (var device in devices)
+            {
+                Assert.IsNull(Claims.TryClaimAsync(hostKey, device, racer).GetAwaiter().GetResult(), "the in-memory registry answers at once");
+            }
+        };
+        return racer;
+    }
+
     /// <summary>What was written, one line each: <c>claim KEY</c>, <c>release KEY</c>, <c>journal UUID STATE</c>, <c>commit</c>, <c>commit migrated</c>, <c>end</c>.</summary>
     public IReadOnlyList<string> Writes
     {

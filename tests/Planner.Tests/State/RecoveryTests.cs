@@ -86,12 +86,8 @@ public sealed class RecoveryTests : IDisposable
     [DataRow(true)]
     public async Task AVfADeadPlanConfigured_IsResetByRecovery_UnlessAGuestNowUsesIt(bool guestUsesIt)
     {
-        const string Version = "nvidia-vgpu-550.90.05";
-        var l40s = new FakeVgpuType(1157, "NVIDIA L40S-24C", 2);
-        var scenario = new Scenario();
-        var sourceVf = scenario.Source.AddVf(new FakeGpu(PciAddress.Parse("0000:17:00.0"), l40s), "0000:17:00.4", type: 1157, version: new FakeVersion(Version));
-        scenario.Source.DefineGuest("vm1", FakeHost.PciDevice(0, sourceVf));
-        var vf = scenario.Destination.AddVf(new FakeGpu(PciAddress.Parse("0000:81:00.0"), l40s), "0000:81:00.4", version: new FakeVersion(Version));
+        var scenario = VgpuFixtures.GuestWithVfVgpus(1157);
+        var vf = VgpuFixtures.AddGpu(scenario, "0000:81:00.0", 1).Single();
         _dead = new SqliteStateStore(_directory, SqliteStateStoreTests.Gone);
         var orphan = await new MigrationPlanner(claims: _dead).PlanAsync(scenario.Request(), TestContext.CancellationToken);
         Assert.IsTrue(orphan.Succeeded, string.Join("\n", orphan.Best.Reasons));
